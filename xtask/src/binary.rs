@@ -1,0 +1,434 @@
+//! What a compiled binary is, read from its header: format (ELF, Mach-O, PE), CPU, and
+//! for ELF whether it is statically linked. Hand-written rather than a parsing crate:
+//! the few fields needed are at fixed offsets, and every user compiles the xtask.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Format {
+    Elf,
+    MachO,
+    Pe,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Cpu {
+    X86_64,
+    Aarch64,
+    X86,
+    Arm,
+    Other(u32),
+}
+
+/// The facts read from a binary's header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinaryInfo {
+    pub format: Format,
+    pub cpu: Cpu,
+    /// ELF only: no program interpreter and no shared-library dependency.
+    pub static_linked: bool,
+    /// Mach-O: the dylibs it loads; PE: the DLLs it imports; ELF: DT_NEEDED entries.
+    pub libraries: Vec<String>,
+    /// Mach-O only: the minimum macOS version (LC_BUILD_VERSION / LC_VERSION_MIN_MACOSX).
+    pub min_os: Option<String>,
+    /// Not an executable: a shared library, object file or DLL.
+    pub library_only: bool,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Elf => "ELF",
+            Format::MachO => "Mach-O",
+            Format::Pe => "PE",
+        }
+    }
+}
+
+impl Cpu {
+    /// How `file` names the CPU in each format, so messages match what users see there.
+    pub fn name_in(self, format: Format) -> String {
+        match (self, format) {
+            (Cpu::X86_64, Format::MachO) => "x86_64".into(),
+            (Cpu::X86_64, _) => "x86-64".into(),
+            (Cpu::Aarch64, Format::Elf) => "aarch64".into(),
+            (Cpu::Aarch64, Format::MachO) => "arm64".into(),
+            (Cpu::Aarch64, Format::Pe) => "Aarch64".into(),
+            (Cpu::X86, _) => "i386".into(),
+            (Cpu::Arm, _) => "ARM".into(),
+            (Cpu::Other(code), _) => format!("unknown CPU (0x{code:x})"),
+        }
+    }
+}
+
+/// "x86-64 ELF", "arm64 Mach-O": the kind of binary a path must hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BinaryKind {
+    pub format: Format,
+    pub cpu: Cpu,
+}
+
+impl fmt::Display for BinaryKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.cpu.name_in(self.format), self.format.name())
+    }
+}
+
+impl BinaryInfo {
+    pub fn kind(&self) -> BinaryKind {
+        BinaryKind { format: self.format, cpu: self.cpu }
+    }
+
+    /// "static x86-64 ELF executable", "arm64 Mach-O executable (macOS 11.0+)".
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        if self.format == Format::Elf {
+            s.push_str(if self.static_linked { "static " } else { "dynamically linked " });
+        }
+        s.push_str(&self.kind().to_string());
+        s.push_str(if self.library_only { " library" } else { " executable" });
+        if let Some(min_os) = &self.min_os {
+            s.push_str(&format!(" (macOS {min_os}+)"));
+        }
+        s
+    }
+}
+
+/// Reads the header of `bytes`. The error says what the bytes look like instead.
+pub fn inspect(bytes: &[u8]) -> Result<BinaryInfo, String> {
+    match bytes {
+        [0x7f, b'E', b'L', b'F', ..] => elf(bytes),
+        [0xcf, 0xfa, 0xed, 0xfe, ..] => macho(bytes),
+        [0xca, 0xfe, 0xba, 0xbe, ..] | [0xbe, 0xba, 0xfe, 0xca, ..] => {
+            Err("a universal (fat) Mach-O; each image variant needs a single-CPU binary".into())
+        }
+        [0xce, 0xfa, 0xed, 0xfe, ..] => Err("a 32-bit Mach-O".into()),
+        [b'M', b'Z', ..] => pe(bytes),
+        [b'#', b'!', ..] => Err("a script, not a compiled binary".into()),
+        [] => Err("an empty file".into()),
+        _ => Err("not an ELF, Mach-O or PE binary".into()),
+    }
+}
+
+fn truncated() -> String {
+    "a truncated binary (its header points past the end of the file)".into()
+}
+
+/// Little-endian field reader that turns out-of-range reads into an error.
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn bytes(&self, offset: usize, len: usize) -> Result<&[u8], String> {
+        offset.checked_add(len).and_then(|end| self.0.get(offset..end)).ok_or_else(truncated)
+    }
+    fn u16(&self, offset: usize) -> Result<u16, String> {
+        Ok(u16::from_le_bytes(self.bytes(offset, 2)?.try_into().unwrap()))
+    }
+    fn u32(&self, offset: usize) -> Result<u32, String> {
+        Ok(u32::from_le_bytes(self.bytes(offset, 4)?.try_into().unwrap()))
+    }
+    fn u64(&self, offset: usize) -> Result<u64, String> {
+        Ok(u64::from_le_bytes(self.bytes(offset, 8)?.try_into().unwrap()))
+    }
+    fn usize(&self, offset: usize) -> Result<usize, String> {
+        usize::try_from(self.u64(offset)?).map_err(|_| truncated())
+    }
+    fn c_str(&self, offset: usize) -> Result<String, String> {
+        let rest = self.0.get(offset..).ok_or_else(truncated)?;
+        let end = rest.iter().position(|&b| b == 0).ok_or_else(truncated)?;
+        Ok(String::from_utf8_lossy(&rest[..end]).into_owned())
+    }
+}
+
+fn elf(bytes: &[u8]) -> Result<BinaryInfo, String> {
+    const PT_DYNAMIC: u32 = 2;
+    const PT_INTERP: u32 = 3;
+    const DT_NEEDED: u64 = 1;
+    const DT_STRTAB: u64 = 5;
+    let r = Reader(bytes);
+    let class = *bytes.get(4).ok_or_else(truncated)?;
+    let data = *bytes.get(5).ok_or_else(truncated)?;
+    if data != 1 {
+        return Err("a big-endian ELF".into());
+    }
+    let machine = r.u16(18)?;
+    let cpu = match machine {
+        62 => Cpu::X86_64,
+        183 => Cpu::Aarch64,
+        3 => Cpu::X86,
+        40 => Cpu::Arm,
+        other => Cpu::Other(other.into()),
+    };
+    if class != 2 {
+        // 32-bit: report format and CPU, nothing deeper is needed to refuse it.
+        return Ok(BinaryInfo {
+            format: Format::Elf,
+            cpu,
+            static_linked: false,
+            libraries: vec![],
+            min_os: None,
+            library_only: false,
+        });
+    }
+    let e_type = r.u16(16)?;
+    let phoff = r.usize(32)?;
+    let phentsize = usize::from(r.u16(54)?);
+    let phnum = usize::from(r.u16(56)?);
+    let mut interp = false;
+    let mut dynamic = None;
+    let mut loads = vec![];
+    for i in 0..phnum {
+        let ph = phoff + i * phentsize;
+        match r.u32(ph)? {
+            PT_INTERP => interp = true,
+            PT_DYNAMIC => dynamic = Some((r.usize(ph + 8)?, r.usize(ph + 32)?)),
+            1 => loads.push((r.u64(ph + 16)?, r.u64(ph + 8)?, r.u64(ph + 32)?)),
+            _ => {}
+        }
+    }
+    let mut needed_offsets = vec![];
+    let mut strtab_addr = None;
+    if let Some((offset, size)) = dynamic {
+        for entry in (offset..offset + size).step_by(16) {
+            match r.u64(entry)? {
+                0 => break,
+                DT_NEEDED => needed_offsets.push(r.u64(entry + 8)?),
+                DT_STRTAB => strtab_addr = Some(r.u64(entry + 8)?),
+                _ => {}
+            }
+        }
+    }
+    // DT_STRTAB is a virtual address: map it to a file offset through the PT_LOAD segments.
+    let strtab = strtab_addr.and_then(|addr| {
+        loads
+            .iter()
+            .find(|(vaddr, _, filesz)| (*vaddr..vaddr + filesz).contains(&addr))
+            .map(|(vaddr, offset, _)| addr - vaddr + offset)
+    });
+    let libraries: Vec<String> = match strtab {
+        Some(strtab) => needed_offsets
+            .iter()
+            .map(|n| r.c_str(usize::try_from(strtab + n).map_err(|_| truncated())?))
+            .collect::<Result<_, _>>()?,
+        None => needed_offsets.iter().map(|_| "?".to_string()).collect(),
+    };
+    // ET_DYN without an interpreter is a static-pie executable; with a soname it is a library.
+    let library_only = e_type == 1 || (e_type == 3 && !interp && !libraries.is_empty());
+    Ok(BinaryInfo {
+        format: Format::Elf,
+        cpu,
+        static_linked: !interp && libraries.is_empty(),
+        libraries,
+        min_os: None,
+        library_only,
+    })
+}
+
+fn macho(bytes: &[u8]) -> Result<BinaryInfo, String> {
+    const LC_LOAD_DYLIB: u32 = 0xc;
+    const LC_LOAD_WEAK_DYLIB: u32 = 0x8000_0018;
+    const LC_REEXPORT_DYLIB: u32 = 0x8000_001f;
+    const LC_VERSION_MIN_MACOSX: u32 = 0x24;
+    const LC_BUILD_VERSION: u32 = 0x32;
+    const MH_EXECUTE: u32 = 2;
+    let r = Reader(bytes);
+    let cpu = match r.u32(4)? {
+        0x0100_0007 => Cpu::X86_64,
+        0x0100_000c => Cpu::Aarch64,
+        7 => Cpu::X86,
+        12 => Cpu::Arm,
+        other => Cpu::Other(other),
+    };
+    let filetype = r.u32(12)?;
+    let ncmds = r.u32(16)? as usize;
+    let mut offset = 32; // mach_header_64
+    let mut libraries = vec![];
+    let mut min_os = None;
+    for _ in 0..ncmds {
+        let cmd = r.u32(offset)?;
+        let cmdsize = r.u32(offset + 4)? as usize;
+        if cmdsize < 8 {
+            return Err(truncated());
+        }
+        match cmd {
+            LC_LOAD_DYLIB | LC_LOAD_WEAK_DYLIB | LC_REEXPORT_DYLIB => {
+                let name = r.u32(offset + 8)? as usize;
+                libraries.push(r.c_str(offset + name)?);
+            }
+            LC_BUILD_VERSION => min_os = Some(macos_version(r.u32(offset + 12)?)),
+            LC_VERSION_MIN_MACOSX => min_os = Some(macos_version(r.u32(offset + 8)?)),
+            _ => {}
+        }
+        offset += cmdsize;
+    }
+    Ok(BinaryInfo {
+        format: Format::MachO,
+        cpu,
+        static_linked: false,
+        libraries,
+        min_os,
+        library_only: filetype != MH_EXECUTE,
+    })
+}
+
+/// Mach-O packs versions as xxxx.yy.zz in nibbles.
+fn macos_version(packed: u32) -> String {
+    let (major, minor, patch) = (packed >> 16, (packed >> 8) & 0xff, packed & 0xff);
+    if patch == 0 {
+        format!("{major}.{minor}")
+    } else {
+        format!("{major}.{minor}.{patch}")
+    }
+}
+
+fn pe(bytes: &[u8]) -> Result<BinaryInfo, String> {
+    const IMAGE_FILE_DLL: u16 = 0x2000;
+    let r = Reader(bytes);
+    let pe = r.u32(0x3c)? as usize;
+    if r.bytes(pe, 4)? != b"PE\0\0" {
+        return Err("a DOS executable without a PE header".into());
+    }
+    let cpu = match r.u16(pe + 4)? {
+        0x8664 => Cpu::X86_64,
+        0xaa64 => Cpu::Aarch64,
+        0x14c => Cpu::X86,
+        0x1c4 => Cpu::Arm,
+        other => Cpu::Other(other.into()),
+    };
+    let sections = usize::from(r.u16(pe + 6)?);
+    let optional_size = usize::from(r.u16(pe + 20)?);
+    let characteristics = r.u16(pe + 22)?;
+    let optional = pe + 24;
+    let libraries = pe_imports(&r, optional, optional_size, sections).unwrap_or_default();
+    Ok(BinaryInfo {
+        format: Format::Pe,
+        cpu,
+        static_linked: false,
+        libraries,
+        min_os: None,
+        library_only: characteristics & IMAGE_FILE_DLL != 0,
+    })
+}
+
+/// The DLL names in a PE32+ import directory (best effort: only for the summary).
+fn pe_imports(
+    r: &Reader,
+    optional: usize,
+    optional_size: usize,
+    sections: usize,
+) -> Result<Vec<String>, String> {
+    if r.u16(optional)? != 0x20b {
+        return Ok(vec![]); // PE32, not PE32+
+    }
+    let import_rva = r.u32(optional + 120)? as usize;
+    if import_rva == 0 {
+        return Ok(vec![]);
+    }
+    let section_table = optional + optional_size;
+    let rva_to_offset = |rva: usize| -> Result<usize, String> {
+        for i in 0..sections {
+            let s = section_table + i * 40;
+            let (vsize, vaddr) = (r.u32(s + 8)? as usize, r.u32(s + 12)? as usize);
+            let raw = r.u32(s + 20)? as usize;
+            if (vaddr..vaddr + vsize.max(1)).contains(&rva) {
+                return Ok(rva - vaddr + raw);
+            }
+        }
+        Err(truncated())
+    };
+    let mut names = vec![];
+    let mut descriptor = rva_to_offset(import_rva)?;
+    loop {
+        let name_rva = r.u32(descriptor + 12)? as usize;
+        if name_rva == 0 {
+            break;
+        }
+        names.push(r.c_str(rva_to_offset(name_rva)?)?);
+        descriptor += 20;
+    }
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal 64-bit little-endian ELF header with the given machine and program headers.
+    pub(crate) fn elf_bytes(machine: u16, phdrs: &[u32]) -> Vec<u8> {
+        let mut b = vec![0u8; 64 + 56 * phdrs.len()];
+        b[..4].copy_from_slice(b"\x7fELF");
+        b[4] = 2;
+        b[5] = 1;
+        b[16..18].copy_from_slice(&3u16.to_le_bytes());
+        b[18..20].copy_from_slice(&machine.to_le_bytes());
+        b[32..40].copy_from_slice(&64u64.to_le_bytes());
+        b[54..56].copy_from_slice(&56u16.to_le_bytes());
+        b[56..58].copy_from_slice(&(phdrs.len() as u16).to_le_bytes());
+        for (i, p_type) in phdrs.iter().enumerate() {
+            b[64 + i * 56..68 + i * 56].copy_from_slice(&p_type.to_le_bytes());
+        }
+        b
+    }
+
+    #[test]
+    fn elf_cpu_and_static() {
+        let info = inspect(&elf_bytes(183, &[1])).unwrap();
+        assert_eq!(info.kind().to_string(), "aarch64 ELF");
+        assert!(info.static_linked);
+        assert_eq!(info.describe(), "static aarch64 ELF executable");
+
+        let info = inspect(&elf_bytes(62, &[3, 1])).unwrap();
+        assert_eq!(info.kind().to_string(), "x86-64 ELF");
+        assert!(!info.static_linked, "PT_INTERP means dynamically linked");
+    }
+
+    #[test]
+    fn macho_cpu_and_min_os() {
+        let mut b = vec![0u8; 32 + 24];
+        b[..4].copy_from_slice(&[0xcf, 0xfa, 0xed, 0xfe]);
+        b[4..8].copy_from_slice(&0x0100_000cu32.to_le_bytes());
+        b[12..16].copy_from_slice(&2u32.to_le_bytes());
+        b[16..20].copy_from_slice(&1u32.to_le_bytes());
+        b[32..36].copy_from_slice(&0x32u32.to_le_bytes());
+        b[36..40].copy_from_slice(&24u32.to_le_bytes());
+        b[44..48].copy_from_slice(&0x000b_0000u32.to_le_bytes());
+        let info = inspect(&b).unwrap();
+        assert_eq!(info.kind().to_string(), "arm64 Mach-O");
+        assert_eq!(info.min_os.as_deref(), Some("11.0"));
+        assert_eq!(info.describe(), "arm64 Mach-O executable (macOS 11.0+)");
+    }
+
+    #[test]
+    fn pe_machine() {
+        let mut b = vec![0u8; 0x80 + 24];
+        b[..2].copy_from_slice(b"MZ");
+        b[0x3c..0x40].copy_from_slice(&0x80u32.to_le_bytes());
+        b[0x80..0x84].copy_from_slice(b"PE\0\0");
+        b[0x84..0x86].copy_from_slice(&0xaa64u16.to_le_bytes());
+        let info = inspect(&b).unwrap();
+        assert_eq!(info.kind().to_string(), "Aarch64 PE");
+        assert!(!info.library_only);
+    }
+
+    #[test]
+    fn refusals_say_what_the_bytes_are() {
+        assert_eq!(inspect(b"#!/bin/sh\n").unwrap_err(), "a script, not a compiled binary");
+        assert_eq!(inspect(b"").unwrap_err(), "an empty file");
+        assert!(inspect(b"\x7fELF\x02\x01").unwrap_err().contains("truncated"));
+        assert!(inspect(&[0xca, 0xfe, 0xba, 0xbe, 0, 0]).unwrap_err().contains("universal"));
+    }
+
+    #[test]
+    fn reads_this_test_binary() {
+        // The test binary itself is a real executable of the host's format and CPU.
+        let exe = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let info = inspect(&exe).unwrap();
+        let cpu = match std::env::consts::ARCH {
+            "x86_64" => Cpu::X86_64,
+            "aarch64" => Cpu::Aarch64,
+            _ => return,
+        };
+        assert_eq!(info.cpu, cpu);
+        assert!(!info.library_only);
+    }
+}

@@ -1,0 +1,190 @@
+//! `cargo xtask dist`: config → plan → builds → verified context → image.
+
+use std::collections::BTreeSet;
+
+use anyhow::{bail, Context};
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::Shell;
+
+use crate::build::{self, Artifacts};
+use crate::config::Config;
+use crate::engine::{Engine, ImageResult, Output};
+use crate::flags;
+use crate::layout::{Placed, Staging};
+use crate::machine::Machine;
+use crate::plan::{ImageStep, Plan, Request};
+use crate::report::{self, step};
+use crate::targets::{Builder, Variant};
+use crate::{check, tools, ui};
+
+impl flags::Dist {
+    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+        let cwd = current_dir()?;
+        let (config, plan) = step("Planning", || {
+            let config = Config::load(&cwd)?;
+            let request = self.request(&cwd)?;
+            let machine = Machine::probe(sh, &config.root)?;
+            let plan = Plan::new(&config, &request, &machine)?;
+            Ok((config, plan))
+        })?;
+        if self.dry_run {
+            print!("{plan}");
+            return Ok(());
+        }
+        sh.change_dir(&config.root);
+
+        step("Checking the toolchain", || prerequisites(sh, &plan))?;
+        let mut artifacts = Artifacts::new();
+        for run in &plan.cargo_runs {
+            let title = format!(
+                "Building {} with {} for {}",
+                run.packages.join(", "),
+                run.builder,
+                run.targets.join(", ")
+            );
+            artifacts.extend(step(&title, || {
+                build::run(sh, run, &config.members, &config.root, &config.target_dir)
+            })?);
+        }
+        if let Some(ui_build) = &plan.ui {
+            let stamp = config.target_dir.join("xtask/ui-build.stamp");
+            step("Building the UI", || {
+                if ui::build(sh, ui_build, &stamp)? == ui::UiOutcome::UpToDate {
+                    eprintln!("    up to date: nothing in {} changed", ui_build.dir);
+                }
+                Ok(())
+            })?;
+        }
+        let placed = step(&format!("Laying out {}", plan.context), || {
+            let staging = Staging::new(&plan.context)?;
+            let placed = staging.lay_out(&plan.files, &artifacts)?;
+            let problems = check::check_context(&staging.dir, &config, &plan.variants);
+            if !problems.is_empty() {
+                bail!("{}", check::report(&problems, "the context"));
+            }
+            staging.commit()?;
+            Ok(placed)
+        })?;
+
+        let image = match &plan.image {
+            ImageStep::Build(build) => {
+                let title =
+                    format!("Building the image with {} for {}", build.engine, platforms(&plan.variants));
+                Some(step(&title, || build.run(sh))?)
+            }
+            ImageStep::Skip | ImageStep::NoEngine => None,
+        };
+        print!("{}", summary(&plan, &placed, image.as_ref()));
+        if plan.image == ImageStep::NoEngine {
+            bail!(
+                "the build context is ready in {}, but this machine has no image builder: install \
+                 Docker Desktop (it includes docker buildx), or podman or buildah (on Debian or \
+                 Ubuntu: `sudo apt-get install buildah`), then run dist again; pass --no-image \
+                 when the context is all you need",
+                plan.context
+            );
+        }
+        Ok(())
+    }
+
+    /// The flags, checked and turned into values.
+    fn request(&self, cwd: &Utf8Path) -> anyhow::Result<Request> {
+        let mut request = Request {
+            builder: self.builder.clone(),
+            out: self.out.as_ref().map(|out| cwd.join(out)),
+            no_image: self.no_image,
+            force: self.force,
+            ..Request::default()
+        };
+        if let Some(reference) = &self.tag {
+            match reference.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')) {
+                Some((image, tag)) => {
+                    request.image = Some(image.to_string());
+                    request.tag = Some(tag.to_string());
+                }
+                None => request.image = Some(reference.clone()),
+            }
+        }
+        if let Some(platform) = &self.platform {
+            request.variants = Some(Variant::parse_platform(platform).with_context(|| {
+                format!("--platform {platform}: an extension image is linux/amd64 or linux/arm64")
+            })?);
+        }
+        if let Some(engine) = &self.engine {
+            request.engine = Some(Engine::parse(engine).with_context(|| {
+                format!(
+                    "--engine {engine}: not an image builder this tool drives; use buildx, buildah or podman"
+                )
+            })?);
+        }
+        request.output = if self.push {
+            Some(Output::Push)
+        } else if self.load {
+            Some(Output::Load)
+        } else {
+            self.oci.as_ref().map(|path| Output::Oci(cwd.join(path)))
+        };
+        for (key, builder) in &self.build_with {
+            let builder = Builder::parse(builder)
+                .with_context(|| format!("--build-with {key}={builder}: `{builder}` is not a builder; use zigbuild, cross or cargo"))?;
+            request.build_with.insert(key.clone(), builder);
+        }
+        Ok(request)
+    }
+}
+
+fn current_dir() -> anyhow::Result<Utf8PathBuf> {
+    let dir = std::env::current_dir().context("reading the current folder")?;
+    Utf8PathBuf::from_path_buf(dir)
+        .map_err(|p| anyhow::anyhow!("the current folder {} is not UTF-8", p.display()))
+}
+
+fn prerequisites(sh: &Shell, plan: &Plan) -> anyhow::Result<()> {
+    let targets = plan.targets();
+    let builders: BTreeSet<Builder> = targets.iter().map(|(b, _)| *b).collect();
+    let rustup_targets: BTreeSet<String> =
+        targets.iter().filter(|(b, _)| *b != Builder::Cross).map(|(_, t)| t.clone()).collect();
+    tools::ensure_targets(sh, &rustup_targets)?;
+    if builders.contains(&Builder::Zigbuild) {
+        tools::ensure_zigbuild(sh)?;
+    }
+    if builders.contains(&Builder::Cross) {
+        tools::ensure_cross(sh)?;
+    }
+    Ok(())
+}
+
+fn platforms(variants: &[Variant]) -> String {
+    variants.iter().map(|v| v.platform()).collect::<Vec<_>>().join(", ")
+}
+
+fn summary(plan: &Plan, placed: &[Placed], image: Option<&ImageResult>) -> String {
+    let mut rows =
+        vec![vec!["variant".into(), "path".into(), "built for".into(), "size".into(), "binary".into()]];
+    for p in placed {
+        let (variant, path) = p.dest.as_str().split_once('/').unwrap_or(("", p.dest.as_str()));
+        rows.push(vec![
+            variant.into(),
+            format!("/{path}"),
+            p.target.clone(),
+            report::size(p.size),
+            p.info.describe(),
+        ]);
+    }
+    let mut s = format!("\nExtension {}\n", plan.reference);
+    s.push_str(&report::table(&rows));
+    s.push_str(&format!("\n  context  {}\n", plan.context));
+    if let Some(image) = image {
+        s.push_str(&format!("  image    {}\n", image.reference));
+        if let Some(digest) = &image.digest {
+            s.push_str(&format!("  digest   {digest}\n"));
+        }
+        if let Some(archive) = &image.archive {
+            s.push_str(&format!("  archive  {archive}\n"));
+        }
+        if let Some(note) = &image.note {
+            s.push_str(&format!("  note     {note}\n"));
+        }
+    }
+    s
+}

@@ -1,0 +1,71 @@
+//! The xtask of a Docker Desktop extension written in Rust: `cargo xtask help`.
+//!
+//! Shape: config (what the author wrote) → plan (plain data: builds, layout, image
+//! commands) → run. Each command is one module with `fn run(self, sh: &Shell)`.
+
+pub mod binary;
+pub mod build;
+pub mod check;
+pub mod config;
+pub mod dist;
+pub mod dockerfile;
+pub mod engine;
+pub mod flags;
+pub mod layout;
+pub mod machine;
+pub mod metadata;
+pub mod plan;
+pub mod report;
+pub mod rules;
+pub mod targets;
+pub mod tools;
+pub mod ui;
+
+use std::process::ExitCode;
+
+use xshell::Shell;
+
+use flags::Command;
+
+/// Runs `cargo xtask ARGS…`; errors print as a story, outermost step first.
+pub fn main() -> ExitCode {
+    let command = match flags::parse(std::env::args().skip(1)) {
+        Ok(command) => command,
+        Err(usage) if usage.message.is_empty() => {
+            println!("{}", usage.usage);
+            return ExitCode::SUCCESS;
+        }
+        Err(usage) => {
+            eprintln!("error: {}\n\n{}", usage.message, usage.usage);
+            return ExitCode::from(2);
+        }
+    };
+    match run(command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  because: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    let sh = Shell::new()?;
+    match command {
+        Command::Dist(dist) => dist.run(&sh),
+        Command::Check(check) => check.run(&sh),
+        Command::Help(topic) => match flags::usage_of(topic.as_deref()) {
+            Some(usage) => {
+                println!("{usage}");
+                Ok(())
+            }
+            None => anyhow::bail!("no such command `{}`: see `cargo xtask help`", topic.unwrap_or_default()),
+        },
+        Command::Doctor | Command::New(_) | Command::Init(_) | Command::Setup(_) | Command::Test(_) => {
+            anyhow::bail!("not implemented yet")
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Facts about this machine that a plan depends on, gathered once up front so that
+//! planning itself stays a pure function (and `--dry-run` shows what would really run).
+
+use std::collections::BTreeSet;
+
+use anyhow::Context;
+use camino::Utf8Path;
+use xshell::{cmd, Shell};
+
+use crate::engine::Engine;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Machine {
+    /// rustc's host target, e.g. `x86_64-unknown-linux-gnu`.
+    pub host: String,
+    /// Targets for which the user configured a linker (env or the workspace's .cargo/config).
+    pub linkers: BTreeSet<String>,
+    /// Image builders found on PATH, in order of preference.
+    pub engines: Vec<Engine>,
+    /// MACOSX_DEPLOYMENT_TARGET, when the user set it.
+    pub macos_deployment_target: Option<String>,
+}
+
+impl Machine {
+    pub fn probe(sh: &Shell, root: &Utf8Path) -> anyhow::Result<Machine> {
+        let rustc = cmd!(sh, "rustc -vV").quiet().read().context("running `rustc -vV`")?;
+        let host = rustc
+            .lines()
+            .find_map(|l| l.strip_prefix("host: "))
+            .context("`rustc -vV` printed no `host:` line")?
+            .to_string();
+        Ok(Machine {
+            host,
+            linkers: configured_linkers(root),
+            engines: Engine::detect(sh),
+            macos_deployment_target: std::env::var("MACOSX_DEPLOYMENT_TARGET").ok().filter(|v| !v.is_empty()),
+        })
+    }
+}
+
+/// Targets with a linker set by `CARGO_TARGET_<TRIPLE>_LINKER` or in the workspace's
+/// `.cargo/config.toml` (`[target.<triple>]` followed by a `linker =` line).
+fn configured_linkers(root: &Utf8Path) -> BTreeSet<String> {
+    let mut targets = BTreeSet::new();
+    for (key, _) in std::env::vars() {
+        if let Some(t) = key.strip_prefix("CARGO_TARGET_").and_then(|k| k.strip_suffix("_LINKER")) {
+            // Env keys are upper-case with `_`; compare in that spelling later.
+            targets.insert(format!("env:{t}"));
+        }
+    }
+    for file in [".cargo/config.toml", ".cargo/config"] {
+        let Ok(text) = std::fs::read_to_string(root.join(file)) else { continue };
+        let mut section: Option<String> = None;
+        for line in text.lines().map(str::trim) {
+            if line.starts_with('[') {
+                section = line
+                    .strip_prefix("[target.")
+                    .and_then(|s| s.strip_suffix(']'))
+                    .map(|s| s.trim_matches('"').to_string());
+            } else if line.starts_with("linker") && line.contains('=') {
+                if let Some(target) = &section {
+                    targets.insert(target.clone());
+                }
+            }
+        }
+    }
+    targets
+}
+
+impl Machine {
+    pub fn linker_configured(&self, target: &str) -> bool {
+        let env_key = format!("env:{}", target.to_uppercase().replace(['-', '.'], "_"));
+        self.linkers.contains(target) || self.linkers.contains(&env_key)
+    }
+}
+
+/// Whether `program` can be started (found on PATH and runs `args` successfully).
+pub fn runs(sh: &Shell, program: &str, args: &[&str]) -> bool {
+    cmd!(sh, "{program} {args...}").quiet().ignore_stdout().ignore_stderr().run().is_ok()
+}

@@ -1,0 +1,373 @@
+//! The plan of a `dist` run: plain data, decided before anything runs. `--dry-run` prints
+//! it; the unit tests assert on it; `dist` carries it out.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::{self, Write as _};
+
+use anyhow::{bail, Context};
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::binary::BinaryKind;
+use crate::config::Config;
+use crate::engine::{Engine, ImageBuild, Output};
+use crate::machine::Machine;
+use crate::targets::{choose_builder, target_kind, Builder, Variant};
+use crate::{dockerfile, metadata, rules};
+
+/// What the user asked of `dist`, checked (flags turned into values).
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// `--tag NAME[:TAG]`.
+    pub image: Option<String>,
+    pub tag: Option<String>,
+    pub variants: Option<Variant>,
+    pub output: Option<Output>,
+    pub engine: Option<Engine>,
+    pub builder: Option<String>,
+    pub build_with: BTreeMap<String, Builder>,
+    pub out: Option<Utf8PathBuf>,
+    pub no_image: bool,
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub reference: String,
+    pub variants: Vec<Variant>,
+    pub cargo_runs: Vec<CargoRun>,
+    pub ui: Option<UiBuild>,
+    /// The build context's final location; it is assembled beside it and renamed.
+    pub context: Utf8PathBuf,
+    pub files: Vec<ContextFile>,
+    pub image: ImageStep,
+}
+
+/// One invocation of a builder: every target it builds, so build scripts and proc-macros
+/// compile once.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CargoRun {
+    pub builder: Builder,
+    pub packages: Vec<String>,
+    pub targets: Vec<String>,
+    /// Environment set for this run only.
+    pub env: Vec<(String, String)>,
+}
+
+/// The oldest macOS the host binaries run on, unless MACOSX_DEPLOYMENT_TARGET says otherwise.
+/// Left unset, zig stamps the newest macOS it knows, and the binaries then refuse to start
+/// on older ones. Every macOS that runs Docker Desktop is newer than this.
+pub const MACOS_DEPLOYMENT_TARGET: &str = "11.0";
+
+impl CargoRun {
+    /// The command line, as `--dry-run` shows it (with its environment).
+    pub fn display(&self) -> String {
+        let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
+        format!("{}{}", env.concat(), self.argv().join(" "))
+    }
+
+    pub fn argv(&self) -> Vec<String> {
+        let mut argv: Vec<String> = match self.builder {
+            Builder::Cargo => vec!["cargo".into(), "build".into()],
+            Builder::Zigbuild => vec!["cargo".into(), "zigbuild".into()],
+            Builder::Cross => vec!["cross".into(), "build".into()],
+        };
+        argv.extend(["--release".into(), "--message-format=json-render-diagnostics".into()]);
+        for package in &self.packages {
+            argv.extend(["--package".into(), package.clone()]);
+        }
+        for target in &self.targets {
+            argv.extend(["--target".into(), target.clone()]);
+        }
+        argv
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UiBuild {
+    pub dir: Utf8PathBuf,
+    pub command: Vec<String>,
+    pub output: Utf8PathBuf,
+}
+
+/// One file (or folder) of the build context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextFile {
+    /// Relative to the context root.
+    pub dest: Utf8PathBuf,
+    pub source: Source,
+    /// For binaries: what the header must say before the file is laid out.
+    pub expect: Option<Expect>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A binary from a cargo run, found through cargo's own artifact messages.
+    Artifact { package: String, bin: String, target: String },
+    /// A file of the workspace.
+    File(Utf8PathBuf),
+    /// A folder: the UI build's output.
+    Folder(Utf8PathBuf),
+    /// Generated text (Dockerfile, metadata.json).
+    Text(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expect {
+    pub kind: BinaryKind,
+    /// The backend runs on a `scratch` image, which has no libc to link against.
+    pub static_linked: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageStep {
+    Build(ImageBuild),
+    /// `--no-image`.
+    Skip,
+    /// No engine on this machine: the context is written, then dist says what to install.
+    NoEngine,
+}
+
+pub const CONTEXT_DIR: &str = "extension";
+
+impl Plan {
+    pub fn new(config: &Config, request: &Request, machine: &Machine) -> anyhow::Result<Plan> {
+        let image = request.image.clone().unwrap_or_else(|| config.image.clone());
+        let tag = request.tag.clone().unwrap_or_else(|| config.tag.clone());
+        rules::image_repository(&image).map_err(|e| anyhow::anyhow!("--tag: {e}"))?;
+        rules::tag(&tag).map_err(|e| anyhow::anyhow!("tag: {e}"))?;
+        if request.output == Some(Output::Push) && !request.force {
+            rules::release_tag(&tag)
+                .map_err(|e| anyhow::anyhow!("refusing to push: {e} (or pass --force)"))?;
+        }
+        let reference = format!("{image}:{tag}");
+        let variants: Vec<Variant> = match request.variants {
+            Some(v) => vec![v],
+            None => Variant::ALL.to_vec(),
+        };
+        let context = match &request.out {
+            Some(out) if out.is_absolute() => out.clone(),
+            Some(out) => config.root.join(out),
+            None => config.target_dir.join(CONTEXT_DIR),
+        };
+
+        let mut files = vec![
+            ContextFile {
+                dest: "Dockerfile".into(),
+                source: Source::Text(dockerfile::dockerfile(config)),
+                expect: None,
+            },
+            ContextFile {
+                dest: "metadata.json".into(),
+                source: Source::Text(metadata::metadata_json(config)),
+                expect: None,
+            },
+            ContextFile {
+                dest: config.icon_file_name().into(),
+                source: Source::File(config.root.join(&config.icon)),
+                expect: None,
+            },
+        ];
+        if let Some(compose) = config.backend.as_ref().and_then(|b| b.compose_file.as_ref()) {
+            let name = compose.file_name().unwrap_or("docker-compose.yaml");
+            files.push(ContextFile {
+                dest: name.into(),
+                source: Source::File(config.root.join(compose)),
+                expect: None,
+            });
+        }
+        let ui = config.ui.as_ref().map(|ui| {
+            let dir = config.root.join(&ui.dir);
+            let output = dir.join(&ui.output);
+            files.push(ContextFile {
+                dest: "ui".into(),
+                source: Source::Folder(output.clone()),
+                expect: None,
+            });
+            UiBuild { dir, command: ui.build.clone(), output }
+        });
+
+        // (builder, package) -> targets
+        let mut builds: BTreeMap<(Builder, String), BTreeSet<String>> = BTreeMap::new();
+        let mut add_binary = |os_key: &str,
+                              package: &str,
+                              bin: &str,
+                              target: &str,
+                              dest: Utf8PathBuf,
+                              static_linked: bool|
+         -> anyhow::Result<ContextFile> {
+            let requested = [target, os_key]
+                .iter()
+                .find_map(|key| request.build_with.get(*key).or_else(|| config.build_with.get(*key)))
+                .copied();
+            let builder = choose_builder(&machine.host, target, requested, machine.linker_configured(target))
+                .map_err(|reason| anyhow::anyhow!("cannot build {dest} (package `{package}`): {reason}"))?;
+            builds.entry((builder, package.to_string())).or_default().insert(target.to_string());
+            let kind = target_kind(target)
+                .with_context(|| format!("{target} is not a target this tool lays out"))?;
+            Ok(ContextFile {
+                dest,
+                source: Source::Artifact { package: package.into(), bin: bin.into(), target: target.into() },
+                expect: Some(Expect { kind, static_linked }),
+            })
+        };
+        for &variant in &variants {
+            if let Some(backend) = &config.backend {
+                let target = &backend.targets[&variant];
+                let dest = Utf8PathBuf::from(format!("{variant}/backend"));
+                let static_linked = config.base_image == "scratch";
+                files.push(add_binary(
+                    "backend",
+                    &backend.package,
+                    &backend.bin,
+                    target,
+                    dest,
+                    static_linked,
+                )?);
+            }
+            for (os, targets) in &config.host_targets {
+                let target = targets.for_variant(variant);
+                for host in &config.host_binaries {
+                    let dest = Utf8PathBuf::from(format!("{variant}/{os}/{}{}", host.bin, os.exe_suffix()));
+                    files.push(add_binary(os.key(), &host.package, &host.bin, target, dest, false)?);
+                }
+            }
+        }
+
+        Ok(Plan {
+            image: image_step(request, machine, &reference, &variants, &context)?,
+            reference,
+            variants,
+            cargo_runs: group_runs(builds, machine),
+            ui,
+            context,
+            files,
+        })
+    }
+
+    /// Every (builder, target) pair the plan compiles.
+    pub fn targets(&self) -> BTreeSet<(Builder, String)> {
+        self.cargo_runs.iter().flat_map(|r| r.targets.iter().map(|t| (r.builder, t.clone()))).collect()
+    }
+}
+
+/// Packages that need the same targets from the same builder share one run; cross runs
+/// one target at a time (it picks one container image per run).
+fn group_runs(builds: BTreeMap<(Builder, String), BTreeSet<String>>, machine: &Machine) -> Vec<CargoRun> {
+    let mut runs: BTreeMap<(Builder, Vec<String>), Vec<String>> = BTreeMap::new();
+    for ((builder, package), targets) in builds {
+        if builder == Builder::Cross {
+            for target in targets {
+                runs.entry((builder, vec![target])).or_default().push(package.clone());
+            }
+        } else {
+            runs.entry((builder, targets.into_iter().collect())).or_default().push(package);
+        }
+    }
+    let mut runs: Vec<CargoRun> = runs
+        .into_iter()
+        .map(|((builder, targets), packages)| {
+            let darwin = targets.iter().any(|t| t.ends_with("-apple-darwin"));
+            let env = if darwin && machine.macos_deployment_target.is_none() {
+                vec![("MACOSX_DEPLOYMENT_TARGET".to_string(), MACOS_DEPLOYMENT_TARGET.to_string())]
+            } else {
+                vec![]
+            };
+            CargoRun { builder, packages, targets, env }
+        })
+        .collect();
+    // The widest run first: it builds the shared dependencies for the most targets.
+    runs.sort_by(|a, b| b.targets.len().cmp(&a.targets.len()).then(a.cmp(b)));
+    runs
+}
+
+fn image_step(
+    request: &Request,
+    machine: &Machine,
+    reference: &str,
+    variants: &[Variant],
+    context: &Utf8Path,
+) -> anyhow::Result<ImageStep> {
+    if request.no_image {
+        return Ok(ImageStep::Skip);
+    }
+    let engine = match request.engine {
+        Some(engine) => engine,
+        None => match machine.engines.first() {
+            Some(&engine) => engine,
+            None => return Ok(ImageStep::NoEngine),
+        },
+    };
+    if request.builder.is_some() && engine != Engine::Buildx {
+        bail!("--builder names a buildx builder, but the engine is {engine}");
+    }
+    let digest_file = Utf8PathBuf::from(format!("{context}-image.json"));
+    let output = request.output.clone().unwrap_or(Output::Build);
+    Ok(ImageStep::Build(ImageBuild {
+        engine,
+        reference: reference.to_string(),
+        platforms: variants.to_vec(),
+        output,
+        builder: request.builder.clone(),
+        force: request.force,
+        context: context.to_path_buf(),
+        digest_file,
+    }))
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::new();
+        writeln!(
+            s,
+            "Plan for {} ({})",
+            self.reference,
+            self.variants.iter().map(|v| v.platform()).collect::<Vec<_>>().join(", ")
+        )?;
+        writeln!(s, "\nCargo runs:")?;
+        for run in &self.cargo_runs {
+            writeln!(s, "  {}", run.display())?;
+        }
+        if let Some(ui) = &self.ui {
+            writeln!(
+                s,
+                "\nUI: in {}: {} (skipped when nothing in it changed), output {}",
+                ui.dir,
+                ui.command.join(" "),
+                ui.output
+            )?;
+        }
+        writeln!(s, "\nContext {}:", self.context)?;
+        for file in &self.files {
+            let from = match &file.source {
+                Source::Artifact { package, bin, target } => format!("{bin} of {package} for {target}"),
+                Source::File(path) => path.to_string(),
+                Source::Folder(path) => format!("{path}/"),
+                Source::Text(_) => "generated".to_string(),
+            };
+            let expect = match &file.expect {
+                Some(e) => format!(" [{}{}]", if e.static_linked { "static " } else { "" }, e.kind),
+                None => String::new(),
+            };
+            writeln!(s, "  {:<28} <- {from}{expect}", file.dest)?;
+        }
+        writeln!(s, "\nImage:")?;
+        match &self.image {
+            ImageStep::Skip => writeln!(s, "  none (--no-image)")?,
+            ImageStep::NoEngine => {
+                writeln!(s, "  none: no docker buildx, podman or buildah on this machine")?
+            }
+            ImageStep::Build(build) => {
+                for (check, argv) in build.preflight() {
+                    writeln!(s, "  check {check}: {}", argv.join(" "))?;
+                }
+                if let Some(rm) = build.stale_manifest_removal() {
+                    writeln!(s, "  {} (only if it exists)", rm.join(" "))?;
+                }
+                for argv in build.commands() {
+                    writeln!(s, "  {}", argv.join(" "))?;
+                }
+            }
+        }
+        f.write_str(&s)
+    }
+}

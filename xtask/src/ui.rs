@@ -1,0 +1,105 @@
+//! Building the UI: `npm ci` when node_modules is stale, then the configured build, skipped
+//! when nothing in the UI's folder changed since the last successful build.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+
+use anyhow::{bail, Context};
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::{cmd, Shell};
+
+use crate::plan::UiBuild;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum UiOutcome {
+    Built,
+    UpToDate,
+}
+
+pub fn build(sh: &Shell, ui: &UiBuild, stamp: &Utf8Path) -> anyhow::Result<UiOutcome> {
+    if ui.dir.join("package.json").is_file() && node_modules_stale(&ui.dir) {
+        let lock = ui.dir.join("package-lock.json").is_file();
+        let _dir = sh.push_dir(&ui.dir);
+        if lock {
+            eprintln!("    $ npm ci (node_modules is missing or older than package-lock.json)");
+            cmd!(sh, "npm ci --no-audit --no-fund")
+                .quiet()
+                .run()
+                .context("`npm ci` failed in the UI folder")?;
+        } else {
+            eprintln!("    $ npm install (no package-lock.json yet)");
+            cmd!(sh, "npm install --no-audit --no-fund")
+                .quiet()
+                .run()
+                .context("`npm install` failed in the UI folder")?;
+        }
+    }
+    let fingerprint = fingerprint(&ui.dir, &ui.output)?;
+    let previous = std::fs::read_to_string(stamp).unwrap_or_default();
+    if previous.trim() == fingerprint && ui.output.join("index.html").is_file() {
+        return Ok(UiOutcome::UpToDate);
+    }
+    let (program, args) = ui.command.split_first().context("the UI build command is empty")?;
+    eprintln!("    $ {}", ui.command.join(" "));
+    {
+        let _dir = sh.push_dir(&ui.dir);
+        cmd!(sh, "{program} {args...}")
+            .quiet()
+            .run()
+            .with_context(|| format!("the UI build `{}` failed in {}", ui.command.join(" "), ui.dir))?;
+    }
+    if !ui.output.join("index.html").is_file() {
+        bail!(
+            "the UI build `{}` wrote no {}/index.html: set `ui.output` to the folder it builds into",
+            ui.command.join(" "),
+            ui.output
+        );
+    }
+    if let Some(parent) = stamp.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(stamp, &fingerprint).with_context(|| format!("writing {stamp}"))?;
+    Ok(UiOutcome::Built)
+}
+
+/// npm records the installed tree in node_modules/.package-lock.json: older than the
+/// lockfile (or missing) means `npm ci` has to run.
+fn node_modules_stale(dir: &Utf8Path) -> bool {
+    let modified = |p: Utf8PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let installed = modified(dir.join("node_modules/.package-lock.json"));
+    let wanted = modified(dir.join("package-lock.json")).or_else(|| modified(dir.join("package.json")));
+    match (installed, wanted) {
+        (None, _) => true,
+        (Some(installed), Some(wanted)) => installed < wanted,
+        (Some(_), None) => false,
+    }
+}
+
+/// A hash of every file's path and bytes in the UI folder, except installed packages,
+/// the build output and dot-folders (caches).
+fn fingerprint(dir: &Utf8Path, output: &Utf8Path) -> anyhow::Result<String> {
+    let mut files = vec![];
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for entry in folder.read_dir_utf8().with_context(|| format!("reading {folder}"))? {
+            let entry = entry?;
+            let path = entry.path().to_path_buf();
+            let name = entry.file_name();
+            if name == "node_modules" || name.starts_with('.') || path == output {
+                continue;
+            }
+            if entry.file_type()?.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let mut hasher = DefaultHasher::new();
+    for file in &files {
+        file.strip_prefix(dir).unwrap_or(file).hash(&mut hasher);
+        std::fs::read(file).with_context(|| format!("reading {file}"))?.hash(&mut hasher);
+    }
+    Ok(format!("{:016x} {} files", hasher.finish(), files.len()))
+}
