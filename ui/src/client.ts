@@ -1,0 +1,65 @@
+// The part of Docker Desktop's extension API this UI uses. Typed narrowly so the tests,
+// and the browser harness, can stand in for Docker Desktop with a small object.
+import type { v1 } from "@docker/extension-api-client-types";
+
+export type Client = Pick<v1.DockerDesktopClient, "extension" | "desktopUI">;
+
+/** The backend's GET /hello answer. */
+export interface Hello {
+  message: string;
+  version: string;
+  arch: string;
+  os: string;
+}
+
+/** hostinfo --json */
+export interface HostInfo {
+  hostinfo: string;
+  os: string;
+  os_version: string | null;
+  arch: string;
+  cpus: number;
+  hostname: string | null;
+  tools: { name: string; found: boolean; version: string | null }[];
+}
+
+/** The host binary's name: Docker Desktop adds `.exe` on Windows. */
+export const HOST_BINARY = "hostinfo";
+
+export async function callBackend(client: Client): Promise<Hello> {
+  const service = client.extension.vm?.service;
+  if (!service) throw new Error("This extension has no backend service.");
+  const answer = (await service.get("/hello")) as Hello;
+  if (typeof answer?.message !== "string") {
+    throw new Error(`The backend answered something unexpected: ${JSON.stringify(answer)}`);
+  }
+  return answer;
+}
+
+export async function runHostBinary(client: Client): Promise<HostInfo> {
+  const cli = client.extension.host?.cli;
+  if (!cli) throw new Error("This extension has no host binaries.");
+  const result = await cli.exec(HOST_BINARY, ["--json"]);
+  if (result.code !== undefined && result.code !== 0) {
+    throw new Error(`${HOST_BINARY} exited with code ${result.code}: ${result.stderr.trim()}`);
+  }
+  try {
+    return JSON.parse(result.stdout) as HostInfo;
+  } catch {
+    throw new Error(`${HOST_BINARY} printed something that is not JSON: ${result.stdout.slice(0, 200)}`);
+  }
+}
+
+/** Docker Desktop rejects with objects as well as Errors: make a sentence of either. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  if (typeof error === "object" && error !== null) {
+    const e = error as { message?: unknown; stderr?: unknown; statusCode?: unknown };
+    const text = [e.message, e.stderr].find((v) => typeof v === "string" && v.trim() !== "");
+    if (typeof text === "string") {
+      return typeof e.statusCode === "number" ? `${text} (status ${e.statusCode})` : text;
+    }
+    return JSON.stringify(error);
+  }
+  return String(error);
+}
