@@ -17,7 +17,9 @@ pub mod metadata;
 pub mod plan;
 pub mod report;
 pub mod rules;
+pub mod setup;
 pub mod targets;
+pub mod test;
 pub mod tools;
 pub mod ui;
 
@@ -64,8 +66,8 @@ fn run(command: Command) -> anyhow::Result<()> {
             }
             None => anyhow::bail!("no such command `{}`: see `cargo xtask help`", topic.unwrap_or_default()),
         },
-        Command::Doctor | Command::New(_) | Command::Init(_) | Command::Setup(_) | Command::Test(_) => {
-            anyhow::bail!("not implemented yet")
-        }
+        Command::Setup(setup) => setup.run(&sh),
+        Command::Test(test) => test.run(&sh),
+        Command::Doctor | Command::New(_) | Command::Init(_) => anyhow::bail!("not implemented yet"),
     }
 }

@@ -1,0 +1,131 @@
+//! `cargo xtask setup`: installs what dist needs (rustup targets, zig, cargo-zigbuild), and
+//! with `--for-tests` what the tests use. Quiet when everything is already there.
+
+use std::collections::BTreeSet;
+
+use anyhow::{bail, Context};
+use camino::Utf8Path;
+use xshell::{cmd, Shell};
+
+use crate::config::Config;
+use crate::flags;
+use crate::machine::runs;
+use crate::tools;
+
+/// The Debian packages the tests use: image builds (buildah, skopeo), header checks (file),
+/// running the arm64 builds (qemu-user-static), the Windows build (wine, wine64, and MinGW
+/// for the small DLL Wine lacks) and the browser test (chromium).
+pub const TEST_PACKAGES: &[&str] =
+    &["buildah", "skopeo", "file", "qemu-user-static", "wine", "wine64", "gcc-mingw-w64-x86-64", "chromium"];
+
+impl flags::Setup {
+    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+        let root = workspace_root()?;
+        let config = Config::load(&root)?;
+        setup_build_tools(sh, &config)?;
+        if self.for_tests {
+            setup_test_tools(sh, &config)?;
+        }
+        Ok(())
+    }
+}
+
+pub fn workspace_root() -> anyhow::Result<camino::Utf8PathBuf> {
+    let cwd = camino::Utf8PathBuf::try_from(std::env::current_dir()?)?;
+    Ok(Config::load(&cwd)?.root)
+}
+
+/// Every target the config builds, and zig with cargo-zigbuild.
+pub fn setup_build_tools(sh: &Shell, config: &Config) -> anyhow::Result<()> {
+    let mut targets: BTreeSet<String> = config
+        .host_targets
+        .values()
+        .flat_map(|t| [Some(t.amd64.clone()), t.arm64.clone()])
+        .flatten()
+        .collect();
+    if let Some(backend) = &config.backend {
+        targets.extend(backend.targets.values().cloned());
+    }
+    tools::ensure_targets(sh, &targets)?;
+    tools::ensure_zigbuild(sh)
+}
+
+pub fn setup_test_tools(sh: &Shell, config: &Config) -> anyhow::Result<()> {
+    let missing = missing_debian_packages(sh, TEST_PACKAGES);
+    if !missing.is_empty() {
+        install_debian_packages(sh, &missing)?;
+    }
+    if let Some(ui) = &config.ui {
+        let dir = config.root.join(&ui.dir);
+        if dir.join("package.json").is_file() {
+            npm_ci_if_stale(sh, &dir)?;
+        }
+    }
+    Ok(())
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+        .unwrap_or(false)
+}
+
+/// The packages dpkg does not list as installed (all of them where there is no dpkg).
+fn missing_debian_packages<'a>(sh: &Shell, packages: &[&'a str]) -> Vec<&'a str> {
+    let format = "${Package} ${Status}\\n";
+    let status =
+        cmd!(sh, "dpkg-query -W -f={format} {packages...}").quiet().ignore_stderr().ignore_status().read();
+    let installed: BTreeSet<&str> = status
+        .as_deref()
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.ends_with("install ok installed"))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    packages.iter().copied().filter(|p| !installed.contains(p)).collect()
+}
+
+fn install_debian_packages(sh: &Shell, packages: &[&str]) -> anyhow::Result<()> {
+    let list = packages.join(" ");
+    if !on_path("apt-get") {
+        bail!("the tests need these packages, and this is not a Debian-like system with apt-get: install {list} (or their equivalents)");
+    }
+    let root = cmd!(sh, "id -u").quiet().read().map(|id| id.trim() == "0").unwrap_or(false);
+    // As root, apt-get itself; otherwise through sudo.
+    let (program, apt): (&str, &[&str]) = if root {
+        ("apt-get", &[])
+    } else if on_path("sudo") {
+        ("sudo", &["apt-get"])
+    } else {
+        bail!("the tests need {list}; install them as root: apt-get install {list}");
+    };
+    eprintln!("==> Installing what the tests use: apt-get install {list}");
+    let _env = sh.push_env("DEBIAN_FRONTEND", "noninteractive");
+    cmd!(sh, "{program} {apt...} update -qq")
+        .quiet()
+        .ignore_stdout()
+        .run()
+        .context("apt-get update failed")?;
+    cmd!(sh, "{program} {apt...} install -y -qq --no-install-recommends {packages...}")
+        .quiet()
+        .ignore_stdout()
+        .run()
+        .with_context(|| format!("apt-get install {list} failed"))?;
+    Ok(())
+}
+
+fn npm_ci_if_stale(sh: &Shell, dir: &Utf8Path) -> anyhow::Result<()> {
+    let marker = dir.join("node_modules/.package-lock.json");
+    let lock = dir.join("package-lock.json");
+    let modified = |p: &Utf8Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if modified(&marker).is_some() && modified(&marker) >= modified(&lock) {
+        return Ok(());
+    }
+    if !runs(sh, "npm", &["--version"]) {
+        bail!("the UI's tests need Node.js and npm: install them (https://nodejs.org, or `apt-get install nodejs npm`)");
+    }
+    eprintln!("==> Installing the UI's packages: npm ci (in {dir})");
+    let _dir = sh.push_dir(dir);
+    cmd!(sh, "npm ci --no-audit --no-fund").quiet().run().context("`npm ci` failed in the UI folder")?;
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! `cargo xtask test`: every test of the workspace, after installing what they need.
+//! The README's test command, and what CI runs.
+
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use camino::Utf8PathBuf;
+use cargo_metadata::Message;
+use xshell::{cmd, Shell};
+
+use crate::config::Config;
+use crate::flags;
+use crate::setup::{setup_build_tools, setup_test_tools, workspace_root};
+
+impl flags::Test {
+    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+        let root = workspace_root()?;
+        let config = Config::load(&root)?;
+        sh.change_dir(&root);
+        setup_build_tools(sh, &config).context("installing the build tools")?;
+        setup_test_tools(sh, &config).context("installing what the tests use")?;
+
+        let mut failed = vec![];
+        let mut suite = |name: &str, f: &mut dyn FnMut() -> anyhow::Result<()>| {
+            eprintln!("==> {name}");
+            let start = Instant::now();
+            match f() {
+                Ok(()) => eprintln!("    {name}: passed in {:.0}s", start.elapsed().as_secs_f64()),
+                Err(e) => {
+                    eprintln!("    {name}: FAILED: {e:#}");
+                    failed.push(name.to_string());
+                }
+            }
+        };
+
+        let cargo_args = &self.cargo_args;
+        suite("cargo test --workspace", &mut || {
+            cmd!(sh, "cargo test --workspace {cargo_args...}").run()?;
+            Ok(())
+        });
+        if let Some(ui) = &config.ui {
+            let ui_dir = root.join(&ui.dir);
+            suite("UI unit tests (npm test)", &mut || {
+                let _dir = sh.push_dir(&ui_dir);
+                cmd!(sh, "npm test").run()?;
+                Ok(())
+            });
+            suite("UI browser test (headless Chromium, real backend and host binary)", &mut || {
+                let (backend, host_bin_dir) = native_binaries(sh, &config)?;
+                let _dir = sh.push_dir(&ui_dir);
+                cmd!(sh, "npm run build").quiet().run()?;
+                let screenshot = config.target_dir.join("ui-screenshot.png");
+                cmd!(sh, "npm run test:browser")
+                    .env("BACKEND_BIN", &backend)
+                    .env("HOST_BIN_DIR", &host_bin_dir)
+                    .env("SCREENSHOT", &screenshot)
+                    .run()?;
+                Ok(())
+            });
+        }
+        if !failed.is_empty() {
+            bail!(
+                "{} failed: {}",
+                if failed.len() == 1 { "a test suite" } else { "test suites" },
+                failed.join("; ")
+            );
+        }
+        eprintln!("==> all tests passed");
+        Ok(())
+    }
+}
+
+/// Builds the backend and the host binaries for this machine; returns the backend and a
+/// folder holding the host binaries by name (as Docker Desktop installs them).
+fn native_binaries(sh: &Shell, config: &Config) -> anyhow::Result<(Utf8PathBuf, Utf8PathBuf)> {
+    let backend = config.backend.as_ref().context("the browser test needs a backend")?;
+    let mut packages = vec!["--package".to_string(), backend.package.clone()];
+    for host in &config.host_binaries {
+        packages.extend(["--package".to_string(), host.package.clone()]);
+    }
+    let output =
+        cmd!(sh, "cargo build --bins --message-format=json-render-diagnostics {packages...}").read()?;
+    let host_bin_dir = config.target_dir.join("xtask/host-binaries");
+    std::fs::create_dir_all(&host_bin_dir)?;
+    let mut backend_path = None;
+    for message in Message::parse_stream(output.as_bytes()) {
+        let Message::CompilerArtifact(artifact) = message? else { continue };
+        let Some(executable) = artifact.executable else { continue };
+        let name = artifact.target.name.as_str();
+        if name == backend.bin {
+            backend_path = Some(executable);
+        } else if config.host_binaries.iter().any(|h| h.bin == name) {
+            let dest = host_bin_dir.join(executable.file_name().unwrap_or(name));
+            std::fs::copy(&executable, &dest).with_context(|| format!("copying {executable} to {dest}"))?;
+        }
+    }
+    Ok((backend_path.context("cargo built no backend binary")?, host_bin_dir))
+}
