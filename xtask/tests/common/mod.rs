@@ -1,0 +1,183 @@
+//! Helpers shared by the xtask's end-to-end tests.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::SystemTime;
+
+pub const XTASK: &str = env!("CARGO_BIN_EXE_xtask");
+
+/// The template workspace: the repository this test runs in.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// A folder under the workspace's target/ for one test; emptied first, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let dir = repo_root().join("target/xtask-tests").join(format!("{name}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn join(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.0.join(rel)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::env::var_os("KEEP_TEST_DIRS").is_none() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn assert_ok(&self) -> &Output {
+        assert_eq!(self.code, 0, "expected success\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+pub fn run(command: &mut Command) -> Output {
+    let output = command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// `xtask ARGS` in `dir`.
+pub fn xtask(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(XTASK);
+    command.args(args).current_dir(dir);
+    command
+}
+
+/// Fails the test with the setup command when a tool the test needs is missing.
+pub fn require(program: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+        .unwrap_or(false);
+    assert!(found, "{program} is not installed: run `cargo xtask setup --for-tests` (or `cargo xtask test`)");
+}
+
+/// Every file under `dir` with its bytes and mtime: to prove a folder was left untouched.
+pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, SystemTime)> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(path);
+            } else {
+                let meta = entry.metadata().unwrap();
+                files.insert(
+                    path.strip_prefix(dir).unwrap().to_path_buf(),
+                    (std::fs::read(&path).unwrap(), meta.modified().unwrap()),
+                );
+            }
+        }
+    }
+    files
+}
+
+/// A stand-in `docker` on PATH that records each invocation (one line, arguments joined by
+/// tabs) and answers like Docker Desktop with buildx. `STANDIN_*` variables shape answers.
+pub struct StandInDocker {
+    pub dir: TempDir,
+}
+
+pub const STANDIN_DOCKER: &str = r#"#!/bin/sh
+# Records its arguments, then answers as docker with buildx would.
+log="$STANDIN_DIR/calls.log"
+( first=1; for a in "$@"; do if [ $first = 1 ]; then first=0; printf '%s' "$a"; else printf '\t%s' "$a"; fi; done; printf '\n' ) >> "$log"
+case "$1 $2" in
+  "buildx version") echo "github.com/docker/buildx v0.19.3 stand-in"; exit 0 ;;
+  "buildx inspect")
+    echo "Name:          ${STANDIN_BUILDER:-desktop-linux}"
+    echo "Driver:        ${STANDIN_DRIVER:-docker-container}"
+    echo ""
+    echo "Nodes:"
+    echo "Name:      ${STANDIN_BUILDER:-desktop-linux}0"
+    echo "Status:    running"
+    echo "Platforms: ${STANDIN_PLATFORMS:-linux/amd64, linux/amd64/v2, linux/arm64, linux/386}"
+    exit 0 ;;
+  "buildx imagetools")
+    for ref in $STANDIN_PUBLISHED; do [ "$ref" = "$4" ] && { echo "Name: $ref"; exit 0; }; done
+    echo "ERROR: $4: not found" >&2; exit 1 ;;
+  "info --format") echo "${STANDIN_DRIVER_STATUS:-[[driver-type io.containerd.snapshotter.v1]]}"; exit 0 ;;
+  "buildx build")
+    prev=""
+    for a in "$@"; do
+      case "$prev" in
+        --metadata-file) printf '{"containerimage.digest": "sha256:%064d"}\n' 7 > "$a" ;;
+        --output) dest="${a#*dest=}"; [ "$dest" != "$a" ] && echo "stand-in oci archive" > "$dest" ;;
+      esac
+      prev="$a"
+    done
+    exit 0 ;;
+esac
+echo "stand-in docker: unexpected call: $*" >&2
+exit 1
+"#;
+
+impl StandInDocker {
+    pub fn new() -> StandInDocker {
+        let dir = TempDir::new("standin-docker");
+        let script = dir.join("docker");
+        std::fs::write(&script, STANDIN_DOCKER).unwrap();
+        make_executable(&script);
+        StandInDocker { dir }
+    }
+
+    /// PATH with the stand-in first.
+    pub fn path_var(&self) -> std::ffi::OsString {
+        let mut paths = vec![self.dir.0.clone()];
+        paths.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+        std::env::join_paths(paths).unwrap()
+    }
+
+    /// Each recorded invocation, as its argument list.
+    pub fn calls(&self) -> Vec<Vec<String>> {
+        std::fs::read_to_string(self.dir.join("calls.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.split('\t').map(String::from).collect())
+            .collect()
+    }
+
+    pub fn command(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut command = xtask(dir, args);
+        command.env("PATH", self.path_var()).env("STANDIN_DIR", self.dir.path());
+        command
+    }
+}
+
+pub fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
