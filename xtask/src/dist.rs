@@ -20,7 +20,7 @@ use crate::{check, tools, ui};
 impl flags::Dist {
     pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
         let cwd = current_dir()?;
-        let (config, plan) = step("Planning", || {
+        let (config, plan) = step("Reading the config and planning", || {
             let config = Config::load(&cwd)?;
             let request = self.request(&cwd)?;
             let machine = Machine::probe(sh, &config.root)?;
@@ -33,6 +33,9 @@ impl flags::Dist {
         }
         sh.change_dir(&config.root);
 
+        if let ImageStep::Build(build) = &plan.image {
+            step(&format!("Checking the image builder ({})", build.engine), || build.check(sh))?;
+        }
         step("Checking the toolchain", || prerequisites(sh, &plan))?;
         let mut artifacts = Artifacts::new();
         for run in &plan.cargo_runs {

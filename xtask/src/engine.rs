@@ -219,10 +219,15 @@ impl ImageBuild {
         }
     }
 
-    /// Checks, builds, and exports or pushes the image.
-    pub fn run(&self, sh: &Shell) -> anyhow::Result<ImageResult> {
+    /// The checks that can fail an image build, run before anything is compiled: the
+    /// builder can build every platform, the image store can take it, the tag is new.
+    pub fn check(&self, sh: &Shell) -> anyhow::Result<()> {
         self.check_builder(sh)?;
-        self.check_not_published(sh)?;
+        self.check_not_published(sh)
+    }
+
+    /// Builds, and exports or pushes, the image (after `check`).
+    pub fn run(&self, sh: &Shell) -> anyhow::Result<ImageResult> {
         if let Output::Oci(path) = &self.output {
             let partial = Self::partial_archive(path);
             if partial.exists() {

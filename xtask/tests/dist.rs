@@ -49,16 +49,24 @@ fn unpack(variant: &str) -> Unpacked {
     let archive = format!("oci-archive:{}", built().archive.display());
     let dir = TempDir::new(&format!("unpacked-{variant}"));
     let blobs = dir.join("blobs");
-    run(Command::new("skopeo").args(["--override-arch", variant, "copy", &archive, &format!("dir:{}", blobs.display())]))
-        .assert_ok();
-    let manifest: Value = serde_json::from_slice(&std::fs::read(blobs.join("manifest.json")).unwrap()).unwrap();
+    run(Command::new("skopeo").args([
+        "--override-arch",
+        variant,
+        "copy",
+        &archive,
+        &format!("dir:{}", blobs.display()),
+    ]))
+    .assert_ok();
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(blobs.join("manifest.json")).unwrap()).unwrap();
     let root = dir.join("root");
     std::fs::create_dir_all(&root).unwrap();
     for layer in manifest["layers"].as_array().unwrap() {
         let hex = layer["digest"].as_str().unwrap().trim_start_matches("sha256:");
         run(Command::new("tar").arg("-xf").arg(blobs.join(hex)).arg("-C").arg(&root)).assert_ok();
     }
-    let inspect = run(Command::new("skopeo").args(["--override-arch", variant, "inspect", "--config", &archive]));
+    let inspect =
+        run(Command::new("skopeo").args(["--override-arch", variant, "inspect", "--config", &archive]));
     let config: Value = serde_json::from_str(&inspect.assert_ok().stdout).unwrap();
     assert_eq!(config["architecture"], variant);
     let labels = config["config"]["Labels"]
@@ -83,14 +91,28 @@ fn file_type(path: &Path) -> String {
 #[test]
 fn archive_index_has_both_platforms() {
     let built = built();
-    assert!(built.output.stdout.contains(&format!("archive  {}", built.archive.display())), "{}", built.output.stdout);
-    let index = run(Command::new("skopeo").args(["inspect", "--raw", &format!("oci-archive:{}", built.archive.display())]));
+    assert!(
+        built.output.stdout.contains(&format!("archive  {}", built.archive.display())),
+        "{}",
+        built.output.stdout
+    );
+    let index = run(Command::new("skopeo").args([
+        "inspect",
+        "--raw",
+        &format!("oci-archive:{}", built.archive.display()),
+    ]));
     let index: Value = serde_json::from_str(&index.assert_ok().stdout).unwrap();
     let mut platforms: Vec<String> = index["manifests"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| format!("{}/{}", m["platform"]["os"].as_str().unwrap(), m["platform"]["architecture"].as_str().unwrap()))
+        .map(|m| {
+            format!(
+                "{}/{}",
+                m["platform"]["os"].as_str().unwrap(),
+                m["platform"]["architecture"].as_str().unwrap()
+            )
+        })
         .collect();
     platforms.sort();
     assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
@@ -109,7 +131,8 @@ fn each_variant_carries_binaries_for_its_own_cpu() {
     ];
     for variant in ["amd64", "arm64"] {
         let image = unpack(variant);
-        let metadata: Value = serde_json::from_slice(&std::fs::read(image.root.join("metadata.json")).unwrap()).unwrap();
+        let metadata: Value =
+            serde_json::from_slice(&std::fs::read(image.root.join("metadata.json")).unwrap()).unwrap();
         let top: Vec<&String> = metadata.as_object().unwrap().keys().collect();
         assert_eq!(top, ["icon", "vm", "ui", "host"], "no other top-level key");
         assert!(image.root.join(metadata["icon"].as_str().unwrap()).is_file());
@@ -133,7 +156,10 @@ fn each_variant_carries_binaries_for_its_own_cpu() {
         assert_eq!(image.entrypoint, ["/backend", "--socket", "/run/guest-services/backend.sock"]);
         let backend = file_type(&image.root.join("backend"));
         let cpu = if variant == "amd64" { "x86-64" } else { "ARM aarch64" };
-        assert!(backend.starts_with("ELF 64-bit") && backend.contains(cpu), "{variant}: backend is `{backend}`");
+        assert!(
+            backend.starts_with("ELF 64-bit") && backend.contains(cpu),
+            "{variant}: backend is `{backend}`"
+        );
         assert!(backend.contains("static-pie linked") || backend.contains("statically linked"), "{backend}");
 
         for label in [
@@ -148,10 +174,12 @@ fn each_variant_carries_binaries_for_its_own_cpu() {
             "com.docker.extension.changelog",
             "com.docker.extension.categories",
         ] {
-            let value = image.labels.get(label).unwrap_or_else(|| panic!("{variant}: label {label} is missing"));
+            let value =
+                image.labels.get(label).unwrap_or_else(|| panic!("{variant}: label {label} is missing"));
             assert!(!value.trim().is_empty(), "{variant}: label {label} is empty");
         }
-        let screenshots: Value = serde_json::from_str(&image.labels["com.docker.extension.screenshots"]).unwrap();
+        let screenshots: Value =
+            serde_json::from_str(&image.labels["com.docker.extension.screenshots"]).unwrap();
         assert!(screenshots[0]["url"].as_str().unwrap().starts_with("https://"));
         assert_eq!(image.labels["com.docker.extension.categories"], "utility-tools");
     }
@@ -164,7 +192,11 @@ fn darwin_binaries_need_nothing_but_libsystem_and_macos_11() {
         let bytes = std::fs::read(context.join(variant).join("darwin/hostinfo")).unwrap();
         let info = xtask::binary::inspect(&bytes).unwrap();
         assert_eq!(info.libraries, ["/usr/lib/libSystem.B.dylib"], "{variant}");
-        assert_eq!(info.min_os.as_deref(), Some("11.0"), "{variant}: runs on every macOS Docker Desktop runs on");
+        assert_eq!(
+            info.min_os.as_deref(),
+            Some("11.0"),
+            "{variant}: runs on every macOS Docker Desktop runs on"
+        );
     }
 }
 
@@ -209,7 +241,8 @@ fn windows_host_binary_runs_under_wine() {
     std::fs::copy(built().context.join("amd64/windows/hostinfo.exe"), dir.join("hostinfo.exe")).unwrap();
     let output = wine(dir.path(), &["hostinfo.exe", "--json", "--tool", "cmd"]);
     assert_eq!(output.code, 0, "{output:?}");
-    let facts: Value = serde_json::from_str(output.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {output:?}"));
+    let facts: Value =
+        serde_json::from_str(output.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {output:?}"));
     assert_eq!(facts["os"], "windows");
     assert_eq!(facts["arch"], "x86_64");
     assert!(facts["cpus"].as_u64().unwrap() >= 1);
@@ -241,7 +274,8 @@ fn arm64_linux_host_binary_runs_under_qemu() {
 
 #[test]
 fn amd64_linux_host_binary_runs_here() {
-    let output = run(Command::new(built().context.join("amd64/linux/hostinfo")).args(["--json", "--tool", "cargo"]));
+    let output =
+        run(Command::new(built().context.join("amd64/linux/hostinfo")).args(["--json", "--tool", "cargo"]));
     let facts: Value = serde_json::from_str(output.assert_ok().stdout.trim()).unwrap();
     assert_eq!(facts["arch"], "x86_64");
     assert_eq!(facts["tools"][0]["found"], true);
@@ -264,7 +298,9 @@ fn backend_hello(launcher: Option<&str>, backend: &Path) -> Value {
     let mut stream = loop {
         match UnixStream::connect(&socket) {
             Ok(stream) => break stream,
-            Err(_) if start.elapsed() < Duration::from_secs(20) => std::thread::sleep(Duration::from_millis(50)),
+            Err(_) if start.elapsed() < Duration::from_secs(20) => {
+                std::thread::sleep(Duration::from_millis(50))
+            }
             Err(e) => panic!("the backend did not listen: {e}"),
         }
     };
@@ -304,7 +340,10 @@ fn the_generated_files_in_the_context_match_the_generators() {
     assert!(!dockerfile.contains("\nRUN "), "no RUN step: no build needs emulation");
     let config = xtask::config::Config::load(camino::Utf8Path::from_path(&repo_root()).unwrap()).unwrap();
     assert_eq!(dockerfile, xtask::dockerfile::dockerfile(&config));
-    assert_eq!(std::fs::read_to_string(context.join("metadata.json")).unwrap(), xtask::metadata::metadata_json(&config));
+    assert_eq!(
+        std::fs::read_to_string(context.join("metadata.json")).unwrap(),
+        xtask::metadata::metadata_json(&config)
+    );
 }
 
 #[test]
@@ -319,7 +358,11 @@ fn a_second_run_keeps_unchanged_files_and_their_mtimes() {
     std::thread::sleep(Duration::from_millis(50));
     let second_output = run(&mut xtask(&repo_root(), &args));
     second_output.assert_ok();
-    assert!(second_output.stderr.contains("up to date: nothing in"), "the UI build is skipped: {}", second_output.stderr);
+    assert!(
+        second_output.stderr.contains("up to date: nothing in"),
+        "the UI build is skipped: {}",
+        second_output.stderr
+    );
     let second = snapshot(&context);
     assert_eq!(first, second, "same files, same bytes, same mtimes");
     let siblings: Vec<_> = std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
@@ -330,12 +373,20 @@ fn a_second_run_keeps_unchanged_files_and_their_mtimes() {
 fn dry_run_prints_the_plan_and_runs_nothing() {
     let out = TempDir::new("dry-run");
     let context = out.join("context");
-    let output = run(&mut xtask(&repo_root(), &["dist", "--dry-run", "--engine", "buildah", "--out", context.to_str().unwrap()]));
+    let output = run(&mut xtask(
+        &repo_root(),
+        &["dist", "--dry-run", "--engine", "buildah", "--out", context.to_str().unwrap()],
+    ));
     let plan = &output.assert_ok().stdout;
     assert!(plan.contains("MACOSX_DEPLOYMENT_TARGET=11.0 cargo zigbuild --release --message-format=json-render-diagnostics --package hostinfo --target aarch64-apple-darwin --target aarch64-pc-windows-gnullvm"), "{plan}");
     assert!(plan.contains("cargo zigbuild --release --message-format=json-render-diagnostics --package rust-starter-backend --target aarch64-unknown-linux-musl --target x86_64-unknown-linux-musl"), "{plan}");
     assert!(plan.contains("arm64/windows/hostinfo.exe"), "{plan}");
-    assert!(plan.contains("buildah build --platform linux/amd64,linux/arm64 --manifest example/rust-starter:0.1.0"), "{plan}");
+    assert!(
+        plan.contains(
+            "buildah build --platform linux/amd64,linux/arm64 --manifest example/rust-starter:0.1.0"
+        ),
+        "{plan}"
+    );
     assert!(!context.exists(), "a dry run writes nothing");
 }
 
@@ -375,8 +426,18 @@ fn push_runs_one_buildx_build_with_both_platforms_and_attestations() {
     assert_eq!(
         builds[0],
         &[
-            "buildx", "build", "--platform", "linux/amd64,linux/arm64", "--tag", "example/ext:1.2.3", "--push",
-            "--sbom=true", "--provenance=mode=max", "--metadata-file", &digest_file, context
+            "buildx",
+            "build",
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "--tag",
+            "example/ext:1.2.3",
+            "--push",
+            "--sbom=true",
+            "--provenance=mode=max",
+            "--metadata-file",
+            &digest_file,
+            context
         ]
     );
     // The builder is checked, and the tag proved unpublished, before building.
@@ -398,17 +459,31 @@ fn load_and_oci_and_builder_flags_reach_buildx() {
     assert_eq!(
         builds[0],
         &[
-            "buildx", "build", "--platform", "linux/amd64,linux/arm64", "--tag", "example/rust-starter:0.1.0",
-            "--builder", "extensions", "--load", "--metadata-file", &format!("{context}-image.json"), context
+            "buildx",
+            "build",
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "--tag",
+            "example/rust-starter:0.1.0",
+            "--builder",
+            "extensions",
+            "--load",
+            "--metadata-file",
+            &format!("{context}-image.json"),
+            context
         ]
     );
     assert!(position(&calls, &["buildx", "inspect", "extensions"]) < position(&calls, &["buildx", "build"]));
-    assert!(position(&calls, &["info", "--format"]) < position(&calls, &["buildx", "build"]), "the image store is checked");
+    assert!(
+        position(&calls, &["info", "--format"]) < position(&calls, &["buildx", "build"]),
+        "the image store is checked"
+    );
 
     let standin = StandInDocker::new();
     let archive_dir = TempDir::new("oci");
     let archive = archive_dir.join("ext.tar");
-    let (output, context, _out) = standin_dist(&standin, &["--oci", archive.to_str().unwrap(), "--platform", "linux/arm64"]);
+    let (output, context, _out) =
+        standin_dist(&standin, &["--oci", archive.to_str().unwrap(), "--platform", "linux/arm64"]);
     output.assert_ok();
     let calls = standin.calls();
     let builds = buildx_builds(&calls);
@@ -417,9 +492,17 @@ fn load_and_oci_and_builder_flags_reach_buildx() {
     assert_eq!(
         builds[0],
         &[
-            "buildx", "build", "--platform", "linux/arm64", "--tag", "example/rust-starter:0.1.0", "--output",
-            &format!("type=oci,dest={}.partial", archive.display()), "--metadata-file",
-            &format!("{context}-image.json"), context
+            "buildx",
+            "build",
+            "--platform",
+            "linux/arm64",
+            "--tag",
+            "example/rust-starter:0.1.0",
+            "--output",
+            &format!("type=oci,dest={}.partial", archive.display()),
+            "--metadata-file",
+            &format!("{context}-image.json"),
+            context
         ]
     );
     assert_eq!(std::fs::read_to_string(&archive).unwrap(), "stand-in oci archive\n", "renamed into place");

@@ -1,6 +1,8 @@
 //! Helpers shared by the xtask's end-to-end tests.
 #![allow(dead_code)]
 
+pub mod fixture;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -54,7 +56,11 @@ pub struct Output {
 
 impl Output {
     pub fn assert_ok(&self) -> &Output {
-        assert_eq!(self.code, 0, "expected success\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "expected success\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
