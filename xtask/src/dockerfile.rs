@@ -87,3 +87,44 @@ pub fn dockerfile(config: &Config) -> String {
     }
     d
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{check_golden, sample_config};
+
+    #[test]
+    fn golden() {
+        check_golden("Dockerfile", &dockerfile(&sample_config()));
+    }
+
+    #[test]
+    fn without_backend_or_binaries_there_is_no_variant_copy_and_no_entrypoint() {
+        let mut config = sample_config();
+        config.backend = None;
+        config.host_binaries.clear();
+        config.base_image = "alpine:3.20".into();
+        let d = dockerfile(&config);
+        assert!(d.contains("\nFROM alpine:3.20\n"));
+        assert!(!d.contains("TARGETARCH}/"), "{d}");
+        assert!(!d.contains("ENTRYPOINT"), "{d}");
+    }
+
+    #[test]
+    fn label_values_are_escaped_for_the_dockerfile() {
+        assert_eq!(quote("a \"b\" $c \\d"), "\"a \\\"b\\\" \\$c \\\\d\"");
+        assert_eq!(quote("<p>one</p>\n  <p>two</p>\n"), "\"<p>one</p> <p>two</p>\"");
+    }
+
+    #[test]
+    fn optional_labels_only_when_set() {
+        let mut config = sample_config();
+        let keys = |c: &Config| labels(c).into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+        assert!(keys(&config).contains(&"com.docker.extension.additional-urls"));
+        assert!(!keys(&config).contains(&"com.docker.extension.account-info"));
+        config.labels.additional_urls.clear();
+        config.labels.account_info = Some("required".into());
+        assert!(!keys(&config).contains(&"com.docker.extension.additional-urls"));
+        assert!(keys(&config).contains(&"com.docker.extension.account-info"));
+    }
+}

@@ -23,6 +23,9 @@ pub mod test;
 pub mod tools;
 pub mod ui;
 
+#[cfg(test)]
+mod testing;
+
 use std::process::ExitCode;
 
 use xshell::Shell;

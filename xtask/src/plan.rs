@@ -371,3 +371,184 @@ impl fmt::Display for Plan {
         f.write_str(&s)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::targets::Os;
+    use crate::testing::sample_config;
+
+    fn machine(engines: &[Engine]) -> Machine {
+        Machine {
+            host: "x86_64-unknown-linux-gnu".into(),
+            linkers: BTreeSet::new(),
+            engines: engines.to_vec(),
+            macos_deployment_target: None,
+        }
+    }
+
+    fn plan(config: &Config, request: &Request) -> Plan {
+        Plan::new(config, request, &machine(&[Engine::Buildah])).unwrap()
+    }
+
+    fn dest(plan: &Plan, dest: &str) -> ContextFile {
+        plan.files.iter().find(|f| f.dest == dest).unwrap_or_else(|| panic!("no {dest} in the plan")).clone()
+    }
+
+    #[test]
+    fn one_run_per_builder_and_target_set() {
+        let plan = plan(&sample_config(), &Request::default());
+        let runs: Vec<String> = plan.cargo_runs.iter().map(CargoRun::display).collect();
+        assert_eq!(
+            runs,
+            [
+                "MACOSX_DEPLOYMENT_TARGET=11.0 cargo zigbuild --release --message-format=json-render-diagnostics \
+                 --package sample-cli --target aarch64-apple-darwin --target aarch64-pc-windows-gnullvm \
+                 --target aarch64-unknown-linux-musl --target x86_64-apple-darwin --target x86_64-pc-windows-gnu \
+                 --target x86_64-unknown-linux-musl",
+                "cargo zigbuild --release --message-format=json-render-diagnostics --package sample-backend \
+                 --target aarch64-unknown-linux-musl --target x86_64-unknown-linux-musl",
+            ]
+        );
+        assert_eq!(plan.reference, "example/sample:1.2.3");
+        assert_eq!(plan.context, "/work/sample/target/extension");
+    }
+
+    #[test]
+    fn each_variant_gets_its_own_cpu_and_the_backend_must_be_static() {
+        let plan = plan(&sample_config(), &Request::default());
+        let backend = dest(&plan, "arm64/backend");
+        assert_eq!(
+            backend.source,
+            Source::Artifact {
+                package: "sample-backend".into(),
+                bin: "sample-backend".into(),
+                target: "aarch64-unknown-linux-musl".into()
+            }
+        );
+        let expect = backend.expect.unwrap();
+        assert!(expect.static_linked);
+        assert_eq!(expect.kind.to_string(), "aarch64 ELF");
+        assert_eq!(dest(&plan, "amd64/darwin/sample").expect.unwrap().kind.to_string(), "x86_64 Mach-O");
+        assert_eq!(
+            dest(&plan, "arm64/windows/sample-helper.exe").expect.unwrap().kind.to_string(),
+            "Aarch64 PE"
+        );
+        assert!(!dest(&plan, "amd64/linux/sample").expect.unwrap().static_linked);
+        // 2 variants x (backend + 3 OSes x 2 binaries), plus Dockerfile, metadata, icon, ui.
+        assert_eq!(plan.files.len(), 2 * 7 + 4);
+    }
+
+    #[test]
+    fn without_an_arm64_windows_build_the_arm64_variant_carries_the_x86_64_exe() {
+        let mut config = sample_config();
+        config.host_targets.get_mut(&Os::Windows).unwrap().arm64 = None;
+        let plan = plan(&config, &Request::default());
+        let exe = dest(&plan, "arm64/windows/sample.exe");
+        assert_eq!(
+            exe.source,
+            Source::Artifact {
+                package: "sample-cli".into(),
+                bin: "sample".into(),
+                target: "x86_64-pc-windows-gnu".into()
+            }
+        );
+        assert_eq!(exe.expect.unwrap().kind.to_string(), "x86-64 PE");
+        assert!(!plan.targets().iter().any(|(_, t)| t == "aarch64-pc-windows-gnullvm"));
+    }
+
+    #[test]
+    fn an_os_turned_off_is_left_out() {
+        let mut config = sample_config();
+        config.host_targets.remove(&Os::Linux);
+        let plan = plan(&config, &Request::default());
+        assert!(!plan.files.iter().any(|f| f.dest.as_str().contains("/linux/")));
+        // The backend still needs the musl targets.
+        assert!(plan.targets().contains(&(Builder::Zigbuild, "x86_64-unknown-linux-musl".into())));
+    }
+
+    #[test]
+    fn one_platform_narrows_everything() {
+        let request = Request { variants: Some(Variant::Arm64), ..Request::default() };
+        let plan = plan(&sample_config(), &request);
+        assert!(plan.files.iter().all(|f| !f.dest.as_str().starts_with("amd64/")));
+        assert!(plan.targets().iter().all(|(_, t)| t.starts_with("aarch64-")));
+        let ImageStep::Build(build) = &plan.image else { panic!() };
+        assert_eq!(build.platforms, [Variant::Arm64]);
+    }
+
+    #[test]
+    fn build_with_picks_builders_per_os_or_target_and_flags_win() {
+        let mut config = sample_config();
+        config.build_with.insert("linux".into(), Builder::Cross);
+        config.build_with.insert("x86_64-pc-windows-gnu".into(), Builder::Cross);
+        let request = Request {
+            build_with: [("aarch64-unknown-linux-musl".to_string(), Builder::Zigbuild)].into(),
+            ..Request::default()
+        };
+        let plan = plan(&config, &request);
+        let cross: Vec<(Vec<String>, Vec<String>)> = plan
+            .cargo_runs
+            .iter()
+            .filter(|r| r.builder == Builder::Cross)
+            .map(|r| (r.packages.clone(), r.targets.clone()))
+            .collect();
+        // cross: one target per run; the flag keeps aarch64 linux on zigbuild.
+        assert_eq!(
+            cross,
+            [
+                (vec!["sample-cli".to_string()], vec!["x86_64-pc-windows-gnu".to_string()]),
+                (vec!["sample-cli".to_string()], vec!["x86_64-unknown-linux-musl".to_string()]),
+            ]
+        );
+        let argv = plan.cargo_runs.iter().find(|r| r.builder == Builder::Cross).unwrap().argv();
+        assert_eq!(argv[..2], ["cross", "build"]);
+    }
+
+    #[test]
+    fn refusals_name_the_file_and_the_reason() {
+        let mut config = sample_config();
+        config.build_with.insert("darwin".into(), Builder::Cross);
+        let err = Plan::new(&config, &Request::default(), &machine(&[])).unwrap_err().to_string();
+        assert!(
+            err.starts_with("cannot build amd64/darwin/sample (package `sample-cli`): cross has no images"),
+            "{err}"
+        );
+        let request =
+            Request { output: Some(Output::Push), tag: Some("latest".into()), ..Request::default() };
+        let err = Plan::new(&sample_config(), &request, &machine(&[])).unwrap_err().to_string();
+        assert!(err.contains("refusing to push: `latest` is not a release tag"), "{err}");
+        let forced = Request { force: true, ..request };
+        assert!(Plan::new(&sample_config(), &forced, &machine(&[Engine::Buildx])).is_ok());
+    }
+
+    #[test]
+    fn the_engine_is_the_flag_or_the_first_found() {
+        let config = sample_config();
+        let engine = |request: &Request, found: &[Engine]| match Plan::new(&config, request, &machine(found))
+            .unwrap()
+            .image
+        {
+            ImageStep::Build(b) => Some(b.engine),
+            ImageStep::Skip | ImageStep::NoEngine => None,
+        };
+        assert_eq!(engine(&Request::default(), &[Engine::Buildx, Engine::Buildah]), Some(Engine::Buildx));
+        assert_eq!(engine(&Request::default(), &[Engine::Podman, Engine::Buildah]), Some(Engine::Podman));
+        let buildah = Request { engine: Some(Engine::Buildah), ..Request::default() };
+        assert_eq!(engine(&buildah, &[Engine::Buildx]), Some(Engine::Buildah));
+        assert_eq!(
+            Plan::new(&config, &Request::default(), &machine(&[])).unwrap().image,
+            ImageStep::NoEngine
+        );
+        let none = Request { no_image: true, ..Request::default() };
+        assert_eq!(Plan::new(&config, &none, &machine(&[Engine::Buildx])).unwrap().image, ImageStep::Skip);
+    }
+
+    #[test]
+    fn a_deployment_target_set_by_the_user_is_left_alone() {
+        let mut machine = machine(&[]);
+        machine.macos_deployment_target = Some("13.0".into());
+        let plan = Plan::new(&sample_config(), &Request::default(), &machine).unwrap();
+        assert!(plan.cargo_runs.iter().all(|r| r.env.is_empty()));
+    }
+}

@@ -76,10 +76,9 @@ fn registry_host(host: &str) -> Result<(), String> {
 /// Docker's path-component grammar: `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
 fn is_path_component(s: &str) -> bool {
     let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
-    let mut chars = s.chars().peekable();
     let mut run_of_separators = String::new();
     let mut previous_alnum = false;
-    while let Some(c) = chars.next() {
+    for c in s.chars() {
         if alnum(c) {
             if !run_of_separators.is_empty() {
                 let sep = run_of_separators.as_str();
