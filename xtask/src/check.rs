@@ -337,7 +337,13 @@ pub fn check_labels(labels: &BTreeMap<String, String>) -> Vec<Problem> {
 impl flags::Check {
     pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
         let problems = match &self.archive {
-            Some(archive) => check_archive(sh, archive)?,
+            Some(archive) => {
+                let (problems, sizes) = check_archive(sh, archive)?;
+                for size in sizes {
+                    println!("{size}");
+                }
+                problems
+            }
             None => {
                 let cwd = Utf8PathBuf::try_from(std::env::current_dir()?)?;
                 let config = Config::load(&cwd)?;
@@ -370,7 +376,8 @@ impl flags::Check {
 }
 
 /// Checks an OCI archive: both platforms present, the tag, and each variant in full.
-pub fn check_archive(sh: &Shell, archive: &Utf8Path) -> anyhow::Result<Vec<Problem>> {
+/// Also returns one line per variant with its compressed layer sizes (what users download).
+pub fn check_archive(sh: &Shell, archive: &Utf8Path) -> anyhow::Result<(Vec<Problem>, Vec<String>)> {
     if !archive.is_file() {
         bail!("{archive} does not exist: build one with `cargo xtask dist --oci {archive}`");
     }
@@ -384,6 +391,7 @@ pub fn check_archive(sh: &Shell, archive: &Utf8Path) -> anyhow::Result<Vec<Probl
     let oci = OciLayout { dir: layout };
     let images = oci.images().with_context(|| format!("reading the OCI layout in {archive}"))?;
     let mut problems = vec![];
+    let mut sizes = vec![];
     for variant in Variant::ALL {
         if !images.iter().any(|(v, _)| *v == variant) {
             problems.push(problem(
@@ -396,6 +404,15 @@ pub fn check_archive(sh: &Shell, archive: &Utf8Path) -> anyhow::Result<Vec<Probl
         }
     }
     for (variant, manifest) in images {
+        let layer_sizes: Vec<u64> =
+            manifest["layers"].as_array().into_iter().flatten().filter_map(|l| l["size"].as_u64()).collect();
+        sizes.push(format!(
+            "{}: {} layers, {} compressed ({})",
+            variant.platform(),
+            layer_sizes.len(),
+            crate::report::size(layer_sizes.iter().sum()),
+            layer_sizes.iter().map(|s| crate::report::size(*s)).collect::<Vec<_>>().join(" + ")
+        ));
         let root = dir.join(variant.arch());
         std::fs::create_dir_all(&root)?;
         let (config, layers) = oci.image(&manifest)?;
@@ -423,7 +440,7 @@ pub fn check_archive(sh: &Shell, archive: &Utf8Path) -> anyhow::Result<Vec<Probl
         let view = VariantView { variant, roots: vec![root], labels, entrypoint };
         problems.extend(check_variant(&view, !has_libc));
     }
-    Ok(dedup(problems))
+    Ok((dedup(problems), sizes))
 }
 
 /// An unpacked OCI image layout (index.json and blobs/).

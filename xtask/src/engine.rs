@@ -177,9 +177,12 @@ impl ImageBuild {
             Engine::Buildah | Engine::Podman => {
                 let program = self.engine.program();
                 let reference = self.reference.as_str();
+                // --layers: one layer per step (buildah otherwise squashes them into one), so
+                // the shared files' layers are identical in both variants.
                 let mut commands = vec![argv([
                     program,
                     "build",
+                    "--layers",
                     "--platform",
                     &platforms,
                     "--manifest",
@@ -475,7 +478,7 @@ mod tests {
     fn buildah_oci() {
         let commands = build(Engine::Buildah, Output::Oci("/w/ext.tar".into())).commands();
         assert_eq!(commands.len(), 2);
-        assert_eq!(commands[0].join(" "), "buildah build --platform linux/amd64,linux/arm64 --manifest example/ext:1.2.3 /w/target/extension");
+        assert_eq!(commands[0].join(" "), "buildah build --layers --platform linux/amd64,linux/arm64 --manifest example/ext:1.2.3 /w/target/extension");
         assert_eq!(commands[1].last().unwrap(), "oci-archive:/w/ext.tar.partial");
     }
 

@@ -17,6 +17,7 @@ Commands:
   init      Rename this copy of the template in place (after \"Use this template\")
   setup     Install the build tools dist needs (rustup targets, zig, cargo-zigbuild)
   test      Install what the tests need, then run every test of the workspace
+  bench     Measure a warm, no-op dist against the bare cargo builds it runs
   help      Print this help, or a command's: cargo xtask help dist
 
 Run `cargo xtask <command> --help` for a command's options.";
@@ -85,6 +86,12 @@ Usage: cargo xtask test [-- CARGO TEST ARGS]
 Installs what the tests need (`setup --for-tests`), then runs every test: the Rust
 workspace's (`cargo test --workspace`) and the UI's (`npm test`, then the browser test).";
 
+pub const BENCH_USAGE: &str = "\
+Usage: cargo xtask bench [--runs N]
+
+Times a warm, no-op `cargo xtask dist --no-image` against the same cargo runs without
+dist around them, interleaved, N times (default 5); prints the medians and their ratio.";
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
     Dist(Dist),
@@ -94,7 +101,13 @@ pub enum Command {
     Init(New),
     Setup(Setup),
     Test(Test),
+    Bench(Bench),
     Help(Option<String>),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Bench {
+    pub runs: usize,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -216,6 +229,23 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
             }
             Ok(Command::Test(test))
         }
+        "bench" => {
+            args.usage = BENCH_USAGE;
+            let mut bench = Bench { runs: 5 };
+            while let Some(arg) = args.args.pop_front() {
+                if arg == "--help" || arg == "-h" {
+                    return Ok(Command::Help(Some("bench".into())));
+                }
+                match args.value(&arg, "--runs")? {
+                    Some(n) => match n.parse() {
+                        Ok(n) if n > 0 => bench.runs = n,
+                        _ => return args.error(format!("--runs takes a positive number, not `{n}`")),
+                    },
+                    None => return args.error(format!("unexpected argument `{arg}`")),
+                }
+            }
+            Ok(Command::Bench(bench))
+        }
         "help" | "--help" | "-h" => Ok(Command::Help(args.args.pop_front())),
         other => args.error(format!("unknown command `{other}`")),
     }
@@ -230,6 +260,7 @@ pub fn usage_of(command: Option<&str>) -> Option<&'static str> {
         Some("new" | "init") => NEW_USAGE,
         Some("setup") => SETUP_USAGE,
         Some("test") => TEST_USAGE,
+        Some("bench") => BENCH_USAGE,
         Some(_) => return None,
     })
 }

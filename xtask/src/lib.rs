@@ -3,6 +3,7 @@
 //! Shape: config (what the author wrote) → plan (plain data: builds, layout, image
 //! commands) → run. Each command is one module with `fn run(self, sh: &Shell)`.
 
+pub mod bench;
 pub mod binary;
 pub mod build;
 pub mod check;
@@ -70,6 +71,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             None => anyhow::bail!("no such command `{}`: see `cargo xtask help`", topic.unwrap_or_default()),
         },
         Command::Setup(setup) => setup.run(&sh),
+        Command::Bench(bench) => bench.run(&sh),
         Command::Test(test) => test.run(&sh),
         Command::Doctor | Command::New(_) | Command::Init(_) => anyhow::bail!("not implemented yet"),
     }

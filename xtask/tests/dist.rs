@@ -118,6 +118,22 @@ fn archive_index_has_both_platforms() {
     assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
 }
 
+/// The layers of one variant, by digest (skopeo's own reading of the archive).
+fn layers(variant: &str) -> Vec<String> {
+    let archive = format!("oci-archive:{}", built().archive.display());
+    let inspect = run(Command::new("skopeo").args(["--override-arch", variant, "inspect", &archive]));
+    let image: Value = serde_json::from_str(&inspect.assert_ok().stdout).unwrap();
+    image["Layers"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn shared_files_are_layers_identical_in_both_variants() {
+    let (amd64, arm64) = (layers("amd64"), layers("arm64"));
+    assert_eq!(amd64.len(), 3, "metadata and icon, ui, then the variant's binaries: {amd64:?}");
+    assert_eq!(amd64[..2], arm64[..2], "the shared layers are byte-identical, so stored and pulled once");
+    assert_ne!(amd64[2], arm64[2], "each variant has its own binaries");
+}
+
 #[test]
 fn each_variant_carries_binaries_for_its_own_cpu() {
     // What `file` must say of each path named in metadata.json, per variant.
@@ -383,7 +399,7 @@ fn dry_run_prints_the_plan_and_runs_nothing() {
     assert!(plan.contains("arm64/windows/hostinfo.exe"), "{plan}");
     assert!(
         plan.contains(
-            "buildah build --platform linux/amd64,linux/arm64 --manifest example/rust-starter:0.1.0"
+            "buildah build --layers --platform linux/amd64,linux/arm64 --manifest example/rust-starter:0.1.0"
         ),
         "{plan}"
     );
