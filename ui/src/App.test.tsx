@@ -1,11 +1,15 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { App } from "./App";
-import type { Client, HostInfo } from "./client";
+import type { Client } from "./client";
+// template:host-binaries:begin
+import type { HostFacts } from "./client";
+// template:host-binaries:end
 
 afterEach(cleanup);
 
-const hostInfo: HostInfo = {
+// template:host-binaries:begin
+const hostFacts: HostFacts = {
   hostinfo: "0.1.0",
   os: "macos",
   os_version: "macOS 15.1",
@@ -17,6 +21,7 @@ const hostInfo: HostInfo = {
     { name: "kubectl", found: false, version: null },
   ],
 };
+// template:host-binaries:end
 
 /** A stand-in for Docker Desktop's client: each call answers what the test says. */
 function standIn(answers: { get?: () => Promise<unknown>; exec?: () => Promise<unknown> }) {
@@ -31,6 +36,12 @@ function standIn(answers: { get?: () => Promise<unknown>; exec?: () => Promise<u
 }
 
 describe("App", () => {
+  it("shows the extension's title", () => {
+    render(<App client={standIn({}).client} />);
+    expect(screen.getByRole("heading", { level: 3 }).textContent).toBe("Rust Starter");
+  });
+
+  // template:backend:begin
   it("calls the backend and shows its answer", async () => {
     const { client, get } = standIn({
       get: () => Promise.resolve({ message: "Hello from the Rust backend", version: "0.1.0", arch: "x86_64", os: "linux" }),
@@ -42,10 +53,12 @@ describe("App", () => {
     expect(panel.getByText("x86_64 (linux)")).toBeTruthy();
     expect(get).toHaveBeenCalledWith("/hello");
   });
+  // template:backend:end
 
+  // template:host-binaries:begin
   it("runs the host binary with --json and shows what it parsed", async () => {
     const { client, exec } = standIn({
-      exec: () => Promise.resolve({ stdout: JSON.stringify(hostInfo), stderr: "", code: 0 }),
+      exec: () => Promise.resolve({ stdout: JSON.stringify(hostFacts), stderr: "", code: 0 }),
     });
     render(<App client={client} />);
     fireEvent.click(screen.getByRole("button", { name: "Run hostinfo" }));
@@ -56,7 +69,9 @@ describe("App", () => {
     expect(panel.getByText("not found")).toBeTruthy();
     expect(exec).toHaveBeenCalledWith("hostinfo", ["--json"]);
   });
+  // template:host-binaries:end
 
+  // template:backend:begin
   it("shows a loading state while a call runs", async () => {
     let answer: (value: unknown) => void = () => {};
     const { client } = standIn({ get: () => new Promise((resolve) => (answer = resolve)) });
@@ -80,7 +95,9 @@ describe("App", () => {
     expect(alert.textContent).toContain("connect ECONNREFUSED backend.sock (status 500)");
     expect(toast.error).toHaveBeenCalledWith("Calling the backend failed: connect ECONNREFUSED backend.sock (status 500)");
   });
+  // template:backend:end
 
+  // template:host-binaries:begin
   it("reports a host binary that fails or prints something other than JSON", async () => {
     const { client, toast } = standIn({ exec: () => Promise.resolve({ stdout: "", stderr: "hostinfo: boom\n", code: 2 }) });
     render(<App client={client} />);
@@ -96,4 +113,5 @@ describe("App", () => {
     const notJson = await within(screen.getByTestId("host")).findByRole("alert");
     expect(notJson.textContent).toContain("printed something that is not JSON: OS: linux");
   });
+  // template:host-binaries:end
 });

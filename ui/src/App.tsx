@@ -14,12 +14,18 @@ import {
   TableRow,
   Typography,
 } from "@mui/material";
-import { callBackend, errorMessage, HOST_BINARY, runHostBinary, type Client } from "./client";
+import { errorMessage, type Client } from "./client";
+// template:backend:begin
+import { callBackend } from "./client";
+// template:backend:end
+// template:host-binaries:begin
+import { HOST_BINARY, runHostBinary } from "./client";
+// template:host-binaries:end
 
 /** Loading, done or failed: one call's state. */
 type Call<T> = { state: "idle" } | { state: "loading" } | { state: "done"; value: T } | { state: "failed"; error: string };
 
-function useCall<T>(client: Client, what: string, run: (client: Client) => Promise<T>) {
+export function useCall<T>(client: Client, what: string, run: (client: Client) => Promise<T>) {
   const [call, setCall] = useState<Call<T>>({ state: "idle" });
   const start = async () => {
     setCall({ state: "loading" });
@@ -35,8 +41,12 @@ function useCall<T>(client: Client, what: string, run: (client: Client) => Promi
 }
 
 export function App({ client }: { client: Client }) {
+  // template:backend:begin
   const [hello, callHello] = useCall(client, "Calling the backend", callBackend);
+  // template:backend:end
+  // template:host-binaries:begin
   const [host, callHost] = useCall(client, `Running ${HOST_BINARY}`, runHostBinary);
+  // template:host-binaries:end
 
   return (
     <Box sx={{ p: 3 }}>
@@ -45,6 +55,7 @@ export function App({ client }: { client: Client }) {
         A backend in Docker Desktop's VM and a binary on your machine, both written in Rust.
       </Typography>
       <Stack direction={{ xs: "column", md: "row" }} spacing={2} alignItems="stretch">
+        {/* template:backend:begin */}
         <Panel
           title="Backend"
           description="Runs in a container in Docker Desktop's VM and answers on a Unix socket."
@@ -63,6 +74,8 @@ export function App({ client }: { client: Client }) {
             />
           )}
         </Panel>
+        {/* template:backend:end */}
+        {/* template:host-binaries:begin */}
         <Panel
           title="Host binary"
           description={`Runs ${HOST_BINARY} on your own machine: what Docker Desktop's VM cannot see.`}
@@ -82,12 +95,13 @@ export function App({ client }: { client: Client }) {
             />
           )}
         </Panel>
+        {/* template:host-binaries:end */}
       </Stack>
     </Box>
   );
 }
 
-function Panel(props: {
+export function Panel(props: {
   title: string;
   description: string;
   action: string;
@@ -121,7 +135,7 @@ function Panel(props: {
   );
 }
 
-function Facts({ rows }: { rows: [string, string][] }) {
+export function Facts({ rows }: { rows: [string, string][] }) {
   return (
     <Table size="small" sx={{ mt: 2 }}>
       <TableBody>

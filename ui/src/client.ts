@@ -4,6 +4,7 @@ import type { v1 } from "@docker/extension-api-client-types";
 
 export type Client = Pick<v1.DockerDesktopClient, "extension" | "desktopUI">;
 
+// template:backend:begin
 /** The backend's GET /hello answer. */
 export interface Hello {
   message: string;
@@ -12,8 +13,10 @@ export interface Hello {
   os: string;
 }
 
+// template:backend:end
+// template:host-binaries:begin
 /** hostinfo --json */
-export interface HostInfo {
+export interface HostFacts {
   hostinfo: string;
   os: string;
   os_version: string | null;
@@ -25,7 +28,9 @@ export interface HostInfo {
 
 /** The host binary's name: Docker Desktop adds `.exe` on Windows. */
 export const HOST_BINARY = "hostinfo";
+// template:host-binaries:end
 
+// template:backend:begin
 export async function callBackend(client: Client): Promise<Hello> {
   const service = client.extension.vm?.service;
   if (!service) throw new Error("This extension has no backend service.");
@@ -35,8 +40,10 @@ export async function callBackend(client: Client): Promise<Hello> {
   }
   return answer;
 }
+// template:backend:end
 
-export async function runHostBinary(client: Client): Promise<HostInfo> {
+// template:host-binaries:begin
+export async function runHostBinary(client: Client): Promise<HostFacts> {
   const cli = client.extension.host?.cli;
   if (!cli) throw new Error("This extension has no host binaries.");
   const result = await cli.exec(HOST_BINARY, ["--json"]);
@@ -44,11 +51,12 @@ export async function runHostBinary(client: Client): Promise<HostInfo> {
     throw new Error(`${HOST_BINARY} exited with code ${result.code}: ${result.stderr.trim()}`);
   }
   try {
-    return JSON.parse(result.stdout) as HostInfo;
+    return JSON.parse(result.stdout) as HostFacts;
   } catch {
     throw new Error(`${HOST_BINARY} printed something that is not JSON: ${result.stdout.slice(0, 200)}`);
   }
 }
+// template:host-binaries:end
 
 /** Docker Desktop rejects with objects as well as Errors: make a sentence of either. */
 export function errorMessage(error: unknown): string {

@@ -15,6 +15,7 @@ pub mod flags;
 pub mod layout;
 pub mod machine;
 pub mod metadata;
+pub mod new;
 pub mod plan;
 pub mod report;
 pub mod rules;
@@ -73,6 +74,8 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Setup(setup) => setup.run(&sh),
         Command::Bench(bench) => bench.run(&sh),
         Command::Test(test) => test.run(&sh),
-        Command::Doctor | Command::New(_) | Command::Init(_) => anyhow::bail!("not implemented yet"),
+        Command::New(new) => new.run_new(&sh),
+        Command::Init(init) => init.run_init(&sh),
+        Command::Doctor => anyhow::bail!("not implemented yet"),
     }
 }

@@ -51,7 +51,7 @@ impl flags::Test {
                 cmd!(sh, "npm run build").quiet().run()?;
                 let screenshot = config.target_dir.join("ui-screenshot.png");
                 cmd!(sh, "npm run test:browser")
-                    .env("BACKEND_BIN", &backend)
+                    .env("BACKEND_BIN", backend.as_ref().map(|b| b.as_str()).unwrap_or_default())
                     .env("HOST_BIN_DIR", &host_bin_dir)
                     .env("SCREENSHOT", &screenshot)
                     .run()?;
@@ -70,29 +70,37 @@ impl flags::Test {
     }
 }
 
-/// Builds the backend and the host binaries for this machine; returns the backend and a
-/// folder holding the host binaries by name (as Docker Desktop installs them).
-fn native_binaries(sh: &Shell, config: &Config) -> anyhow::Result<(Utf8PathBuf, Utf8PathBuf)> {
-    let backend = config.backend.as_ref().context("the browser test needs a backend")?;
-    let mut packages = vec!["--package".to_string(), backend.package.clone()];
-    for host in &config.host_binaries {
-        packages.extend(["--package".to_string(), host.package.clone()]);
+/// Builds the backend and the host binaries for this machine; returns the backend (if the
+/// extension has one) and a folder holding the host binaries by name (as Docker Desktop
+/// installs them).
+fn native_binaries(sh: &Shell, config: &Config) -> anyhow::Result<(Option<Utf8PathBuf>, Utf8PathBuf)> {
+    let mut packages = vec![];
+    let package_names =
+        config.backend.iter().map(|b| &b.package).chain(config.host_binaries.iter().map(|h| &h.package));
+    for package in package_names {
+        packages.extend(["--package".to_string(), package.clone()]);
+    }
+    let host_bin_dir = config.target_dir.join("xtask/host-binaries");
+    std::fs::create_dir_all(&host_bin_dir)?;
+    if packages.is_empty() {
+        return Ok((None, host_bin_dir));
     }
     let output =
         cmd!(sh, "cargo build --bins --message-format=json-render-diagnostics {packages...}").read()?;
-    let host_bin_dir = config.target_dir.join("xtask/host-binaries");
-    std::fs::create_dir_all(&host_bin_dir)?;
     let mut backend_path = None;
     for message in Message::parse_stream(output.as_bytes()) {
         let Message::CompilerArtifact(artifact) = message? else { continue };
         let Some(executable) = artifact.executable else { continue };
         let name = artifact.target.name.as_str();
-        if name == backend.bin {
+        if config.backend.as_ref().is_some_and(|b| b.bin == name) {
             backend_path = Some(executable);
         } else if config.host_binaries.iter().any(|h| h.bin == name) {
             let dest = host_bin_dir.join(executable.file_name().unwrap_or(name));
             std::fs::copy(&executable, &dest).with_context(|| format!("copying {executable} to {dest}"))?;
         }
     }
-    Ok((backend_path.context("cargo built no backend binary")?, host_bin_dir))
+    if config.backend.is_some() && backend_path.is_none() {
+        bail!("cargo built no backend binary");
+    }
+    Ok((backend_path, host_bin_dir))
 }

@@ -1,0 +1,511 @@
+//! `cargo xtask new PATH` and `cargo xtask init`: start an extension from this workspace.
+//!
+//! The names to replace come from the current config (image, title, vendor, the first host
+//! binary), so any extension workspace can be the template, not only the original one.
+//! Parts the new extension leaves out (`--no-backend`, `--no-host-binaries`) are regions of
+//! text between marker comments, removed with the part's files.
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Context};
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::{cmd, Shell};
+
+use crate::config::{Config, HOST_BINARIES_DIR};
+use crate::flags;
+use crate::machine::runs;
+use crate::rules;
+
+/// The version a new extension starts at.
+pub const START_VERSION: &str = "0.1.0";
+
+/// Parts of the template that can be left out; the text between `template:<part>:begin`
+/// and `template:<part>:end` marker lines belongs to the part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Backend,
+    HostBinaries,
+}
+
+impl Part {
+    const ALL: [Part; 2] = [Part::Backend, Part::HostBinaries];
+
+    fn name(self) -> &'static str {
+        match self {
+            Part::Backend => "backend",
+            Part::HostBinaries => "host-binaries",
+        }
+    }
+
+    /// The marker text, assembled so this source file holds no marker itself.
+    fn marker(self, end: &str) -> String {
+        ["template", self.name(), end].join(":")
+    }
+}
+
+/// What a new extension is called, and which parts it has.
+#[derive(Debug, Clone)]
+pub struct Naming {
+    pub image: String,
+    pub title: String,
+    pub vendor: String,
+    pub host_binaries: Vec<String>,
+    pub backend: bool,
+}
+
+/// One file of the new workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFile {
+    pub path: Utf8PathBuf,
+    pub contents: Vec<u8>,
+    pub executable: bool,
+}
+
+impl flags::New {
+    fn naming(&self) -> Naming {
+        Naming {
+            image: self.image.clone(),
+            title: self.title.clone(),
+            vendor: self.vendor.clone(),
+            host_binaries: self.host_binaries.clone(),
+            backend: !self.no_backend,
+        }
+    }
+
+    /// `new`: a new workspace at PATH.
+    pub fn run_new(self, sh: &Shell) -> anyhow::Result<()> {
+        let cwd = Utf8PathBuf::try_from(std::env::current_dir()?)?;
+        let dest = cwd.join(self.path.as_ref().expect("new has a path"));
+        if dest.exists() && std::fs::read_dir(&dest).map(|mut d| d.next().is_some()).unwrap_or(true) {
+            bail!("{dest} exists and is not empty: give `new` a new folder (or run `cargo xtask init` in a copy of the template)");
+        }
+        let template = Config::load(&cwd)?;
+        let files = render(&template, &self.naming(), self.no_host_binaries)?;
+        for file in &files {
+            write(&dest, file)?;
+        }
+        if runs(sh, "git", &["--version"]) {
+            let _dir = sh.push_dir(&dest);
+            cmd!(sh, "git init --quiet").run().context("running `git init` in the new workspace")?;
+        } else {
+            eprintln!("note: git is not installed, so the new workspace is not a git repository yet");
+        }
+        println!("Created {} ({}) in {dest} from {}.", self.title, self.image, template.root);
+        println!("Next: cd {dest} && cargo xtask dist");
+        Ok(())
+    }
+
+    /// `init`: rename this workspace in place.
+    pub fn run_init(self, _sh: &Shell) -> anyhow::Result<()> {
+        let cwd = Utf8PathBuf::try_from(std::env::current_dir()?)?;
+        let template = Config::load(&cwd)?;
+        let root = template.root.clone();
+        // Everything is computed first: a bad name leaves the workspace untouched.
+        let files = render(&template, &self.naming(), self.no_host_binaries)?;
+        let keep: std::collections::BTreeSet<&Utf8Path> = files.iter().map(|f| f.path.as_path()).collect();
+        for old in template_files(&template)? {
+            if !keep.contains(old.as_path()) {
+                std::fs::remove_file(root.join(&old)).with_context(|| format!("removing {old}"))?;
+            }
+        }
+        remove_empty_dirs(&root.join(HOST_BINARIES_DIR))?;
+        remove_empty_dirs(&root.join("backend"))?;
+        for file in &files {
+            write(&root, file)?;
+        }
+        println!("Renamed this workspace to {} ({}).", self.title, self.image);
+        println!("Next: cargo xtask dist");
+        Ok(())
+    }
+}
+
+/// The new workspace's files, from the template's.
+pub fn render(template: &Config, naming: &Naming, no_host_binaries: bool) -> anyhow::Result<Vec<NewFile>> {
+    validate(template, naming)?;
+    let slug = naming.image.rsplit('/').next().unwrap_or_default();
+    let old_slug = template.image.rsplit('/').next().unwrap_or_default();
+    let old_host = template.host_binaries.first().map(|h| h.bin.clone());
+    let old_host_package = template.host_binaries.first().map(|h| h.package.clone());
+
+    let mut names = vec![
+        (template.image.clone(), naming.image.clone()),
+        (template.labels.title.clone(), naming.title.clone()),
+        (template.labels.vendor.clone(), naming.vendor.clone()),
+        (old_slug.replace('-', "_"), slug.replace('-', "_")),
+        (old_slug.to_string(), slug.to_string()),
+    ];
+    if let (Some(old), Some(new)) = (&old_host, naming.host_binaries.first()) {
+        names.push((old.clone(), new.clone()));
+        if let Some(package) = old_host_package.as_ref().filter(|p| *p != old) {
+            names.push((package.clone(), new.clone()));
+        }
+    }
+    let dropped: Vec<Part> = Part::ALL
+        .into_iter()
+        .filter(|p| match p {
+            Part::Backend => !naming.backend,
+            Part::HostBinaries => no_host_binaries,
+        })
+        .collect();
+    let old_version = workspace_version(template)?;
+
+    let old_host_dir = old_host_package
+        .as_ref()
+        .and_then(|p| template.members.iter().find(|(_, name)| *name == p))
+        .and_then(|(manifest, _)| manifest.parent())
+        .and_then(|dir| dir.strip_prefix(&template.root).ok())
+        .map(Utf8Path::to_path_buf);
+    let backend_dir = template
+        .backend
+        .as_ref()
+        .and_then(|b| template.members.iter().find(|(_, name)| **name == b.package))
+        .and_then(|(manifest, _)| manifest.parent())
+        .and_then(|dir| dir.strip_prefix(&template.root).ok())
+        .map(Utf8Path::to_path_buf);
+
+    let mut files = vec![];
+    for rel in template_files(template)? {
+        let in_host_binaries = rel.starts_with(HOST_BINARIES_DIR);
+        if (dropped.contains(&Part::HostBinaries) && in_host_binaries)
+            || (dropped.contains(&Part::Backend) && backend_dir.as_ref().is_some_and(|d| rel.starts_with(d)))
+        {
+            continue;
+        }
+        let source = template.root.join(&rel);
+        let bytes = std::fs::read(&source).with_context(|| format!("reading {source}"))?;
+        let executable = is_executable(&source);
+        // The first host binary's crate is renamed; extra ones are copies of it.
+        let mut copies = vec![(rel.clone(), names.clone())];
+        if let (Some(dir), Some(first)) = (&old_host_dir, naming.host_binaries.first()) {
+            if let Ok(inner) = rel.strip_prefix(dir) {
+                copies = vec![(Utf8Path::new(HOST_BINARIES_DIR).join(first).join(inner), names.clone())];
+                for extra in &naming.host_binaries[1..] {
+                    let mut extra_names = names.clone();
+                    let old = old_host.clone().unwrap_or_default();
+                    extra_names.retain(|(from, _)| *from != old && Some(from) != old_host_package.as_ref());
+                    extra_names.push((old.clone(), extra.clone()));
+                    if let Some(package) = old_host_package.as_ref().filter(|p| **p != old) {
+                        extra_names.push((package.clone(), extra.clone()));
+                    }
+                    copies.push((Utf8Path::new(HOST_BINARIES_DIR).join(extra).join(inner), extra_names));
+                }
+            }
+        }
+        for (path, names) in copies {
+            let contents = match String::from_utf8(bytes.clone()) {
+                Ok(text) => {
+                    let text = strip_parts(&text, &dropped);
+                    let mut text = replace_names(&text, &names);
+                    text = reset_version(&rel, &text, &old_version);
+                    if rel == "README.md" {
+                        text = retitle_readme(&text, &naming.title);
+                    }
+                    text.into_bytes()
+                }
+                Err(_) => bytes.clone(), // images and other binary files as they are
+            };
+            files.push(NewFile { path, contents, executable });
+        }
+    }
+    if dropped.contains(&Part::Backend) && dropped.contains(&Part::HostBinaries) {
+        // No package left to take the version from: say it in the config.
+        if let Some(manifest) = files.iter_mut().find(|f| f.path == "Cargo.toml") {
+            let text = String::from_utf8_lossy(&manifest.contents).into_owned();
+            let image_line = format!("image = \"{}\"", naming.image);
+            let text = text.replacen(&image_line, &format!("{image_line}\ntag = \"{START_VERSION}\""), 1);
+            manifest.contents = text.into_bytes();
+        }
+    }
+    Ok(files)
+}
+
+fn validate(template: &Config, naming: &Naming) -> anyhow::Result<()> {
+    let mut problems = vec![];
+    if let Err(e) = rules::image_repository(&naming.image) {
+        problems.push(format!("--image: {e}"));
+    }
+    let slug = naming.image.rsplit('/').next().unwrap_or_default();
+    if !slug.is_empty() && rules::crate_name(slug).is_err() {
+        problems.push(format!(
+            "--image: the name `{slug}` also names the Rust packages (`{slug}-backend`) and must be a valid crate \
+             name: start with a letter, then letters, digits, `-` or `_`"
+        ));
+    }
+    for (flag, value) in [("--title", &naming.title), ("--vendor", &naming.vendor)] {
+        if value.trim().is_empty() {
+            problems.push(format!("{flag} is empty"));
+        }
+        if let Some(c) =
+            value.chars().find(|c| c.is_control() || matches!(c, '"' | '\\' | '<' | '>' | '{' | '}' | '`'))
+        {
+            problems.push(format!(
+                "{flag} `{value}` contains {c:?}, which would need escaping in the files it goes into (TOML, HTML, TSX)"
+            ));
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for name in &naming.host_binaries {
+        if let Err(e) = rules::crate_name(name) {
+            problems.push(format!("--host-binary: {e}"));
+        }
+        if !seen.insert(name) {
+            problems.push(format!("--host-binary `{name}` is given twice"));
+        }
+        if name == &format!("{slug}-backend") {
+            problems.push(format!("--host-binary `{name}` is the backend's package name; choose another"));
+        }
+    }
+    if !naming.host_binaries.is_empty() && template.host_binaries.is_empty() {
+        problems.push("--host-binary: this template has no host binary to start from".into());
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        bail!("cannot create the extension:\n  - {}", problems.join("\n  - "))
+    }
+}
+
+/// The template's own files, relative to its root: no build output, no installed packages,
+/// no git history.
+pub fn template_files(template: &Config) -> anyhow::Result<Vec<Utf8PathBuf>> {
+    let skip_dirs: Vec<Utf8PathBuf> = [
+        Some(template.target_dir.clone()),
+        Some(template.root.join(".git")),
+        template.ui.as_ref().map(|ui| template.root.join(&ui.dir).join(&ui.output)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let mut files = vec![];
+    let mut stack = vec![template.root.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in dir.read_dir_utf8().with_context(|| format!("reading {dir}"))? {
+            let entry = entry?;
+            let path = entry.path().to_path_buf();
+            if entry.file_name() == "node_modules" || skip_dirs.contains(&path) {
+                continue;
+            }
+            if entry.file_type()?.is_dir() {
+                stack.push(path);
+            } else if entry.file_type()?.is_file() {
+                files.push(path.strip_prefix(&template.root).expect("under the root").to_path_buf());
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Removes the regions of dropped parts, and every marker line.
+pub fn strip_parts(text: &str, dropped: &[Part]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut skipping: Option<Part> = None;
+    for line in text.split_inclusive('\n') {
+        let marker = Part::ALL.into_iter().find_map(|part| {
+            if line.contains(&part.marker("begin")) {
+                Some((part, true))
+            } else if line.contains(&part.marker("end")) {
+                Some((part, false))
+            } else {
+                None
+            }
+        });
+        match marker {
+            Some((part, true)) if skipping.is_none() && dropped.contains(&part) => skipping = Some(part),
+            Some((part, false)) if skipping == Some(part) => skipping = None,
+            Some(_) => {}
+            None if skipping.is_none() => out.push_str(line),
+            None => {}
+        }
+    }
+    out
+}
+
+/// Replaces every name in one pass, longest first, where it stands as a whole word (not
+/// inside a longer identifier): a new name that contains an old one is never replaced again.
+pub fn replace_names(text: &str, names: &[(String, String)]) -> String {
+    let mut names: Vec<&(String, String)> =
+        names.iter().filter(|(from, to)| !from.is_empty() && from != to).collect();
+    names.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric());
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    'scan: while i < text.len() {
+        let rest = &text[i..];
+        for (from, to) in &names {
+            if rest.starts_with(from.as_str())
+                && !(word(text[..i].chars().next_back()) && word(from.chars().next()))
+                && !(word(rest[from.len()..].chars().next()) && word(from.chars().next_back()))
+            {
+                out.push_str(to);
+                i += from.len();
+                continue 'scan;
+            }
+        }
+        let c = rest.chars().next().expect("not at the end");
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
+}
+
+/// The version of the workspace's extension packages (what `version.workspace` gives).
+fn workspace_version(template: &Config) -> anyhow::Result<String> {
+    let manifest = std::fs::read_to_string(&template.manifest)?;
+    let mut in_package = false;
+    for line in manifest.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_package = line == "[workspace.package]";
+        } else if in_package {
+            if let Some(v) =
+                line.strip_prefix("version").map(str::trim_start).and_then(|l| l.strip_prefix('='))
+            {
+                return Ok(v.trim().trim_matches('"').to_string());
+            }
+        }
+    }
+    Ok(template.tag.clone())
+}
+
+/// The new extension starts at 0.1.0: the workspace version, and the UI package's.
+fn reset_version(rel: &Utf8Path, text: &str, old: &str) -> String {
+    if old == START_VERSION {
+        return text.to_string();
+    }
+    match rel.as_str() {
+        "Cargo.toml" => {
+            let mut in_package = false;
+            let mut out = String::new();
+            for line in text.split_inclusive('\n') {
+                if line.starts_with('[') {
+                    in_package = line.trim() == "[workspace.package]";
+                }
+                if in_package && line.trim_start().starts_with("version") {
+                    out.push_str(&line.replacen(&format!("\"{old}\""), &format!("\"{START_VERSION}\""), 1));
+                } else {
+                    out.push_str(line);
+                }
+            }
+            out
+        }
+        // The package's own version: the first in package.json, the first two in the lock.
+        p if p.ends_with("package.json") || p.ends_with("package-lock.json") => {
+            let times = if p.ends_with("package-lock.json") { 2 } else { 1 };
+            text.replacen(
+                &format!("\"version\": \"{old}\""),
+                &format!("\"version\": \"{START_VERSION}\""),
+                times,
+            )
+        }
+        _ => text.to_string(),
+    }
+}
+
+fn retitle_readme(text: &str, title: &str) -> String {
+    match text.split_once('\n') {
+        Some((first, rest)) if first.starts_with("# ") => format!("# {title}\n{rest}"),
+        _ => text.to_string(),
+    }
+}
+
+fn write(root: &Utf8Path, file: &NewFile) -> anyhow::Result<()> {
+    let path = root.join(&file.path);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {parent}"))?;
+    }
+    std::fs::write(&path, &file.contents).with_context(|| format!("writing {path}"))?;
+    #[cfg(unix)]
+    if file.executable {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Utf8Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(_: &Utf8Path) -> bool {
+    false
+}
+
+fn remove_empty_dirs(dir: &Utf8Path) -> anyhow::Result<()> {
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    for entry in dir.read_dir_utf8()? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            remove_empty_dirs(entry.path())?;
+        }
+    }
+    if dir.read_dir_utf8()?.next().is_none() {
+        std::fs::remove_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// Old names a new workspace must not contain: for tests and `new`'s own check.
+pub fn old_names(template: &Config) -> BTreeMap<&'static str, String> {
+    let mut names = BTreeMap::new();
+    names.insert("image", template.image.clone());
+    names.insert("title", template.labels.title.clone());
+    names.insert("vendor", template.labels.vendor.clone());
+    names.insert("name", template.image.rsplit('/').next().unwrap_or_default().to_string());
+    if let Some(backend) = &template.backend {
+        names.insert("backend package", backend.package.clone());
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    #[test]
+    fn replaces_whole_words_once_longest_first() {
+        let names = pairs(&[
+            ("sample-app", "disk-usage"),
+            ("probe", "sample-app-cli"),
+            ("org/sample-app", "acme/disk-usage"),
+        ]);
+        assert_eq!(
+            replace_names("image org/sample-app, sample-app-backend, probe.exe, probes, Probe", &names),
+            "image acme/disk-usage, disk-usage-backend, sample-app-cli.exe, probes, Probe"
+        );
+        let names = pairs(&[("db", "store")]);
+        assert_eq!(replace_names("db dbus db-backend mydb", &names), "store dbus store-backend mydb");
+    }
+
+    #[test]
+    fn strips_dropped_parts_and_all_markers() {
+        let text = format!(
+            "a\n// {}\nbackend\n// {}\nb\n# {}\nhost\n# {}\nc\n",
+            Part::Backend.marker("begin"),
+            Part::Backend.marker("end"),
+            Part::HostBinaries.marker("begin"),
+            Part::HostBinaries.marker("end")
+        );
+        assert_eq!(strip_parts(&text, &[]), "a\nbackend\nb\nhost\nc\n");
+        assert_eq!(strip_parts(&text, &[Part::Backend]), "a\nb\nhost\nc\n");
+        assert_eq!(strip_parts(&text, &[Part::Backend, Part::HostBinaries]), "a\nb\nc\n");
+    }
+
+    #[test]
+    fn resets_the_workspace_version() {
+        let toml = "[workspace.package]\nversion = \"2.3.4\"\n[dependencies]\nx = { version = \"2.3.4\" }\n";
+        assert_eq!(
+            reset_version("Cargo.toml".into(), toml, "2.3.4"),
+            "[workspace.package]\nversion = \"0.1.0\"\n[dependencies]\nx = { version = \"2.3.4\" }\n"
+        );
+    }
+}
