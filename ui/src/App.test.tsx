@@ -10,7 +10,7 @@ afterEach(cleanup);
 
 // template:host-binaries:begin
 const hostFacts: HostFacts = {
-  hostinfo: "0.1.0",
+  version: "0.1.0",
   os: "macos",
   os_version: "macOS 15.1",
   arch: "aarch64",

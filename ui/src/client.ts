@@ -17,7 +17,8 @@ export interface Hello {
 // template:host-binaries:begin
 /** hostinfo --json */
 export interface HostFacts {
-  hostinfo: string;
+  /** The host binary's own version. */
+  version: string;
   os: string;
   os_version: string | null;
   arch: string;

@@ -98,7 +98,7 @@ fn facts(tools: &[String]) -> Value {
         })
         .collect();
     json!({
-        "hostinfo": env!("CARGO_PKG_VERSION"),
+        "version": env!("CARGO_PKG_VERSION"),
         "os": std::env::consts::OS,
         "os_version": os_version(),
         "arch": std::env::consts::ARCH,
