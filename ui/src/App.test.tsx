@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
+import { cleanup, fireEvent, render, screen, within } from "@testing-library/react";
+// template:backend:begin
+import { waitFor } from "@testing-library/react";
+// template:backend:end
 import { App } from "./App";
 import type { Client } from "./client";
 // template:host-binaries:begin
