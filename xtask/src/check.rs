@@ -421,6 +421,7 @@ pub fn check_archive(sh: &Shell, archive: &Utf8Path) -> anyhow::Result<(Vec<Prob
                 .quiet()
                 .run()
                 .with_context(|| format!("unpacking layer {layer}"))?;
+            apply_whiteouts(&root)?;
         }
         let labels: BTreeMap<String, String> = config["config"]["Labels"]
             .as_object()
@@ -441,6 +442,37 @@ pub fn check_archive(sh: &Shell, archive: &Utf8Path) -> anyhow::Result<(Vec<Prob
         problems.extend(check_variant(&view, !has_libc));
     }
     Ok((dedup(problems), sizes))
+}
+
+/// A layer deletes a file of the layers below it with a `.wh.<name>` file beside it (the
+/// OCI image spec's whiteouts); `.wh..wh..opq` (an opaque folder) is only dropped, as what
+/// the layer itself brought cannot be told apart once unpacked.
+fn apply_whiteouts(root: &Utf8Path) -> anyhow::Result<()> {
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let mut entries: Vec<(String, bool)> = vec![];
+        for entry in dir.read_dir_utf8().with_context(|| format!("reading {dir}"))? {
+            let entry = entry?;
+            entries.push((entry.file_name().to_string(), entry.file_type()?.is_dir()));
+        }
+        for (name, is_dir) in &entries {
+            let path = dir.join(name);
+            if name == ".wh..wh..opq" {
+                std::fs::remove_file(&path)?;
+            } else if let Some(hidden) = name.strip_prefix(".wh.") {
+                let target = dir.join(hidden);
+                if target.is_dir() {
+                    std::fs::remove_dir_all(&target)?;
+                } else if target.exists() {
+                    std::fs::remove_file(&target)?;
+                }
+                std::fs::remove_file(&path)?;
+            } else if *is_dir {
+                stack.push(path);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// An unpacked OCI image layout (index.json and blobs/).

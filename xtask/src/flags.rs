@@ -96,7 +96,7 @@ dist around them, interleaved, N times (default 5); prints the medians and their
 pub enum Command {
     Dist(Dist),
     Check(Check),
-    Doctor,
+    Doctor(Doctor),
     New(New),
     Init(New),
     Setup(Setup),
@@ -125,6 +125,9 @@ pub struct Dist {
     pub dry_run: bool,
     pub force: bool,
 }
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Doctor;
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Check {
@@ -196,7 +199,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         "doctor" => {
             args.usage = DOCTOR_USAGE;
             match args.args.pop_front() {
-                None => Ok(Command::Doctor),
+                None => Ok(Command::Doctor(Doctor)),
                 Some(h) if h == "--help" || h == "-h" => Ok(Command::Help(Some("doctor".into()))),
                 Some(other) => args.error(format!("unexpected argument `{other}`")),
             }

@@ -10,6 +10,7 @@ pub mod check;
 pub mod config;
 pub mod dist;
 pub mod dockerfile;
+pub mod doctor;
 pub mod engine;
 pub mod flags;
 pub mod layout;
@@ -76,6 +77,6 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Test(test) => test.run(&sh),
         Command::New(new) => new.run_new(&sh),
         Command::Init(init) => init.run_init(&sh),
-        Command::Doctor => anyhow::bail!("not implemented yet"),
+        Command::Doctor(doctor) => doctor.run(&sh),
     }
 }

@@ -122,6 +122,8 @@ pub const STANDIN_DOCKER: &str = r#"#!/bin/sh
 log="$STANDIN_DIR/calls.log"
 ( first=1; for a in "$@"; do if [ $first = 1 ]; then first=0; printf '%s' "$a"; else printf '\t%s' "$a"; fi; done; printf '\n' ) >> "$log"
 case "$1 $2" in
+  "--version ") echo "Docker version 28.0.0, build stand-in"; exit 0 ;;
+  "extension version") [ -z "$STANDIN_NO_EXTENSION" ] && { echo "Extensions CLI version: v0.2.29"; exit 0; }; exit 1 ;;
   "buildx version") echo "github.com/docker/buildx v0.19.3 stand-in"; exit 0 ;;
   "buildx inspect")
     echo "Name:          ${STANDIN_BUILDER:-desktop-linux}"
