@@ -61,6 +61,15 @@ impl Cpu {
     }
 }
 
+/// "a static …", "an x86-64 …", "an arm64 …": the article for a description.
+pub fn with_article(description: &str) -> String {
+    // x86 is said "ex-86"; every CPU name here starts with a vowel sound but for the rest.
+    match description.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u' | 'x' | 'A' | 'E' | 'I' | 'O' | 'U') => format!("an {description}"),
+        _ => format!("a {description}"),
+    }
+}
+
 /// "x86-64 ELF", "arm64 Mach-O": the kind of binary a path must hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct BinaryKind {

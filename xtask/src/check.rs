@@ -176,16 +176,25 @@ fn check_binary(
     let wanted = binary::BinaryKind { format, cpu };
     let info = match binary::inspect(&bytes) {
         Ok(info) => info,
-        Err(what) => return Some(format!("is {what}; the {variant} variant needs a {wanted} here")),
+        Err(what) => {
+            return Some(format!(
+                "is {what}; the {variant} variant needs {} here",
+                binary::with_article(&wanted.to_string())
+            ))
+        }
     };
     let cpu_ok = info.cpu == cpu || (emulated_ok && variant == Variant::Arm64 && info.cpu == Cpu::X86_64);
     if info.format != format || !cpu_ok || info.library_only {
-        return Some(format!("is a {}; the {variant} variant needs a {wanted} executable here (rebuild with `cargo xtask dist`)", info.describe()));
+        return Some(format!(
+            "is {}; the {variant} variant needs {} executable here (rebuild with `cargo xtask dist`)",
+            binary::with_article(&info.describe()),
+            binary::with_article(&wanted.to_string())
+        ));
     }
     if static_required && !info.static_linked {
         return Some(format!(
-            "is a {}; on a `scratch` image the backend must be statically linked (build it for a -musl target)",
-            info.describe()
+            "is {}; on a `scratch` image the backend must be statically linked (build it for a -musl target)",
+            binary::with_article(&info.describe())
         ));
     }
     None

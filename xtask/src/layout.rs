@@ -163,8 +163,8 @@ pub fn verify(
             );
         }
         bail!(
-            "{path} is a {}, but /{dest} in the image must be {}{why}",
-            info.describe(),
+            "{path} is {}, but /{dest} in the image must be {}{why}",
+            crate::binary::with_article(&info.describe()),
             expected(Some(expect))
         );
     }
@@ -173,7 +173,11 @@ pub fn verify(
 
 fn expected(expect: Option<&Expect>) -> String {
     match expect {
-        Some(e) => format!("a {}{} executable", if e.static_linked { "static " } else { "" }, e.kind),
+        Some(e) => crate::binary::with_article(&format!(
+            "{}{} executable",
+            if e.static_linked { "static " } else { "" },
+            e.kind
+        )),
         None => "a binary".into(),
     }
 }

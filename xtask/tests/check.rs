@@ -1,0 +1,415 @@
+//! `cargo xtask check ARCHIVE` on a good image archive and on broken ones, each broken by
+//! editing the good archive (its labels, its files, its index) the way a bad build or a
+//! hand-made image would be.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use common::fixture::Fixture;
+use common::*;
+use serde_json::{json, Value};
+
+/// A good two-platform archive of the fixture extension, built once by dist with buildah.
+fn good_archive() -> &'static Path {
+    static GOOD: OnceLock<(Fixture, PathBuf)> = OnceLock::new();
+    &GOOD
+        .get_or_init(|| {
+            require("buildah");
+            let fixture = Fixture::new("check-good");
+            let archive = fixture.root().join("good.tar");
+            let context = fixture.root().join("context");
+            let args = [
+                "dist",
+                "--engine",
+                "buildah",
+                "--oci",
+                archive.to_str().unwrap(),
+                "--out",
+                context.to_str().unwrap(),
+            ];
+            run(&mut fixture.command(&args)).assert_ok();
+            (fixture, archive)
+        })
+        .1
+}
+
+/// An unpacked copy of an OCI archive that a test edits, then packs again.
+struct Layout {
+    dir: TempDir,
+}
+
+fn sha256(path: &Path) -> String {
+    let out = run(Command::new("sha256sum").arg(path));
+    format!("sha256:{}", out.assert_ok().stdout.split_whitespace().next().unwrap())
+}
+
+impl Layout {
+    fn unpack(archive: &Path, name: &str) -> Layout {
+        let dir = TempDir::new(name);
+        std::fs::create_dir_all(dir.join("layout")).unwrap();
+        run(Command::new("tar").arg("-xf").arg(archive).arg("-C").arg(dir.join("layout"))).assert_ok();
+        Layout { dir }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.join("layout")
+    }
+
+    fn blob_path(&self, digest: &str) -> PathBuf {
+        self.root().join("blobs/sha256").join(digest.trim_start_matches("sha256:"))
+    }
+
+    fn json(&self, digest: &str) -> Value {
+        serde_json::from_slice(&std::fs::read(self.blob_path(digest)).unwrap()).unwrap()
+    }
+
+    /// Stores bytes as a blob; returns its descriptor's digest and size.
+    fn put(&self, bytes: &[u8]) -> (String, u64) {
+        let temp = self.dir.join("new-blob");
+        std::fs::write(&temp, bytes).unwrap();
+        let digest = sha256(&temp);
+        std::fs::rename(&temp, self.blob_path(&digest)).unwrap();
+        (digest, bytes.len() as u64)
+    }
+
+    /// index.json → the manifest list → (platform, manifest digest).
+    fn list(&self) -> (Value, String, Value) {
+        let index: Value =
+            serde_json::from_slice(&std::fs::read(self.root().join("index.json")).unwrap()).unwrap();
+        let list_digest = index["manifests"][0]["digest"].as_str().unwrap().to_string();
+        let list = self.json(&list_digest);
+        assert!(list.get("manifests").is_some(), "buildah's archive holds a manifest list");
+        (index, list_digest, list)
+    }
+
+    fn save_list(&self, mut index: Value, list: &Value) {
+        let (digest, size) = self.put(serde_json::to_string(list).unwrap().as_bytes());
+        index["manifests"][0]["digest"] = json!(digest);
+        index["manifests"][0]["size"] = json!(size);
+        std::fs::write(self.root().join("index.json"), serde_json::to_string(&index).unwrap()).unwrap();
+    }
+
+    /// Rewrites one platform's manifest, and the list and index that point at it.
+    fn edit_manifest(&self, arch: &str, edit: impl FnOnce(&Self, &mut Value)) {
+        let (index, _, mut list) = self.list();
+        let entry = list["manifests"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|m| m["platform"]["architecture"] == arch)
+            .unwrap_or_else(|| panic!("no {arch} manifest"));
+        let mut manifest = self.json(entry["digest"].as_str().unwrap());
+        edit(self, &mut manifest);
+        let (digest, size) = self.put(serde_json::to_string(&manifest).unwrap().as_bytes());
+        entry["digest"] = json!(digest);
+        entry["size"] = json!(size);
+        self.save_list(index, &list);
+    }
+
+    fn edit_config(&self, arch: &str, edit: impl FnOnce(&mut Value)) {
+        self.edit_manifest(arch, |layout, manifest| {
+            let mut config = layout.json(manifest["config"]["digest"].as_str().unwrap());
+            edit(&mut config);
+            let (digest, size) = layout.put(serde_json::to_string(&config).unwrap().as_bytes());
+            manifest["config"]["digest"] = json!(digest);
+            manifest["config"]["size"] = json!(size);
+        });
+    }
+
+    fn set_label(&self, label: &str, value: Option<&str>) {
+        for arch in ["amd64", "arm64"] {
+            self.edit_config(arch, |config| {
+                let labels = config["config"]["Labels"].as_object_mut().unwrap();
+                match value {
+                    Some(v) => labels.insert(label.into(), json!(v)),
+                    None => labels.remove(label),
+                };
+            });
+        }
+    }
+
+    /// Adds a layer on top of one platform holding `files` (path in the image → bytes);
+    /// `None` deletes the path with a whiteout.
+    fn add_layer(&self, arch: &str, files: &[(&str, Option<&[u8]>)]) {
+        let tree = self.dir.join(format!("layer-{arch}"));
+        let _ = std::fs::remove_dir_all(&tree);
+        for (path, bytes) in files {
+            let rel = path.trim_start_matches('/');
+            let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+            std::fs::create_dir_all(tree.join(dir)).unwrap();
+            match bytes {
+                Some(bytes) => std::fs::write(tree.join(rel), bytes).unwrap(),
+                None => std::fs::write(tree.join(dir).join(format!(".wh.{name}")), b"").unwrap(),
+            }
+            make_executable(&tree.join(if bytes.is_some() {
+                rel.to_string()
+            } else {
+                format!("{dir}/.wh.{name}")
+            }));
+        }
+        let tar = self.dir.join("layer.tar");
+        run(Command::new("tar").arg("-cf").arg(&tar).arg("-C").arg(&tree).arg(".")).assert_ok();
+        let bytes = std::fs::read(&tar).unwrap();
+        let (digest, size) = self.put(&bytes);
+        self.edit_manifest(arch, |layout, manifest| {
+            manifest["layers"].as_array_mut().unwrap().push(json!({
+                "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                "digest": digest,
+                "size": size,
+            }));
+            let mut config = layout.json(manifest["config"]["digest"].as_str().unwrap());
+            config["rootfs"]["diff_ids"].as_array_mut().unwrap().push(json!(digest));
+            let (config_digest, config_size) = layout.put(serde_json::to_string(&config).unwrap().as_bytes());
+            manifest["config"]["digest"] = json!(config_digest);
+            manifest["config"]["size"] = json!(config_size);
+        });
+    }
+
+    /// A file of one platform, as the image has it (read from its layers).
+    fn file_of(&self, arch: &str, path: &str) -> Vec<u8> {
+        let (_, _, list) = self.list();
+        let entry = list["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["platform"]["architecture"] == arch)
+            .unwrap();
+        let manifest = self.json(entry["digest"].as_str().unwrap());
+        let out = self.dir.join(format!("read-{arch}"));
+        std::fs::create_dir_all(&out).unwrap();
+        for layer in manifest["layers"].as_array().unwrap() {
+            let blob = self.blob_path(layer["digest"].as_str().unwrap());
+            run(Command::new("tar").arg("-xf").arg(blob).arg("-C").arg(&out)).assert_ok();
+        }
+        std::fs::read(out.join(path.trim_start_matches('/'))).unwrap()
+    }
+
+    fn pack(&self) -> PathBuf {
+        let archive = self.dir.join("broken.tar");
+        run(Command::new("tar").arg("-cf").arg(&archive).arg("-C").arg(self.root()).arg(".")).assert_ok();
+        archive
+    }
+}
+
+fn check(archive: &Path) -> Output {
+    run(&mut xtask(&repo_root(), &["check", archive.to_str().unwrap()]))
+}
+
+#[test]
+fn the_good_archive_passes_with_its_sizes() {
+    let output = check(good_archive());
+    output.assert_ok();
+    assert!(output.stdout.contains("linux/amd64: 2 layers,"), "{}", output.stdout);
+    assert!(output.stdout.contains("linux/arm64: 2 layers,"), "{}", output.stdout);
+    assert!(output.stdout.contains("no problems found"));
+    // metadata.json and the icon, then the binaries (the fixture has no UI).
+}
+
+/// One way to break the good archive, and what check must say about it.
+struct Fault {
+    name: &'static str,
+    edit: fn(&Layout),
+    says: &'static [&'static str],
+}
+
+fn faults() -> Vec<Fault> {
+    vec![
+        Fault {
+            name: "required label missing",
+            edit: |l| l.set_label("org.opencontainers.image.vendor", None),
+            says: &["label org.opencontainers.image.vendor: is missing"],
+        },
+        Fault {
+            name: "required label empty",
+            edit: |l| l.set_label("org.opencontainers.image.title", Some(" ")),
+            says: &["label org.opencontainers.image.title: is empty"],
+        },
+        Fault {
+            name: "screenshots not a JSON array",
+            edit: |l| l.set_label("com.docker.extension.screenshots", Some("shot.png")),
+            says: &["label com.docker.extension.screenshots: must be a JSON array of {\"alt\": …, \"url\": …} objects"],
+        },
+        Fault {
+            name: "screenshot URL not http(s)",
+            edit: |l| l.set_label("com.docker.extension.screenshots", Some(r#"[{"alt":"a","url":"ftp://x/y.png"}]"#)),
+            says: &["label com.docker.extension.screenshots[0].url: `ftp://x/y.png` is not an http(s) URL"],
+        },
+        Fault {
+            name: "additional URL of the wrong shape",
+            edit: |l| l.set_label("com.docker.extension.additional-urls", Some(r#"[{"name":"Docs","url":"https://x.io"}]"#)),
+            says: &["additional-urls[0]: needs a non-empty \"title\" string", "has the unknown key \"name\""],
+        },
+        Fault {
+            name: "unknown category",
+            edit: |l| l.set_label("com.docker.extension.categories", Some("utility-tools,utilities")),
+            says: &["label com.docker.extension.categories: `utilities` is not a Marketplace category"],
+        },
+        Fault {
+            name: "API version not a semver range",
+            edit: |l| l.set_label("com.docker.desktop.extension.api.version", Some("soon")),
+            says: &["`soon` is not a semver version or range"],
+        },
+        Fault {
+            name: "icon label not an image",
+            edit: |l| l.set_label("com.docker.desktop.extension.icon", Some("https://example.com/icon")),
+            says: &["label com.docker.desktop.extension.icon: must be the URL of an .svg, .png or .jpg file"],
+        },
+        Fault {
+            name: "title with the word extension",
+            edit: |l| l.set_label("org.opencontainers.image.title", Some("My Extension")),
+            says: &["contains the word \"extension\""],
+        },
+        Fault {
+            name: "tag not semver",
+            edit: |l| l.set_label("org.opencontainers.image.version", Some("latest")),
+            says: &["`latest` is not a release tag"],
+        },
+        Fault {
+            name: "metadata.json with an unknown key",
+            edit: |l| {
+                for arch in ["amd64", "arm64"] {
+                    let mut metadata: Value = serde_json::from_slice(&l.file_of(arch, "/metadata.json")).unwrap();
+                    metadata["name"] = json!("old-style");
+                    l.add_layer(arch, &[("/metadata.json", Some(serde_json::to_string(&metadata).unwrap().as_bytes()))]);
+                }
+            },
+            says: &["amd64:/metadata.json: has the unknown key `name`", "arm64:/metadata.json: has the unknown key `name`"],
+        },
+        Fault {
+            name: "a file metadata.json names is missing",
+            edit: |l| l.add_layer("arm64", &[("/linux/hello", None)]),
+            says: &["arm64:/linux/hello: is named in metadata.json but missing from the image"],
+        },
+        Fault {
+            name: "a binary for the wrong CPU",
+            edit: |l| {
+                let arm64 = l.file_of("arm64", "/linux/hello");
+                l.add_layer("amd64", &[("/linux/hello", Some(&arm64))]);
+            },
+            says: &["amd64:/linux/hello: is a static aarch64 ELF executable; the amd64 variant needs an x86-64 ELF executable here"],
+        },
+        Fault {
+            name: "a Windows binary in place of a Linux one",
+            edit: |l| {
+                // A DOS header whose PE offset (at 0x3c) points at something that is not "PE\0\0".
+                let mut dos = b"MZ".to_vec();
+                dos.resize(0x48, 0);
+                dos[0x3c] = 0x40;
+                dos[0x40..0x44].copy_from_slice(b"NOPE");
+                l.add_layer("arm64", &[("/linux/hello", Some(&dos))]);
+            },
+            says: &["arm64:/linux/hello: is a DOS executable without a PE header"],
+        },
+        Fault {
+            name: "a dynamically linked backend",
+            edit: |l| {
+                let dynamic = std::fs::read("/bin/true").unwrap();
+                l.add_layer("amd64", &[("/backend", Some(&dynamic))]);
+            },
+            says: &["amd64:/backend: is a dynamically linked x86-64 ELF executable; on a `scratch` image the backend must be statically linked"],
+        },
+        Fault {
+            name: "a platform missing",
+            edit: |l| {
+                let (index, _, mut list) = l.list();
+                list["manifests"].as_array_mut().unwrap().retain(|m| m["platform"]["architecture"] != "arm64");
+                l.save_list(index, &list);
+            },
+            says: &["has no linux/arm64 image; Docker Desktop needs both linux/amd64 and linux/arm64"],
+        },
+    ]
+}
+
+#[test]
+fn every_fault_is_reported() {
+    let good = good_archive();
+    let faults = faults();
+    assert!(faults.len() >= 10);
+    let mut failures = vec![];
+    for fault in &faults {
+        let layout = Layout::unpack(good, &format!("check-{}", fault.name.replace(' ', "-")));
+        (fault.edit)(&layout);
+        let output = check(&layout.pack());
+        let missing: Vec<&&str> = fault.says.iter().filter(|s| !output.stderr.contains(**s)).collect();
+        if output.code != 1 || !missing.is_empty() || !output.stderr.starts_with("error: ") {
+            failures.push(format!(
+                "{}: exit {}, missing {missing:?}\n{}",
+                fault.name, output.code, output.stderr
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn all_faults_at_once_are_all_reported() {
+    let layout = Layout::unpack(good_archive(), "check-many");
+    let faults = faults();
+    let chosen = [
+        "required label missing",
+        "unknown category",
+        "a binary for the wrong CPU",
+        "a file metadata.json names is missing",
+    ];
+    for fault in faults.iter().filter(|f| chosen.contains(&f.name)) {
+        (fault.edit)(&layout);
+    }
+    let output = check(&layout.pack());
+    assert_eq!(output.code, 1);
+    assert!(output.stderr.contains("has 4 problems:"), "{}", output.stderr);
+    for fault in faults.iter().filter(|f| chosen.contains(&f.name)) {
+        for says in fault.says {
+            assert!(output.stderr.contains(says), "{says}: {}", output.stderr);
+        }
+    }
+    assert_eq!(output.stderr.lines().filter(|l| l.starts_with("  - ")).count(), 4, "one line per problem");
+}
+
+#[test]
+fn not_an_archive() {
+    let dir = TempDir::new("check-not-archive");
+    let file = dir.join("notes.txt");
+    std::fs::write(&file, "not a tar").unwrap();
+    let output = check(&file);
+    assert_eq!(output.code, 1);
+    assert!(
+        output.stderr.contains("is not a tar archive (expected an OCI archive from `dist --oci`)"),
+        "{}",
+        output.stderr
+    );
+    let output = check(&dir.join("missing.tar"));
+    assert!(
+        output.stderr.contains("does not exist: build one with `cargo xtask dist --oci"),
+        "{}",
+        output.stderr
+    );
+}
+
+#[test]
+fn check_without_an_archive_checks_config_and_context() {
+    let fixture = Fixture::new("check-context");
+    let context = common::fixture::shared_target_dir().join("extension");
+    let _ = std::fs::remove_dir_all(&context);
+    // No context yet: said so, with the command that writes one.
+    let output = run(&mut fixture.command(&["check"]));
+    assert_eq!(output.code, 1);
+    assert!(
+        output.stderr.contains("does not exist: run `cargo xtask dist --no-image` first"),
+        "{}",
+        output.stderr
+    );
+    run(&mut fixture.command(&["dist", "--no-image"])).assert_ok();
+    run(&mut fixture.command(&["check"])).assert_ok();
+    // A context file broken after the build is found.
+    std::fs::write(context.join("arm64/linux/hello"), b"#!/bin/sh\necho hi\n").unwrap();
+    let output = run(&mut fixture.command(&["check"]));
+    assert_eq!(output.code, 1);
+    assert!(
+        output.stderr.contains("arm64:/linux/hello: is a script, not a compiled binary"),
+        "{}",
+        output.stderr
+    );
+}
