@@ -483,6 +483,51 @@ mod tests {
     }
 
     #[test]
+    fn podman_and_buildah_push_the_whole_manifest_list() {
+        let commands = build(Engine::Podman, Output::Push).commands();
+        assert_eq!(
+            commands,
+            vec![
+                argv([
+                    "podman",
+                    "build",
+                    "--layers",
+                    "--platform",
+                    "linux/amd64,linux/arm64",
+                    "--manifest",
+                    "example/ext:1.2.3",
+                    "/w/target/extension",
+                ]),
+                argv([
+                    "podman",
+                    "manifest",
+                    "push",
+                    "--all",
+                    "--digestfile",
+                    "/w/target/extension-image.json",
+                    "example/ext:1.2.3",
+                    "docker://example/ext:1.2.3",
+                ]),
+            ]
+        );
+        let buildah = build(Engine::Buildah, Output::Push);
+        assert_eq!(buildah.commands()[1][0], "buildah");
+        assert_eq!(
+            buildah.stale_manifest_removal().unwrap(),
+            argv(["buildah", "manifest", "rm", "example/ext:1.2.3"])
+        );
+        assert_eq!(
+            buildah.preflight()[0].1,
+            argv(["skopeo", "inspect", "--raw", "docker://example/ext:1.2.3"])
+        );
+        // Only a build: the image stays in local storage, nothing is pushed.
+        assert_eq!(build(Engine::Podman, Output::Build).commands().len(), 1);
+        // --force skips the published-tag check.
+        let forced = ImageBuild { force: true, ..build(Engine::Buildx, Output::Push) };
+        assert!(forced.preflight().iter().all(|(_, argv)| !argv.contains(&"imagetools".to_string())));
+    }
+
+    #[test]
     fn builder_facts() {
         let facts = BuilderFacts::parse(
             "Name:          extensions\nDriver:        docker-container\nNodes:\nName:      extensions0\n\

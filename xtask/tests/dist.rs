@@ -486,6 +486,27 @@ fn push_runs_one_buildx_build_with_both_platforms_and_attestations() {
 }
 
 #[test]
+fn force_pushes_latest_over_a_published_tag_without_asking() {
+    let standin = StandInDocker::new();
+    let mut command = standin.command(&repo_root(), &[]);
+    command.env("STANDIN_PUBLISHED", "example/ext:latest");
+    built();
+    let out = TempDir::new("force");
+    let context = out.join("context");
+    let args =
+        ["dist", "--push", "--force", "--tag", "example/ext:latest", "--out", context.to_str().unwrap()];
+    let output = run(command.args(args));
+    output.assert_ok();
+    let calls = standin.calls();
+    assert_eq!(buildx_builds(&calls).len(), 1);
+    assert!(
+        !calls.iter().any(|c| c.get(1).is_some_and(|a| a == "imagetools")),
+        "no published-tag check: {calls:?}"
+    );
+    assert!(buildx_builds(&calls)[0].contains(&"--push".to_string()));
+}
+
+#[test]
 fn load_and_oci_and_builder_flags_reach_buildx() {
     let standin = StandInDocker::new();
     let (output, context, _out) = standin_dist(&standin, &["--load", "--builder", "extensions"]);

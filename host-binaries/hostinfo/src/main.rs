@@ -111,7 +111,7 @@ fn facts(tools: &[String]) -> Value {
 fn human(facts: &Value) -> String {
     let text = |key: &str| facts[key].as_str().unwrap_or("unknown").to_string();
     let mut s = format!(
-        "OS:        {} ({})\nCPU:       {}, {} cores\nHost name: {}\n",
+        "OS: {} ({})\nCPU: {}, {} cores\nHost name: {}\n",
         text("os_version"),
         text("os"),
         text("arch"),
