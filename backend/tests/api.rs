@@ -133,7 +133,9 @@ fn routes() {
     assert_eq!(echo.json(), serde_json::json!({ "message": "hi there", "length": 8 }));
 
     // Each bad input: its status, and a JSON error saying what is wrong.
-    let cases: &[(&str, &str, Option<&str>, &str, u16, &str)] = &[
+    // (method, path, content type, body, status, part of the error message)
+    type BadRequest<'a> = (&'a str, &'a str, Option<&'a str>, &'a str, u16, &'a str);
+    let cases: &[BadRequest] = &[
         ("POST", "/echo", Some("application/json"), "{not json", 400, "Failed to parse"),
         ("POST", "/echo", Some("application/json"), r#"{"msg": "x"}"#, 422, "unknown field `msg`"),
         ("POST", "/echo", Some("application/json"), r#"{"message": "   "}"#, 422, "must not be empty"),
