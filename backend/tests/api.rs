@@ -268,6 +268,29 @@ fn refuses_what_it_cannot_use() {
     assert_eq!(code, 1);
     assert!(stderr.contains("another server is already listening"), "{stderr}");
 
+    // A folder this user cannot write to. Root ignores permission bits, so as root the
+    // backend runs as `nobody` (setpriv, from util-linux).
+    let locked = dir.join("locked");
+    std::fs::create_dir_all(&locked).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let socket = locked.join("backend.sock");
+    let is_root = Command::new("id").arg("-u").output().unwrap().stdout.starts_with(b"0\n");
+    let mut command = if is_root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", BACKEND]);
+        c
+    } else {
+        Command::new(BACKEND)
+    };
+    let output = command.arg("--socket").arg(&socket).stdin(Stdio::null()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("the folder {} is not writable by this user", locked.display())),
+        "{stderr}"
+    );
+
     let (code, stderr) = run_backend(&["--port", "80"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("unexpected argument `--port`"), "{stderr}");
