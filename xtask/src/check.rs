@@ -347,7 +347,10 @@ impl flags::Check {
     pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
         let problems = match &self.archive {
             Some(archive) => {
-                let (problems, sizes) = check_archive(sh, archive)?;
+                // Not a file: an image reference, exported from docker's image store.
+                let saved = if archive.exists() { None } else { Some(save_image(sh, archive.as_str())?) };
+                let file = saved.as_ref().map(|(_, file)| file.as_path()).unwrap_or(archive);
+                let (problems, sizes) = check_archive(sh, file)?;
                 for size in sizes {
                     println!("{size}");
                 }
@@ -382,6 +385,31 @@ impl flags::Check {
         println!("{what}: no problems found");
         Ok(())
     }
+}
+
+/// Exports an image from docker's store into an OCI archive (`docker image save` writes
+/// the OCI layout since Docker 25), in a temporary folder that lives as long as the result.
+fn save_image(sh: &Shell, reference: &str) -> anyhow::Result<(xshell::TempDir, Utf8PathBuf)> {
+    let repository =
+        reference.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')).map_or(reference, |(r, _)| r);
+    if rules::image_repository(repository).is_err() {
+        bail!("{reference} does not exist: give an OCI archive (`cargo xtask dist --oci {reference}` writes one) or an image reference");
+    }
+    if !crate::machine::runs(sh, "docker", &["--version"]) {
+        bail!(
+            "{reference} is not a file, and there is no docker to export it as an image: give an OCI archive              (`cargo xtask dist --oci target/extension.tar`)"
+        );
+    }
+    let temp = sh.create_temp_dir().context("creating a temporary folder")?;
+    let file = Utf8PathBuf::try_from(temp.path().join("image.tar"))?;
+    cmd!(sh, "docker image save --output {file} {reference}").quiet().ignore_stdout().run().with_context(
+        || {
+            format!(
+                "docker has no image {reference}: build it with `cargo xtask dist --load`, or pull it first"
+            )
+        },
+    )?;
+    Ok((temp, file))
 }
 
 /// Checks an OCI archive: both platforms present, the tag, and each variant in full.

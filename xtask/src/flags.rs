@@ -46,10 +46,11 @@ Options:
   --force                  Push a non-semver or `latest` tag, or over an existing tag";
 
 pub const CHECK_USAGE: &str = "\
-Usage: cargo xtask check [ARCHIVE]
+Usage: cargo xtask check [ARCHIVE | IMAGE]
 
-Without ARCHIVE: checks the config and the build context written by dist.
-With ARCHIVE (an OCI archive from `dist --oci`): checks the built image, both platforms.
+Without an argument: checks the config and the build context written by dist.
+With ARCHIVE (an OCI archive from `dist --oci`), or an IMAGE in docker's store (exported
+with `docker image save`): checks the built image, both platforms.
 Prints every problem, one per line, and exits non-zero if there is any.";
 
 pub const DOCTOR_USAGE: &str = "\

@@ -369,6 +369,19 @@ fn all_faults_at_once_are_all_reported() {
 }
 
 #[test]
+fn an_image_reference_is_exported_from_docker_and_checked() {
+    let standin = StandInDocker::new();
+    let mut command = standin.command(&repo_root(), &["check", "example/fixture:1.2.3"]);
+    command.env("STANDIN_SAVE_FROM", good_archive());
+    let output = run(&mut command);
+    assert!(output.assert_ok().stdout.contains("example/fixture:1.2.3: no problems found"), "{output:?}");
+    let calls = standin.calls();
+    let save = calls.iter().find(|c| c.starts_with(&["image".to_string(), "save".to_string()])).unwrap();
+    assert_eq!(save[2], "--output");
+    assert_eq!(save[4], "example/fixture:1.2.3");
+}
+
+#[test]
 fn not_an_archive() {
     let dir = TempDir::new("check-not-archive");
     let file = dir.join("notes.txt");
@@ -382,7 +395,7 @@ fn not_an_archive() {
     );
     let output = check(&dir.join("missing.tar"));
     assert!(
-        output.stderr.contains("does not exist: build one with `cargo xtask dist --oci"),
+        output.stderr.contains("does not exist: give an OCI archive (`cargo xtask dist --oci"),
         "{}",
         output.stderr
     );

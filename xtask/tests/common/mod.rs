@@ -137,6 +137,7 @@ case "$1 $2" in
   "buildx imagetools")
     for ref in $STANDIN_PUBLISHED; do [ "$ref" = "$4" ] && { echo "Name: $ref"; exit 0; }; done
     echo "ERROR: $4: not found" >&2; exit 1 ;;
+  "image save") cp "$STANDIN_SAVE_FROM" "$4"; exit $? ;;
   "info --format") echo "${STANDIN_DRIVER_STATUS:-[[driver-type io.containerd.snapshotter.v1]]}"; exit 0 ;;
   "buildx build")
     prev=""
