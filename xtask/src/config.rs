@@ -137,16 +137,8 @@ impl Config {
         }
     }
 
-    pub fn extension_dir(&self) -> Utf8PathBuf {
-        self.root.join("extension")
-    }
-
     pub fn icon_file_name(&self) -> &str {
         self.icon.file_name().unwrap_or("icon.svg")
-    }
-
-    pub fn reference(&self) -> String {
-        format!("{}:{}", self.image, self.tag)
     }
 }
 

@@ -109,7 +109,7 @@ impl flags::Dist {
             }
         }
         if let Some(platform) = &self.platform {
-            request.variants = Some(Variant::parse_platform(platform).with_context(|| {
+            request.platform = Some(Variant::parse_platform(platform).with_context(|| {
                 format!("--platform {platform}: an extension image is linux/amd64 or linux/arm64")
             })?);
         }

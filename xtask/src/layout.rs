@@ -5,8 +5,6 @@
 //! Files whose bytes did not change are hard-linked from the previous context, so they keep
 //! their mtimes and the image builder's cache keeps hitting.
 
-use std::collections::BTreeMap;
-
 use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
 
@@ -211,22 +209,4 @@ fn set_executable(path: &Utf8Path, executable: bool) -> anyhow::Result<()> {
 #[cfg(not(unix))]
 fn set_executable(_: &Utf8Path, _: bool) -> anyhow::Result<()> {
     Ok(())
-}
-
-/// Files of a context and their sizes, relative paths first (for reports and tests).
-pub fn list_files(dir: &Utf8Path) -> anyhow::Result<BTreeMap<Utf8PathBuf, u64>> {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(folder) = stack.pop() {
-        for entry in folder.read_dir_utf8().with_context(|| format!("reading {folder}"))? {
-            let entry = entry?;
-            if entry.file_type()?.is_dir() {
-                stack.push(entry.path().to_path_buf());
-            } else {
-                let rel = entry.path().strip_prefix(dir).expect("walked from dir").to_path_buf();
-                files.insert(rel, entry.metadata()?.len());
-            }
-        }
-    }
-    Ok(files)
 }

@@ -13,7 +13,8 @@ use crate::engine::Engine;
 pub struct Machine {
     /// rustc's host target, e.g. `x86_64-unknown-linux-gnu`.
     pub host: String,
-    /// Targets for which the user configured a linker (env or the workspace's .cargo/config).
+    /// Targets for which the user configured a linker (env or the workspace's .cargo/config),
+    /// in the spelling of `CARGO_TARGET_<TRIPLE>_LINKER`: see [`env_spelling`].
     pub linkers: BTreeSet<String>,
     /// Image builders found on PATH, in order of preference.
     pub engines: Vec<Engine>,
@@ -44,8 +45,7 @@ fn configured_linkers(root: &Utf8Path) -> BTreeSet<String> {
     let mut targets = BTreeSet::new();
     for (key, _) in std::env::vars() {
         if let Some(t) = key.strip_prefix("CARGO_TARGET_").and_then(|k| k.strip_suffix("_LINKER")) {
-            // Env keys are upper-case with `_`; compare in that spelling later.
-            targets.insert(format!("env:{t}"));
+            targets.insert(t.to_string());
         }
     }
     for file in [".cargo/config.toml", ".cargo/config"] {
@@ -59,7 +59,7 @@ fn configured_linkers(root: &Utf8Path) -> BTreeSet<String> {
                     .map(|s| s.trim_matches('"').to_string());
             } else if line.starts_with("linker") && line.contains('=') {
                 if let Some(target) = &section {
-                    targets.insert(target.clone());
+                    targets.insert(env_spelling(target));
                 }
             }
         }
@@ -69,9 +69,13 @@ fn configured_linkers(root: &Utf8Path) -> BTreeSet<String> {
 
 impl Machine {
     pub fn linker_configured(&self, target: &str) -> bool {
-        let env_key = format!("env:{}", target.to_uppercase().replace(['-', '.'], "_"));
-        self.linkers.contains(target) || self.linkers.contains(&env_key)
+        self.linkers.contains(&env_spelling(target))
     }
+}
+
+/// A target as Cargo spells it in environment variables: `X86_64_UNKNOWN_LINUX_MUSL`.
+pub fn env_spelling(target: &str) -> String {
+    target.to_uppercase().replace(['-', '.'], "_")
 }
 
 /// Whether `program` can be started (found on PATH and runs `args` successfully).

@@ -5,8 +5,6 @@
 //! Parts the new extension leaves out (`--no-backend`, `--no-host-binaries`) are regions of
 //! text between marker comments, removed with the part's files.
 
-use std::collections::BTreeMap;
-
 use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
@@ -448,19 +446,6 @@ fn remove_empty_dirs(dir: &Utf8Path) -> anyhow::Result<()> {
         std::fs::remove_dir(dir)?;
     }
     Ok(())
-}
-
-/// Old names a new workspace must not contain: for tests and `new`'s own check.
-pub fn old_names(template: &Config) -> BTreeMap<&'static str, String> {
-    let mut names = BTreeMap::new();
-    names.insert("image", template.image.clone());
-    names.insert("title", template.labels.title.clone());
-    names.insert("vendor", template.labels.vendor.clone());
-    names.insert("name", template.image.rsplit('/').next().unwrap_or_default().to_string());
-    if let Some(backend) = &template.backend {
-        names.insert("backend package", backend.package.clone());
-    }
-    names
 }
 
 #[cfg(test)]

@@ -20,7 +20,8 @@ pub struct Request {
     /// `--tag NAME[:TAG]`.
     pub image: Option<String>,
     pub tag: Option<String>,
-    pub variants: Option<Variant>,
+    /// `--platform`: build one variant only.
+    pub platform: Option<Variant>,
     pub output: Option<Output>,
     pub engine: Option<Engine>,
     pub builder: Option<String>,
@@ -140,7 +141,7 @@ impl Plan {
                 .map_err(|e| anyhow::anyhow!("refusing to push: {e} (or pass --force)"))?;
         }
         let reference = format!("{image}:{tag}");
-        let variants: Vec<Variant> = match request.variants {
+        let variants: Vec<Variant> = match request.platform {
             Some(v) => vec![v],
             None => Variant::ALL.to_vec(),
         };
@@ -469,7 +470,7 @@ mod tests {
 
     #[test]
     fn one_platform_narrows_everything() {
-        let request = Request { variants: Some(Variant::Arm64), ..Request::default() };
+        let request = Request { platform: Some(Variant::Arm64), ..Request::default() };
         let plan = plan(&sample_config(), &request);
         assert!(plan.files.iter().all(|f| !f.dest.as_str().starts_with("amd64/")));
         assert!(plan.targets().iter().all(|(_, t)| t.starts_with("aarch64-")));

@@ -220,7 +220,7 @@ pub fn choose_builder(
             "plain cargo cannot link {target} on {host} without a linker for it: set \
              `linker` under [target.{target}] in .cargo/config.toml (or \
              CARGO_TARGET_{}_LINKER), or build it with zigbuild (the default)",
-            target.to_uppercase().replace(['-', '.'], "_")
+            crate::machine::env_spelling(target)
         )),
     }
 }
