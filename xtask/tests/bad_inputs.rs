@@ -15,9 +15,7 @@ fn good_context() -> &'static Path {
     &GOOD
         .get_or_init(|| {
             let fixture = Fixture::new("good");
-            let context = fixture.root().join("context");
-            run(&mut fixture.command(&["dist", "--no-image", "--out", context.to_str().unwrap()]))
-                .assert_ok();
+            let context = fixture.build_context();
             assert!(context.join("amd64/linux/hello").is_file());
             (fixture, context)
         })

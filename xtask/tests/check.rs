@@ -19,18 +19,7 @@ fn good_archive() -> &'static Path {
         .get_or_init(|| {
             require("buildah");
             let fixture = Fixture::new("check-good");
-            let archive = fixture.root().join("good.tar");
-            let context = fixture.root().join("context");
-            let args = [
-                "dist",
-                "--engine",
-                "buildah",
-                "--oci",
-                archive.to_str().unwrap(),
-                "--out",
-                context.to_str().unwrap(),
-            ];
-            run(&mut fixture.command(&args)).assert_ok();
+            let archive = fixture.build_archive("good.tar");
             (fixture, archive)
         })
         .1

@@ -29,18 +29,7 @@ fn tricky_label_values_survive_a_real_build() {
         "publisher-url = \"https://example.com\"",
         "publisher-url = \"https://example.com\"\naccount-info = \"required\"\nadditional-urls = [{ title = \"Docs & more\", url = \"https://example.com/docs?a=1&b=2\" }]",
     );
-    let archive = fixture.root().join("ext.tar");
-    let context = fixture.root().join("context");
-    let output = run(&mut fixture.command(&[
-        "dist",
-        "--engine",
-        "buildah",
-        "--oci",
-        archive.to_str().unwrap(),
-        "--out",
-        context.to_str().unwrap(),
-    ]));
-    output.assert_ok();
+    let archive = fixture.build_archive("ext.tar");
 
     for arch in ["amd64", "arm64"] {
         let inspect = run(Command::new("skopeo").args([

@@ -70,6 +70,28 @@ impl Fixture {
         std::fs::write(path, text.replacen(from, to, 1)).unwrap();
     }
 
+    /// Where `build_archive` and `build_context` put the context.
+    pub fn context(&self) -> PathBuf {
+        self.root().join("context")
+    }
+
+    /// `dist --engine buildah --oci ARCHIVE`: a real two-platform image of the fixture.
+    pub fn build_archive(&self, name: &str) -> PathBuf {
+        let archive = self.root().join(name);
+        let (archive_arg, context) = (archive.to_str().unwrap(), self.context());
+        let args = ["dist", "--engine", "buildah", "--oci", archive_arg, "--out", context.to_str().unwrap()];
+        super::run(&mut self.command(&args)).assert_ok();
+        archive
+    }
+
+    /// `dist --no-image`: the fixture's build context.
+    pub fn build_context(&self) -> PathBuf {
+        let context = self.context();
+        super::run(&mut self.command(&["dist", "--no-image", "--out", context.to_str().unwrap()]))
+            .assert_ok();
+        context
+    }
+
     pub fn command(&self, args: &[&str]) -> std::process::Command {
         let mut command = super::xtask(self.root(), args);
         command.env("CARGO_TARGET_DIR", shared_target_dir());
