@@ -3,13 +3,13 @@
 
 use std::process::{Command, Output};
 
-fn hostinfo(args: &[&str]) -> Output {
+fn run_cli(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hostinfo")).args(args).output().unwrap()
 }
 
 #[test]
 fn json_describes_this_machine() {
-    let output = hostinfo(&["--json", "--tool", "cargo", "--tool", "surely-not-installed-xyz"]);
+    let output = run_cli(&["--json", "--tool", "cargo", "--tool", "surely-not-installed-xyz"]);
     assert!(output.status.success());
     let facts: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(facts["os"], std::env::consts::OS);
@@ -25,11 +25,11 @@ fn json_describes_this_machine() {
 
 #[test]
 fn text_output_help_and_version() {
-    let text = String::from_utf8(hostinfo(&["--no-tools"]).stdout).unwrap();
+    let text = String::from_utf8(run_cli(&["--no-tools"]).stdout).unwrap();
     assert!(text.starts_with("OS: ") && text.contains("CPU: "), "{text}");
-    let help = hostinfo(&["--help"]);
+    let help = run_cli(&["--help"]);
     assert!(help.status.success() && String::from_utf8_lossy(&help.stdout).starts_with("Usage: hostinfo"));
-    let version = hostinfo(&["--version"]);
+    let version = run_cli(&["--version"]);
     assert_eq!(
         String::from_utf8_lossy(&version.stdout).trim(),
         format!("hostinfo {}", env!("CARGO_PKG_VERSION"))
@@ -43,7 +43,7 @@ fn bad_usage_exits_2_with_a_message_on_stderr() {
         (&["--tool"][..], "--tool needs a program name"),
         (&["--no-tools", "--tool", "git"][..], "--no-tools and --tool contradict each other"),
     ] {
-        let output = hostinfo(args);
+        let output = run_cli(args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         assert!(output.stdout.is_empty(), "{args:?}: nothing on stdout");
         let stderr = String::from_utf8_lossy(&output.stderr);
