@@ -100,13 +100,14 @@ fn install_debian_packages(sh: &Shell, packages: &[&str]) -> anyhow::Result<()> 
         bail!("the tests need {list}; install them as root: apt-get install {list}");
     };
     eprintln!("==> Installing what the tests use: apt-get install {list}");
+    // A fresh machine may be running its first unattended upgrade: wait for dpkg's lock.
     let _env = sh.push_env("DEBIAN_FRONTEND", "noninteractive");
-    cmd!(sh, "{program} {apt...} update -qq")
+    cmd!(sh, "{program} {apt...} -o DPkg::Lock::Timeout=300 update -qq")
         .quiet()
         .ignore_stdout()
         .run()
         .context("apt-get update failed")?;
-    cmd!(sh, "{program} {apt...} install -y -qq --no-install-recommends {packages...}")
+    cmd!(sh, "{program} {apt...} -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends {packages...}")
         .quiet()
         .ignore_stdout()
         .run()
