@@ -107,11 +107,14 @@ fn install_debian_packages(sh: &Shell, packages: &[&str]) -> anyhow::Result<()> 
         .ignore_stdout()
         .run()
         .context("apt-get update failed")?;
-    cmd!(sh, "{program} {apt...} -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends {packages...}")
-        .quiet()
-        .ignore_stdout()
-        .run()
-        .with_context(|| format!("apt-get install {list} failed"))?;
+    cmd!(
+        sh,
+        "{program} {apt...} -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends {packages...}"
+    )
+    .quiet()
+    .ignore_stdout()
+    .run()
+    .with_context(|| format!("apt-get install {list} failed"))?;
     Ok(())
 }
 
