@@ -11,12 +11,11 @@ use crate::config::Config;
 use crate::flags;
 use crate::machine::Machine;
 use crate::plan::{Plan, Request};
-use crate::setup::workspace_root;
 
 impl flags::Bench {
     pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        let root = workspace_root()?;
-        let config = Config::load(&root)?;
+        let config = Config::load_current()?;
+        let root = config.root.clone();
         let plan = Plan::new(
             &config,
             &Request { no_image: true, ..Request::default() },

@@ -357,8 +357,7 @@ impl flags::Check {
                 problems
             }
             None => {
-                let cwd = Utf8PathBuf::try_from(std::env::current_dir()?)?;
-                let config = Config::load(&cwd)?;
+                let config = Config::load_current()?;
                 let context = config.target_dir.join(CONTEXT_DIR);
                 let mut problems = vec![];
                 if let Err(e) = rules::release_tag(&config.tag) {

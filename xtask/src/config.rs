@@ -113,7 +113,19 @@ impl VariantTargets {
     }
 }
 
+/// The current folder, as a UTF-8 path.
+pub fn current_dir() -> anyhow::Result<Utf8PathBuf> {
+    let dir = std::env::current_dir().context("reading the current folder")?;
+    Utf8PathBuf::from_path_buf(dir)
+        .map_err(|p| anyhow::anyhow!("the current folder {} is not UTF-8", p.display()))
+}
+
 impl Config {
+    /// Reads the config of the workspace the current folder is in.
+    pub fn load_current() -> anyhow::Result<Config> {
+        Config::load(&current_dir()?)
+    }
+
     /// Reads the config of the workspace that `cargo metadata` finds from `dir`.
     pub fn load(dir: &Utf8Path) -> anyhow::Result<Config> {
         let metadata = MetadataCommand::new()

@@ -3,11 +3,11 @@
 use std::collections::BTreeSet;
 
 use anyhow::{bail, Context};
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8Path;
 use xshell::Shell;
 
 use crate::build::{self, Artifacts};
-use crate::config::Config;
+use crate::config::{current_dir, Config};
 use crate::engine::{Engine, ImageResult, Output};
 use crate::flags;
 use crate::layout::{Placed, Staging};
@@ -134,12 +134,6 @@ impl flags::Dist {
         }
         Ok(request)
     }
-}
-
-fn current_dir() -> anyhow::Result<Utf8PathBuf> {
-    let dir = std::env::current_dir().context("reading the current folder")?;
-    Utf8PathBuf::from_path_buf(dir)
-        .map_err(|p| anyhow::anyhow!("the current folder {} is not UTF-8", p.display()))
 }
 
 fn prerequisites(sh: &Shell, plan: &Plan) -> anyhow::Result<()> {

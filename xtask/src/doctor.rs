@@ -9,7 +9,6 @@ use xshell::{cmd, Shell};
 use crate::config::Config;
 use crate::engine::BuilderFacts;
 use crate::flags;
-use crate::setup::workspace_root;
 use crate::targets::{Builder, Variant};
 use crate::tools::{self, CROSS_INSTALL, ZIGBUILD_CARGO, ZIGBUILD_PIP, ZIG_PIP};
 
@@ -33,7 +32,7 @@ fn check(name: &str, found: Option<String>, fix: &str) -> Check {
 
 impl flags::Doctor {
     pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        let config = Config::load(&workspace_root()?)?;
+        let config = Config::load_current()?;
         let mut checks = vec![];
 
         let rustup = version(sh, "rustup", &["--version"]);

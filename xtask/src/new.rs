@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
-use crate::config::{Config, HOST_BINARIES_DIR};
+use crate::config::{current_dir, Config, HOST_BINARIES_DIR};
 use crate::flags;
 use crate::machine::runs;
 use crate::rules;
@@ -72,7 +72,7 @@ impl flags::New {
 
     /// `new`: a new workspace at PATH.
     pub fn run_new(self, sh: &Shell) -> anyhow::Result<()> {
-        let cwd = Utf8PathBuf::try_from(std::env::current_dir()?)?;
+        let cwd = current_dir()?;
         let dest = cwd.join(self.path.as_ref().expect("new has a path"));
         if dest.exists() && std::fs::read_dir(&dest).map(|mut d| d.next().is_some()).unwrap_or(true) {
             bail!("{dest} exists and is not empty: give `new` a new folder (or run `cargo xtask init` in a copy of the template)");
@@ -95,8 +95,7 @@ impl flags::New {
 
     /// `init`: rename this workspace in place.
     pub fn run_init(self, _sh: &Shell) -> anyhow::Result<()> {
-        let cwd = Utf8PathBuf::try_from(std::env::current_dir()?)?;
-        let template = Config::load(&cwd)?;
+        let template = Config::load_current()?;
         let root = template.root.clone();
         // Everything is computed first: a bad name leaves the workspace untouched.
         let files = render(&template, &self.naming(), self.no_host_binaries)?;

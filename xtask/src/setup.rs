@@ -20,19 +20,13 @@ pub const TEST_PACKAGES: &[&str] =
 
 impl flags::Setup {
     pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        let root = workspace_root()?;
-        let config = Config::load(&root)?;
+        let config = Config::load_current()?;
         setup_build_tools(sh, &config)?;
         if self.for_tests {
             setup_test_tools(sh, &config)?;
         }
         Ok(())
     }
-}
-
-pub fn workspace_root() -> anyhow::Result<camino::Utf8PathBuf> {
-    let cwd = camino::Utf8PathBuf::try_from(std::env::current_dir()?)?;
-    Ok(Config::load(&cwd)?.root)
 }
 
 /// Every target the config builds, and zig with cargo-zigbuild.

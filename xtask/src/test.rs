@@ -10,12 +10,12 @@ use xshell::{cmd, Shell};
 
 use crate::config::Config;
 use crate::flags;
-use crate::setup::{setup_build_tools, setup_test_tools, workspace_root};
+use crate::setup::{setup_build_tools, setup_test_tools};
 
 impl flags::Test {
     pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        let root = workspace_root()?;
-        let config = Config::load(&root)?;
+        let config = Config::load_current()?;
+        let root = config.root.clone();
         sh.change_dir(&root);
         setup_build_tools(sh, &config).context("installing the build tools")?;
         setup_test_tools(sh, &config).context("installing what the tests use")?;
