@@ -10,17 +10,13 @@ use xshell::{cmd, Shell};
 use crate::config::Config;
 use crate::flags;
 use crate::machine::Machine;
-use crate::plan::{Plan, Request};
+use crate::plan::Plan;
 
 impl flags::Bench {
     pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
         let config = Config::load_current()?;
         let root = config.root.clone();
-        let plan = Plan::new(
-            &config,
-            &Request { no_image: true, ..Request::default() },
-            &Machine::probe(sh, &root)?,
-        )?;
+        let plan = Plan::without_image(&config, &Machine::probe(sh, &root)?)?;
         sh.change_dir(&root);
         let xtask = std::env::current_exe().context("finding the xtask binary")?;
         let runs = self.runs.max(1);

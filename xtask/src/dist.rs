@@ -1,7 +1,5 @@
 //! `cargo xtask dist`: config → plan → builds → verified context → image.
 
-use std::collections::BTreeSet;
-
 use anyhow::{bail, Context};
 use camino::Utf8Path;
 use xshell::Shell;
@@ -137,11 +135,8 @@ impl flags::Dist {
 }
 
 fn prerequisites(sh: &Shell, plan: &Plan) -> anyhow::Result<()> {
-    let targets = plan.targets();
-    let builders: BTreeSet<Builder> = targets.iter().map(|(b, _)| *b).collect();
-    let rustup_targets: BTreeSet<String> =
-        targets.iter().filter(|(b, _)| *b != Builder::Cross).map(|(_, t)| t.clone()).collect();
-    tools::ensure_targets(sh, &rustup_targets)?;
+    let builders = plan.builders();
+    tools::ensure_targets(sh, &plan.rustup_targets())?;
     if builders.contains(&Builder::Zigbuild) {
         tools::ensure_zigbuild(sh)?;
     }

@@ -1,15 +1,15 @@
 //! `cargo xtask doctor`: one line per prerequisite, ok or missing, and for each missing one
 //! the exact command that fixes it. Exits 0 when `cargo xtask dist` can build the image.
 
-use std::collections::BTreeSet;
-
 use anyhow::bail;
 use xshell::{cmd, Shell};
 
 use crate::config::Config;
 use crate::engine::BuilderFacts;
 use crate::flags;
-use crate::targets::{Builder, Variant};
+use crate::machine::Machine;
+use crate::plan::Plan;
+use crate::targets::Variant;
 use crate::tools::{self, CROSS_INSTALL, ZIGBUILD_CARGO, ZIGBUILD_PIP, ZIG_PIP};
 
 #[derive(Debug, PartialEq, Eq)]
@@ -42,9 +42,8 @@ impl flags::Doctor {
             rustup,
             "curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh",
         ));
-        let cross_targets: BTreeSet<String> = configured_targets(&config, Builder::Cross);
-        let mut targets: BTreeSet<String> = configured_targets(&config, Builder::Zigbuild);
-        targets.retain(|t| !cross_targets.contains(t));
+        let plan = Plan::without_image(&config, &Machine::probe(sh, &config.root)?)?;
+        let (targets, cross_targets) = (plan.rustup_targets(), plan.cross_targets());
         let installed = tools::installed_targets(sh).unwrap_or_default();
         let missing: Vec<&str> =
             targets.iter().filter(|t| !installed.contains(*t)).map(String::as_str).collect();
@@ -181,32 +180,6 @@ impl flags::Doctor {
             (false, _) => bail!("cargo xtask dist cannot run yet: run the fixes above"),
         }
     }
-}
-
-/// Targets the config builds (for `Builder::Cross`: only those it builds with cross).
-fn configured_targets(config: &Config, builder: Builder) -> BTreeSet<String> {
-    let mut targets = BTreeSet::new();
-    for (os, t) in &config.host_targets {
-        for target in [Some(&t.amd64), t.arm64.as_ref()].into_iter().flatten() {
-            let cross = [target.as_str(), os.key()]
-                .iter()
-                .any(|k| config.build_with.get(*k) == Some(&Builder::Cross));
-            if (builder == Builder::Cross) == cross {
-                targets.insert(target.clone());
-            }
-        }
-    }
-    if let Some(backend) = &config.backend {
-        for target in backend.targets.values() {
-            let cross = [target.as_str(), "backend"]
-                .iter()
-                .any(|k| config.build_with.get(*k) == Some(&Builder::Cross));
-            if (builder == Builder::Cross) == cross {
-                targets.insert(target.clone());
-            }
-        }
-    }
-    targets
 }
 
 fn node_recent_enough(version: &str) -> bool {

@@ -245,9 +245,31 @@ impl Plan {
         })
     }
 
+    /// The plan of everything the config builds, with no image: what setup, doctor and
+    /// bench look at.
+    pub fn without_image(config: &Config, machine: &Machine) -> anyhow::Result<Plan> {
+        Plan::new(config, &Request { no_image: true, ..Request::default() }, machine)
+    }
+
     /// Every (builder, target) pair the plan compiles.
     pub fn targets(&self) -> BTreeSet<(Builder, String)> {
         self.cargo_runs.iter().flat_map(|r| r.targets.iter().map(|t| (r.builder, t.clone()))).collect()
+    }
+
+    pub fn builders(&self) -> BTreeSet<Builder> {
+        self.cargo_runs.iter().map(|r| r.builder).collect()
+    }
+
+    /// The targets whose standard library the local toolchain needs: every one some
+    /// builder other than cross compiles (cross's images bring their own).
+    pub fn rustup_targets(&self) -> BTreeSet<String> {
+        self.targets().into_iter().filter(|(b, _)| *b != Builder::Cross).map(|(_, t)| t).collect()
+    }
+
+    /// The targets only cross compiles.
+    pub fn cross_targets(&self) -> BTreeSet<String> {
+        let local = self.rustup_targets();
+        self.targets().into_iter().map(|(_, t)| t).filter(|t| !local.contains(t)).collect()
     }
 }
 
@@ -504,6 +526,11 @@ mod tests {
         );
         let argv = plan.cargo_runs.iter().find(|r| r.builder == Builder::Cross).unwrap().argv();
         assert_eq!(argv[..2], ["cross", "build"]);
+        // x86_64 musl: cross for the host binary, zigbuild for the backend, so rustup needs it.
+        assert!(plan.rustup_targets().contains("x86_64-unknown-linux-musl"));
+        assert!(!plan.rustup_targets().contains("x86_64-pc-windows-gnu"));
+        assert_eq!(plan.cross_targets(), ["x86_64-pc-windows-gnu".to_string()].into());
+        assert_eq!(plan.builders(), [Builder::Zigbuild, Builder::Cross].into());
     }
 
     #[test]

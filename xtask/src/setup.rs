@@ -9,7 +9,8 @@ use xshell::{cmd, Shell};
 
 use crate::config::Config;
 use crate::flags;
-use crate::machine::runs;
+use crate::machine::{runs, Machine};
+use crate::plan::Plan;
 use crate::tools;
 
 /// The Debian packages the tests use: image builds (buildah, skopeo), header checks (file),
@@ -29,18 +30,10 @@ impl flags::Setup {
     }
 }
 
-/// Every target the config builds, and zig with cargo-zigbuild.
+/// The targets every build of the config needs, and zig with cargo-zigbuild.
 pub fn setup_build_tools(sh: &Shell, config: &Config) -> anyhow::Result<()> {
-    let mut targets: BTreeSet<String> = config
-        .host_targets
-        .values()
-        .flat_map(|t| [Some(t.amd64.clone()), t.arm64.clone()])
-        .flatten()
-        .collect();
-    if let Some(backend) = &config.backend {
-        targets.extend(backend.targets.values().cloned());
-    }
-    tools::ensure_targets(sh, &targets)?;
+    let plan = Plan::without_image(config, &Machine::probe(sh, &config.root)?)?;
+    tools::ensure_targets(sh, &plan.rustup_targets())?;
     tools::ensure_zigbuild(sh)
 }
 
