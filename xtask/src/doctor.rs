@@ -7,7 +7,7 @@ use xshell::{cmd, Shell};
 use crate::config::Config;
 use crate::engine::BuilderFacts;
 use crate::flags;
-use crate::machine::Machine;
+use crate::machine::{version, Machine};
 use crate::plan::Plan;
 use crate::targets::Variant;
 use crate::tools::{self, CROSS_INSTALL, ZIGBUILD_CARGO, ZIGBUILD_PIP, ZIG_PIP};
@@ -18,12 +18,6 @@ pub struct Check {
     /// What was found (a version), or why it is missing.
     pub found: Result<String, String>,
     pub fix: String,
-}
-
-/// The first line a command prints on success.
-fn version(sh: &Shell, program: &str, args: &[&str]) -> Option<String> {
-    let out = cmd!(sh, "{program} {args...}").quiet().ignore_stderr().read().ok()?;
-    Some(out.lines().next().unwrap_or_default().trim().to_string())
 }
 
 fn check(name: &str, found: Option<String>, fix: &str) -> Check {
@@ -52,8 +46,7 @@ impl flags::Doctor {
             let found = installed.contains(target).then(|| "installed".to_string());
             checks.push(check(&format!("target {target}"), found, &add));
         }
-        let zig = version(sh, "zig", &["version"])
-            .or_else(|| version(sh, "python3", &["-m", "ziglang", "version"]));
+        let zig = tools::zig_version(sh);
         let has_zig = zig.is_some();
         checks.push(check("zig", zig, ZIG_PIP));
         let zigbuild = version(sh, "cargo-zigbuild", &["--version"]);

@@ -10,6 +10,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::binary::{self, BinaryInfo};
 use crate::build::Artifacts;
+use crate::files::{files_under, is_executable, set_executable};
 use crate::plan::{ContextFile, Expect, Source};
 
 /// A binary placed in the context, for the summary.
@@ -88,19 +89,10 @@ impl Staging {
         if !folder.is_dir() {
             bail!("{folder} does not exist: the UI build should have written it");
         }
-        let mut stack = vec![folder.to_path_buf()];
-        while let Some(dir) = stack.pop() {
-            for entry in dir.read_dir_utf8().with_context(|| format!("reading {dir}"))? {
-                let entry = entry?;
-                let rel = entry.path().strip_prefix(folder).expect("walked from folder");
-                if entry.file_type()?.is_dir() {
-                    stack.push(entry.path().to_path_buf());
-                } else {
-                    let bytes =
-                        std::fs::read(entry.path()).with_context(|| format!("reading {}", entry.path()))?;
-                    self.place(&dest.join(rel), &bytes, false)?;
-                }
-            }
+        for rel in files_under(folder, |_, _| false)? {
+            let path = folder.join(&rel);
+            let bytes = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
+            self.place(&dest.join(rel), &bytes, false)?;
         }
         Ok(())
     }
@@ -183,30 +175,6 @@ fn expected(expect: Option<&Expect>) -> String {
 fn same_file_contents(path: &Utf8Path, bytes: &[u8], executable: bool) -> bool {
     let Ok(meta) = std::fs::metadata(path) else { return false };
     meta.len() == bytes.len() as u64
-        && is_executable(&meta) == executable
+        && (!cfg!(unix) || is_executable(&meta) == executable)
         && std::fs::read(path).is_ok_and(|old| old == bytes)
-}
-
-#[cfg(unix)]
-fn is_executable(meta: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    meta.permissions().mode() & 0o111 != 0
-}
-
-#[cfg(not(unix))]
-fn is_executable(_: &std::fs::Metadata) -> bool {
-    true
-}
-
-#[cfg(unix)]
-fn set_executable(path: &Utf8Path, executable: bool) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = if executable { 0o755 } else { 0o644 };
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .with_context(|| format!("setting the mode of {path}"))
-}
-
-#[cfg(not(unix))]
-fn set_executable(_: &Utf8Path, _: bool) -> anyhow::Result<()> {
-    Ok(())
 }

@@ -12,6 +12,7 @@ pub mod dist;
 pub mod dockerfile;
 pub mod doctor;
 pub mod engine;
+pub mod files;
 pub mod flags;
 pub mod layout;
 pub mod machine;

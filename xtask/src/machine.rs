@@ -78,6 +78,12 @@ pub fn env_spelling(target: &str) -> String {
     target.to_uppercase().replace(['-', '.'], "_")
 }
 
+/// The first line `program args…` prints, when it runs and succeeds (a version, usually).
+pub fn version(sh: &Shell, program: &str, args: &[&str]) -> Option<String> {
+    let out = cmd!(sh, "{program} {args...}").quiet().ignore_stderr().read().ok()?;
+    Some(out.lines().next().unwrap_or_default().trim().to_string())
+}
+
 /// Whether `program` can be started (found on PATH and runs `args` successfully).
 pub fn runs(sh: &Shell, program: &str, args: &[&str]) -> bool {
     cmd!(sh, "{program} {args...}").quiet().ignore_stdout().ignore_stderr().run().is_ok()

@@ -10,6 +10,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
 use crate::config::{current_dir, Config, HOST_BINARIES_DIR};
+use crate::files::{files_under, is_executable, set_executable};
 use crate::flags;
 use crate::machine::runs;
 use crate::rules;
@@ -146,19 +147,8 @@ pub fn render(template: &Config, naming: &Naming, no_host_binaries: bool) -> any
         .collect();
     let old_version = workspace_version(template)?;
 
-    let old_host_dir = old_host_package
-        .as_ref()
-        .and_then(|p| template.members.iter().find(|(_, name)| *name == p))
-        .and_then(|(manifest, _)| manifest.parent())
-        .and_then(|dir| dir.strip_prefix(&template.root).ok())
-        .map(Utf8Path::to_path_buf);
-    let backend_dir = template
-        .backend
-        .as_ref()
-        .and_then(|b| template.members.iter().find(|(_, name)| **name == b.package))
-        .and_then(|(manifest, _)| manifest.parent())
-        .and_then(|dir| dir.strip_prefix(&template.root).ok())
-        .map(Utf8Path::to_path_buf);
+    let old_host_dir = old_host_package.as_deref().and_then(|p| package_dir(template, p));
+    let backend_dir = template.backend.as_ref().and_then(|b| package_dir(template, &b.package));
 
     let mut files = vec![];
     for rel in template_files(template)? {
@@ -170,7 +160,7 @@ pub fn render(template: &Config, naming: &Naming, no_host_binaries: bool) -> any
         }
         let source = template.root.join(&rel);
         let bytes = std::fs::read(&source).with_context(|| format!("reading {source}"))?;
-        let executable = is_executable(&source);
+        let executable = std::fs::metadata(&source).is_ok_and(|m| is_executable(&m));
         // The first host binary's crate is renamed; extra ones are copies of it.
         let mut copies = vec![(rel.clone(), names.clone())];
         if let (Some(dir), Some(first)) = (&old_host_dir, naming.host_binaries.first()) {
@@ -214,6 +204,12 @@ pub fn render(template: &Config, naming: &Naming, no_host_binaries: bool) -> any
         }
     }
     Ok(files)
+}
+
+/// A workspace package's folder, relative to the root.
+fn package_dir(template: &Config, package: &str) -> Option<Utf8PathBuf> {
+    let (manifest, _) = template.members.iter().find(|(_, name)| *name == package)?;
+    Some(manifest.parent()?.strip_prefix(&template.root).ok()?.to_path_buf())
 }
 
 fn validate(template: &Config, naming: &Naming) -> anyhow::Result<()> {
@@ -273,24 +269,7 @@ pub fn template_files(template: &Config) -> anyhow::Result<Vec<Utf8PathBuf>> {
     .into_iter()
     .flatten()
     .collect();
-    let mut files = vec![];
-    let mut stack = vec![template.root.clone()];
-    while let Some(dir) = stack.pop() {
-        for entry in dir.read_dir_utf8().with_context(|| format!("reading {dir}"))? {
-            let entry = entry?;
-            let path = entry.path().to_path_buf();
-            if entry.file_name() == "node_modules" || skip_dirs.contains(&path) {
-                continue;
-            }
-            if entry.file_type()?.is_dir() {
-                stack.push(path);
-            } else if entry.file_type()?.is_file() {
-                files.push(path.strip_prefix(&template.root).expect("under the root").to_path_buf());
-            }
-        }
-    }
-    files.sort();
-    Ok(files)
+    files_under(&template.root, |path, name| name == "node_modules" || skip_dirs.iter().any(|d| d == path))
 }
 
 /// Removes the regions of dropped parts, and every marker line.
@@ -412,23 +391,7 @@ fn write(root: &Utf8Path, file: &NewFile) -> anyhow::Result<()> {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {parent}"))?;
     }
     std::fs::write(&path, &file.contents).with_context(|| format!("writing {path}"))?;
-    #[cfg(unix)]
-    if file.executable {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
-    }
-    Ok(())
-}
-
-#[cfg(unix)]
-fn is_executable(path: &Utf8Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(not(unix))]
-fn is_executable(_: &Utf8Path) -> bool {
-    false
+    set_executable(&path, file.executable)
 }
 
 fn remove_empty_dirs(dir: &Utf8Path) -> anyhow::Result<()> {

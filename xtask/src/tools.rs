@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use camino::Utf8PathBuf;
 use xshell::{cmd, Shell};
 
-use crate::machine::runs;
+use crate::machine::{runs, version};
 
 pub const ZIGBUILD_PIP: &str = "python3 -m pip install cargo-zigbuild";
 pub const ZIGBUILD_CARGO: &str = "cargo install --locked cargo-zigbuild";
@@ -71,9 +71,13 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
+/// zig's version: cargo-zigbuild finds zig on PATH, or the `ziglang` Python package.
+pub fn zig_version(sh: &Shell) -> Option<String> {
+    version(sh, "zig", &["version"]).or_else(|| version(sh, "python3", &["-m", "ziglang", "version"]))
+}
+
 pub fn has_zig(sh: &Shell) -> bool {
-    // cargo-zigbuild finds zig on PATH, or the `ziglang` Python package.
-    runs(sh, "zig", &["version"]) || runs(sh, "python3", &["-m", "ziglang", "version"])
+    zig_version(sh).is_some()
 }
 
 pub fn has_zigbuild(sh: &Shell) -> bool {

@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
+use crate::files::files_under;
 use crate::plan::UiBuild;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -78,28 +79,13 @@ fn node_modules_stale(dir: &Utf8Path) -> bool {
 /// A hash of every file's path and bytes in the UI folder, except installed packages,
 /// the build output and dot-folders (caches).
 fn fingerprint(dir: &Utf8Path, output: &Utf8Path) -> anyhow::Result<String> {
-    let mut files = vec![];
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(folder) = stack.pop() {
-        for entry in folder.read_dir_utf8().with_context(|| format!("reading {folder}"))? {
-            let entry = entry?;
-            let path = entry.path().to_path_buf();
-            let name = entry.file_name();
-            if name == "node_modules" || name.starts_with('.') || path == output {
-                continue;
-            }
-            if entry.file_type()?.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
+    let files =
+        files_under(dir, |path, name| name == "node_modules" || name.starts_with('.') || path == output)?;
     let mut hasher = DefaultHasher::new();
     for file in &files {
-        file.strip_prefix(dir).unwrap_or(file).hash(&mut hasher);
-        std::fs::read(file).with_context(|| format!("reading {file}"))?.hash(&mut hasher);
+        file.hash(&mut hasher);
+        let path = dir.join(file);
+        std::fs::read(&path).with_context(|| format!("reading {path}"))?.hash(&mut hasher);
     }
     Ok(format!("{:016x} {} files", hasher.finish(), files.len()))
 }
