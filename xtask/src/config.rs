@@ -149,6 +149,22 @@ impl Config {
         }
     }
 
+    /// What no command may replace: the workspace root and the folders of its sources.
+    pub fn protected(&self) -> crate::ownership::Protected {
+        let mut source_dirs: Vec<Utf8PathBuf> = self
+            .members
+            .keys()
+            .filter_map(|manifest| manifest.parent())
+            .filter(|dir| *dir != self.root)
+            .map(Utf8Path::to_path_buf)
+            .collect();
+        source_dirs.extend(self.ui.as_ref().map(|ui| self.root.join(&ui.dir)));
+        source_dirs.extend(self.icon.parent().filter(|p| !p.as_str().is_empty()).map(|p| self.root.join(p)));
+        source_dirs.sort();
+        source_dirs.dedup();
+        crate::ownership::Protected { root: self.root.clone(), source_dirs }
+    }
+
     pub fn icon_file_name(&self) -> &str {
         self.icon.file_name().unwrap_or("icon.svg")
     }
@@ -396,7 +412,7 @@ fn resolve(raw: RawConfig, metadata: &Metadata, problems: &mut Problems) -> Conf
     if raw.screenshots.is_empty() {
         problems.add("screenshots", "the Marketplace requires at least one screenshot: add `screenshots = [{ alt = \"…\", url = \"extension/screenshots/1.png\" }]` (2400x1600 recommended)");
     }
-    let screenshots = raw
+    let screenshots: Vec<Screenshot> = raw
         .screenshots
         .into_iter()
         .enumerate()
@@ -413,7 +429,7 @@ fn resolve(raw: RawConfig, metadata: &Metadata, problems: &mut Problems) -> Conf
     let detailed_description = read_text(&root, "detailed-description", raw.detailed_description, problems);
     let changelog = read_text(&root, "changelog", raw.changelog, problems);
     problems.check("publisher-url", rules::url(&raw.publisher_url));
-    let additional_urls = raw
+    let additional_urls: Vec<Link> = raw
         .additional_urls
         .into_iter()
         .enumerate()
@@ -432,6 +448,9 @@ fn resolve(raw: RawConfig, metadata: &Metadata, problems: &mut Problems) -> Conf
     for (i, category) in raw.categories.iter().enumerate() {
         problems.check(&format!("categories[{i}]"), rules::category(category));
     }
+    no_duplicates("categories", "", raw.categories.iter().map(String::as_str), problems);
+    no_duplicates("screenshots", ".url", screenshots.iter().map(|s| s.url.as_str()), problems);
+    no_duplicates("additional-urls", ".title", additional_urls.iter().map(|l| l.title.as_str()), problems);
     if let Some(account_info) = &raw.account_info {
         if account_info != "required" && !account_info.is_empty() {
             problems.add("account-info", format!("`{account_info}` is not allowed: use \"required\" (the extension needs a Docker login) or leave it out"));
@@ -527,6 +546,25 @@ fn resolve(raw: RawConfig, metadata: &Metadata, problems: &mut Problems) -> Conf
         host_targets,
         build_with,
         members: members.iter().map(|p| (p.manifest_path.clone(), p.name.to_string())).collect(),
+    }
+}
+
+/// A value given twice in a list: the Marketplace would show it twice.
+fn no_duplicates<'a>(key: &str, field: &str, values: impl Iterator<Item = &'a str>, problems: &mut Problems) {
+    let mut first_at = BTreeMap::new();
+    for (i, value) in values.enumerate() {
+        if value.is_empty() {
+            continue;
+        }
+        match first_at.entry(value) {
+            std::collections::btree_map::Entry::Vacant(entry) => {
+                entry.insert(i);
+            }
+            std::collections::btree_map::Entry::Occupied(first) => problems.add(
+                &format!("{key}[{i}]{field}"),
+                format!("`{value}` is already given at {key}[{}]{field}; remove one of them", first.get()),
+            ),
+        }
     }
 }
 

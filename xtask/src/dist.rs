@@ -1,5 +1,7 @@
 //! `cargo xtask dist`: config → plan → builds → verified context → image.
 
+use std::collections::BTreeSet;
+
 use anyhow::{bail, Context};
 use camino::Utf8Path;
 use xshell::Shell;
@@ -10,7 +12,8 @@ use crate::engine::{Engine, ImageResult, Output};
 use crate::flags;
 use crate::layout::{Placed, Staging};
 use crate::machine::Machine;
-use crate::plan::{ImageStep, Plan, Request};
+use crate::ownership::{check_context_destination, refuse_tracked, resolve_destination, Ledger, Protected};
+use crate::plan::{Destination, ImageStep, Plan, Request};
 use crate::report::{self, step};
 use crate::targets::{Builder, Variant};
 use crate::{check, tools, ui};
@@ -31,6 +34,15 @@ impl flags::Dist {
         }
         sh.change_dir(&config.root);
 
+        let protected = config.protected();
+        let mut ledger = Ledger::open(&config.target_dir);
+        step("Checking where dist writes", || {
+            let names = plan.context_names();
+            for destination in plan.destinations() {
+                check_destination(sh, &destination, &protected, &ledger, &names)?;
+            }
+            Ok(())
+        })?;
         if let ImageStep::Build(build) = &plan.image {
             step(&format!("Checking the image builder ({})", build.engine), || build.check(sh))?;
         }
@@ -63,7 +75,7 @@ impl flags::Dist {
             if !problems.is_empty() {
                 bail!("{}", check::report(&problems, "the context"));
             }
-            staging.commit()?;
+            staging.commit(&protected, &plan.context_names())?;
             Ok(placed)
         })?;
 
@@ -71,7 +83,7 @@ impl flags::Dist {
             ImageStep::Build(build) => {
                 let title =
                     format!("Building the image with {} for {}", build.engine, platforms(&plan.variants));
-                Some(step(&title, || build.run(sh))?)
+                Some(step(&title, || build.run(sh, &mut ledger))?)
             }
             ImageStep::Skip | ImageStep::NoEngine => None,
         };
@@ -92,7 +104,7 @@ impl flags::Dist {
     fn request(&self, cwd: &Utf8Path) -> anyhow::Result<Request> {
         let mut request = Request {
             builder: self.builder.clone(),
-            out: self.out.as_ref().map(|out| cwd.join(out)),
+            out: self.out.as_ref().map(|out| resolve_destination(cwd, out)),
             no_image: self.no_image,
             force: self.force,
             ..Request::default()
@@ -123,7 +135,7 @@ impl flags::Dist {
         } else if self.load {
             Some(Output::Load)
         } else {
-            self.oci.as_ref().map(|path| Output::Oci(cwd.join(path)))
+            self.oci.as_ref().map(|path| Output::Oci(resolve_destination(cwd, path)))
         };
         for (key, builder) in &self.build_with {
             let builder = Builder::parse(builder)
@@ -131,6 +143,26 @@ impl flags::Dist {
             request.build_with.insert(key.clone(), builder);
         }
         Ok(request)
+    }
+}
+
+/// A destination must be free or dist's own (see `ownership`).
+fn check_destination(
+    sh: &Shell,
+    destination: &Destination,
+    protected: &Protected,
+    ledger: &Ledger,
+    context_names: &BTreeSet<String>,
+) -> anyhow::Result<()> {
+    match destination {
+        Destination::Context(context) => {
+            check_context_destination(context, protected, context_names)?;
+            refuse_tracked(sh, &protected.root, context, "choose a new folder for --out")
+        }
+        Destination::Archive(path) => {
+            ledger.check_file_destination(path, "--oci")?;
+            refuse_tracked(sh, &protected.root, path, "give --oci a path that git does not track")
+        }
     }
 }
 

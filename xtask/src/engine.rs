@@ -8,6 +8,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
 use crate::machine::runs;
+use crate::ownership::Ledger;
 use crate::targets::Variant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,10 +111,11 @@ impl ImageBuild {
         self.platforms.iter().map(|v| v.platform()).collect::<Vec<_>>().join(",")
     }
 
-    /// An OCI archive is written beside its final path, then renamed: a failed build leaves
-    /// the previous archive intact.
+    /// An OCI archive is written beside its final path under a hidden name, then renamed:
+    /// a failed build leaves the previous archive intact.
     pub fn partial_archive(path: &Utf8Path) -> Utf8PathBuf {
-        Utf8PathBuf::from(format!("{path}.partial"))
+        let name = path.file_name().unwrap_or("image.tar");
+        path.with_file_name(format!(".{name}.dist-partial"))
     }
 
     /// The checks made before building, each as a sentence and the command that answers it.
@@ -229,8 +231,9 @@ impl ImageBuild {
         self.check_not_published(sh)
     }
 
-    /// Builds, and exports or pushes, the image (after `check`).
-    pub fn run(&self, sh: &Shell) -> anyhow::Result<ImageResult> {
+    /// Builds, and exports or pushes, the image (after `check`). An archive replaces the
+    /// previous one only if the ledger still says dist wrote it, and is recorded there.
+    pub fn run(&self, sh: &Shell, ledger: &mut Ledger) -> anyhow::Result<ImageResult> {
         if let Output::Oci(path) = &self.output {
             let partial = Self::partial_archive(path);
             if partial.exists() {
@@ -243,6 +246,9 @@ impl ImageBuild {
         if self.digest_file.exists() {
             sh.remove_path(&self.digest_file)?;
         }
+        if let Some(parent) = self.digest_file.parent() {
+            sh.create_dir(parent).with_context(|| format!("creating {parent}"))?;
+        }
         if self.stale_manifest_removal().is_some() {
             let program = self.engine.program();
             if runs(sh, program, &["manifest", "exists", &self.reference]) {
@@ -254,10 +260,14 @@ impl ImageBuild {
         for command in self.commands() {
             let (program, args) = command.split_first().expect("commands are never empty");
             eprintln!("    $ {}", command.join(" "));
-            cmd!(sh, "{program} {args...}")
+            let ran = cmd!(sh, "{program} {args...}")
                 .quiet()
                 .run()
-                .with_context(|| format!("`{}` failed (its output is above)", command.join(" ")))?;
+                .with_context(|| format!("`{}` failed (its output is above)", command.join(" ")));
+            if let (Err(e), Output::Oci(path)) = (ran, &self.output) {
+                let _ = std::fs::remove_file(Self::partial_archive(path));
+                return Err(e);
+            }
         }
         let mut result = ImageResult {
             reference: self.reference.clone(),
@@ -268,7 +278,12 @@ impl ImageBuild {
         match &self.output {
             Output::Oci(path) => {
                 let partial = Self::partial_archive(path);
+                if let Err(e) = ledger.check_file_destination(path, "--oci") {
+                    let _ = std::fs::remove_file(&partial);
+                    return Err(e);
+                }
                 std::fs::rename(&partial, path).with_context(|| format!("renaming {partial} to {path}"))?;
+                ledger.record(path)?;
                 result.archive = Some(path.clone());
             }
             Output::Build if self.engine == Engine::Buildx => {
@@ -447,7 +462,7 @@ mod tests {
             builder: None,
             force: false,
             context: "/w/target/extension".into(),
-            digest_file: "/w/target/extension-image.json".into(),
+            digest_file: "/w/target/xtask/image-metadata.json".into(),
         }
     }
 
@@ -468,7 +483,7 @@ mod tests {
                 "--sbom=true",
                 "--provenance=mode=max",
                 "--metadata-file",
-                "/w/target/extension-image.json",
+                "/w/target/xtask/image-metadata.json",
                 "/w/target/extension",
             ])]
         );
@@ -479,7 +494,7 @@ mod tests {
         let commands = build(Engine::Buildah, Output::Oci("/w/ext.tar".into())).commands();
         assert_eq!(commands.len(), 2);
         assert_eq!(commands[0].join(" "), "buildah build --layers --platform linux/amd64,linux/arm64 --manifest example/ext:1.2.3 /w/target/extension");
-        assert_eq!(commands[1].last().unwrap(), "oci-archive:/w/ext.tar.partial");
+        assert_eq!(commands[1].last().unwrap(), "oci-archive:/w/.ext.tar.dist-partial");
     }
 
     #[test]
@@ -504,7 +519,7 @@ mod tests {
                     "push",
                     "--all",
                     "--digestfile",
-                    "/w/target/extension-image.json",
+                    "/w/target/xtask/image-metadata.json",
                     "example/ext:1.2.3",
                     "docker://example/ext:1.2.3",
                 ]),

@@ -1,9 +1,12 @@
 //! Assembling the build context: every file is written into a staging folder beside the
 //! final one, binaries are verified before they are placed, and only a complete context is
-//! renamed into place. A failed or interrupted run leaves the previous context as it was.
+//! renamed into place. A failed or interrupted run leaves the previous context as it was,
+//! and only a context dist wrote itself is ever replaced (see `ownership`).
 //!
 //! Files whose bytes did not change are hard-linked from the previous context, so they keep
 //! their mtimes and the image builder's cache keeps hitting.
+
+use std::collections::BTreeSet;
 
 use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -11,6 +14,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use crate::binary::{self, BinaryInfo};
 use crate::build::Artifacts;
 use crate::files::{files_under, is_executable, set_executable};
+use crate::ownership::{check_context_destination, marker_text, Protected, CONTEXT_MARKER};
 use crate::plan::{ContextFile, Expect, Source};
 
 /// A binary placed in the context, for the summary.
@@ -97,9 +101,14 @@ impl Staging {
         Ok(())
     }
 
-    /// Renames the staged context into place, replacing the previous one.
-    pub fn commit(mut self) -> anyhow::Result<()> {
+    /// Marks the staged context as dist's own and renames it into place, replacing the
+    /// previous one: checked again first, so nothing that appeared there since the plan
+    /// was checked (a user's file, a link) is removed.
+    pub fn commit(mut self, protected: &Protected, context_names: &BTreeSet<String>) -> anyhow::Result<()> {
+        let marker = marker_text(&self.dir)?;
+        self.place(Utf8Path::new(CONTEXT_MARKER), marker.as_bytes(), false)?;
         let context = &self.previous;
+        check_context_destination(context, protected, context_names)?;
         let old = context.with_file_name(format!(
             ".{}.old-{}",
             context.file_name().unwrap_or("extension"),

@@ -18,6 +18,7 @@ pub mod layout;
 pub mod machine;
 pub mod metadata;
 pub mod new;
+pub mod ownership;
 pub mod plan;
 pub mod report;
 pub mod rules;

@@ -13,6 +13,7 @@ use crate::config::{current_dir, Config, HOST_BINARIES_DIR};
 use crate::files::{files_under, is_executable, set_executable};
 use crate::flags;
 use crate::machine::runs;
+use crate::ownership::resolve_destination;
 use crate::rules;
 
 /// The version a new extension starts at.
@@ -74,11 +75,22 @@ impl flags::New {
     /// `new`: a new workspace at PATH.
     pub fn run_new(self, sh: &Shell) -> anyhow::Result<()> {
         let cwd = current_dir()?;
-        let dest = cwd.join(self.path.as_ref().expect("new has a path"));
+        let dest = resolve_destination(&cwd, self.path.as_ref().expect("new has a path"));
+        let is_link = std::fs::symlink_metadata(&dest).is_ok_and(|m| m.file_type().is_symlink());
+        if is_link {
+            bail!("{dest} is a symbolic link: give `new` a new folder (it writes into no folder it did not make)");
+        }
         if dest.exists() && std::fs::read_dir(&dest).map(|mut d| d.next().is_some()).unwrap_or(true) {
             bail!("{dest} exists and is not empty: give `new` a new folder (or run `cargo xtask init` in a copy of the template)");
         }
         let template = Config::load(&cwd)?;
+        if dest.starts_with(&template.root) && !dest.starts_with(&template.target_dir) {
+            bail!(
+                "{dest} is inside this workspace ({}): give `new` a folder outside it, e.g. ../{}",
+                template.root,
+                dest.file_name().unwrap_or("my-extension")
+            );
+        }
         let files = render(&template, &self.naming(), self.no_host_binaries)?;
         for file in &files {
             write(&dest, file)?;
@@ -95,9 +107,22 @@ impl flags::New {
     }
 
     /// `init`: rename this workspace in place.
-    pub fn run_init(self, _sh: &Shell) -> anyhow::Result<()> {
+    pub fn run_init(self, sh: &Shell) -> anyhow::Result<()> {
         let template = Config::load_current()?;
         let root = template.root.clone();
+        // init rewrites and removes files in place: only where git can show and undo it.
+        let status = cmd!(sh, "git -C {root} status --porcelain -- .").quiet().ignore_stderr().read();
+        if let Ok(status) = status {
+            if !status.trim().is_empty() {
+                let first = status.lines().next().unwrap_or_default().trim();
+                bail!(
+                    "{root} has uncommitted changes ({first}{}): init rewrites files in place, so \
+                     commit or stash them first; then `git diff` shows what init changed and \
+                     `git checkout .` undoes it",
+                    if status.lines().count() > 1 { ", …" } else { "" }
+                );
+            }
+        }
         // Everything is computed first: a bad name leaves the workspace untouched.
         let files = render(&template, &self.naming(), self.no_host_binaries)?;
         let keep: std::collections::BTreeSet<&Utf8Path> = files.iter().map(|f| f.path.as_path()).collect();

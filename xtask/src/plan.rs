@@ -130,6 +130,28 @@ pub enum ImageStep {
 
 pub const CONTEXT_DIR: &str = "extension";
 
+/// A path dist writes that must be free, or something dist wrote itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// The build context folder (`--out`).
+    Context(Utf8PathBuf),
+    /// The OCI archive (`--oci`).
+    Archive(Utf8PathBuf),
+}
+
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Destination::Context(path) => {
+                write!(f, "{path} is free, or a context dist wrote, holding nothing else")
+            }
+            Destination::Archive(path) => {
+                write!(f, "{path} is free, or an archive dist wrote, unchanged since")
+            }
+        }
+    }
+}
+
 impl Plan {
     pub fn new(config: &Config, request: &Request, machine: &Machine) -> anyhow::Result<Plan> {
         let image = request.image.clone().unwrap_or_else(|| config.image.clone());
@@ -139,6 +161,17 @@ impl Plan {
         if request.output == Some(Output::Push) && !request.force {
             rules::release_tag(&tag)
                 .map_err(|e| anyhow::anyhow!("refusing to push: {e} (or pass --force)"))?;
+        }
+        if request.output == Some(Output::Push) && !request.force {
+            if let Some(platform) = request.platform {
+                bail!(
+                    "refusing to push only {}: Docker Desktop and the Marketplace need both \
+                     platforms under one tag, and a published tag is never pushed over, so this \
+                     release would stay broken. Drop --platform to push both (or pass --force for a \
+                     throwaway test tag)",
+                    platform.platform()
+                );
+            }
         }
         let reference = format!("{image}:{tag}");
         let variants: Vec<Variant> = match request.platform {
@@ -235,7 +268,7 @@ impl Plan {
         }
 
         Ok(Plan {
-            image: image_step(request, machine, &reference, &variants, &context)?,
+            image: image_step(request, machine, &reference, &variants, &context, &config.target_dir)?,
             reference,
             variants,
             cargo_runs: group_runs(builds, machine),
@@ -243,6 +276,28 @@ impl Plan {
             context,
             files,
         })
+    }
+
+    /// The top-level names of the context: what an older dist's unmarked context holds.
+    pub fn context_names(&self) -> BTreeSet<String> {
+        let mut names: BTreeSet<String> = self
+            .files
+            .iter()
+            .filter_map(|f| f.dest.components().next())
+            .map(|c| c.as_str().to_string())
+            .collect();
+        names.extend(Variant::ALL.iter().map(|v| v.arch().to_string()));
+        names
+    }
+
+    /// Every path the plan writes to that must be free or dist's own, checked before
+    /// anything is compiled.
+    pub fn destinations(&self) -> Vec<Destination> {
+        let mut destinations = vec![Destination::Context(self.context.clone())];
+        if let ImageStep::Build(ImageBuild { output: Output::Oci(path), .. }) = &self.image {
+            destinations.push(Destination::Archive(path.clone()));
+        }
+        destinations
     }
 
     /// The plan of everything the config builds, with no image: what setup, doctor and
@@ -309,6 +364,7 @@ fn image_step(
     reference: &str,
     variants: &[Variant],
     context: &Utf8Path,
+    target_dir: &Utf8Path,
 ) -> anyhow::Result<ImageStep> {
     if request.no_image {
         return Ok(ImageStep::Skip);
@@ -323,7 +379,8 @@ fn image_step(
     if request.builder.is_some() && engine != Engine::Buildx {
         bail!("--builder names a buildx builder, but the engine is {engine}");
     }
-    let digest_file = Utf8PathBuf::from(format!("{context}-image.json"));
+    // In dist's own folder, never beside the context (which may be anywhere).
+    let digest_file = target_dir.join("xtask/image-metadata.json");
     let output = request.output.clone().unwrap_or(Output::Build);
     Ok(ImageStep::Build(ImageBuild {
         engine,
@@ -346,6 +403,10 @@ impl fmt::Display for Plan {
             self.reference,
             self.variants.iter().map(|v| v.platform()).collect::<Vec<_>>().join(", ")
         )?;
+        writeln!(s, "\nChecks, before anything is compiled:")?;
+        for destination in self.destinations() {
+            writeln!(s, "  check {destination}")?;
+        }
         writeln!(s, "\nCargo runs:")?;
         for run in &self.cargo_runs {
             writeln!(s, "  {}", run.display())?;

@@ -1,14 +1,14 @@
 //! Building the UI: `npm ci` when node_modules is stale, then the configured build, skipped
-//! when nothing in the UI's folder changed since the last successful build.
-
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
+//! when nothing that decides its output (the UI's files, the build command, the output
+//! folder) changed since the last successful build.
 
 use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
+use sha2::{Digest, Sha256};
 use xshell::{cmd, Shell};
 
 use crate::files::files_under;
+use crate::ownership::write_atomic;
 use crate::plan::UiBuild;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -35,7 +35,7 @@ pub fn build(sh: &Shell, ui: &UiBuild, stamp: &Utf8Path) -> anyhow::Result<UiOut
                 .context("`npm install` failed in the UI folder")?;
         }
     }
-    let fingerprint = fingerprint(&ui.dir, &ui.output)?;
+    let fingerprint = fingerprint(ui)?;
     let previous = std::fs::read_to_string(stamp).unwrap_or_default();
     if previous.trim() == fingerprint && ui.output.join("index.html").is_file() {
         return Ok(UiOutcome::UpToDate);
@@ -56,10 +56,7 @@ pub fn build(sh: &Shell, ui: &UiBuild, stamp: &Utf8Path) -> anyhow::Result<UiOut
             ui.output
         );
     }
-    if let Some(parent) = stamp.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    std::fs::write(stamp, &fingerprint).with_context(|| format!("writing {stamp}"))?;
+    write_atomic(stamp, fingerprint.as_bytes())?;
     Ok(UiOutcome::Built)
 }
 
@@ -76,16 +73,27 @@ fn node_modules_stale(dir: &Utf8Path) -> bool {
     }
 }
 
-/// A hash of every file's path and bytes in the UI folder, except installed packages,
-/// the build output and dot-folders (caches).
-fn fingerprint(dir: &Utf8Path, output: &Utf8Path) -> anyhow::Result<String> {
-    let files =
-        files_under(dir, |path, name| name == "node_modules" || name.starts_with('.') || path == output)?;
-    let mut hasher = DefaultHasher::new();
-    for file in &files {
-        file.hash(&mut hasher);
-        let path = dir.join(file);
-        std::fs::read(&path).with_context(|| format!("reading {path}"))?.hash(&mut hasher);
+/// A SHA-256 over everything that decides the build's output: the build command, the
+/// output folder, and every file's path and bytes in the UI folder except installed
+/// packages, the build output and dot-folders (caches). Stable across Rust versions.
+fn fingerprint(ui: &UiBuild) -> anyhow::Result<String> {
+    let files = files_under(&ui.dir, |path, name| {
+        name == "node_modules" || name.starts_with('.') || path == ui.output
+    })?;
+    let mut hasher = Sha256::new();
+    // Length-prefixed fields, so no two different inputs hash the same bytes.
+    let mut field = |bytes: &[u8]| {
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    };
+    for word in &ui.command {
+        field(word.as_bytes());
     }
-    Ok(format!("{:016x} {} files", hasher.finish(), files.len()))
+    field(ui.output.as_str().as_bytes());
+    for file in &files {
+        field(file.as_str().as_bytes());
+        let path = ui.dir.join(file);
+        field(&std::fs::read(&path).with_context(|| format!("reading {path}"))?);
+    }
+    Ok(format!("sha256:{:x} {} files", hasher.finalize(), files.len()))
 }

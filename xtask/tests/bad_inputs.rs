@@ -1,5 +1,7 @@
 //! Every bad input gets one clear error naming the input, what is wrong and how to fix it,
-//! a non-zero exit, and leaves the previous build context exactly as it was.
+//! a non-zero exit, and leaves the previous build context exactly as it was, and every
+//! other file of the workspace (tracked or not) byte-identical: dist never removes or
+//! replaces what it did not make.
 
 mod common;
 
@@ -404,6 +406,160 @@ fn cases() -> Vec<Case> {
             context: Untouched,
             says: &["--engine kaniko", "use buildx, buildah or podman"],
         },
+        // ---- Destinations that dist did not make: refused, nothing removed ----------------
+        Case {
+            name: "--out at the UI's sources",
+            setup: |f| {
+                f.write("ui/package.json", "{ \"name\": \"ui\" }\n");
+                f.write("ui/src/main.ts", "console.log(\"ui\");\n");
+                f.commit_all();
+            },
+            args: &["--no-image", "--out", "ui"],
+            env: Normal,
+            exit: 1,
+            context: Untouched,
+            says: &[
+                "refusing to write to ",
+                "/ui: it is a folder holding package.json, src",
+                "choose a new folder for --out",
+            ],
+        },
+        Case {
+            name: "--out at the workspace root",
+            setup: |_| {},
+            args: &["--no-image", "--out", "."],
+            env: Normal,
+            exit: 1,
+            context: Untouched,
+            says: &["refusing to write to ", "it is the workspace root", "choose a new folder for --out"],
+        },
+        Case {
+            name: "--out at a tracked file",
+            setup: |_| {},
+            args: &["--no-image", "--out", "README.md"],
+            env: Normal,
+            exit: 1,
+            context: Untouched,
+            says: &["refusing to write to ", "/README.md: it is a file, which dist did not make"],
+        },
+        Case {
+            name: "--out at a folder holding one unrelated file",
+            setup: |f| f.write("mine/notes.txt", "my notes\n"),
+            args: &["--no-image", "--out", "mine"],
+            env: Normal,
+            exit: 1,
+            context: Untouched,
+            says: &["/mine: it is a folder holding notes.txt, which dist did not make"],
+        },
+        Case {
+            name: "--out at a symlink to the workspace",
+            setup: |f| std::os::unix::fs::symlink(f.root(), f.root().join("workspace-link")).unwrap(),
+            args: &["--no-image", "--out", "workspace-link"],
+            env: Normal,
+            exit: 1,
+            context: Untouched,
+            says: &["/workspace-link: it is a symbolic link"],
+        },
+        Case {
+            name: "--out inside a source folder, through a symlink",
+            setup: |f| std::os::unix::fs::symlink(f.root(), f.root().join("workspace-link")).unwrap(),
+            args: &["--no-image", "--out", "workspace-link/backend/out"],
+            env: Normal,
+            exit: 1,
+            context: Untouched,
+            says: &["/backend/out: it is inside ", "holds the workspace's sources"],
+        },
+        Case {
+            name: "--oci at a folder",
+            setup: |f| f.write("images/keep.txt", "mine\n"),
+            args: &["--oci", "images"],
+            env: StandIn(&[]),
+            exit: 1,
+            context: Untouched,
+            says: &[
+                "refusing to write to ",
+                "/images: it is a folder",
+                "give --oci a path that does not exist",
+            ],
+        },
+        Case {
+            name: "--oci at an unrelated file",
+            setup: |_| {},
+            args: &["--oci", "README.md"],
+            env: StandIn(&[]),
+            exit: 1,
+            context: Untouched,
+            says: &["/README.md: it is a file, which dist did not make", "remove it yourself"],
+        },
+        // ---- Releases that would stay broken, and lists with a value twice --------------
+        Case {
+            name: "push of one platform",
+            setup: |_| {},
+            args: &["--push", "--platform", "linux/amd64"],
+            env: StandIn(&[]),
+            exit: 1,
+            context: Untouched,
+            says: &[
+                "refusing to push only linux/amd64",
+                "both platforms under one tag",
+                "Drop --platform",
+                "--force",
+            ],
+        },
+        Case {
+            name: "a category twice",
+            setup: |f| {
+                f.edit(
+                    "Cargo.toml",
+                    "categories = [\"utility-tools\"]",
+                    "categories = [\"utility-tools\", \"volumes\", \"utility-tools\"]",
+                )
+            },
+            args: &[],
+            env: Normal,
+            exit: 1,
+            context: Untouched,
+            says: &[
+                "`workspace.metadata.extension.categories[2]`",
+                "`utility-tools` is already given at categories[0]",
+            ],
+        },
+        Case {
+            name: "a screenshot URL twice",
+            setup: |f| {
+                f.edit(
+                    "Cargo.toml",
+                    "screenshots = [{ alt = \"A screenshot\", url = \"https://example.com/shot.png\" }]",
+                    "screenshots = [{ alt = \"One\", url = \"https://example.com/shot.png\" }, { alt = \"Two\", url = \"https://example.com/shot.png\" }]",
+                )
+            },
+            args: &[],
+            env: Normal,
+            exit: 1,
+            context: Untouched,
+            says: &[
+                "`workspace.metadata.extension.screenshots[1].url`",
+                "is already given at screenshots[0].url",
+            ],
+        },
+        Case {
+            name: "an additional URL title twice",
+            setup: |f| {
+                f.edit(
+                    "Cargo.toml",
+                    "categories = [",
+                    "additional-urls = [{ title = \"Docs\", url = \"https://example.com/a\" }, { title = \"Docs\", url = \"https://example.com/b\" }]\ncategories = [",
+                )
+            },
+            args: &[],
+            env: Normal,
+            exit: 1,
+            context: Untouched,
+            says: &[
+                "`workspace.metadata.extension.additional-urls[1].title`",
+                "`Docs` is already given at additional-urls[0].title",
+            ],
+        },
         Case {
             name: "conflicting outputs",
             setup: |_| {},
@@ -424,10 +580,16 @@ fn run_case(case: &Case) -> Result<(), String> {
     assert!(copy.success());
     let before = snapshot(&context);
     (case.setup)(&fixture);
+    // Everything else in the workspace, tracked or not, after the case's own edits.
+    let workspace_before = workspace_files(fixture.root(), &["context"]);
 
-    let mut args = vec!["dist", "--out", context.to_str().unwrap()];
+    let mut args = vec!["dist"];
+    if !case.args.contains(&"--out") {
+        args.extend(["--out", context.to_str().unwrap()]);
+    }
     args.extend(case.args);
     let standin = StandInDocker::new();
+    let narrowed = TempDir::new("narrow-path");
     let mut command = fixture.command(&args);
     command.env_remove("SDKROOT");
     match &case.env {
@@ -439,7 +601,7 @@ fn run_case(case: &Case) -> Result<(), String> {
             }
         }
         Env::Only(programs) => {
-            command.env("PATH", narrow_path(fixture.root(), programs));
+            command.env("PATH", narrow_path(narrowed.path(), programs));
         }
     }
     let output = run(&mut command);
@@ -468,6 +630,16 @@ fn run_case(case: &Case) -> Result<(), String> {
                 faults.push("the context was not written".into());
             }
         }
+    }
+    let workspace_after = workspace_files(fixture.root(), &["context"]);
+    if workspace_after != workspace_before {
+        let changed: Vec<String> = workspace_before
+            .keys()
+            .chain(workspace_after.keys())
+            .filter(|k| workspace_before.get(*k) != workspace_after.get(*k))
+            .map(|k| k.display().to_string())
+            .collect();
+        faults.push(format!("files of the workspace changed: {changed:?}"));
     }
     let leftovers: Vec<String> = std::fs::read_dir(fixture.root())
         .unwrap()

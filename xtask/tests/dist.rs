@@ -460,7 +460,7 @@ fn push_runs_one_buildx_build_with_both_platforms_and_attestations() {
     let builds = buildx_builds(&calls);
     assert_eq!(builds.len(), 1, "{calls:?}");
     let context = context.to_str().unwrap();
-    let digest_file = format!("{context}-image.json");
+    let digest_file = repo_root().join("target/xtask/image-metadata.json").display().to_string();
     assert_eq!(
         builds[0],
         &[
@@ -528,7 +528,7 @@ fn load_and_oci_and_builder_flags_reach_buildx() {
             "extensions",
             "--load",
             "--metadata-file",
-            &format!("{context}-image.json"),
+            &repo_root().join("target/xtask/image-metadata.json").display().to_string(),
             context
         ]
     );
@@ -558,13 +558,21 @@ fn load_and_oci_and_builder_flags_reach_buildx() {
             "--tag",
             "example/rust-starter:0.1.0",
             "--output",
-            &format!("type=oci,dest={}.partial", archive.display()),
+            &format!("type=oci,dest={}", archive_dir.join(".ext.tar.dist-partial").display()),
             "--metadata-file",
-            &format!("{context}-image.json"),
+            &repo_root().join("target/xtask/image-metadata.json").display().to_string(),
             context
         ]
     );
     assert_eq!(std::fs::read_to_string(&archive).unwrap(), "stand-in oci archive\n", "renamed into place");
+    // dist's own archive is replaced by the next run; once someone edits it, it is not.
+    let again = ["--oci", archive.to_str().unwrap(), "--platform", "linux/arm64"];
+    standin_dist(&standin, &again).0.assert_ok();
+    std::fs::write(&archive, "edited by hand\n").unwrap();
+    let (refused, _, _out2) = standin_dist(&standin, &again);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(refused.stderr.contains("it is a file that changed since dist wrote it"), "{}", refused.stderr);
+    assert_eq!(std::fs::read_to_string(&archive).unwrap(), "edited by hand\n");
     assert!(!Path::new(context).join("amd64").exists(), "--platform linux/arm64 lays out only that variant");
     // template:backend:begin
     assert!(Path::new(context).join("arm64/backend").is_file());

@@ -237,6 +237,21 @@ fn new_refuses_bad_names_and_a_non_empty_folder() {
     }
     assert_eq!(std::fs::read_to_string(occupied.join("keep.txt")).unwrap(), "mine");
     assert_eq!(std::fs::read_dir(&occupied).unwrap().count(), 1);
+
+    // A link, and a folder inside the template: refused, nothing written anywhere.
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let link = dir.join("link");
+    std::os::unix::fs::symlink(&empty, &link).unwrap();
+    let output = run(&mut xtask(&repo_root(), &base(&link).iter().map(String::as_str).collect::<Vec<_>>()));
+    assert_eq!(output.code, 1, "{output:?}");
+    assert!(output.stderr.contains("is a symbolic link"), "{}", output.stderr);
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
+    let inside = repo_root().join("ui/new-extension");
+    let output = run(&mut xtask(&repo_root(), &base(&inside).iter().map(String::as_str).collect::<Vec<_>>()));
+    assert_eq!(output.code, 1, "{output:?}");
+    assert!(output.stderr.contains("is inside this workspace"), "{}", output.stderr);
+    assert!(!inside.exists());
 }
 
 /// A copy of the template as "Use this template" makes one: its files, without build output.
@@ -281,4 +296,35 @@ fn init_renames_a_copy_in_place() {
     assert_eq!(bad.code, 1);
     assert!(bad.stderr.contains("`test` is reserved by Cargo"), "{}", bad.stderr);
     assert_eq!(snapshot(&copy), before);
+}
+
+#[test]
+fn init_refuses_uncommitted_changes() {
+    let dir = TempDir::new("init-dirty");
+    let copy = dir.join("copy");
+    copy_template(&copy);
+    let git = |args: &[&str]| {
+        run(Command::new("git")
+            .args(["-c", "user.name=Tests", "-c", "user.email=tests@example.com"])
+            .args(args)
+            .current_dir(&copy))
+        .assert_ok();
+    };
+    git(&["init", "--quiet"]);
+    git(&["add", "-A"]);
+    git(&["commit", "--quiet", "-m", "template"]);
+    std::fs::write(copy.join("backend/src/main.rs"), "// my work in progress\n").unwrap();
+    let before = snapshot(&copy);
+    let output = run(&mut xtask(
+        &copy,
+        &["init", "--image", "acme/in-place", "--title", "In Place", "--vendor", "Acme Corp"],
+    ));
+    assert_eq!(output.code, 1, "{output:?}");
+    assert!(output.stderr.contains("has uncommitted changes (M backend/src/main.rs)"), "{}", output.stderr);
+    assert!(output.stderr.contains("commit or stash them first"), "{}", output.stderr);
+    let mut after = snapshot(&copy);
+    after.retain(|path, _| !path.starts_with(".git"));
+    let mut before = before;
+    before.retain(|path, _| !path.starts_with(".git"));
+    assert_eq!(after, before, "nothing changed");
 }

@@ -111,6 +111,33 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, SystemTime)> {
     files
 }
 
+/// Every file of a workspace with its bytes (a link: where it points), leaving out `.git`
+/// and the given top-level folders: to prove a command changed none of a user's files.
+pub fn workspace_files(root: &Path, leave_out: &[&str]) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            let rel = path.strip_prefix(root).unwrap().to_path_buf();
+            if rel == Path::new(".git") || leave_out.iter().any(|l| rel == Path::new(l)) {
+                continue;
+            }
+            let kind = entry.file_type().unwrap();
+            if kind.is_symlink() {
+                let target = std::fs::read_link(&path).unwrap();
+                files.insert(rel, format!("-> {}", target.display()).into_bytes());
+            } else if kind.is_dir() {
+                stack.push(path);
+            } else {
+                files.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
 /// A stand-in `docker` on PATH that records each invocation (one line, arguments joined by
 /// tabs) and answers like Docker Desktop with buildx. `STANDIN_*` variables shape answers.
 pub struct StandInDocker {
