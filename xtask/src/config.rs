@@ -499,14 +499,11 @@ fn resolve(raw: RawConfig, metadata: &Metadata, problems: &mut Problems) -> Conf
         if !known_key {
             problems.add(&format!("build-with.{key}"), "keys are an OS (darwin, windows, linux), `backend`, or a target such as x86_64-pc-windows-gnu");
         }
-        match Builder::parse(&builder) {
-            Some(b) => {
+        match builder.parse::<Builder>() {
+            Ok(b) => {
                 build_with.insert(key, b);
             }
-            None => problems.add(
-                &format!("build-with.{key}"),
-                format!("`{builder}` is not a builder; use zigbuild, cross or cargo"),
-            ),
+            Err(e) => problems.add(&format!("build-with.{key}"), e),
         }
     }
 

@@ -2,18 +2,18 @@
 
 use std::collections::BTreeSet;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use camino::Utf8Path;
 use xshell::Shell;
 
 use crate::build::{self, Artifacts};
 use crate::config::{current_dir, Config};
-use crate::engine::{Engine, ImageResult, Output};
+use crate::engine::{ImageResult, Output};
 use crate::flags;
 use crate::layout::{Placed, Staging};
 use crate::machine::Machine;
 use crate::ownership::{check_context_destination, refuse_tracked, resolve_destination, Ledger, Protected};
-use crate::plan::{Destination, ImageStep, Plan, Request};
+use crate::plan::{Destination, ImageStep, Plan};
 use crate::report::{self, step};
 use crate::targets::{Builder, Variant};
 use crate::{check, tools, ui};
@@ -23,7 +23,7 @@ impl flags::Dist {
         let cwd = current_dir()?;
         let (config, plan) = step("Reading the config and planning", || {
             let config = Config::load(&cwd)?;
-            let request = self.request(&cwd)?;
+            let request = self.resolved(&cwd);
             let machine = Machine::probe(sh, &config.root)?;
             let plan = Plan::new(&config, &request, &machine)?;
             Ok((config, plan))
@@ -100,49 +100,14 @@ impl flags::Dist {
         Ok(())
     }
 
-    /// The flags, checked and turned into values.
-    fn request(&self, cwd: &Utf8Path) -> anyhow::Result<Request> {
-        let mut request = Request {
-            builder: self.builder.clone(),
-            out: self.out.as_ref().map(|out| resolve_destination(cwd, out)),
-            no_image: self.no_image,
-            force: self.force,
-            ..Request::default()
-        };
-        if let Some(reference) = &self.tag {
-            match reference.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')) {
-                Some((image, tag)) => {
-                    request.image = Some(image.to_string());
-                    request.tag = Some(tag.to_string());
-                }
-                None => request.image = Some(reference.clone()),
-            }
+    /// The flags with their paths made absolute, where they really point.
+    fn resolved(&self, cwd: &Utf8Path) -> flags::Dist {
+        let mut flags = self.clone();
+        flags.out = self.out.as_ref().map(|out| resolve_destination(cwd, out));
+        if let Some(Output::Oci(path)) = &self.output {
+            flags.output = Some(Output::Oci(resolve_destination(cwd, path)));
         }
-        if let Some(platform) = &self.platform {
-            request.platform = Some(Variant::parse_platform(platform).with_context(|| {
-                format!("--platform {platform}: an extension image is linux/amd64 or linux/arm64")
-            })?);
-        }
-        if let Some(engine) = &self.engine {
-            request.engine = Some(Engine::parse(engine).with_context(|| {
-                format!(
-                    "--engine {engine}: not an image builder this tool drives; use buildx, buildah or podman"
-                )
-            })?);
-        }
-        request.output = if self.push {
-            Some(Output::Push)
-        } else if self.load {
-            Some(Output::Load)
-        } else {
-            self.oci.as_ref().map(|path| Output::Oci(resolve_destination(cwd, path)))
-        };
-        for (key, builder) in &self.build_with {
-            let builder = Builder::parse(builder)
-                .with_context(|| format!("--build-with {key}={builder}: `{builder}` is not a builder; use zigbuild, cross or cargo"))?;
-            request.build_with.insert(key.clone(), builder);
-        }
-        Ok(request)
+        flags
     }
 }
 

@@ -30,15 +30,6 @@ impl Engine {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Engine> {
-        match s {
-            "buildx" | "docker" => Some(Engine::Buildx),
-            "podman" => Some(Engine::Podman),
-            "buildah" => Some(Engine::Buildah),
-            _ => None,
-        }
-    }
-
     /// The engines this machine has, in the order `dist` prefers them.
     pub fn detect(sh: &Shell) -> Vec<Engine> {
         let mut engines = vec![];
@@ -59,6 +50,19 @@ impl Engine {
             Engine::Buildx => "docker",
             Engine::Podman => "podman",
             Engine::Buildah => "buildah",
+        }
+    }
+}
+
+impl std::str::FromStr for Engine {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Engine, String> {
+        match s {
+            "buildx" | "docker" => Ok(Engine::Buildx),
+            "podman" => Ok(Engine::Podman),
+            "buildah" => Ok(Engine::Buildah),
+            _ => Err("not an image builder this tool drives; use buildx, buildah or podman".into()),
         }
     }
 }

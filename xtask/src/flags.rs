@@ -1,8 +1,17 @@
-//! Command-line flags: one struct per command, parsed by hand (no proc-macro to compile).
+//! Command-line flags: one struct per command, parsed with lexopt (no dependencies, no
+//! proc-macro to compile). Values become their types here (`FromStr` on `Engine`,
+//! `Variant`, `Builder`, image references), so every usage error, whatever the flag, is
+//! exit code 2 with the command's usage text, and the commands get typed values.
 
-use std::collections::VecDeque;
+use std::collections::BTreeMap;
+use std::str::FromStr;
 
 use camino::Utf8PathBuf;
+use lexopt::prelude::*;
+
+use crate::engine::{Engine, Output};
+use crate::rules;
+use crate::targets::{Builder, Variant};
 
 pub const USAGE: &str = "\
 Build, check and start Docker Desktop extensions written in Rust.
@@ -42,8 +51,8 @@ Options:
                            zigbuild, cross or cargo (repeatable; overrides the config)
   --out DIR                Where to write the build context (default: target/extension)
   --no-image               Write the context only
-  --dry-run                Print the plan (builds, layout, image commands); run nothing
-  --force                  Push a non-semver or `latest` tag, or over an existing tag";
+  --dry-run                Print the plan (checks, builds, layout, image commands); run nothing
+  --force                  Push a non-semver or `latest` tag, one platform, or over an existing tag";
 
 pub const CHECK_USAGE: &str = "\
 Usage: cargo xtask check [ARCHIVE | IMAGE]
@@ -103,6 +112,7 @@ pub enum Command {
     Setup(Setup),
     Test(Test),
     Bench(Bench),
+    /// `help [COMMAND]`, `--help`, `COMMAND --help`.
     Help(Option<String>),
 }
 
@@ -111,16 +121,19 @@ pub struct Bench {
     pub runs: usize,
 }
 
-#[derive(Debug, Default, PartialEq, Eq)]
+/// What the user asked of `dist`, every value typed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Dist {
+    /// `--tag NAME[:TAG]`: the repository, and the tag when given.
+    pub image: Option<String>,
     pub tag: Option<String>,
-    pub push: bool,
-    pub load: bool,
-    pub oci: Option<Utf8PathBuf>,
-    pub engine: Option<String>,
+    /// `--push`, `--load` or `--oci PATH`.
+    pub output: Option<Output>,
+    pub engine: Option<Engine>,
     pub builder: Option<String>,
-    pub platform: Option<String>,
-    pub build_with: Vec<(String, String)>,
+    /// `--platform`: build one variant only.
+    pub platform: Option<Variant>,
+    pub build_with: BTreeMap<String, Builder>,
     pub out: Option<Utf8PathBuf>,
     pub no_image: bool,
     pub dry_run: bool,
@@ -156,102 +169,105 @@ pub struct Test {
     pub cargo_args: Vec<String>,
 }
 
-/// A usage error: printed with the command's usage, exit code 2.
+/// A usage error: printed with the command's usage, exit code 2. An empty message is a
+/// request for help (exit 0).
 #[derive(Debug, PartialEq, Eq)]
 pub struct UsageError {
     pub message: String,
     pub usage: &'static str,
 }
 
+impl UsageError {
+    fn new(usage: &'static str, message: impl Into<String>) -> UsageError {
+        UsageError { message: message.into(), usage }
+    }
+}
+
+/// One command's parse: lexopt's errors become sentences with this usage attached.
 struct Args {
-    args: VecDeque<String>,
+    parser: lexopt::Parser,
     usage: &'static str,
 }
 
 impl Args {
-    fn error<T>(&self, message: String) -> Result<T, UsageError> {
-        Err(UsageError { message, usage: self.usage })
+    fn error<T>(&self, message: impl Into<String>) -> Result<T, UsageError> {
+        Err(UsageError::new(self.usage, message))
     }
 
-    /// The value of `--flag VALUE` or `--flag=VALUE`, when `arg` is that flag.
-    fn value(&mut self, arg: &str, flag: &str) -> Result<Option<String>, UsageError> {
-        if let Some(value) = arg.strip_prefix(flag).and_then(|rest| rest.strip_prefix('=')) {
-            return Ok(Some(value.to_string()));
+    fn next(&mut self) -> Result<Option<lexopt::Arg<'_>>, UsageError> {
+        let usage = self.usage;
+        self.parser.next().map_err(|e| UsageError::new(usage, sentence(e)))
+    }
+
+    /// The value of the option just read, as text.
+    fn string(&mut self, flag: &str) -> Result<String, UsageError> {
+        match self.parser.value() {
+            Ok(value) => value.into_string().or_else(|v| self.error(format!("{flag} {v:?} is not UTF-8"))),
+            Err(_) => self.error(format!("{flag} needs a value")),
         }
-        if arg != flag {
-            return Ok(None);
+    }
+
+    /// The value of the option just read, parsed: the type's error names the fix.
+    fn parsed<T: FromStr<Err = String>>(&mut self, flag: &str) -> Result<T, UsageError> {
+        let value = self.string(flag)?;
+        value.parse().or_else(|e| self.error(format!("{flag} {value}: {e}")))
+    }
+
+    /// Set a value flag once: a second one is a mistake, not an override.
+    fn once<T>(&self, slot: &mut Option<T>, flag: &str, value: T) -> Result<(), UsageError> {
+        if slot.is_some() {
+            return self.error(format!("{flag} is given twice"));
         }
-        match self.args.pop_front() {
-            Some(value) if !value.starts_with("--") => Ok(Some(value)),
-            _ => self.error(format!("{flag} needs a value")),
-        }
+        *slot = Some(value);
+        Ok(())
+    }
+}
+
+/// An argument no branch of the command's parse took.
+fn unexpected<T>(usage: &'static str, arg: lexopt::Arg<'_>) -> Result<T, UsageError> {
+    Err(UsageError::new(usage, sentence(arg.unexpected())))
+}
+
+fn sentence(error: lexopt::Error) -> String {
+    match error {
+        lexopt::Error::MissingValue { option: Some(option) } => format!("{option} needs a value"),
+        lexopt::Error::UnexpectedOption(option) => format!("unexpected option `{option}`"),
+        lexopt::Error::UnexpectedArgument(arg) => format!("unexpected argument `{}`", arg.to_string_lossy()),
+        lexopt::Error::UnexpectedValue { option, .. } => format!("{option} takes no value"),
+        other => other.to_string(),
     }
 }
 
 /// Parses the arguments after `cargo xtask`.
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageError> {
-    let mut args = Args { args: args.into_iter().collect(), usage: USAGE };
-    let Some(command) = args.args.pop_front() else {
+    let mut args = args.into_iter();
+    let Some(command) = args.next() else {
         return Ok(Command::Help(None));
     };
+    let rest: Vec<String> = args.collect();
+    let Some(usage) = usage_of(Some(&command)) else {
+        return match command.as_str() {
+            "help" | "--help" | "-h" => Ok(Command::Help(rest.into_iter().next())),
+            other => Err(UsageError::new(USAGE, format!("unknown command `{other}`"))),
+        };
+    };
+    // `COMMAND --help` anywhere before a `--`.
+    if rest.iter().take_while(|a| *a != "--").any(|a| a == "--help" || a == "-h") {
+        return Ok(Command::Help(Some(command)));
+    }
+    if command == "test" {
+        return parse_test(rest);
+    }
+    let mut args = Args { parser: lexopt::Parser::from_args(rest), usage };
     match command.as_str() {
-        "dist" => parse_dist(args).map(Command::Dist),
-        "check" => parse_check(args).map(Command::Check),
-        "doctor" => {
-            args.usage = DOCTOR_USAGE;
-            match args.args.pop_front() {
-                None => Ok(Command::Doctor(Doctor)),
-                Some(h) if h == "--help" || h == "-h" => Ok(Command::Help(Some("doctor".into()))),
-                Some(other) => args.error(format!("unexpected argument `{other}`")),
-            }
-        }
-        "new" => parse_new(args, true).map(Command::New),
-        "init" => parse_new(args, false).map(Command::Init),
-        "setup" => {
-            args.usage = SETUP_USAGE;
-            let mut setup = Setup::default();
-            while let Some(arg) = args.args.pop_front() {
-                match arg.as_str() {
-                    "--for-tests" => setup.for_tests = true,
-                    "--help" | "-h" => return Ok(Command::Help(Some("setup".into()))),
-                    other => return args.error(format!("unexpected argument `{other}`")),
-                }
-            }
-            Ok(Command::Setup(setup))
-        }
-        "test" => {
-            let mut test = Test::default();
-            match args.args.pop_front().as_deref() {
-                None => {}
-                Some("--") => test.cargo_args = args.args.into_iter().collect(),
-                Some("--help" | "-h") => return Ok(Command::Help(Some("test".into()))),
-                Some(other) => {
-                    args.usage = TEST_USAGE;
-                    return args
-                        .error(format!("unexpected argument `{other}` (pass cargo test's after `--`)"));
-                }
-            }
-            Ok(Command::Test(test))
-        }
-        "bench" => {
-            args.usage = BENCH_USAGE;
-            let mut bench = Bench { runs: 5 };
-            while let Some(arg) = args.args.pop_front() {
-                if arg == "--help" || arg == "-h" {
-                    return Ok(Command::Help(Some("bench".into())));
-                }
-                match args.value(&arg, "--runs")? {
-                    Some(n) => match n.parse() {
-                        Ok(n) if n > 0 => bench.runs = n,
-                        _ => return args.error(format!("--runs takes a positive number, not `{n}`")),
-                    },
-                    None => return args.error(format!("unexpected argument `{arg}`")),
-                }
-            }
-            Ok(Command::Bench(bench))
-        }
-        "help" | "--help" | "-h" => Ok(Command::Help(args.args.pop_front())),
-        other => args.error(format!("unknown command `{other}`")),
+        "dist" => parse_dist(&mut args).map(Command::Dist),
+        "check" => parse_check(&mut args).map(Command::Check),
+        "doctor" => parse_no_options(&mut args).map(|()| Command::Doctor(Doctor)),
+        "new" => parse_new(&mut args, true).map(Command::New),
+        "init" => parse_new(&mut args, false).map(Command::Init),
+        "setup" => parse_setup(&mut args).map(Command::Setup),
+        "bench" => parse_bench(&mut args).map(Command::Bench),
+        _ => unreachable!("every command with a usage text is parsed above"),
     }
 }
 
@@ -269,103 +285,205 @@ pub fn usage_of(command: Option<&str>) -> Option<&'static str> {
     })
 }
 
-fn parse_dist(mut args: Args) -> Result<Dist, UsageError> {
-    args.usage = DIST_USAGE;
+fn parse_dist(args: &mut Args) -> Result<Dist, UsageError> {
+    let usage = args.usage;
     let mut dist = Dist::default();
-    while let Some(arg) = args.args.pop_front() {
-        match arg.as_str() {
-            "--push" => dist.push = true,
-            "--load" => dist.load = true,
-            "--no-image" => dist.no_image = true,
-            "--dry-run" => dist.dry_run = true,
-            "--force" => dist.force = true,
-            "--help" | "-h" => return Err(UsageError { message: String::new(), usage: DIST_USAGE }),
-            _ => {
-                if let Some(v) = args.value(&arg, "--tag")? {
-                    dist.tag = Some(v);
-                } else if let Some(v) = args.value(&arg, "--oci")? {
-                    dist.oci = Some(v.into());
-                } else if let Some(v) = args.value(&arg, "--engine")? {
-                    dist.engine = Some(v);
-                } else if let Some(v) = args.value(&arg, "--builder")? {
-                    dist.builder = Some(v);
-                } else if let Some(v) = args.value(&arg, "--platform")? {
-                    dist.platform = Some(v);
-                } else if let Some(v) = args.value(&arg, "--out")? {
-                    dist.out = Some(v.into());
-                } else if let Some(v) = args.value(&arg, "--build-with")? {
-                    let Some((key, builder)) = v.split_once('=') else {
-                        return args.error(format!(
-                            "--build-with takes KEY=BUILDER (e.g. windows=cross), not `{v}`"
-                        ));
-                    };
-                    dist.build_with.push((key.to_string(), builder.to_string()));
-                } else {
-                    return args.error(format!("unexpected argument `{arg}`"));
-                }
+    let mut reference = None;
+    let (mut push, mut load, mut oci) = (false, false, None);
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("push") => push = true,
+            Long("load") => load = true,
+            Long("no-image") => dist.no_image = true,
+            Long("dry-run") => dist.dry_run = true,
+            Long("force") => dist.force = true,
+            Long("tag") => {
+                let value: ImageReference = args.parsed("--tag")?;
+                args.once(&mut reference, "--tag", value)?;
             }
+            Long("oci") => {
+                let value = args.string("--oci")?;
+                args.once(&mut oci, "--oci", Utf8PathBuf::from(value))?;
+            }
+            Long("engine") => {
+                let value = args.parsed("--engine")?;
+                args.once(&mut dist.engine, "--engine", value)?;
+            }
+            Long("builder") => {
+                let value = args.string("--builder")?;
+                args.once(&mut dist.builder, "--builder", value)?;
+            }
+            Long("platform") => {
+                let value = args.parsed("--platform")?;
+                args.once(&mut dist.platform, "--platform", value)?;
+            }
+            Long("out") => {
+                let value = args.string("--out")?;
+                args.once(&mut dist.out, "--out", Utf8PathBuf::from(value))?;
+            }
+            Long("build-with") => {
+                let value = args.string("--build-with")?;
+                let Some((key, builder)) = value.split_once('=') else {
+                    return args.error(format!(
+                        "--build-with takes KEY=BUILDER (e.g. windows=cross), not `{value}`"
+                    ));
+                };
+                let builder: Builder =
+                    builder.parse().or_else(|e| args.error(format!("--build-with {value}: {e}")))?;
+                dist.build_with.insert(key.to_string(), builder);
+            }
+            other => return unexpected(usage, other),
         }
     }
-    let outputs = [dist.push, dist.load, dist.oci.is_some()].iter().filter(|&&b| b).count();
+    if let Some(reference) = reference {
+        dist.image = Some(reference.repository);
+        dist.tag = reference.tag;
+    }
+    let outputs = [push, load, oci.is_some()].iter().filter(|&&b| b).count();
     if outputs > 1 {
-        return args.error("--push, --load and --oci are exclusive: choose one".into());
+        return args.error("--push, --load and --oci are exclusive: choose one");
     }
     if dist.no_image && outputs > 0 {
-        return args.error(
-            "--no-image builds no image, so it cannot be combined with --push, --load or --oci".into(),
-        );
+        return args
+            .error("--no-image builds no image, so it cannot be combined with --push, --load or --oci");
     }
+    if dist.builder.is_some() && dist.engine.is_some_and(|e| e != Engine::Buildx) {
+        return args.error("--builder names a buildx builder, but --engine chooses another engine");
+    }
+    dist.output = match (push, load, oci) {
+        (true, _, _) => Some(Output::Push),
+        (_, true, _) => Some(Output::Load),
+        (_, _, Some(path)) => Some(Output::Oci(path)),
+        _ => None,
+    };
     Ok(dist)
 }
 
-fn parse_check(mut args: Args) -> Result<Check, UsageError> {
-    args.usage = CHECK_USAGE;
+/// `--tag NAME[:TAG]`, checked against Docker's grammar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageReference {
+    pub repository: String,
+    pub tag: Option<String>,
+}
+
+impl FromStr for ImageReference {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ImageReference, String> {
+        // A colon after the last slash starts the tag; one before it is a registry port.
+        let (repository, tag) = match s.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')) {
+            Some((repository, tag)) => (repository, Some(tag)),
+            None => (s, None),
+        };
+        rules::image_repository(repository)?;
+        if let Some(tag) = tag {
+            rules::tag(tag)?;
+        }
+        Ok(ImageReference { repository: repository.to_string(), tag: tag.map(str::to_string) })
+    }
+}
+
+fn parse_check(args: &mut Args) -> Result<Check, UsageError> {
+    let usage = args.usage;
     let mut check = Check::default();
-    while let Some(arg) = args.args.pop_front() {
-        match arg.as_str() {
-            "--help" | "-h" => return Err(UsageError { message: String::new(), usage: CHECK_USAGE }),
-            a if a.starts_with('-') => return args.error(format!("unexpected option `{a}`")),
-            _ if check.archive.is_some() => {
-                return args.error(format!("unexpected argument `{arg}`: check takes one archive"))
+    while let Some(arg) = args.next()? {
+        match arg {
+            Value(value) if check.archive.is_none() => {
+                check.archive = Some(Utf8PathBuf::from(value.to_string_lossy().into_owned()));
             }
-            _ => check.archive = Some(arg.into()),
+            Value(value) => {
+                return args.error(format!(
+                    "unexpected argument `{}`: check takes one archive or image",
+                    value.to_string_lossy()
+                ))
+            }
+            other => return unexpected(usage, other),
         }
     }
     Ok(check)
 }
 
-fn parse_new(mut args: Args, with_path: bool) -> Result<New, UsageError> {
-    args.usage = NEW_USAGE;
-    let mut new = New::default();
-    let (mut image, mut title, mut vendor) = (None, None, None);
-    while let Some(arg) = args.args.pop_front() {
-        match arg.as_str() {
-            "--no-backend" => new.no_backend = true,
-            "--no-host-binaries" => new.no_host_binaries = true,
-            "--help" | "-h" => return Err(UsageError { message: String::new(), usage: NEW_USAGE }),
-            _ => {
-                if let Some(v) = args.value(&arg, "--image")? {
-                    image = Some(v);
-                } else if let Some(v) = args.value(&arg, "--title")? {
-                    title = Some(v);
-                } else if let Some(v) = args.value(&arg, "--vendor")? {
-                    vendor = Some(v);
-                } else if let Some(v) = args.value(&arg, "--host-binary")? {
-                    new.host_binaries.push(v);
-                } else if arg.starts_with('-') {
-                    return args.error(format!("unexpected option `{arg}`"));
-                } else if with_path && new.path.is_none() {
-                    new.path = Some(arg.into());
-                } else {
-                    return args.error(format!("unexpected argument `{arg}`"));
+fn parse_no_options(args: &mut Args) -> Result<(), UsageError> {
+    let usage = args.usage;
+    match args.next()? {
+        None => Ok(()),
+        Some(other) => unexpected(usage, other),
+    }
+}
+
+fn parse_setup(args: &mut Args) -> Result<Setup, UsageError> {
+    let usage = args.usage;
+    let mut setup = Setup::default();
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("for-tests") => setup.for_tests = true,
+            other => return unexpected(usage, other),
+        }
+    }
+    Ok(setup)
+}
+
+fn parse_bench(args: &mut Args) -> Result<Bench, UsageError> {
+    let usage = args.usage;
+    let mut runs = None;
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("runs") => {
+                let n = args.string("--runs")?;
+                match n.parse::<usize>() {
+                    Ok(n) if n > 0 => args.once(&mut runs, "--runs", n)?,
+                    _ => return args.error(format!("--runs takes a positive number, not `{n}`")),
                 }
             }
+            other => return unexpected(usage, other),
+        }
+    }
+    Ok(Bench { runs: runs.unwrap_or(5) })
+}
+
+/// `test [-- CARGO TEST ARGS]`: everything after `--` goes to cargo test as it is.
+fn parse_test(rest: Vec<String>) -> Result<Command, UsageError> {
+    let mut rest = rest.into_iter();
+    match rest.next().as_deref() {
+        None => Ok(Command::Test(Test::default())),
+        Some("--") => Ok(Command::Test(Test { cargo_args: rest.collect() })),
+        Some(other) => Err(UsageError::new(
+            TEST_USAGE,
+            format!("unexpected argument `{other}` (pass cargo test's after `--`)"),
+        )),
+    }
+}
+
+fn parse_new(args: &mut Args, with_path: bool) -> Result<New, UsageError> {
+    let usage = args.usage;
+    let mut new = New::default();
+    let (mut image, mut title, mut vendor) = (None, None, None);
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("no-backend") => new.no_backend = true,
+            Long("no-host-binaries") => new.no_host_binaries = true,
+            Long("image") => {
+                let value = args.string("--image")?;
+                args.once(&mut image, "--image", value)?;
+            }
+            Long("title") => {
+                let value = args.string("--title")?;
+                args.once(&mut title, "--title", value)?;
+            }
+            Long("vendor") => {
+                let value = args.string("--vendor")?;
+                args.once(&mut vendor, "--vendor", value)?;
+            }
+            Long("host-binary") => new.host_binaries.push(args.string("--host-binary")?),
+            Value(path) if with_path && new.path.is_none() => {
+                new.path = Some(Utf8PathBuf::from(path.to_string_lossy().into_owned()));
+            }
+            other => return unexpected(usage, other),
         }
     }
     if with_path && new.path.is_none() {
-        return args.error(
-            "give the new extension's folder: cargo xtask new PATH --image … --title … --vendor …".into(),
-        );
+        return args
+            .error("give the new extension's folder: cargo xtask new PATH --image … --title … --vendor …");
     }
     let missing: Vec<&str> = [("--image", &image), ("--title", &title), ("--vendor", &vendor)]
         .iter()
@@ -376,7 +494,7 @@ fn parse_new(mut args: Args, with_path: bool) -> Result<New, UsageError> {
         return args.error(format!("missing {}", missing.join(", ")));
     }
     if new.no_host_binaries && !new.host_binaries.is_empty() {
-        return args.error("--no-host-binaries and --host-binary contradict each other".into());
+        return args.error("--no-host-binaries and --host-binary contradict each other");
     }
     new.image = image.unwrap_or_default();
     new.title = title.unwrap_or_default();
@@ -392,27 +510,67 @@ mod tests {
         parse(s.split_whitespace().map(String::from))
     }
 
-    #[test]
-    fn dist_flags() {
-        let Command::Dist(dist) = parse_str(
-            "dist --push --tag=example/ext:1.2.3 --build-with windows=cross --platform linux/arm64",
-        )
-        .unwrap() else {
-            panic!()
-        };
-        assert!(dist.push);
-        assert_eq!(dist.tag.as_deref(), Some("example/ext:1.2.3"));
-        assert_eq!(dist.build_with, [("windows".to_string(), "cross".to_string())]);
-        assert_eq!(dist.platform.as_deref(), Some("linux/arm64"));
+    fn dist(s: &str) -> Dist {
+        match parse_str(s) {
+            Ok(Command::Dist(dist)) => dist,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn usage_error(s: &str) -> UsageError {
+        let error = parse_str(s).unwrap_err();
+        assert!(!error.message.is_empty(), "{s}");
+        error
     }
 
     #[test]
-    fn dist_refusals() {
-        assert!(parse_str("dist --push --load").unwrap_err().message.contains("exclusive"));
-        assert!(parse_str("dist --no-image --push").unwrap_err().message.contains("--no-image"));
-        assert!(parse_str("dist --tag").unwrap_err().message.contains("--tag needs a value"));
-        assert!(parse_str("dist --frobnicate").unwrap_err().message.contains("`--frobnicate`"));
-        assert!(parse_str("frob").unwrap_err().message.contains("unknown command `frob`"));
+    fn dist_flags_become_values() {
+        let dist =
+            dist("dist --push --tag=example/ext:1.2.3 --build-with windows=cross --platform linux/arm64");
+        assert_eq!(dist.output, Some(Output::Push));
+        assert_eq!((dist.image.as_deref(), dist.tag.as_deref()), (Some("example/ext"), Some("1.2.3")));
+        assert_eq!(dist.build_with, [("windows".to_string(), Builder::Cross)].into());
+        assert_eq!(dist.platform, Some(Variant::Arm64));
+        let dist = self::dist("dist --tag localhost:5000/acme/ext --oci out.tar --engine buildah");
+        assert_eq!((dist.image.as_deref(), dist.tag), (Some("localhost:5000/acme/ext"), None));
+        assert_eq!(dist.output, Some(Output::Oci("out.tar".into())));
+        assert_eq!(dist.engine, Some(Engine::Buildah));
+    }
+
+    #[test]
+    fn every_bad_flag_is_a_usage_error_with_the_commands_usage() {
+        for (args, says) in [
+            ("dist --push --load", "exclusive"),
+            ("dist --no-image --push", "--no-image"),
+            ("dist --tag", "--tag needs a value"),
+            ("dist --frobnicate", "unexpected option `--frobnicate`"),
+            ("dist --engine kaniko", "--engine kaniko: not an image builder"),
+            ("dist --platform linux/s390x", "--platform linux/s390x: an extension image is"),
+            ("dist --build-with windows=make", "--build-with windows=make: `make` is not a builder"),
+            (
+                "dist --tag Example/Ext:1.0",
+                "--tag Example/Ext:1.0: `Example/Ext` is not a valid image repository",
+            ),
+            ("dist --out a --out b", "--out is given twice"),
+            ("dist --dry-run=yes", "--dry-run takes no value"),
+            ("dist stray", "unexpected argument `stray`"),
+        ] {
+            let error = usage_error(args);
+            assert!(error.message.contains(says), "{args}: {}", error.message);
+            assert_eq!(error.usage, DIST_USAGE, "{args}");
+        }
+        let error = usage_error("frob");
+        assert!(error.message.contains("unknown command `frob`"));
+        assert_eq!(error.usage, USAGE);
+        assert_eq!(usage_error("bench --runs 0").usage, BENCH_USAGE);
+    }
+
+    #[test]
+    fn help_anywhere_before_a_double_dash() {
+        assert_eq!(parse_str("dist --push --help").unwrap(), Command::Help(Some("dist".into())));
+        assert_eq!(parse_str("help check").unwrap(), Command::Help(Some("check".into())));
+        let Command::Test(test) = parse_str("test -- --help").unwrap() else { panic!() };
+        assert_eq!(test.cargo_args, ["--help"]);
     }
 
     #[test]
@@ -425,6 +583,9 @@ mod tests {
         };
         assert_eq!(new.path.as_deref(), Some(camino::Utf8Path::new("../x")));
         assert_eq!(new.host_binaries, ["one", "two"]);
-        assert!(parse_str("new x --image a/b").unwrap_err().message.contains("missing --title, --vendor"));
+        assert!(usage_error("new x --image a/b").message.contains("missing --title, --vendor"));
+        assert!(usage_error("init x --image a/b --title T --vendor V")
+            .message
+            .contains("unexpected argument `x`"));
     }
 }

@@ -41,10 +41,6 @@ use flags::Command;
 pub fn main() -> ExitCode {
     let command = match flags::parse(std::env::args().skip(1)) {
         Ok(command) => command,
-        Err(usage) if usage.message.is_empty() => {
-            println!("{}", usage.usage);
-            return ExitCode::SUCCESS;
-        }
         Err(usage) => {
             eprintln!("error: {}\n\n{}", usage.message, usage.usage);
             return ExitCode::from(2);

@@ -12,24 +12,7 @@ use crate::config::Config;
 use crate::engine::{Engine, ImageBuild, Output};
 use crate::machine::Machine;
 use crate::targets::{choose_builder, target_kind, Builder, Variant};
-use crate::{dockerfile, metadata, rules};
-
-/// What the user asked of `dist`, checked (flags turned into values).
-#[derive(Debug, Clone, Default)]
-pub struct Request {
-    /// `--tag NAME[:TAG]`.
-    pub image: Option<String>,
-    pub tag: Option<String>,
-    /// `--platform`: build one variant only.
-    pub platform: Option<Variant>,
-    pub output: Option<Output>,
-    pub engine: Option<Engine>,
-    pub builder: Option<String>,
-    pub build_with: BTreeMap<String, Builder>,
-    pub out: Option<Utf8PathBuf>,
-    pub no_image: bool,
-    pub force: bool,
-}
+use crate::{dockerfile, flags, metadata, rules};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
@@ -153,11 +136,9 @@ impl fmt::Display for Destination {
 }
 
 impl Plan {
-    pub fn new(config: &Config, request: &Request, machine: &Machine) -> anyhow::Result<Plan> {
+    pub fn new(config: &Config, request: &flags::Dist, machine: &Machine) -> anyhow::Result<Plan> {
         let image = request.image.clone().unwrap_or_else(|| config.image.clone());
         let tag = request.tag.clone().unwrap_or_else(|| config.tag.clone());
-        rules::image_repository(&image).map_err(|e| anyhow::anyhow!("--tag: {e}"))?;
-        rules::tag(&tag).map_err(|e| anyhow::anyhow!("tag: {e}"))?;
         if request.output == Some(Output::Push) && !request.force {
             rules::release_tag(&tag)
                 .map_err(|e| anyhow::anyhow!("refusing to push: {e} (or pass --force)"))?;
@@ -303,7 +284,7 @@ impl Plan {
     /// The plan of everything the config builds, with no image: what setup, doctor and
     /// bench look at.
     pub fn without_image(config: &Config, machine: &Machine) -> anyhow::Result<Plan> {
-        Plan::new(config, &Request { no_image: true, ..Request::default() }, machine)
+        Plan::new(config, &flags::Dist { no_image: true, ..flags::Dist::default() }, machine)
     }
 
     /// Every (builder, target) pair the plan compiles.
@@ -359,7 +340,7 @@ fn group_runs(builds: BTreeMap<(Builder, String), BTreeSet<String>>, machine: &M
 }
 
 fn image_step(
-    request: &Request,
+    request: &flags::Dist,
     machine: &Machine,
     reference: &str,
     variants: &[Variant],
@@ -377,7 +358,7 @@ fn image_step(
         },
     };
     if request.builder.is_some() && engine != Engine::Buildx {
-        bail!("--builder names a buildx builder, but the engine is {engine}");
+        bail!("--builder names a buildx builder, but the engine found here is {engine}: install Docker's buildx, or drop --builder");
     }
     // In dist's own folder, never beside the context (which may be anywhere).
     let digest_file = target_dir.join("xtask/image-metadata.json");
@@ -471,7 +452,7 @@ mod tests {
         }
     }
 
-    fn plan(config: &Config, request: &Request) -> Plan {
+    fn plan(config: &Config, request: &flags::Dist) -> Plan {
         Plan::new(config, request, &machine(&[Engine::Buildah])).unwrap()
     }
 
@@ -481,7 +462,7 @@ mod tests {
 
     #[test]
     fn one_run_per_builder_and_target_set() {
-        let plan = plan(&sample_config(), &Request::default());
+        let plan = plan(&sample_config(), &flags::Dist::default());
         let runs: Vec<String> = plan.cargo_runs.iter().map(CargoRun::display).collect();
         assert_eq!(
             runs,
@@ -500,7 +481,7 @@ mod tests {
 
     #[test]
     fn each_variant_gets_its_own_cpu_and_the_backend_must_be_static() {
-        let plan = plan(&sample_config(), &Request::default());
+        let plan = plan(&sample_config(), &flags::Dist::default());
         let backend = dest(&plan, "arm64/backend");
         assert_eq!(
             backend.source,
@@ -527,7 +508,7 @@ mod tests {
     fn without_an_arm64_windows_build_the_arm64_variant_carries_the_x86_64_exe() {
         let mut config = sample_config();
         config.host_targets.get_mut(&Os::Windows).unwrap().arm64 = None;
-        let plan = plan(&config, &Request::default());
+        let plan = plan(&config, &flags::Dist::default());
         let exe = dest(&plan, "arm64/windows/sample.exe");
         assert_eq!(
             exe.source,
@@ -545,7 +526,7 @@ mod tests {
     fn an_os_turned_off_is_left_out() {
         let mut config = sample_config();
         config.host_targets.remove(&Os::Linux);
-        let plan = plan(&config, &Request::default());
+        let plan = plan(&config, &flags::Dist::default());
         assert!(!plan.files.iter().any(|f| f.dest.as_str().contains("/linux/")));
         // The backend still needs the musl targets.
         assert!(plan.targets().contains(&(Builder::Zigbuild, "x86_64-unknown-linux-musl".into())));
@@ -553,7 +534,7 @@ mod tests {
 
     #[test]
     fn one_platform_narrows_everything() {
-        let request = Request { platform: Some(Variant::Arm64), ..Request::default() };
+        let request = flags::Dist { platform: Some(Variant::Arm64), ..flags::Dist::default() };
         let plan = plan(&sample_config(), &request);
         assert!(plan.files.iter().all(|f| !f.dest.as_str().starts_with("amd64/")));
         assert!(plan.targets().iter().all(|(_, t)| t.starts_with("aarch64-")));
@@ -566,9 +547,9 @@ mod tests {
         let mut config = sample_config();
         config.build_with.insert("linux".into(), Builder::Cross);
         config.build_with.insert("x86_64-pc-windows-gnu".into(), Builder::Cross);
-        let request = Request {
+        let request = flags::Dist {
             build_with: [("aarch64-unknown-linux-musl".to_string(), Builder::Zigbuild)].into(),
-            ..Request::default()
+            ..flags::Dist::default()
         };
         let plan = plan(&config, &request);
         let cross: Vec<(Vec<String>, Vec<String>)> = plan
@@ -598,38 +579,39 @@ mod tests {
     fn refusals_name_the_file_and_the_reason() {
         let mut config = sample_config();
         config.build_with.insert("darwin".into(), Builder::Cross);
-        let err = Plan::new(&config, &Request::default(), &machine(&[])).unwrap_err().to_string();
+        let err = Plan::new(&config, &flags::Dist::default(), &machine(&[])).unwrap_err().to_string();
         assert!(
             err.starts_with("cannot build amd64/darwin/sample (package `sample-cli`): cross has no images"),
             "{err}"
         );
         let request =
-            Request { output: Some(Output::Push), tag: Some("latest".into()), ..Request::default() };
+            flags::Dist { output: Some(Output::Push), tag: Some("latest".into()), ..flags::Dist::default() };
         let err = Plan::new(&sample_config(), &request, &machine(&[])).unwrap_err().to_string();
         assert!(err.contains("refusing to push: `latest` is not a release tag"), "{err}");
-        let forced = Request { force: true, ..request };
+        let forced = flags::Dist { force: true, ..request };
         assert!(Plan::new(&sample_config(), &forced, &machine(&[Engine::Buildx])).is_ok());
     }
 
     #[test]
     fn the_engine_is_the_flag_or_the_first_found() {
         let config = sample_config();
-        let engine = |request: &Request, found: &[Engine]| match Plan::new(&config, request, &machine(found))
-            .unwrap()
-            .image
-        {
-            ImageStep::Build(b) => Some(b.engine),
-            ImageStep::Skip | ImageStep::NoEngine => None,
-        };
-        assert_eq!(engine(&Request::default(), &[Engine::Buildx, Engine::Buildah]), Some(Engine::Buildx));
-        assert_eq!(engine(&Request::default(), &[Engine::Podman, Engine::Buildah]), Some(Engine::Podman));
-        let buildah = Request { engine: Some(Engine::Buildah), ..Request::default() };
+        let engine =
+            |request: &flags::Dist, found: &[Engine]| match Plan::new(&config, request, &machine(found))
+                .unwrap()
+                .image
+            {
+                ImageStep::Build(b) => Some(b.engine),
+                ImageStep::Skip | ImageStep::NoEngine => None,
+            };
+        assert_eq!(engine(&flags::Dist::default(), &[Engine::Buildx, Engine::Buildah]), Some(Engine::Buildx));
+        assert_eq!(engine(&flags::Dist::default(), &[Engine::Podman, Engine::Buildah]), Some(Engine::Podman));
+        let buildah = flags::Dist { engine: Some(Engine::Buildah), ..flags::Dist::default() };
         assert_eq!(engine(&buildah, &[Engine::Buildx]), Some(Engine::Buildah));
         assert_eq!(
-            Plan::new(&config, &Request::default(), &machine(&[])).unwrap().image,
+            Plan::new(&config, &flags::Dist::default(), &machine(&[])).unwrap().image,
             ImageStep::NoEngine
         );
-        let none = Request { no_image: true, ..Request::default() };
+        let none = flags::Dist { no_image: true, ..flags::Dist::default() };
         assert_eq!(Plan::new(&config, &none, &machine(&[Engine::Buildx])).unwrap().image, ImageStep::Skip);
     }
 
@@ -637,7 +619,7 @@ mod tests {
     fn a_deployment_target_set_by_the_user_is_left_alone() {
         let mut machine = machine(&[]);
         machine.macos_deployment_target = Some("13.0".into());
-        let plan = Plan::new(&sample_config(), &Request::default(), &machine).unwrap();
+        let plan = Plan::new(&sample_config(), &flags::Dist::default(), &machine).unwrap();
         assert!(plan.cargo_runs.iter().all(|r| r.env.is_empty()));
     }
 }

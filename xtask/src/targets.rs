@@ -38,12 +38,24 @@ impl Variant {
         }
     }
 
+    /// The variant a platform or architecture names: `linux/arm64`, `linux/arm64/v8`,
+    /// `arm64` (with or without the OS, with or without arm64's `v8`). The one place
+    /// platform strings are matched: the builder check, doctor and check all use it.
     pub fn parse_platform(s: &str) -> Option<Variant> {
-        match s {
-            "linux/amd64" | "amd64" => Some(Variant::Amd64),
-            "linux/arm64" | "linux/arm64/v8" | "arm64" => Some(Variant::Arm64),
+        match s.strip_prefix("linux/").unwrap_or(s) {
+            "amd64" => Some(Variant::Amd64),
+            "arm64" | "arm64/v8" => Some(Variant::Arm64),
             _ => None,
         }
+    }
+}
+
+impl std::str::FromStr for Variant {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Variant, String> {
+        Variant::parse_platform(s)
+            .ok_or_else(|| "an extension image is linux/amd64 or linux/arm64".to_string())
     }
 }
 
@@ -157,13 +169,17 @@ impl Builder {
             Builder::Cross => "cross",
         }
     }
+}
 
-    pub fn parse(s: &str) -> Option<Builder> {
+impl std::str::FromStr for Builder {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Builder, String> {
         match s {
-            "cargo" => Some(Builder::Cargo),
-            "zigbuild" | "cargo-zigbuild" => Some(Builder::Zigbuild),
-            "cross" => Some(Builder::Cross),
-            _ => None,
+            "cargo" => Ok(Builder::Cargo),
+            "zigbuild" | "cargo-zigbuild" => Ok(Builder::Zigbuild),
+            "cross" => Ok(Builder::Cross),
+            _ => Err(format!("`{s}` is not a builder; use zigbuild, cross or cargo")),
         }
     }
 }

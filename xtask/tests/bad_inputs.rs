@@ -156,9 +156,13 @@ fn cases() -> Vec<Case> {
             setup: |_| {},
             args: &["--tag", "Example/Fixture:1.0.0"],
             env: Normal,
-            exit: 1,
+            exit: 2,
             context: Untouched,
-            says: &["--tag", "`Example/Fixture` is not a valid image repository", "lowercase"],
+            says: &[
+                "--tag Example/Fixture:1.0.0: `Example/Fixture` is not a valid image repository",
+                "lowercase",
+                "Usage: cargo xtask dist",
+            ],
         },
         Case {
             name: "latest on push",
@@ -393,18 +397,25 @@ fn cases() -> Vec<Case> {
             setup: |_| {},
             args: &["--platform", "linux/s390x"],
             env: Normal,
-            exit: 1,
+            exit: 2,
             context: Untouched,
-            says: &["--platform linux/s390x", "an extension image is linux/amd64 or linux/arm64"],
+            says: &[
+                "--platform linux/s390x: an extension image is linux/amd64 or linux/arm64",
+                "Usage: cargo xtask dist",
+            ],
         },
         Case {
             name: "unknown engine",
             setup: |_| {},
             args: &["--engine", "kaniko"],
             env: Normal,
-            exit: 1,
+            exit: 2,
             context: Untouched,
-            says: &["--engine kaniko", "use buildx, buildah or podman"],
+            says: &[
+                "--engine kaniko: not an image builder",
+                "use buildx, buildah or podman",
+                "Usage: cargo xtask dist",
+            ],
         },
         // ---- Destinations that dist did not make: refused, nothing removed ----------------
         Case {

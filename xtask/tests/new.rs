@@ -192,20 +192,29 @@ fn new_refuses_bad_names_and_a_non_empty_folder() {
             .map(|s| s.to_string())
             .collect()
     };
+    // The base arguments with one flag's value replaced, or one flag added.
+    let with = |path: &Path, flag: &str, value: &str| -> Vec<String> {
+        let mut args = base(path);
+        match args.iter().position(|a| a == flag) {
+            Some(i) => args[i + 1] = value.to_string(),
+            None => args.extend([flag.to_string(), value.to_string()]),
+        }
+        args
+    };
     let cases: Vec<(Vec<String>, i32, &[&str])> = vec![
         (base(&occupied), 1, &["exists and is not empty", "give `new` a new folder"]),
         (
-            [base(&fresh), vec!["--image".into(), "Acme/Good".into()]].concat(),
+            with(&fresh, "--image", "Acme/Good"),
             1,
             &["--image", "`Acme/Good` is not a valid image repository"],
         ),
         (
-            [base(&fresh), vec!["--image".into(), "acme/9lives".into()]].concat(),
+            with(&fresh, "--image", "acme/9lives"),
             1,
             &["the name `9lives` also names the Rust packages", "start with a letter"],
         ),
         (
-            [base(&fresh), vec!["--host-binary".into(), "du report".into()]].concat(),
+            with(&fresh, "--host-binary", "du report"),
             1,
             &["--host-binary: `du report` is not a valid crate or binary name"],
         ),
@@ -216,7 +225,7 @@ fn new_refuses_bad_names_and_a_non_empty_folder() {
             &["--host-binary `a` is given twice"],
         ),
         (
-            [base(&fresh), vec!["--title".into(), "Say \"hi\"".into()]].concat(),
+            with(&fresh, "--title", "Say \"hi\""),
             1,
             &["--title `Say \"hi\"` contains '\"'", "would need escaping"],
         ),
