@@ -11,9 +11,12 @@ use xshell::{cmd, Shell};
 
 use crate::binary::{self, Cpu, Format};
 use crate::config::Config;
+use crate::flags::{self, ImageReference};
+use crate::machine::runs;
+use crate::oci::{Layout, Tree};
 use crate::plan::CONTEXT_DIR;
 use crate::targets::{Os, Variant};
-use crate::{dockerfile, flags, rules};
+use crate::{dockerfile, rules};
 
 /// The labels `docker extension validate` requires, non-empty.
 pub const REQUIRED_LABELS: &[&str] = &[
@@ -51,18 +54,31 @@ pub fn report(problems: &[Problem], what: &str) -> String {
 }
 
 /// One image variant as the checks see it: its files, labels and entrypoint.
-pub struct VariantView {
+pub struct VariantView<'a> {
     pub variant: Variant,
-    /// Folders that make up the variant's filesystem, searched in order.
-    pub roots: Vec<Utf8PathBuf>,
+    pub files: Files<'a>,
     pub labels: BTreeMap<String, String>,
     pub entrypoint: Vec<String>,
 }
 
-impl VariantView {
-    fn file(&self, image_path: &str) -> Option<Utf8PathBuf> {
-        let rel = image_path.trim_start_matches('/');
-        self.roots.iter().map(|root| root.join(rel)).find(|p| p.is_file())
+/// Where a variant's files are: folders on disk (a context), or an image's layers in memory.
+pub enum Files<'a> {
+    /// Searched in order.
+    Folders(Vec<Utf8PathBuf>),
+    Image(&'a Tree),
+}
+
+impl Files<'_> {
+    /// A regular file's bytes (`None`: missing, or not a regular file).
+    fn read(&self, image_path: &str) -> Option<std::borrow::Cow<'_, [u8]>> {
+        match self {
+            Files::Folders(roots) => {
+                let rel = image_path.trim_start_matches('/');
+                let path = roots.iter().map(|root| root.join(rel)).find(|p| p.is_file())?;
+                std::fs::read(path).ok().map(std::borrow::Cow::Owned)
+            }
+            Files::Image(tree) => tree.file(image_path).map(std::borrow::Cow::Borrowed),
+        }
     }
 }
 
@@ -83,7 +99,7 @@ pub fn check_context(context: &Utf8Path, config: &Config, variants: &[Variant]) 
     for &variant in variants {
         let view = VariantView {
             variant,
-            roots: vec![context.join(variant.arch()), context.to_path_buf()],
+            files: Files::Folders(vec![context.join(variant.arch()), context.to_path_buf()]),
             labels: labels.clone(),
             entrypoint: if config.backend.is_some() { vec!["/backend".into()] } else { vec![] },
         };
@@ -103,14 +119,11 @@ pub fn check_variant(view: &VariantView, scratch: bool) -> Vec<Problem> {
     let mut problems = check_labels(&view.labels);
     let arch = view.variant.arch();
     let place = |path: &str| format!("{arch}:{path}");
-    let Some(metadata_file) = view.file("metadata.json") else {
+    let Some(metadata_bytes) = view.files.read("metadata.json") else {
         problems.push(problem(place("/metadata.json"), "is missing: Docker Desktop reads it first"));
         return problems;
     };
-    let metadata: Value = match std::fs::read_to_string(&metadata_file)
-        .map_err(|e| e.to_string())
-        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
-    {
+    let metadata: Value = match serde_json::from_slice(&metadata_bytes) {
         Ok(v) => v,
         Err(e) => {
             problems.push(problem(place("/metadata.json"), format!("is not valid JSON ({e})")));
@@ -119,7 +132,7 @@ pub fn check_variant(view: &VariantView, scratch: bool) -> Vec<Problem> {
     };
     problems.extend(check_metadata_keys(&metadata).into_iter().map(|m| problem(place("/metadata.json"), m)));
     for path in crate::metadata::named_paths(&metadata) {
-        if view.file(&path).is_none() {
+        if view.files.read(&path).is_none() {
             problems.push(problem(place(&path), "is named in metadata.json but missing from the image"));
         }
     }
@@ -128,9 +141,9 @@ pub fn check_variant(view: &VariantView, scratch: bool) -> Vec<Problem> {
         for os in Os::ALL {
             for entry in group[os.key()].as_array().into_iter().flatten() {
                 let Some(path) = entry["path"].as_str() else { continue };
-                let Some(file) = view.file(path) else { continue };
+                let Some(bytes) = view.files.read(path) else { continue };
                 if let Some(message) =
-                    check_binary(&file, os.format(), view.variant, os.arm64_runs_x86_64(), false)
+                    check_binary(&bytes, os.format(), view.variant, os.arm64_runs_x86_64(), false)
                 {
                     problems.push(problem(place(path), message));
                 }
@@ -147,10 +160,10 @@ pub fn check_variant(view: &VariantView, scratch: bool) -> Vec<Problem> {
                 ));
             }
             None => {}
-            Some(entry) => match view.file(entry) {
+            Some(entry) => match view.files.read(entry) {
                 None => problems.push(problem(place(entry), "is the image's entrypoint but is missing")),
-                Some(file) => {
-                    if let Some(message) = check_binary(&file, Format::Elf, view.variant, false, scratch) {
+                Some(bytes) => {
+                    if let Some(message) = check_binary(&bytes, Format::Elf, view.variant, false, scratch) {
                         problems.push(problem(place(entry), message));
                     }
                 }
@@ -162,19 +175,15 @@ pub fn check_variant(view: &VariantView, scratch: bool) -> Vec<Problem> {
 
 /// What is wrong with a binary at a path that must be `format` for `variant`, if anything.
 fn check_binary(
-    file: &Utf8Path,
+    bytes: &[u8],
     format: Format,
     variant: Variant,
     emulated_ok: bool,
     static_required: bool,
 ) -> Option<String> {
-    let bytes = match std::fs::read(file) {
-        Ok(b) => b,
-        Err(e) => return Some(format!("cannot be read: {e}")),
-    };
     let cpu = variant.cpu();
     let wanted = binary::BinaryKind { format, cpu };
-    let info = match binary::inspect(&bytes) {
+    let info = match binary::inspect(bytes) {
         Ok(info) => info,
         Err(what) => {
             return Some(format!(
@@ -345,39 +354,14 @@ pub fn check_labels(labels: &BTreeMap<String, String>) -> Vec<Problem> {
 
 impl flags::Check {
     pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        let problems = match &self.archive {
-            Some(archive) => {
-                // Not a file: an image reference, exported from docker's image store.
-                let saved = if archive.exists() { None } else { Some(save_image(sh, archive.as_str())?) };
-                let file = saved.as_ref().map(|(_, file)| file.as_path()).unwrap_or(archive);
-                let (problems, sizes) = check_archive(sh, file)?;
-                for size in sizes {
-                    println!("{size}");
-                }
-                problems
-            }
-            None => {
-                let config = Config::load_current()?;
-                let context = config.target_dir.join(CONTEXT_DIR);
-                let mut problems = vec![];
-                if let Err(e) = rules::release_tag(&config.tag) {
-                    problems.push(problem("tag", e));
-                }
-                if !context.is_dir() {
-                    problems.push(problem(
-                        context.to_string(),
-                        "does not exist: run `cargo xtask dist --no-image` first",
-                    ));
-                } else {
-                    problems.extend(check_context(&context, &config, &Variant::ALL));
-                }
-                problems
-            }
+        let Some(source) = &self.archive else {
+            return check_workspace();
         };
-        let what = match &self.archive {
-            Some(archive) => archive.to_string(),
-            None => "the extension".to_string(),
-        };
+        let (layout, what) = read_image(sh, source.as_str())?;
+        let (problems, lines) = check_layout(&layout, &what)?;
+        for line in lines {
+            println!("{line}");
+        }
         if !problems.is_empty() {
             bail!("{}", report(&problems, &what));
         }
@@ -386,52 +370,105 @@ impl flags::Check {
     }
 }
 
-/// Exports an image from docker's store into an OCI archive (`docker image save` writes
-/// the OCI layout since Docker 25), in a temporary folder that lives as long as the result.
-fn save_image(sh: &Shell, reference: &str) -> anyhow::Result<(xshell::TempDir, Utf8PathBuf)> {
-    let repository =
-        reference.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')).map_or(reference, |(r, _)| r);
-    if rules::image_repository(repository).is_err() {
-        bail!("{reference} does not exist: give an OCI archive (`cargo xtask dist --oci {reference}` writes one) or an image reference");
+/// The config and the context dist wrote.
+fn check_workspace() -> anyhow::Result<()> {
+    let config = Config::load_current()?;
+    let context = config.target_dir.join(CONTEXT_DIR);
+    let mut problems = vec![];
+    if let Err(e) = rules::release_tag(&config.tag) {
+        problems.push(problem("tag", e));
     }
-    if !crate::machine::runs(sh, "docker", &["--version"]) {
+    if !context.is_dir() {
+        problems
+            .push(problem(context.to_string(), "does not exist: run `cargo xtask dist --no-image` first"));
+    } else {
+        problems.extend(check_context(&context, &config, &Variant::ALL));
+    }
+    if !problems.is_empty() {
+        bail!("{}", report(&problems, "the extension"));
+    }
+    println!("the extension: no problems found");
+    Ok(())
+}
+
+/// An image from wherever `source` says: an archive file, a layout folder, an image in
+/// docker's store, or a registry.
+fn read_image(sh: &Shell, source: &str) -> anyhow::Result<(Layout, String)> {
+    let path = Utf8Path::new(source);
+    if path.is_file() {
+        return Ok((Layout::read_archive(path)?, source.to_string()));
+    }
+    if path.is_dir() {
+        return Ok((Layout::read_dir(path)?, source.to_string()));
+    }
+    let looks_like_a_path = source.starts_with(['/', '.'])
+        || source.ends_with(".tar")
+        || path.parent().is_some_and(|p| !p.as_str().is_empty() && p.is_dir());
+    if looks_like_a_path {
+        bail!("{source} does not exist: give an OCI archive (`cargo xtask dist --oci {source}` writes one) or an image reference");
+    }
+    let reference: ImageReference = source.parse().map_err(|e| {
+        anyhow::anyhow!("{source} is neither a file nor an image reference ({e}): give an OCI archive (`cargo xtask dist --oci PATH` writes one) or an image reference")
+    })?;
+    let in_docker = !names_registry(&reference.repository)
+        && runs(sh, "docker", &["image", "inspect", "--format", "{{.Id}}", source]);
+    if in_docker {
+        let temp = sh.create_temp_dir().context("creating a temporary folder")?;
+        let file = Utf8PathBuf::try_from(temp.path().join("image.tar"))?;
+        cmd!(sh, "docker image save --output {file} {source}")
+            .quiet()
+            .ignore_stdout()
+            .run()
+            .with_context(|| format!("exporting {source} from docker's image store"))?;
+        return Ok((Layout::read_archive(&file)?, format!("{source} (docker's image store)")));
+    }
+    if !runs(sh, "skopeo", &["--version"]) {
         bail!(
-            "{reference} is not a file, and there is no docker to export it as an image: give an OCI archive              (`cargo xtask dist --oci target/extension.tar`)"
+            "{source} is not in docker's image store here, and reading it from its registry needs \
+             skopeo, which is not installed: `sudo apt-get install skopeo` (macOS: `brew install \
+             skopeo`), or check an archive instead (`cargo xtask dist --oci PATH`)"
         );
     }
     let temp = sh.create_temp_dir().context("creating a temporary folder")?;
-    let file = Utf8PathBuf::try_from(temp.path().join("image.tar"))?;
-    cmd!(sh, "docker image save --output {file} {reference}").quiet().ignore_stdout().run().with_context(
-        || {
-            format!(
-                "docker has no image {reference}: build it with `cargo xtask dist --load`, or pull it first"
-            )
-        },
-    )?;
-    Ok((temp, file))
+    let dir = Utf8PathBuf::try_from(temp.path().join("layout"))?;
+    let destination = format!("oci:{dir}");
+    let remote = format!("docker://{source}");
+    // Plain HTTP only for a registry on this machine, as Docker itself allows.
+    let tls = if is_loopback_registry(&reference.repository) {
+        "--src-tls-verify=false"
+    } else {
+        "--src-tls-verify=true"
+    };
+    cmd!(sh, "skopeo copy --quiet --all {tls} {remote} {destination}")
+        .quiet()
+        .run()
+        .with_context(|| format!("reading {source} from its registry with skopeo"))?;
+    Ok((Layout::read_dir(&dir)?, format!("{source} (registry)")))
 }
 
-/// Checks an OCI archive: both platforms present, the tag, and each variant in full.
-/// Also returns one line per variant with its compressed layer sizes (what users download).
-pub fn check_archive(sh: &Shell, archive: &Utf8Path) -> anyhow::Result<(Vec<Problem>, Vec<String>)> {
-    if !archive.is_file() {
-        bail!("{archive} does not exist: build one with `cargo xtask dist --oci {archive}`");
-    }
-    let temp = sh.create_temp_dir().context("creating a temporary folder")?;
-    let dir = Utf8PathBuf::try_from(temp.path().to_path_buf())?;
-    let layout = dir.join("layout");
-    std::fs::create_dir_all(&layout)?;
-    cmd!(sh, "tar -xf {archive} -C {layout}").quiet().run().with_context(|| {
-        format!("{archive} is not a tar archive (expected an OCI archive from `dist --oci`)")
-    })?;
-    let oci = OciLayout { dir: layout };
-    let images = oci.images().with_context(|| format!("reading the OCI layout in {archive}"))?;
+/// Whether the repository's first component names a registry host.
+fn names_registry(repository: &str) -> bool {
+    repository.split_once('/').is_some_and(|(first, _)| first.contains(['.', ':']) || first == "localhost")
+}
+
+/// `localhost` or 127.0.0.0/8, with or without a port.
+pub fn is_loopback_registry(repository: &str) -> bool {
+    let host = repository.split('/').next().unwrap_or_default();
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    host == "localhost" || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Checks an image layout: both platforms present, the tag, and each variant in full.
+/// Also returns a line per variant (its compressed layer sizes: what users download) and
+/// per attestation.
+pub fn check_layout(layout: &Layout, what: &str) -> anyhow::Result<(Vec<Problem>, Vec<String>)> {
+    let contents = layout.contents().with_context(|| format!("reading the image in {what}"))?;
     let mut problems = vec![];
-    let mut sizes = vec![];
+    let mut lines = vec![];
     for variant in Variant::ALL {
-        if !images.iter().any(|(v, _)| *v == variant) {
+        if !contents.images.iter().any(|image| image.variant == variant) {
             problems.push(problem(
-                archive.to_string(),
+                what,
                 format!(
                     "has no {} image; Docker Desktop needs both linux/amd64 and linux/arm64",
                     variant.platform()
@@ -439,157 +476,49 @@ pub fn check_archive(sh: &Shell, archive: &Utf8Path) -> anyhow::Result<(Vec<Prob
             ));
         }
     }
-    for (variant, manifest) in images {
-        let layer_sizes: Vec<u64> =
-            manifest["layers"].as_array().into_iter().flatten().filter_map(|l| l["size"].as_u64()).collect();
-        sizes.push(format!(
+    for other in &contents.others {
+        lines.push(format!("{other}: not an extension platform (ignored)"));
+    }
+    for image in &contents.images {
+        let variant = image.variant;
+        let sizes: Vec<u64> = image.manifest.layers.iter().map(|l| l.size).collect();
+        lines.push(format!(
             "{}: {} layers, {} compressed ({})",
             variant.platform(),
-            layer_sizes.len(),
-            crate::report::size(layer_sizes.iter().sum()),
-            layer_sizes.iter().map(|s| crate::report::size(*s)).collect::<Vec<_>>().join(" + ")
+            sizes.len(),
+            crate::report::size(sizes.iter().sum()),
+            sizes.iter().map(|s| crate::report::size(*s)).collect::<Vec<_>>().join(" + ")
         ));
-        let root = dir.join(variant.arch());
-        std::fs::create_dir_all(&root)?;
-        let (config, layers) = oci.image(&manifest)?;
-        for layer in layers {
-            cmd!(sh, "tar -xf {layer} -C {root}")
-                .quiet()
-                .run()
-                .with_context(|| format!("unpacking layer {layer}"))?;
-            apply_whiteouts(&root)?;
-        }
-        let labels: BTreeMap<String, String> = config["config"]["Labels"]
-            .as_object()
-            .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
-            .unwrap_or_default();
-        let entrypoint: Vec<String> = config["config"]["Entrypoint"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
-            .unwrap_or_default();
+        let tree = match layout.files(&image.manifest) {
+            Ok(tree) => tree,
+            Err(e) => {
+                problems.push(problem(format!("{}:/", variant.arch()), format!("cannot be read: {e:#}")));
+                continue;
+            }
+        };
+        let labels = image.config.config.labels.clone().unwrap_or_default();
         if let Some(version) = labels.get("org.opencontainers.image.version") {
             if let Err(e) = rules::release_tag(version) {
                 problems.push(problem("label org.opencontainers.image.version", e));
             }
         }
         // No C library in the image: the backend must be static.
-        let has_libc = ["lib", "usr/lib", "lib64"].iter().any(|d| root.join(d).is_dir());
-        let view = VariantView { variant, roots: vec![root], labels, entrypoint };
+        let has_libc = ["lib", "usr/lib", "lib64"].iter().any(|d| tree.is_dir(d));
+        let view = VariantView {
+            variant,
+            files: Files::Image(&tree),
+            labels,
+            entrypoint: image.config.config.entrypoint.clone().unwrap_or_default(),
+        };
         problems.extend(check_variant(&view, !has_libc));
     }
-    Ok((dedup(problems), sizes))
-}
-
-/// A layer deletes a file of the layers below it with a `.wh.<name>` file beside it (the
-/// OCI image spec's whiteouts); `.wh..wh..opq` (an opaque folder) is only dropped, as what
-/// the layer itself brought cannot be told apart once unpacked.
-fn apply_whiteouts(root: &Utf8Path) -> anyhow::Result<()> {
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let mut entries: Vec<(String, bool)> = vec![];
-        for entry in dir.read_dir_utf8().with_context(|| format!("reading {dir}"))? {
-            let entry = entry?;
-            entries.push((entry.file_name().to_string(), entry.file_type()?.is_dir()));
-        }
-        for (name, is_dir) in &entries {
-            let path = dir.join(name);
-            if name == ".wh..wh..opq" {
-                std::fs::remove_file(&path)?;
-            } else if let Some(hidden) = name.strip_prefix(".wh.") {
-                let target = dir.join(hidden);
-                if target.is_dir() {
-                    std::fs::remove_dir_all(&target)?;
-                } else if target.exists() {
-                    std::fs::remove_file(&target)?;
-                }
-                std::fs::remove_file(&path)?;
-            } else if *is_dir {
-                stack.push(path);
-            }
-        }
+    for attestation in &contents.attestations {
+        let kinds = if attestation.kinds.is_empty() {
+            "unknown kind".to_string()
+        } else {
+            attestation.kinds.join(", ")
+        };
+        lines.push(format!("attestation for {} ({kinds})", attestation.platform));
     }
-    Ok(())
-}
-
-/// An unpacked OCI image layout (index.json and blobs/).
-pub struct OciLayout {
-    pub dir: Utf8PathBuf,
-}
-
-const INDEX_TYPES: &[&str] =
-    &["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"];
-
-impl OciLayout {
-    pub fn blob(&self, digest: &str) -> anyhow::Result<Utf8PathBuf> {
-        let (algorithm, hex) =
-            digest.split_once(':').with_context(|| format!("`{digest}` is not a digest"))?;
-        let path = self.dir.join("blobs").join(algorithm).join(hex);
-        if !path.is_file() {
-            bail!("blob {digest} is missing from the archive");
-        }
-        Ok(path)
-    }
-
-    pub fn json(&self, digest: &str) -> anyhow::Result<Value> {
-        let path = self.blob(digest)?;
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-        serde_json::from_str(&text).with_context(|| format!("parsing blob {digest}"))
-    }
-
-    /// The platform images of the archive (attestations skipped), following nested indexes.
-    pub fn images(&self) -> anyhow::Result<Vec<(Variant, Value)>> {
-        let index_path = self.dir.join("index.json");
-        let index: Value = serde_json::from_str(
-            &std::fs::read_to_string(&index_path)
-                .context("the archive has no index.json: it is not an OCI archive")?,
-        )?;
-        let mut descriptors: Vec<Value> = index["manifests"].as_array().cloned().unwrap_or_default();
-        let mut images = vec![];
-        while let Some(descriptor) = descriptors.pop() {
-            let media_type = descriptor["mediaType"].as_str().unwrap_or_default();
-            let digest = descriptor["digest"].as_str().unwrap_or_default();
-            let manifest = self.json(digest)?;
-            let manifest_type = manifest["mediaType"].as_str().unwrap_or(media_type);
-            if INDEX_TYPES.contains(&media_type)
-                || INDEX_TYPES.contains(&manifest_type)
-                || manifest.get("manifests").is_some()
-            {
-                descriptors.extend(manifest["manifests"].as_array().cloned().unwrap_or_default());
-                continue;
-            }
-            if descriptor["annotations"]["vnd.docker.reference.type"].as_str() == Some("attestation-manifest")
-            {
-                continue;
-            }
-            let platform = &descriptor["platform"];
-            let config = self.json(manifest["config"]["digest"].as_str().unwrap_or_default())?;
-            let (os, arch) = match (platform["os"].as_str(), platform["architecture"].as_str()) {
-                (Some(os), Some(arch)) => (os.to_string(), arch.to_string()),
-                _ => (
-                    config["os"].as_str().unwrap_or_default().to_string(),
-                    config["architecture"].as_str().unwrap_or_default().to_string(),
-                ),
-            };
-            if os != "linux" {
-                continue;
-            }
-            if let Some(variant) = Variant::parse_platform(&arch) {
-                images.push((variant, manifest));
-            }
-        }
-        images.sort_by_key(|(v, _)| *v);
-        Ok(images)
-    }
-
-    /// An image's config and its layer blobs, in order.
-    pub fn image(&self, manifest: &Value) -> anyhow::Result<(Value, Vec<Utf8PathBuf>)> {
-        let config = self.json(manifest["config"]["digest"].as_str().unwrap_or_default())?;
-        let layers = manifest["layers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|l| self.blob(l["digest"].as_str().unwrap_or_default()))
-            .collect::<anyhow::Result<_>>()?;
-        Ok((config, layers))
-    }
+    Ok((dedup(problems), lines))
 }

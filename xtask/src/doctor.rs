@@ -5,23 +5,24 @@ use anyhow::bail;
 use xshell::{cmd, Shell};
 
 use crate::config::Config;
-use crate::engine::BuilderFacts;
+use crate::engine::{BuilderFacts, Check};
 use crate::flags;
 use crate::machine::{version, Machine};
 use crate::plan::Plan;
+use crate::services::SERVER_VERSION;
 use crate::targets::Variant;
 use crate::tools::{self, CROSS_INSTALL, ZIGBUILD_CARGO, ZIGBUILD_PIP, ZIG_PIP};
 
 #[derive(Debug, PartialEq, Eq)]
-pub struct Check {
+pub struct Prerequisite {
     pub name: String,
     /// What was found (a version), or why it is missing.
     pub found: Result<String, String>,
     pub fix: String,
 }
 
-fn check(name: &str, found: Option<String>, fix: &str) -> Check {
-    Check { name: name.into(), found: found.ok_or_else(|| "not found".to_string()), fix: fix.into() }
+fn check(name: &str, found: Option<String>, fix: &str) -> Prerequisite {
+    Prerequisite { name: name.into(), found: found.ok_or_else(|| "not found".to_string()), fix: fix.into() }
 }
 
 impl flags::Doctor {
@@ -77,36 +78,39 @@ impl flags::Doctor {
             buildx,
             "Docker Desktop includes buildx; elsewhere: https://github.com/docker/buildx#installing",
         ));
+        // The same checks, and the same sentences, as dist's.
         let mut buildx_ok = false;
-        if has_buildx {
-            let inspect =
-                cmd!(sh, "docker buildx inspect").quiet().ignore_stderr().read().unwrap_or_default();
-            let facts = BuilderFacts::parse(&inspect);
-            let wanted: Vec<&str> = Variant::ALL.iter().map(|v| v.platform()).collect();
-            let can: Vec<&str> =
-                wanted.iter().copied().filter(|w| facts.platforms.iter().any(|p| p == w)).collect();
-            buildx_ok = can.len() == wanted.len();
-            let name = format!(
-                "buildx builder {} builds {}",
-                facts.name.as_deref().unwrap_or("(current)"),
-                wanted.join(" and ")
-            );
-            checks.push(Check {
-                name,
-                found: if buildx_ok {
-                    Ok(format!("driver {}", facts.driver.unwrap_or_default()))
-                } else {
-                    Err(format!(
-                        "it builds {}",
-                        if facts.platforms.is_empty() {
-                            "nothing".into()
-                        } else {
-                            facts.platforms.join(", ")
-                        }
-                    ))
+        if has_docker {
+            let running = Check::DockerRunning.run(sh);
+            checks.push(Prerequisite {
+                name: "docker engine".into(),
+                found: match &running {
+                    Ok(()) => {
+                        Ok(version(sh, "docker", &["info", "--format", SERVER_VERSION]).unwrap_or_default())
+                    }
+                    Err(e) => Err(e.to_string()),
                 },
-                fix: "docker buildx create --name extensions --driver docker-container --use".into(),
+                fix: "start Docker Desktop (or your Docker engine)".into(),
             });
+            if has_buildx && running.is_ok() {
+                let exports = Check::BuilderExports { builder: None, platforms: Variant::ALL.len() };
+                let inspect =
+                    cmd!(sh, "docker buildx inspect").quiet().ignore_stderr().read().unwrap_or_default();
+                let facts = BuilderFacts::parse(&inspect);
+                let result = exports.run(sh);
+                buildx_ok = result.is_ok();
+                checks.push(Prerequisite {
+                    name: format!(
+                        "buildx builder {} exports linux/amd64 + linux/arm64",
+                        facts.name.as_deref().unwrap_or("(current)")
+                    ),
+                    found: match result {
+                        Ok(()) => Ok(format!("driver {}", facts.driver.unwrap_or_default())),
+                        Err(e) => Err(e.to_string().lines().next().unwrap_or_default().to_string()),
+                    },
+                    fix: "docker buildx create --name extensions --driver docker-container --use".into(),
+                });
+            }
         }
         if has_docker {
             checks.push(check(
@@ -130,7 +134,7 @@ impl flags::Doctor {
             match &node {
                 Some(v) if !node_recent_enough(v) => {
                     node_ok = false;
-                    checks.push(Check {
+                    checks.push(Prerequisite {
                         name: "node".into(),
                         found: Err(format!("{v} is older than 20.19, which Vite needs")),
                         fix: node_fix.into(),
@@ -181,7 +185,7 @@ fn node_recent_enough(version: &str) -> bool {
     major > 20 || (major == 20 && minor >= 19)
 }
 
-pub fn render(checks: &[Check]) -> String {
+pub fn render(checks: &[Prerequisite]) -> String {
     let width = checks.iter().map(|c| c.name.chars().count()).max().unwrap_or(0);
     let mut out = String::new();
     for c in checks {

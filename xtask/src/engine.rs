@@ -1,5 +1,8 @@
 //! Building the image from the context: docker buildx, or buildah / podman (no daemon).
-//! The commands are plain data (`ImageBuild::commands`), shown by `--dry-run` and run as is.
+//!
+//! An [`ImageBuild`] is plain data. Its [`Check`]s (each a sentence and the commands that
+//! answer it) run before anything is compiled, and its [`Run`]s build the image; `--dry-run`
+//! prints both lists and dist runs exactly those, in that order.
 
 use std::fmt;
 
@@ -9,6 +12,7 @@ use xshell::{cmd, Shell};
 
 use crate::machine::runs;
 use crate::ownership::Ledger;
+use crate::services::SERVER_VERSION;
 use crate::targets::Variant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +90,17 @@ pub enum Output {
     Build,
 }
 
+/// What a push attaches (buildx only: buildah and podman attach nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attestations {
+    /// An SBOM (made by Docker Hub's scanner image) and max-mode provenance: the default.
+    SbomAndProvenance,
+    /// `--no-sbom`: provenance only, for builders that cannot pull the scanner.
+    Provenance,
+    /// `--no-attest`: nothing.
+    None,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageBuild {
     pub engine: Engine,
@@ -96,6 +111,7 @@ pub struct ImageBuild {
     pub builder: Option<String>,
     /// `--force`: push over an existing tag.
     pub force: bool,
+    pub attestations: Attestations,
     pub context: Utf8PathBuf,
     /// Where the engine writes the image digest (buildx `--metadata-file`, buildah `--digestfile`).
     pub digest_file: Utf8PathBuf,
@@ -110,6 +126,159 @@ pub struct ImageResult {
     pub note: Option<String>,
 }
 
+/// A check made before anything is compiled: it fails in seconds, with the fix, rather
+/// than after minutes of cross-compiling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// The Docker engine answers (Docker Desktop is started).
+    DockerRunning,
+    /// The buildx builder can export an image of every platform. No platform list is
+    /// asked for: the Dockerfile has no RUN step, so no platform needs emulation.
+    BuilderExports { builder: Option<String>, platforms: usize },
+    /// `--load` of several platforms needs Docker's containerd image store.
+    ContainerdStore,
+    /// The tag is not published yet (a released tag must not change under its users).
+    NotPublished { reference: String, command: Vec<String> },
+}
+
+/// A command of the image step, run as it is; `only_if` first decides whether it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    pub argv: Vec<String>,
+    pub only_if: Option<Vec<String>>,
+}
+
+impl fmt::Display for Run {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.only_if {
+            Some(condition) => {
+                write!(f, "{} (only if `{}` succeeds)", self.argv.join(" "), condition.join(" "))
+            }
+            None => f.write_str(&self.argv.join(" ")),
+        }
+    }
+}
+
+const DRIVER_STATUS: &str = "{{json .DriverStatus}}";
+
+impl Check {
+    pub fn describe(&self) -> String {
+        match self {
+            Check::DockerRunning => "Docker is running".into(),
+            Check::BuilderExports { builder, platforms } => format!(
+                "the buildx builder {} can export {}",
+                builder.as_deref().unwrap_or("in use"),
+                if *platforms > 1 { "a multi-platform image" } else { "the image" }
+            ),
+            Check::ContainerdStore => "the image store can hold a multi-platform image (containerd)".into(),
+            Check::NotPublished { reference, .. } => format!("{reference} is not published yet"),
+        }
+    }
+
+    /// The commands whose answers decide the check.
+    pub fn commands(&self) -> Vec<Vec<String>> {
+        match self {
+            Check::DockerRunning => vec![argv(["docker", "info", "--format", SERVER_VERSION])],
+            Check::BuilderExports { builder, platforms } => {
+                let mut inspect = argv(["docker", "buildx", "inspect"]);
+                inspect.extend(builder.clone());
+                let mut commands = vec![inspect];
+                if *platforms > 1 {
+                    commands.push(argv(["docker", "info", "--format", DRIVER_STATUS]));
+                }
+                commands
+            }
+            Check::ContainerdStore => vec![argv(["docker", "info", "--format", DRIVER_STATUS])],
+            Check::NotPublished { command, .. } => vec![command.clone()],
+        }
+    }
+
+    pub fn run(&self, sh: &Shell) -> anyhow::Result<()> {
+        match self {
+            Check::DockerRunning => docker_running(sh),
+            Check::BuilderExports { builder, platforms } => {
+                builder_exports(sh, builder.as_deref(), *platforms)
+            }
+            Check::ContainerdStore => {
+                if containerd_store(sh) {
+                    return Ok(());
+                }
+                bail!(
+                    "--load of two platforms needs Docker's containerd image store: the classic \
+                     image store cannot hold a multi-platform image.\n\
+                     Fix it in one of these ways:\n\
+                     - in Docker Desktop, turn on Settings > General > \"Use containerd for pulling and storing images\"\n\
+                     - load only your machine's platform: --load --platform linux/{}\n\
+                     - write an archive of both instead: --oci target/extension.tar",
+                    host_arch()
+                )
+            }
+            Check::NotPublished { reference, command } => {
+                let (program, args) = command.split_first().expect("a command");
+                if program == "skopeo" && !runs(sh, "skopeo", &["--version"]) {
+                    eprintln!("    note: skopeo is not installed, so whether {reference} is already published cannot be checked");
+                    return Ok(());
+                }
+                if cmd!(sh, "{program} {args...}").quiet().ignore_stdout().ignore_stderr().run().is_ok() {
+                    bail!(
+                        "{reference} is already published, and a released tag must not change under its \
+                         users (the Marketplace and Docker Desktop cache it). Bump the version \
+                         ([workspace.package] version, or `tag`), or pass --force to overwrite it"
+                    );
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// `docker info` answers only when the engine does; the buildx plugin answers without it.
+fn docker_running(sh: &Shell) -> anyhow::Result<()> {
+    let info = cmd!(sh, "docker info --format {SERVER_VERSION}").quiet().ignore_status().output()?;
+    if info.status.success() {
+        return Ok(());
+    }
+    let said = String::from_utf8_lossy(&info.stderr);
+    let said = said.lines().find(|l| !l.trim().is_empty()).unwrap_or("no answer").trim();
+    bail!("{}", docker_not_running(said))
+}
+
+/// The one sentence for a Docker that does not answer: dist and doctor both say it.
+pub fn docker_not_running(docker_said: &str) -> String {
+    format!(
+        "Docker is not running (docker says: {docker_said}): start Docker Desktop (or your Docker \
+         engine) and run again, or build without a daemon with --engine buildah or --engine podman"
+    )
+}
+
+fn builder_exports(sh: &Shell, builder: Option<&str>, platforms: usize) -> anyhow::Result<()> {
+    let given = builder.map(str::to_string);
+    let inspect = cmd!(sh, "docker buildx inspect {given...}").quiet().ignore_stderr().read();
+    let name = builder.unwrap_or("in use");
+    let Ok(inspect) = inspect else {
+        bail!(
+            "`docker buildx inspect{}` failed: the builder {name} does not exist. Create one that \
+             exports multi-platform images:\n    docker buildx create --name extensions --driver docker-container --use\n\
+             then run again with --builder extensions",
+            builder.map(|b| format!(" {b}")).unwrap_or_default()
+        );
+    };
+    let facts = BuilderFacts::parse(&inspect);
+    let name = facts.name.as_deref().unwrap_or(name);
+    // docker-container, kubernetes and remote builders export any platform list; the
+    // docker driver only through the containerd image store.
+    if facts.driver.as_deref() != Some("docker") || platforms < 2 || containerd_store(sh) {
+        return Ok(());
+    }
+    bail!(
+        "the buildx builder `{name}` uses the `docker` driver with the classic image store, which \
+         cannot export a multi-platform image.\n\
+         Fix it in one of these ways:\n\
+         - create a docker-container builder, as Docker's extension template does:\n      docker buildx create --name extensions --driver docker-container --use\n  and run again with --builder extensions\n\
+         - or, in Docker Desktop, turn on the containerd image store (Settings > General > \"Use containerd for pulling and storing images\")"
+    )
+}
+
 impl ImageBuild {
     fn platform_list(&self) -> String {
         self.platforms.iter().map(|v| v.platform()).collect::<Vec<_>>().join(",")
@@ -122,34 +291,33 @@ impl ImageBuild {
         path.with_file_name(format!(".{name}.dist-partial"))
     }
 
-    /// The checks made before building, each as a sentence and the command that answers it.
-    pub fn preflight(&self) -> Vec<(String, Vec<String>)> {
+    /// The checks made before building, in order.
+    pub fn checks(&self) -> Vec<Check> {
         let mut checks = vec![];
+        let multi = self.platforms.len();
+        let publish_check =
+            |command: Vec<String>| Check::NotPublished { reference: self.reference.clone(), command };
         match self.engine {
             Engine::Buildx => {
-                let mut inspect = argv(["docker", "buildx", "inspect"]);
-                inspect.extend(self.builder.clone());
-                checks.push((format!("the builder can build {}", self.platform_list()), inspect));
-                if self.output == Output::Load && self.platforms.len() > 1 {
-                    checks.push((
-                        "the image store can hold a multi-platform image (containerd)".into(),
-                        argv(["docker", "info", "--format", "{{json .DriverStatus}}"]),
-                    ));
+                checks.push(Check::DockerRunning);
+                checks.push(Check::BuilderExports { builder: self.builder.clone(), platforms: multi });
+                if self.output == Output::Load && multi > 1 {
+                    checks.push(Check::ContainerdStore);
                 }
                 if self.output == Output::Push && !self.force {
-                    checks.push((
-                        format!("{} is not published yet", self.reference),
-                        argv(["docker", "buildx", "imagetools", "inspect", &self.reference]),
-                    ));
+                    checks.push(publish_check(argv([
+                        "docker",
+                        "buildx",
+                        "imagetools",
+                        "inspect",
+                        &self.reference,
+                    ])));
                 }
             }
             Engine::Buildah | Engine::Podman => {
                 if self.output == Output::Push && !self.force {
                     let remote = format!("docker://{}", self.reference);
-                    checks.push((
-                        format!("{} is not published yet", self.reference),
-                        argv(["skopeo", "inspect", "--raw", &remote]),
-                    ));
+                    checks.push(publish_check(argv(["skopeo", "inspect", "--raw", &remote])));
                 }
             }
         }
@@ -157,10 +325,11 @@ impl ImageBuild {
     }
 
     /// The commands that build (and push or export) the image, exactly as they run.
-    pub fn commands(&self) -> Vec<Vec<String>> {
+    pub fn commands(&self) -> Vec<Run> {
         let platforms = self.platform_list();
         let context = self.context.as_str();
         let digest_file = self.digest_file.as_str();
+        let always = |argv: Vec<String>| Run { argv, only_if: None };
         match self.engine {
             Engine::Buildx => {
                 let mut build = argv(["docker", "buildx", "build", "--platform", &platforms]);
@@ -169,7 +338,14 @@ impl ImageBuild {
                     build.extend(argv(["--builder", builder]));
                 }
                 match &self.output {
-                    Output::Push => build.extend(argv(["--push", "--sbom=true", "--provenance=mode=max"])),
+                    Output::Push => {
+                        build.push("--push".into());
+                        build.extend(match self.attestations {
+                            Attestations::SbomAndProvenance => argv(["--sbom=true", "--provenance=mode=max"]),
+                            Attestations::Provenance => argv(["--sbom=false", "--provenance=mode=max"]),
+                            Attestations::None => argv(["--sbom=false", "--provenance=false"]),
+                        });
+                    }
                     Output::Load => build.push("--load".into()),
                     Output::Oci(path) => {
                         let dest = format!("type=oci,dest={}", Self::partial_archive(path));
@@ -178,14 +354,20 @@ impl ImageBuild {
                     Output::Build => {}
                 }
                 build.extend(argv(["--metadata-file", digest_file, context]));
-                vec![build]
+                vec![always(build)]
             }
             Engine::Buildah | Engine::Podman => {
                 let program = self.engine.program();
                 let reference = self.reference.as_str();
+                // A manifest list of the same name from an earlier build would gain
+                // duplicate entries: it goes first.
+                let mut commands = vec![Run {
+                    argv: argv([program, "manifest", "rm", reference]),
+                    only_if: Some(argv([program, "manifest", "exists", reference])),
+                }];
                 // --layers: one layer per step (buildah otherwise squashes them into one), so
                 // the shared files' layers are identical in both variants.
-                let mut commands = vec![argv([
+                commands.push(always(argv([
                     program,
                     "build",
                     "--layers",
@@ -194,14 +376,14 @@ impl ImageBuild {
                     "--manifest",
                     reference,
                     context,
-                ])];
+                ])));
                 let destination = match &self.output {
                     Output::Push => Some(format!("docker://{reference}")),
                     Output::Oci(path) => Some(format!("oci-archive:{}", Self::partial_archive(path))),
                     Output::Load | Output::Build => None,
                 };
                 if let Some(destination) = destination {
-                    commands.push(argv([
+                    commands.push(always(argv([
                         program,
                         "manifest",
                         "push",
@@ -210,29 +392,19 @@ impl ImageBuild {
                         digest_file,
                         reference,
                         &destination,
-                    ]));
+                    ])));
                 }
                 commands
             }
         }
     }
 
-    /// buildah and podman add to a manifest list of the same name from an earlier build,
-    /// which would then hold duplicate entries: it is removed first, when it exists.
-    pub fn stale_manifest_removal(&self) -> Option<Vec<String>> {
-        match self.engine {
-            Engine::Buildx => None,
-            Engine::Buildah | Engine::Podman => {
-                Some(argv([self.engine.program(), "manifest", "rm", &self.reference]))
-            }
-        }
-    }
-
-    /// The checks that can fail an image build, run before anything is compiled: the
-    /// builder can build every platform, the image store can take it, the tag is new.
+    /// Runs every check, in order; the first failure stops.
     pub fn check(&self, sh: &Shell) -> anyhow::Result<()> {
-        self.check_builder(sh)?;
-        self.check_not_published(sh)
+        for check in self.checks() {
+            check.run(sh)?;
+        }
+        Ok(())
     }
 
     /// Builds, and exports or pushes, the image (after `check`). An archive replaces the
@@ -253,23 +425,23 @@ impl ImageBuild {
         if let Some(parent) = self.digest_file.parent() {
             sh.create_dir(parent).with_context(|| format!("creating {parent}"))?;
         }
-        if self.stale_manifest_removal().is_some() {
-            let program = self.engine.program();
-            if runs(sh, program, &["manifest", "exists", &self.reference]) {
-                let reference = &self.reference;
-                eprintln!("    $ {program} manifest rm {reference}");
-                cmd!(sh, "{program} manifest rm {reference}").quiet().ignore_stdout().run()?;
-            }
-        }
         for command in self.commands() {
-            let (program, args) = command.split_first().expect("commands are never empty");
-            eprintln!("    $ {}", command.join(" "));
+            if let Some(condition) = &command.only_if {
+                let (program, args) = condition.split_first().expect("a condition is a command");
+                if cmd!(sh, "{program} {args...}").quiet().ignore_stdout().ignore_stderr().run().is_err() {
+                    continue;
+                }
+            }
+            let (program, args) = command.argv.split_first().expect("commands are never empty");
+            eprintln!("    $ {}", command.argv.join(" "));
             let ran = cmd!(sh, "{program} {args...}")
                 .quiet()
                 .run()
-                .with_context(|| format!("`{}` failed (its output is above)", command.join(" ")));
-            if let (Err(e), Output::Oci(path)) = (ran, &self.output) {
-                let _ = std::fs::remove_file(Self::partial_archive(path));
+                .with_context(|| format!("`{}` failed (its output is above)", command.argv.join(" ")));
+            if let Err(e) = ran {
+                if let Output::Oci(path) = &self.output {
+                    let _ = std::fs::remove_file(Self::partial_archive(path));
+                }
                 return Err(e);
             }
         }
@@ -300,95 +472,13 @@ impl ImageBuild {
                     self.engine.program()
                 ));
             }
+            Output::Push if self.engine != Engine::Buildx => {
+                result.note =
+                    Some(format!("{} pushes no SBOM or provenance attestations (buildx does)", self.engine));
+            }
             _ => {}
         }
         Ok(result)
-    }
-
-    fn check_builder(&self, sh: &Shell) -> anyhow::Result<()> {
-        if self.engine != Engine::Buildx {
-            return Ok(());
-        }
-        let builder = self.builder.clone();
-        let inspect = cmd!(sh, "docker buildx inspect {builder...}").quiet().ignore_stderr().read();
-        let name = self.builder.as_deref().unwrap_or("the current builder");
-        let Ok(inspect) = inspect else {
-            bail!(
-                "`docker buildx inspect{}` failed: {name} does not exist or is not running. \
-                 Create one that builds both platforms:\n    docker buildx create --name extensions --driver docker-container --use\n\
-                 then run again with --builder extensions",
-                self.builder.as_ref().map(|b| format!(" {b}")).unwrap_or_default()
-            );
-        };
-        let builder = BuilderFacts::parse(&inspect);
-        let name = builder.name.as_deref().unwrap_or(name);
-        let missing: Vec<&str> = self
-            .platforms
-            .iter()
-            .map(|v| v.platform())
-            .filter(|p| !builder.platforms.iter().any(|b| b == p || b.starts_with(&format!("{p}/"))))
-            .collect();
-        let needs_containerd = builder.driver.as_deref() == Some("docker") && self.platforms.len() > 1
-            || self.output == Output::Load && self.platforms.len() > 1;
-        let containerd = needs_containerd && containerd_store(sh);
-        if !missing.is_empty() {
-            bail!(
-                "the buildx builder `{name}` (driver {}) cannot build {}: its platforms are {}.\n\
-                 Fix it in one of these ways:\n\
-                 - create a builder that can, as Docker's extension template does:\n      docker buildx create --name extensions --driver docker-container --platform linux/amd64,linux/arm64 --use\n  and run again with --builder extensions\n\
-                 - or, in Docker Desktop, turn on the containerd image store (Settings > General > \"Use containerd for pulling and storing images\")",
-                builder.driver.as_deref().unwrap_or("unknown"),
-                missing.join(" and "),
-                if builder.platforms.is_empty() { "none".to_string() } else { builder.platforms.join(", ") },
-            );
-        }
-        if needs_containerd && !containerd {
-            if self.output == Output::Load {
-                bail!(
-                    "--load of two platforms needs Docker's containerd image store: the classic \
-                     image store cannot hold a multi-platform image.\n\
-                     Fix it in one of these ways:\n\
-                     - in Docker Desktop, turn on Settings > General > \"Use containerd for pulling and storing images\"\n\
-                     - load only your machine's platform: --load --platform linux/{}\n\
-                     - write an archive of both instead: --oci target/extension.tar",
-                    host_arch()
-                );
-            }
-            bail!(
-                "the buildx builder `{name}` uses the `docker` driver with the classic image \
-                 store, which cannot build a multi-platform image.\n\
-                 Fix it in one of these ways:\n\
-                 - create a docker-container builder, as Docker's extension template does:\n      docker buildx create --name extensions --driver docker-container --use\n  and run again with --builder extensions\n\
-                 - or, in Docker Desktop, turn on Settings > General > \"Use containerd for pulling and storing images\""
-            );
-        }
-        Ok(())
-    }
-
-    fn check_not_published(&self, sh: &Shell) -> anyhow::Result<()> {
-        if self.output != Output::Push || self.force {
-            return Ok(());
-        }
-        let reference = &self.reference;
-        let published = match self.engine {
-            Engine::Buildx => runs(sh, "docker", &["buildx", "imagetools", "inspect", reference]),
-            Engine::Buildah | Engine::Podman => {
-                if !runs(sh, "skopeo", &["--version"]) {
-                    eprintln!("    note: skopeo is not installed, so whether {reference} is already published cannot be checked");
-                    false
-                } else {
-                    runs(sh, "skopeo", &["inspect", "--raw", &format!("docker://{reference}")])
-                }
-            }
-        };
-        if published {
-            bail!(
-                "{reference} is already published, and a released tag must not change under its \
-                 users (the Marketplace and Docker Desktop cache it). Bump the version \
-                 ([workspace.package] version, or `tag`), or pass --force to overwrite it"
-            );
-        }
-        Ok(())
     }
 }
 
@@ -404,9 +494,8 @@ fn host_arch() -> &'static str {
 }
 
 /// Whether Docker uses the containerd image store (`docker info` shows its snapshotter).
-fn containerd_store(sh: &Shell) -> bool {
-    let format = "{{json .DriverStatus}}";
-    let info = cmd!(sh, "docker info --format {format}").quiet().ignore_stderr().read();
+pub fn containerd_store(sh: &Shell) -> bool {
+    let info = cmd!(sh, "docker info --format {DRIVER_STATUS}").quiet().ignore_stderr().read();
     info.is_ok_and(|s| s.contains("io.containerd.snapshotter"))
 }
 
@@ -465,17 +554,20 @@ mod tests {
             output,
             builder: None,
             force: false,
+            attestations: Attestations::SbomAndProvenance,
             context: "/w/target/extension".into(),
             digest_file: "/w/target/xtask/image-metadata.json".into(),
         }
     }
 
+    fn argvs(build: &ImageBuild) -> Vec<Vec<String>> {
+        build.commands().into_iter().map(|r| r.argv).collect()
+    }
+
     #[test]
-    fn buildx_push() {
-        let commands = build(Engine::Buildx, Output::Push).commands();
-        assert_eq!(
-            commands,
-            vec![argv([
+    fn buildx_push_with_each_attestation_choice() {
+        let expected = |attest: [&str; 2]| {
+            let mut argv = argv([
                 "docker",
                 "buildx",
                 "build",
@@ -484,29 +576,55 @@ mod tests {
                 "--tag",
                 "example/ext:1.2.3",
                 "--push",
-                "--sbom=true",
-                "--provenance=mode=max",
-                "--metadata-file",
-                "/w/target/xtask/image-metadata.json",
-                "/w/target/extension",
-            ])]
+            ]);
+            argv.extend(attest.map(String::from));
+            argv.extend(argv_tail());
+            vec![argv]
+        };
+        fn argv_tail() -> Vec<String> {
+            argv(["--metadata-file", "/w/target/xtask/image-metadata.json", "/w/target/extension"])
+        }
+        let mut push = build(Engine::Buildx, Output::Push);
+        assert_eq!(argvs(&push), expected(["--sbom=true", "--provenance=mode=max"]));
+        push.attestations = Attestations::Provenance;
+        assert_eq!(argvs(&push), expected(["--sbom=false", "--provenance=mode=max"]));
+        push.attestations = Attestations::None;
+        assert_eq!(argvs(&push), expected(["--sbom=false", "--provenance=false"]));
+    }
+
+    #[test]
+    fn buildx_checks_ask_what_the_build_needs() {
+        let checks = build(Engine::Buildx, Output::Push).checks();
+        assert_eq!(checks[0], Check::DockerRunning);
+        assert_eq!(checks[1], Check::BuilderExports { builder: None, platforms: 2 });
+        assert_eq!(
+            checks[2].commands(),
+            [argv(["docker", "buildx", "imagetools", "inspect", "example/ext:1.2.3"])]
         );
+        let load = build(Engine::Buildx, Output::Load).checks();
+        assert!(load.contains(&Check::ContainerdStore));
+        let one = ImageBuild { platforms: vec![Variant::Arm64], ..build(Engine::Buildx, Output::Load) };
+        assert!(!one.checks().contains(&Check::ContainerdStore), "one platform loads into any store");
+        assert_eq!(one.checks()[1].commands().len(), 1, "one platform: no store question");
+        let forced = ImageBuild { force: true, ..build(Engine::Buildx, Output::Push) };
+        assert!(!forced.checks().iter().any(|c| matches!(c, Check::NotPublished { .. })));
     }
 
     #[test]
     fn buildah_oci() {
         let commands = build(Engine::Buildah, Output::Oci("/w/ext.tar".into())).commands();
-        assert_eq!(commands.len(), 2);
-        assert_eq!(commands[0].join(" "), "buildah build --layers --platform linux/amd64,linux/arm64 --manifest example/ext:1.2.3 /w/target/extension");
-        assert_eq!(commands[1].last().unwrap(), "oci-archive:/w/.ext.tar.dist-partial");
+        assert_eq!(commands.len(), 3);
+        assert_eq!(commands[0].to_string(), "buildah manifest rm example/ext:1.2.3 (only if `buildah manifest exists example/ext:1.2.3` succeeds)");
+        assert_eq!(commands[1].argv.join(" "), "buildah build --layers --platform linux/amd64,linux/arm64 --manifest example/ext:1.2.3 /w/target/extension");
+        assert_eq!(commands[2].argv.last().unwrap(), "oci-archive:/w/.ext.tar.dist-partial");
     }
 
     #[test]
     fn podman_and_buildah_push_the_whole_manifest_list() {
-        let commands = build(Engine::Podman, Output::Push).commands();
+        let commands = argvs(&build(Engine::Podman, Output::Push));
         assert_eq!(
-            commands,
-            vec![
+            commands[1..],
+            [
                 argv([
                     "podman",
                     "build",
@@ -530,20 +648,13 @@ mod tests {
             ]
         );
         let buildah = build(Engine::Buildah, Output::Push);
-        assert_eq!(buildah.commands()[1][0], "buildah");
+        assert_eq!(buildah.commands()[2].argv[0], "buildah");
         assert_eq!(
-            buildah.stale_manifest_removal().unwrap(),
-            argv(["buildah", "manifest", "rm", "example/ext:1.2.3"])
-        );
-        assert_eq!(
-            buildah.preflight()[0].1,
-            argv(["skopeo", "inspect", "--raw", "docker://example/ext:1.2.3"])
+            buildah.checks()[0].commands(),
+            [argv(["skopeo", "inspect", "--raw", "docker://example/ext:1.2.3"])]
         );
         // Only a build: the image stays in local storage, nothing is pushed.
-        assert_eq!(build(Engine::Podman, Output::Build).commands().len(), 1);
-        // --force skips the published-tag check.
-        let forced = ImageBuild { force: true, ..build(Engine::Buildx, Output::Push) };
-        assert!(forced.preflight().iter().all(|(_, argv)| !argv.contains(&"imagetools".to_string())));
+        assert_eq!(build(Engine::Podman, Output::Build).commands().len(), 2);
     }
 
     #[test]

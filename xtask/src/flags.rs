@@ -52,6 +52,8 @@ Options:
   --out DIR                Where to write the build context (default: target/extension)
   --no-image               Write the context only
   --dry-run                Print the plan (checks, builds, layout, image commands); run nothing
+  --no-sbom                 Push without an SBOM (it needs Docker Hub's scanner image); keep provenance
+  --no-attest              Push without any attestation (no SBOM, no provenance)
   --force                  Push a non-semver or `latest` tag, one platform, or over an existing tag";
 
 pub const CHECK_USAGE: &str = "\
@@ -138,6 +140,9 @@ pub struct Dist {
     pub no_image: bool,
     pub dry_run: bool,
     pub force: bool,
+    /// `--no-sbom` / `--no-attest`: what a buildx push leaves out.
+    pub no_sbom: bool,
+    pub no_attest: bool,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -297,6 +302,8 @@ fn parse_dist(args: &mut Args) -> Result<Dist, UsageError> {
             Long("no-image") => dist.no_image = true,
             Long("dry-run") => dist.dry_run = true,
             Long("force") => dist.force = true,
+            Long("no-sbom") => dist.no_sbom = true,
+            Long("no-attest") => dist.no_attest = true,
             Long("tag") => {
                 let value: ImageReference = args.parsed("--tag")?;
                 args.once(&mut reference, "--tag", value)?;
@@ -346,6 +353,9 @@ fn parse_dist(args: &mut Args) -> Result<Dist, UsageError> {
     if dist.no_image && outputs > 0 {
         return args
             .error("--no-image builds no image, so it cannot be combined with --push, --load or --oci");
+    }
+    if (dist.no_sbom || dist.no_attest) && !push {
+        return args.error("--no-sbom and --no-attest say what a push leaves out: use them with --push");
     }
     if dist.builder.is_some() && dist.engine.is_some_and(|e| e != Engine::Buildx) {
         return args.error("--builder names a buildx builder, but --engine chooses another engine");

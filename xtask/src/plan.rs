@@ -9,7 +9,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::binary::BinaryKind;
 use crate::config::Config;
-use crate::engine::{Engine, ImageBuild, Output};
+use crate::engine::{Attestations, Engine, ImageBuild, Output};
 use crate::machine::Machine;
 use crate::targets::{choose_builder, target_kind, Builder, Variant};
 use crate::{dockerfile, flags, metadata, rules};
@@ -168,7 +168,8 @@ impl Plan {
         let mut files = vec![
             ContextFile {
                 dest: "Dockerfile".into(),
-                source: Source::Text(dockerfile::dockerfile(config)),
+                // The labels name the tag this build really carries (`--tag` included).
+                source: Source::Text(dockerfile::dockerfile(&Config { tag: tag.clone(), ..config.clone() })),
                 expect: None,
             },
             ContextFile {
@@ -360,10 +361,19 @@ fn image_step(
     if request.builder.is_some() && engine != Engine::Buildx {
         bail!("--builder names a buildx builder, but the engine found here is {engine}: install Docker's buildx, or drop --builder");
     }
-    // In dist's own folder, never beside the context (which may be anywhere).
-    let digest_file = target_dir.join("xtask/image-metadata.json");
+    // In dist's own folder, never beside the context (which may be anywhere); one per
+    // context, so two runs with different --out never share it.
+    let digest_file = target_dir.join(format!("xtask/image-metadata-{}.json", short_hash(context.as_str())));
     let output = request.output.clone().unwrap_or(Output::Build);
+    let attestations = if request.no_attest {
+        Attestations::None
+    } else if request.no_sbom {
+        Attestations::Provenance
+    } else {
+        Attestations::SbomAndProvenance
+    };
     Ok(ImageStep::Build(ImageBuild {
+        attestations,
         engine,
         reference: reference.to_string(),
         platforms: variants.to_vec(),
@@ -373,6 +383,12 @@ fn image_step(
         context: context.to_path_buf(),
         digest_file,
     }))
+}
+
+/// Eight hex digits of SHA-256: a stable short name for a path.
+fn short_hash(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!("{:x}", Sha256::digest(text.as_bytes()))[..8].to_string()
 }
 
 impl fmt::Display for Plan {
@@ -422,14 +438,12 @@ impl fmt::Display for Plan {
                 writeln!(s, "  none: no docker buildx, podman or buildah on this machine")?
             }
             ImageStep::Build(build) => {
-                for (check, argv) in build.preflight() {
-                    writeln!(s, "  check {check}: {}", argv.join(" "))?;
+                for check in build.checks() {
+                    let commands: Vec<String> = check.commands().iter().map(|c| c.join(" ")).collect();
+                    writeln!(s, "  check {}: {}", check.describe(), commands.join("; "))?;
                 }
-                if let Some(rm) = build.stale_manifest_removal() {
-                    writeln!(s, "  {} (only if it exists)", rm.join(" "))?;
-                }
-                for argv in build.commands() {
-                    writeln!(s, "  {}", argv.join(" "))?;
+                for command in build.commands() {
+                    writeln!(s, "  {command}")?;
                 }
             }
         }

@@ -4,20 +4,32 @@
 use std::collections::BTreeSet;
 
 use anyhow::{bail, Context};
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
 use crate::config::Config;
 use crate::flags;
 use crate::machine::{runs, Machine};
 use crate::plan::Plan;
-use crate::tools;
+use crate::{services, tools};
 
 /// The Debian packages the tests use: image builds (buildah, skopeo), header checks (file),
 /// running the arm64 builds (qemu-user-static), the Windows build (wine, wine64, and MinGW
-/// for the small DLL Wine lacks) and the browser test (chromium).
-pub const TEST_PACKAGES: &[&str] =
-    &["buildah", "skopeo", "file", "qemu-user-static", "wine", "wine64", "gcc-mingw-w64-x86-64", "chromium"];
+/// for the small DLL Wine lacks), the browser test (chromium), and what the test engine
+/// needs from the machine (runc, a registry, setpriv; see `services`).
+pub const TEST_PACKAGES: &[&str] = &[
+    "buildah",
+    "skopeo",
+    "file",
+    "qemu-user-static",
+    "wine",
+    "wine64",
+    "gcc-mingw-w64-x86-64",
+    "chromium",
+    "runc",
+    "docker-registry",
+    "util-linux",
+];
 
 impl flags::Setup {
     pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
@@ -42,6 +54,7 @@ pub fn setup_test_tools(sh: &Shell, config: &Config) -> anyhow::Result<()> {
     if !missing.is_empty() {
         install_debian_packages(sh, &missing)?;
     }
+    services::install_engine(sh, &tools_dir(config))?;
     if let Some(ui) = &config.ui {
         let dir = config.root.join(&ui.dir);
         if dir.join("package.json").is_file() {
@@ -49,6 +62,11 @@ pub fn setup_test_tools(sh: &Shell, config: &Config) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Where setup puts the tools it unpacks itself (the test engine).
+pub fn tools_dir(config: &Config) -> Utf8PathBuf {
+    config.target_dir.join("tools")
 }
 
 fn on_path(program: &str) -> bool {

@@ -10,7 +10,9 @@ use xshell::{cmd, Shell};
 
 use crate::config::Config;
 use crate::flags;
-use crate::setup::{setup_build_tools, setup_test_tools};
+use crate::report::step;
+use crate::services::{self, Services};
+use crate::setup::{setup_build_tools, setup_test_tools, tools_dir};
 
 impl flags::Test {
     pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
@@ -33,9 +35,17 @@ impl flags::Test {
             }
         };
 
+        // One engine and registry for the whole run, shared by every test that needs them;
+        // stopped by pid when `services` drops, also when a suite fails.
+        let engine = services::locate_engine(sh, &tools_dir(&config))
+            .context("no Docker engine for the tests: run `cargo xtask setup --for-tests`")?;
+        let services = step("Starting the tests' Docker engine and registry", || {
+            Services::start(sh, &engine, &services_dir(&config))
+        })?;
+        eprintln!("    engine {}, registry {}", services.docker_host, services.registry);
         let cargo_args = &self.cargo_args;
         suite("cargo test --workspace", &mut || {
-            cmd!(sh, "cargo test --workspace {cargo_args...}").run()?;
+            cmd!(sh, "cargo test --workspace {cargo_args...}").envs(services.test_env()).run()?;
             Ok(())
         });
         if let Some(ui) = &config.ui {
@@ -67,6 +77,16 @@ impl flags::Test {
         }
         eprintln!("==> all tests passed");
         Ok(())
+    }
+}
+
+/// A short folder for the services: Unix socket paths have a length limit (~100 bytes).
+fn services_dir(config: &Config) -> Utf8PathBuf {
+    let dir = config.target_dir.join("xtask-services");
+    if dir.join("exec/containerd/containerd.sock.ttrpc").as_str().len() < 100 {
+        dir
+    } else {
+        Utf8PathBuf::from(format!("/tmp/xtask-services-{}", std::process::id()))
     }
 }
 

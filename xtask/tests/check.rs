@@ -363,7 +363,10 @@ fn an_image_reference_is_exported_from_docker_and_checked() {
     let mut command = standin.command(&repo_root(), &["check", "example/fixture:1.2.3"]);
     command.env("STANDIN_SAVE_FROM", good_archive());
     let output = run(&mut command);
-    assert!(output.assert_ok().stdout.contains("example/fixture:1.2.3: no problems found"), "{output:?}");
+    assert!(
+        output.assert_ok().stdout.contains("example/fixture:1.2.3 (docker's image store): no problems found"),
+        "{output:?}"
+    );
     let calls = standin.calls();
     let save = calls.iter().find(|c| c.starts_with(&["image".to_string(), "save".to_string()])).unwrap();
     assert_eq!(save[2], "--output");

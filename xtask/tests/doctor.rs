@@ -72,7 +72,7 @@ fn line_ok(output: &Output, name: &str) -> bool {
 }
 
 #[test]
-fn a_builder_without_arm64_is_named_with_the_fix_and_buildah_still_builds() {
+fn a_builder_that_cannot_export_two_platforms_is_named_with_the_fix_and_buildah_still_builds() {
     let standin = StandInDocker::new();
     let temp = TempDir::new("doctor-builder");
     let tools = narrow_path(
@@ -84,12 +84,17 @@ fn a_builder_without_arm64_is_named_with_the_fix_and_buildah_still_builds() {
     command
         .env("PATH", &path)
         .env("STANDIN_DIR", standin.dir.path())
-        .env("STANDIN_PLATFORMS", "linux/amd64, linux/386");
+        .env("STANDIN_DRIVER", "docker")
+        .env("STANDIN_DRIVER_STATUS", "[[Backing Filesystem extfs]]");
     let output = run(&mut command);
     assert_eq!(output.code, 0, "buildah can build the image: {output:?}");
-    let builder = line(&output, "buildx builder desktop-linux builds linux/amd64 and linux/arm64");
+    let builder = line(&output, "buildx builder desktop-linux exports linux/amd64 + linux/arm64");
     assert!(builder.starts_with("missing  "), "{builder}");
-    assert!(builder.contains("it builds linux/amd64, linux/386; fix: docker buildx create --name extensions --driver docker-container --use"), "{builder}");
+    assert!(builder.contains("uses the `docker` driver with the classic image store"), "{builder}");
+    assert!(
+        builder.ends_with("fix: docker buildx create --name extensions --driver docker-container --use"),
+        "{builder}"
+    );
     assert!(line_ok(&output, "docker extension"));
     assert!(
         output.stdout.contains("cargo xtask dist can build the image (with podman or buildah)."),

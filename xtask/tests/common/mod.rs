@@ -1,6 +1,7 @@
 //! Helpers shared by the xtask's end-to-end tests.
 #![allow(dead_code)]
 
+pub mod engine;
 pub mod fixture;
 
 use std::collections::BTreeMap;
@@ -165,7 +166,15 @@ case "$1 $2" in
     for ref in $STANDIN_PUBLISHED; do [ "$ref" = "$4" ] && { echo "Name: $ref"; exit 0; }; done
     echo "ERROR: $4: not found" >&2; exit 1 ;;
   "image save") cp "$STANDIN_SAVE_FROM" "$4"; exit $? ;;
-  "info --format") echo "${STANDIN_DRIVER_STATUS:-[[driver-type io.containerd.snapshotter.v1]]}"; exit 0 ;;
+  "image inspect") [ -n "$STANDIN_SAVE_FROM" ] && { echo "sha256:standin"; exit 0; }; echo "Error: No such image: $5" >&2; exit 1 ;;
+  "info --format")
+    case "$3" in
+      *ServerVersion*)
+        [ -n "$STANDIN_DOCKER_DOWN" ] && { echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2; exit 1; }
+        echo "28.0.0-standin" ;;
+      *) echo "${STANDIN_DRIVER_STATUS:-[[driver-type io.containerd.snapshotter.v1]]}" ;;
+    esac
+    exit 0 ;;
   "buildx build")
     prev=""
     for a in "$@"; do
