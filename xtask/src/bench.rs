@@ -16,7 +16,7 @@ impl flags::Bench {
     pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
         let config = Config::load_current()?;
         let root = config.root.clone();
-        let plan = Plan::without_image(&config, &Machine::probe(sh, &root)?)?;
+        let plan = Plan::without_image(&config, &Machine::probe(sh, &config)?)?;
         sh.change_dir(&root);
         let xtask = std::env::current_exe().context("finding the xtask binary")?;
         let runs = self.runs.max(1);

@@ -354,10 +354,14 @@ pub fn check_labels(labels: &BTreeMap<String, String>) -> Vec<Problem> {
 
 impl flags::Check {
     pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        let Some(source) = &self.archive else {
+        let (layout, what) = if self.published {
+            let config = Config::load_current()?;
+            read_image(sh, &format!("{}:{}", config.image, config.tag), Where::Registry)?
+        } else if let Some(source) = &self.archive {
+            read_image(sh, source.as_str(), Where::Anywhere)?
+        } else {
             return check_workspace();
         };
-        let (layout, what) = read_image(sh, source.as_str())?;
         let (problems, lines) = check_layout(&layout, &what)?;
         for line in lines {
             println!("{line}");
@@ -391,9 +395,18 @@ fn check_workspace() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where `read_image` may look.
+#[derive(PartialEq)]
+enum Where {
+    /// A file, a folder, docker's image store, then the registry.
+    Anywhere,
+    /// Only the registry: what users pull.
+    Registry,
+}
+
 /// An image from wherever `source` says: an archive file, a layout folder, an image in
 /// docker's store, or a registry.
-fn read_image(sh: &Shell, source: &str) -> anyhow::Result<(Layout, String)> {
+fn read_image(sh: &Shell, source: &str, place: Where) -> anyhow::Result<(Layout, String)> {
     let path = Utf8Path::new(source);
     if path.is_file() {
         return Ok((Layout::read_archive(path)?, source.to_string()));
@@ -410,7 +423,8 @@ fn read_image(sh: &Shell, source: &str) -> anyhow::Result<(Layout, String)> {
     let reference: ImageReference = source.parse().map_err(|e| {
         anyhow::anyhow!("{source} is neither a file nor an image reference ({e}): give an OCI archive (`cargo xtask dist --oci PATH` writes one) or an image reference")
     })?;
-    let in_docker = !names_registry(&reference.repository)
+    let in_docker = place == Where::Anywhere
+        && !names_registry(&reference.repository)
         && runs(sh, "docker", &["image", "inspect", "--format", "{{.Id}}", source]);
     if in_docker {
         let temp = sh.create_temp_dir().context("creating a temporary folder")?;

@@ -165,6 +165,12 @@ impl Config {
         crate::ownership::Protected { root: self.root.clone(), source_dirs }
     }
 
+    /// Where setup puts the tools it installs itself (the zig virtual environment, the
+    /// test engine): the target folder, so `cargo clean` removes them too.
+    pub fn tools_dir(&self) -> Utf8PathBuf {
+        self.target_dir.join("tools")
+    }
+
     pub fn icon_file_name(&self) -> &str {
         self.icon.file_name().unwrap_or("icon.svg")
     }

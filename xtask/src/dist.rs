@@ -15,7 +15,7 @@ use crate::machine::Machine;
 use crate::ownership::{check_context_destination, refuse_tracked, resolve_destination, Ledger, Protected};
 use crate::plan::{Destination, ImageStep, Plan};
 use crate::report::{self, step};
-use crate::targets::{Builder, Variant};
+use crate::targets::Variant;
 use crate::{check, tools, ui};
 
 impl flags::Dist {
@@ -24,7 +24,7 @@ impl flags::Dist {
         let (config, plan) = step("Reading the config and planning", || {
             let config = Config::load(&cwd)?;
             let request = self.resolved(&cwd);
-            let machine = Machine::probe(sh, &config.root)?;
+            let machine = Machine::probe(sh, &config)?;
             let plan = Plan::new(&config, &request, &machine)?;
             Ok((config, plan))
         })?;
@@ -46,7 +46,7 @@ impl flags::Dist {
         if let ImageStep::Build(build) = &plan.image {
             step(&format!("Checking the image builder ({})", build.engine), || build.check(sh))?;
         }
-        step("Checking the toolchain", || prerequisites(sh, &plan))?;
+        step("Checking the toolchain", || tools::ensure_for(sh, &plan.cargo_runs, &config.tools_dir()))?;
         let mut artifacts = Artifacts::new();
         for run in &plan.cargo_runs {
             let title = format!(
@@ -129,18 +129,6 @@ fn check_destination(
             refuse_tracked(sh, &protected.root, path, "give --oci a path that git does not track")
         }
     }
-}
-
-fn prerequisites(sh: &Shell, plan: &Plan) -> anyhow::Result<()> {
-    let builders = plan.builders();
-    tools::ensure_targets(sh, &plan.rustup_targets())?;
-    if builders.contains(&Builder::Zigbuild) {
-        tools::ensure_zigbuild(sh)?;
-    }
-    if builders.contains(&Builder::Cross) {
-        tools::ensure_cross(sh)?;
-    }
-    Ok(())
 }
 
 fn platforms(variants: &[Variant]) -> String {

@@ -37,7 +37,7 @@ impl flags::Doctor {
             rustup,
             "curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh",
         ));
-        let plan = Plan::without_image(&config, &Machine::probe(sh, &config.root)?)?;
+        let plan = Plan::without_image(&config, &Machine::probe(sh, &config)?)?;
         let (targets, cross_targets) = (plan.rustup_targets(), plan.cross_targets());
         let installed = tools::installed_targets(sh).unwrap_or_default();
         let missing: Vec<&str> =

@@ -20,7 +20,9 @@ Usage: cargo xtask <command> [options]
 
 Commands:
   dist      Cross-compile, lay out and build the two-platform extension image
-  check     Check the config and context, or a built image archive, offline
+  check     Check the config and context, or a built image (archive, store or registry)
+  validate  Docker's own check (docker extension validate) when Docker Desktop is here, else check
+  build-host Build the host binaries for some targets, for `dist --prebuilt` elsewhere
   doctor    Check this machine's prerequisites and print the fix for each missing one
   new       Start a new extension workspace from this template
   init      Rename this copy of the template in place (after \"Use this template\")
@@ -50,6 +52,8 @@ Options:
   --build-with KEY=BUILDER Build an OS (darwin, windows, linux, backend) or a target with
                            zigbuild, cross or cargo (repeatable; overrides the config)
   --out DIR                Where to write the build context (default: target/extension)
+  --prebuilt DIR           Take host binaries built elsewhere from DIR/TARGET/NAME (see
+                           build-host); each is checked by its header as dist's own builds are
   --no-image               Write the context only
   --dry-run                Print the plan (checks, builds, layout, image commands); run nothing
   --no-sbom                 Push without an SBOM (it needs Docker Hub's scanner image); keep provenance
@@ -57,12 +61,28 @@ Options:
   --force                  Push a non-semver or `latest` tag, one platform, or over an existing tag";
 
 pub const CHECK_USAGE: &str = "\
-Usage: cargo xtask check [ARCHIVE | IMAGE]
+Usage: cargo xtask check [ARCHIVE | LAYOUT | IMAGE | --published]
 
 Without an argument: checks the config and the build context written by dist.
-With ARCHIVE (an OCI archive from `dist --oci`), or an IMAGE in docker's store (exported
-with `docker image save`): checks the built image, both platforms.
+With an OCI archive (`dist --oci`) or layout folder, an IMAGE in docker's store, or an
+IMAGE in a registry (read with skopeo): checks the built image, both platforms.
+--published: the config's image and tag, read from its registry (after `dist --push`).
 Prints every problem, one per line, and exits non-zero if there is any.";
+
+pub const VALIDATE_USAGE: &str = "\
+Usage: cargo xtask validate [IMAGE]
+
+Runs Docker's own validation, `docker extension validate -a -s -i IMAGE`, when the docker
+extension plugin is here (it comes with Docker Desktop); otherwise says so and runs
+`cargo xtask check IMAGE`. IMAGE defaults to the config's image and tag.";
+
+pub const BUILD_HOST_USAGE: &str = "\
+Usage: cargo xtask build-host --target TARGET [--target TARGET…] --out DIR
+
+Builds the host binaries for each TARGET (release, with the builder dist would choose),
+checks each by its header, and writes them to DIR/TARGET/NAME[.exe]. On the machine that
+builds the image, `cargo xtask dist --prebuilt DIR` takes them instead of compiling: for
+darwin binaries that need Apple's SDK (built on a Mac), or a build matrix in CI.";
 
 pub const DOCTOR_USAGE: &str = "\
 Usage: cargo xtask doctor
@@ -114,6 +134,8 @@ pub enum Command {
     Setup(Setup),
     Test(Test),
     Bench(Bench),
+    Validate(Validate),
+    BuildHost(BuildHost),
     /// `help [COMMAND]`, `--help`, `COMMAND --help`.
     Help(Option<String>),
 }
@@ -143,6 +165,8 @@ pub struct Dist {
     /// `--no-sbom` / `--no-attest`: what a buildx push leaves out.
     pub no_sbom: bool,
     pub no_attest: bool,
+    /// `--prebuilt DIR`: binaries built elsewhere, at DIR/TARGET/NAME.
+    pub prebuilt: Option<Utf8PathBuf>,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -151,6 +175,19 @@ pub struct Doctor;
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Check {
     pub archive: Option<Utf8PathBuf>,
+    /// `--published`: the config's image and tag, from its registry.
+    pub published: bool,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Validate {
+    pub image: Option<String>,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct BuildHost {
+    pub targets: Vec<String>,
+    pub out: Utf8PathBuf,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -272,6 +309,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         "init" => parse_new(&mut args, false).map(Command::Init),
         "setup" => parse_setup(&mut args).map(Command::Setup),
         "bench" => parse_bench(&mut args).map(Command::Bench),
+        "validate" => parse_validate(&mut args).map(Command::Validate),
+        "build-host" => parse_build_host(&mut args).map(Command::BuildHost),
         _ => unreachable!("every command with a usage text is parsed above"),
     }
 }
@@ -286,6 +325,8 @@ pub fn usage_of(command: Option<&str>) -> Option<&'static str> {
         Some("setup") => SETUP_USAGE,
         Some("test") => TEST_USAGE,
         Some("bench") => BENCH_USAGE,
+        Some("validate") => VALIDATE_USAGE,
+        Some("build-host") => BUILD_HOST_USAGE,
         Some(_) => return None,
     })
 }
@@ -327,6 +368,10 @@ fn parse_dist(args: &mut Args) -> Result<Dist, UsageError> {
             Long("out") => {
                 let value = args.string("--out")?;
                 args.once(&mut dist.out, "--out", Utf8PathBuf::from(value))?;
+            }
+            Long("prebuilt") => {
+                let value = args.string("--prebuilt")?;
+                args.once(&mut dist.prebuilt, "--prebuilt", Utf8PathBuf::from(value))?;
             }
             Long("build-with") => {
                 let value = args.string("--build-with")?;
@@ -393,11 +438,48 @@ impl FromStr for ImageReference {
     }
 }
 
+fn parse_validate(args: &mut Args) -> Result<Validate, UsageError> {
+    let usage = args.usage;
+    let mut validate = Validate::default();
+    while let Some(arg) = args.next()? {
+        match arg {
+            Value(value) if validate.image.is_none() => {
+                validate.image = Some(value.to_string_lossy().into_owned())
+            }
+            other => return unexpected(usage, other),
+        }
+    }
+    Ok(validate)
+}
+
+fn parse_build_host(args: &mut Args) -> Result<BuildHost, UsageError> {
+    let usage = args.usage;
+    let (mut targets, mut out) = (vec![], None);
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("target") => targets.push(args.string("--target")?),
+            Long("out") => {
+                let value = args.string("--out")?;
+                args.once(&mut out, "--out", Utf8PathBuf::from(value))?;
+            }
+            other => return unexpected(usage, other),
+        }
+    }
+    if targets.is_empty() {
+        return args.error("give at least one --target, e.g. --target aarch64-apple-darwin");
+    }
+    let Some(out) = out else {
+        return args.error("give --out DIR: the folder the binaries go to");
+    };
+    Ok(BuildHost { targets, out })
+}
+
 fn parse_check(args: &mut Args) -> Result<Check, UsageError> {
     let usage = args.usage;
     let mut check = Check::default();
     while let Some(arg) = args.next()? {
         match arg {
+            Long("published") => check.published = true,
             Value(value) if check.archive.is_none() => {
                 check.archive = Some(Utf8PathBuf::from(value.to_string_lossy().into_owned()));
             }
@@ -409,6 +491,9 @@ fn parse_check(args: &mut Args) -> Result<Check, UsageError> {
             }
             other => return unexpected(usage, other),
         }
+    }
+    if check.published && check.archive.is_some() {
+        return args.error("--published checks the config's own image: give it no image or archive");
     }
     Ok(check)
 }

@@ -55,11 +55,20 @@ impl Staging {
                     self.place(&file.dest, &bytes, false)?;
                 }
                 Source::Folder(folder) => self.place_folder(folder, &file.dest)?,
-                Source::Artifact { package, bin, target } => {
-                    let key = (package.clone(), bin.clone(), target.clone());
-                    let path = artifacts.get(&key).with_context(|| {
-                        format!("cargo reported no binary `{bin}` of package `{package}` for {target}")
-                    })?;
+                Source::Artifact { .. } | Source::Prebuilt { .. } => {
+                    let (path, target) = match &file.source {
+                        Source::Artifact { package, bin, target } => {
+                            let key = (package.clone(), bin.clone(), target.clone());
+                            let path = artifacts.get(&key).with_context(|| {
+                                format!(
+                                    "cargo reported no binary `{bin}` of package `{package}` for {target}"
+                                )
+                            })?;
+                            (path, target)
+                        }
+                        Source::Prebuilt { path, target } => (path, target),
+                        _ => unreachable!("matched above"),
+                    };
                     let bytes = std::fs::read(path).with_context(|| format!("reading {path}"))?;
                     let info = verify(path, &bytes, &file.dest, file.expect.as_ref())?;
                     self.place(&file.dest, &bytes, true)?;

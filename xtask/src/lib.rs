@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod binary;
 pub mod build;
+pub mod build_host;
 pub mod check;
 pub mod config;
 pub mod dist;
@@ -29,6 +30,7 @@ pub mod targets;
 pub mod test;
 pub mod tools;
 pub mod ui;
+pub mod validate;
 
 #[cfg(test)]
 mod testing;
@@ -78,5 +80,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::New(new) => new.run_new(&sh),
         Command::Init(init) => init.run_init(&sh),
         Command::Doctor(doctor) => doctor.run(&sh),
+        Command::Validate(validate) => validate.run(&sh),
+        Command::BuildHost(build_host) => build_host.run(&sh),
     }
 }

@@ -4,7 +4,9 @@
 use std::collections::BTreeSet;
 
 use anyhow::Context;
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::config::Config;
 use xshell::{cmd, Shell};
 
 use crate::engine::Engine;
@@ -20,10 +22,17 @@ pub struct Machine {
     pub engines: Vec<Engine>,
     /// MACOSX_DEPLOYMENT_TARGET, when the user set it.
     pub macos_deployment_target: Option<String>,
+    /// The virtual environment zig and cargo-zigbuild run from, first on PATH, when setup
+    /// had to make one (see `tools::ensure_zigbuild`).
+    pub zig_venv: Option<Utf8PathBuf>,
 }
 
 impl Machine {
-    pub fn probe(sh: &Shell, root: &Utf8Path) -> anyhow::Result<Machine> {
+    /// Reads this machine's facts for a workspace; puts the zig virtual environment on
+    /// the shell's PATH when there is one.
+    pub fn probe(sh: &Shell, config: &Config) -> anyhow::Result<Machine> {
+        let root = &config.root;
+        let zig_venv = crate::tools::activate_zig_venv(sh, &config.tools_dir());
         let rustc = cmd!(sh, "rustc -vV").quiet().read().context("running `rustc -vV`")?;
         let host = rustc
             .lines()
@@ -35,6 +44,7 @@ impl Machine {
             linkers: configured_linkers(root),
             engines: Engine::detect(sh),
             macos_deployment_target: std::env::var("MACOSX_DEPLOYMENT_TARGET").ok().filter(|v| !v.is_empty()),
+            zig_venv,
         })
     }
 }

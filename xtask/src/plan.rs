@@ -11,12 +11,14 @@ use crate::binary::BinaryKind;
 use crate::config::Config;
 use crate::engine::{Attestations, Engine, ImageBuild, Output};
 use crate::machine::Machine;
-use crate::targets::{choose_builder, target_kind, Builder, Variant};
+use crate::targets::{choose_builder, target_kind, Builder, Os, Variant};
 use crate::{dockerfile, flags, metadata, rules};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     pub reference: String,
+    /// zig and cargo-zigbuild from this virtual environment's bin, first on PATH.
+    pub zig_venv: Option<Utf8PathBuf>,
     pub variants: Vec<Variant>,
     pub cargo_runs: Vec<CargoRun>,
     pub ui: Option<UiBuild>,
@@ -43,6 +45,17 @@ pub struct CargoRun {
 pub const MACOS_DEPLOYMENT_TARGET: &str = "11.0";
 
 impl CargoRun {
+    /// Every (builder, target) pair of some runs.
+    pub fn targets_of(runs: &[CargoRun]) -> BTreeSet<(Builder, String)> {
+        runs.iter().flat_map(|r| r.targets.iter().map(|t| (r.builder, t.clone()))).collect()
+    }
+
+    /// The targets whose standard library the local toolchain needs: every one some
+    /// builder other than cross compiles (cross's images bring their own).
+    pub fn rustup_targets_of(runs: &[CargoRun]) -> BTreeSet<String> {
+        Self::targets_of(runs).into_iter().filter(|(b, _)| *b != Builder::Cross).map(|(_, t)| t).collect()
+    }
+
     /// The command line, as `--dry-run` shows it (with its environment).
     pub fn display(&self) -> String {
         let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
@@ -93,6 +106,8 @@ pub enum Source {
     Folder(Utf8PathBuf),
     /// Generated text (Dockerfile, metadata.json).
     Text(String),
+    /// A binary built elsewhere (`--prebuilt`), checked like dist's own.
+    Prebuilt { path: Utf8PathBuf, target: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,36 +217,13 @@ impl Plan {
             UiBuild { dir, command: ui.build.clone(), output }
         });
 
-        // (builder, package) -> targets
-        let mut builds: BTreeMap<(Builder, String), BTreeSet<String>> = BTreeMap::new();
-        let mut add_binary = |os_key: &str,
-                              package: &str,
-                              bin: &str,
-                              target: &str,
-                              dest: Utf8PathBuf,
-                              static_linked: bool|
-         -> anyhow::Result<ContextFile> {
-            let requested = [target, os_key]
-                .iter()
-                .find_map(|key| request.build_with.get(*key).or_else(|| config.build_with.get(*key)))
-                .copied();
-            let builder = choose_builder(&machine.host, target, requested, machine.linker_configured(target))
-                .map_err(|reason| anyhow::anyhow!("cannot build {dest} (package `{package}`): {reason}"))?;
-            builds.entry((builder, package.to_string())).or_default().insert(target.to_string());
-            let kind = target_kind(target)
-                .with_context(|| format!("{target} is not a target this tool lays out"))?;
-            Ok(ContextFile {
-                dest,
-                source: Source::Artifact { package: package.into(), bin: bin.into(), target: target.into() },
-                expect: Some(Expect { kind, static_linked }),
-            })
-        };
+        let mut builds = Builds::new(config, request, machine);
         for &variant in &variants {
             if let Some(backend) = &config.backend {
                 let target = &backend.targets[&variant];
                 let dest = Utf8PathBuf::from(format!("{variant}/backend"));
                 let static_linked = config.base_image == "scratch";
-                files.push(add_binary(
+                files.push(builds.binary(
                     "backend",
                     &backend.package,
                     &backend.bin,
@@ -244,16 +236,17 @@ impl Plan {
                 let target = targets.for_variant(variant);
                 for host in &config.host_binaries {
                     let dest = Utf8PathBuf::from(format!("{variant}/{os}/{}{}", host.bin, os.exe_suffix()));
-                    files.push(add_binary(os.key(), &host.package, &host.bin, target, dest, false)?);
+                    files.push(builds.binary(os.key(), &host.package, &host.bin, target, dest, false)?);
                 }
             }
         }
 
         Ok(Plan {
             image: image_step(request, machine, &reference, &variants, &context, &config.target_dir)?,
+            zig_venv: machine.zig_venv.clone(),
             reference,
             variants,
-            cargo_runs: group_runs(builds, machine),
+            cargo_runs: builds.runs(),
             ui,
             context,
             files,
@@ -290,17 +283,16 @@ impl Plan {
 
     /// Every (builder, target) pair the plan compiles.
     pub fn targets(&self) -> BTreeSet<(Builder, String)> {
-        self.cargo_runs.iter().flat_map(|r| r.targets.iter().map(|t| (r.builder, t.clone()))).collect()
+        CargoRun::targets_of(&self.cargo_runs)
     }
 
     pub fn builders(&self) -> BTreeSet<Builder> {
         self.cargo_runs.iter().map(|r| r.builder).collect()
     }
 
-    /// The targets whose standard library the local toolchain needs: every one some
-    /// builder other than cross compiles (cross's images bring their own).
+    /// The targets whose standard library the local toolchain needs.
     pub fn rustup_targets(&self) -> BTreeSet<String> {
-        self.targets().into_iter().filter(|(b, _)| *b != Builder::Cross).map(|(_, t)| t).collect()
+        CargoRun::rustup_targets_of(&self.cargo_runs)
     }
 
     /// The targets only cross compiles.
@@ -308,6 +300,98 @@ impl Plan {
         let local = self.rustup_targets();
         self.targets().into_iter().map(|(_, t)| t).filter(|t| !local.contains(t)).collect()
     }
+}
+
+/// The binaries a plan places: each compiled by the builder chosen for its target (its
+/// (builder, package) → targets collected for the cargo runs), or taken from `--prebuilt`.
+struct Builds<'a> {
+    config: &'a Config,
+    request: &'a flags::Dist,
+    machine: &'a Machine,
+    compiled: BTreeMap<(Builder, String), BTreeSet<String>>,
+}
+
+impl<'a> Builds<'a> {
+    fn new(config: &'a Config, request: &'a flags::Dist, machine: &'a Machine) -> Builds<'a> {
+        Builds { config, request, machine, compiled: BTreeMap::new() }
+    }
+
+    /// The context file for `bin` of `package` built for `target`, placed at `dest`.
+    fn binary(
+        &mut self,
+        os_key: &str,
+        package: &str,
+        bin: &str,
+        target: &str,
+        dest: Utf8PathBuf,
+        static_linked: bool,
+    ) -> anyhow::Result<ContextFile> {
+        let kind =
+            target_kind(target).with_context(|| format!("{target} is not a target this tool lays out"))?;
+        let expect = Some(Expect { kind, static_linked });
+        // Host binaries only: build-host makes them; the backend is built here.
+        if let Some(dir) = self.request.prebuilt.as_ref().filter(|_| os_key != "backend") {
+            let name = format!("{bin}{}", if target.contains("-windows") { ".exe" } else { "" });
+            let file = dir.join(target).join(&name);
+            if file.is_file() {
+                return Ok(ContextFile {
+                    dest,
+                    source: Source::Prebuilt { path: file, target: target.into() },
+                    expect,
+                });
+            }
+            if dir.join(target).is_dir() {
+                bail!(
+                    "--prebuilt {dir}: {dir}/{target} has no {name}, which {dest} needs; build it with \
+                     `cargo xtask build-host --target {target} --out {dir}`, or remove {dir}/{target} to build every {target} binary here"
+                );
+            }
+        }
+        let requested = [target, os_key]
+            .iter()
+            .find_map(|key| self.request.build_with.get(*key).or_else(|| self.config.build_with.get(*key)))
+            .copied();
+        let builder =
+            choose_builder(&self.machine.host, target, requested, self.machine.linker_configured(target))
+                .map_err(|reason| anyhow::anyhow!("cannot build {dest} (package `{package}`): {reason}"))?;
+        self.compiled.entry((builder, package.to_string())).or_default().insert(target.to_string());
+        Ok(ContextFile {
+            dest,
+            source: Source::Artifact { package: package.into(), bin: bin.into(), target: target.into() },
+            expect,
+        })
+    }
+
+    fn runs(self) -> Vec<CargoRun> {
+        group_runs(self.compiled, self.machine)
+    }
+}
+
+/// The plan of `build-host`: the host binaries for `targets`, compiled as dist would and
+/// laid out as TARGET/NAME, what `dist --prebuilt` reads.
+pub fn host_binary_builds(
+    config: &Config,
+    machine: &Machine,
+    targets: &[String],
+) -> anyhow::Result<(Vec<CargoRun>, Vec<ContextFile>)> {
+    if config.host_binaries.is_empty() {
+        bail!("this extension has no host binaries (crates under {}/)", crate::config::HOST_BINARIES_DIR);
+    }
+    let request = flags::Dist::default();
+    let mut builds = Builds::new(config, &request, machine);
+    let mut files = vec![];
+    for target in targets {
+        let os = Os::ALL.into_iter().find(|os| os.matches_target(target)).with_context(|| {
+            format!(
+                "--target {target}: not a macOS, Windows or Linux target, so no host binary is built for it"
+            )
+        })?;
+        for host in &config.host_binaries {
+            let dest = Utf8PathBuf::from(format!("{target}/{}{}", host.bin, os.exe_suffix()));
+            files.push(builds.binary(os.key(), &host.package, &host.bin, target, dest, false)?);
+        }
+    }
+    Ok((builds.runs(), files))
 }
 
 /// Packages that need the same targets from the same builder share one run; cross runs
@@ -405,6 +489,9 @@ impl fmt::Display for Plan {
             writeln!(s, "  check {destination}")?;
         }
         writeln!(s, "\nCargo runs:")?;
+        if let Some(venv) = &self.zig_venv {
+            writeln!(s, "  (with {venv} first on PATH: zig and cargo-zigbuild were installed there)")?;
+        }
         for run in &self.cargo_runs {
             writeln!(s, "  {}", run.display())?;
         }
@@ -424,6 +511,7 @@ impl fmt::Display for Plan {
                 Source::File(path) => path.to_string(),
                 Source::Folder(path) => format!("{path}/"),
                 Source::Text(_) => "generated".to_string(),
+                Source::Prebuilt { path, .. } => format!("{path} (prebuilt)"),
             };
             let expect = match &file.expect {
                 Some(e) => format!(" [{}{}]", if e.static_linked { "static " } else { "" }, e.kind),
@@ -463,6 +551,7 @@ mod tests {
             linkers: BTreeSet::new(),
             engines: engines.to_vec(),
             macos_deployment_target: None,
+            zig_venv: None,
         }
     }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use anyhow::{bail, Context};
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8Path;
 use xshell::{cmd, Shell};
 
 use crate::config::Config;
@@ -16,7 +16,8 @@ use crate::{services, tools};
 /// The Debian packages the tests use: image builds (buildah, skopeo), header checks (file),
 /// running the arm64 builds (qemu-user-static), the Windows build (wine, wine64, and MinGW
 /// for the small DLL Wine lacks), the browser test (chromium), and what the test engine
-/// needs from the machine (runc, a registry, setpriv; see `services`).
+/// needs from the machine (runc, a registry, setpriv; see `services`), and Debian's venv
+/// module (the test of zig's install where pip refuses).
 pub const TEST_PACKAGES: &[&str] = &[
     "buildah",
     "skopeo",
@@ -29,6 +30,7 @@ pub const TEST_PACKAGES: &[&str] = &[
     "runc",
     "docker-registry",
     "util-linux",
+    "python3-venv",
 ];
 
 impl flags::Setup {
@@ -44,9 +46,9 @@ impl flags::Setup {
 
 /// The targets every build of the config needs, and zig with cargo-zigbuild.
 pub fn setup_build_tools(sh: &Shell, config: &Config) -> anyhow::Result<()> {
-    let plan = Plan::without_image(config, &Machine::probe(sh, &config.root)?)?;
+    let plan = Plan::without_image(config, &Machine::probe(sh, config)?)?;
     tools::ensure_targets(sh, &plan.rustup_targets())?;
-    tools::ensure_zigbuild(sh)
+    tools::ensure_zigbuild(sh, &config.tools_dir())
 }
 
 pub fn setup_test_tools(sh: &Shell, config: &Config) -> anyhow::Result<()> {
@@ -54,7 +56,7 @@ pub fn setup_test_tools(sh: &Shell, config: &Config) -> anyhow::Result<()> {
     if !missing.is_empty() {
         install_debian_packages(sh, &missing)?;
     }
-    services::install_engine(sh, &tools_dir(config))?;
+    services::install_engine(sh, &config.tools_dir())?;
     if let Some(ui) = &config.ui {
         let dir = config.root.join(&ui.dir);
         if dir.join("package.json").is_file() {
@@ -62,11 +64,6 @@ pub fn setup_test_tools(sh: &Shell, config: &Config) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Where setup puts the tools it unpacks itself (the test engine).
-pub fn tools_dir(config: &Config) -> Utf8PathBuf {
-    config.target_dir.join("tools")
 }
 
 fn on_path(program: &str) -> bool {

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::flags;
 use crate::report::step;
 use crate::services::{self, Services};
-use crate::setup::{setup_build_tools, setup_test_tools, tools_dir};
+use crate::setup::{setup_build_tools, setup_test_tools};
 
 impl flags::Test {
     pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
@@ -37,7 +37,7 @@ impl flags::Test {
 
         // One engine and registry for the whole run, shared by every test that needs them;
         // stopped by pid when `services` drops, also when a suite fails.
-        let engine = services::locate_engine(sh, &tools_dir(&config))
+        let engine = services::locate_engine(sh, &config.tools_dir())
             .context("no Docker engine for the tests: run `cargo xtask setup --for-tests`")?;
         let services = step("Starting the tests' Docker engine and registry", || {
             Services::start(sh, &engine, &services_dir(&config))

@@ -4,10 +4,12 @@
 use std::collections::BTreeSet;
 
 use anyhow::{bail, Context};
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
 use crate::machine::{runs, version};
+use crate::plan::CargoRun;
+use crate::targets::Builder;
 
 pub const ZIGBUILD_PIP: &str = "python3 -m pip install cargo-zigbuild";
 pub const ZIGBUILD_CARGO: &str = "cargo install --locked cargo-zigbuild";
@@ -88,33 +90,63 @@ pub fn has_pip(sh: &Shell) -> bool {
     runs(sh, "python3", &["-m", "pip", "--version"])
 }
 
-/// Installs zig and cargo-zigbuild when missing: from PyPI when pip works (one package
-/// brings both, in seconds), else cargo-zigbuild from crates.io.
-pub fn ensure_zigbuild(sh: &Shell) -> anyhow::Result<()> {
-    let (zig, zigbuild) = (has_zig(sh), has_zigbuild(sh));
-    if zig && zigbuild {
+/// The virtual environment zig and cargo-zigbuild go into where pip refuses to install
+/// into the system's Python (PEP 668: Debian and Ubuntu's, Homebrew's).
+pub fn zig_venv(tools: &Utf8Path) -> Utf8PathBuf {
+    tools.join("zig-venv")
+}
+
+/// Puts the zig virtual environment first on the shell's PATH, when setup made one: its
+/// `cargo-zigbuild`, and the `python3` whose `-m ziglang` finds zig. Returns its bin folder.
+pub fn activate_zig_venv(sh: &Shell, tools: &Utf8Path) -> Option<Utf8PathBuf> {
+    let bin = zig_venv(tools).join("bin");
+    if !bin.join("cargo-zigbuild").is_file() {
+        return None;
+    }
+    let path = std::env::join_paths(
+        std::iter::once(bin.clone().into_std_path_buf())
+            .chain(std::env::split_paths(&sh.var_os("PATH").unwrap_or_default())),
+    )
+    .ok()?;
+    sh.set_var("PATH", path);
+    Some(bin)
+}
+
+/// Installs zig and cargo-zigbuild when missing: from PyPI (one package brings both, in
+/// seconds) into the user's Python, or into a virtual environment under `tools` where that
+/// Python is externally managed; else cargo-zigbuild from crates.io.
+pub fn ensure_zigbuild(sh: &Shell, tools: &Utf8Path) -> anyhow::Result<()> {
+    activate_zig_venv(sh, tools);
+    if has_zig(sh) && has_zigbuild(sh) {
         return Ok(());
     }
-    let pip = has_pip(sh);
-    if !zigbuild {
-        let install = if pip { ZIGBUILD_PIP } else { ZIGBUILD_CARGO };
-        eprintln!("    cargo-zigbuild is missing; installing it: {install}");
-        let ok = if pip {
-            cmd!(sh, "python3 -m pip install --quiet --disable-pip-version-check cargo-zigbuild")
-                .quiet()
-                .run()
-                .is_ok()
-        } else {
-            cmd!(sh, "cargo install --locked cargo-zigbuild").quiet().run().is_ok()
-        };
-        if !ok && pip {
-            eprintln!("    pip could not install it; trying: {ZIGBUILD_CARGO}");
-            let _ = cmd!(sh, "cargo install --locked cargo-zigbuild").quiet().run();
+    if has_pip(sh) {
+        eprintln!("    zig or cargo-zigbuild is missing; installing them: {ZIGBUILD_PIP}");
+        let pip = cmd!(sh, "python3 -m pip install --quiet --disable-pip-version-check cargo-zigbuild")
+            .quiet()
+            .ignore_status()
+            .output()?;
+        let refused = String::from_utf8_lossy(&pip.stderr).contains("externally-managed-environment");
+        if !pip.status.success() && refused {
+            let venv = zig_venv(tools);
+            eprintln!("    this Python is externally managed (PEP 668): installing into {venv} instead");
+            let installed = cmd!(sh, "python3 -m venv {venv}").quiet().run().and_then(|()| {
+                let python = venv.join("bin/python3");
+                cmd!(sh, "{python} -m pip install --quiet --disable-pip-version-check cargo-zigbuild")
+                    .quiet()
+                    .run()
+            });
+            if let Err(e) = installed {
+                eprintln!(
+                    "    the virtual environment failed too ({e}); on Debian/Ubuntu it needs python3-venv"
+                );
+            }
+            activate_zig_venv(sh, tools);
         }
     }
-    if !has_zig(sh) && pip {
-        eprintln!("    zig is missing; installing it: {ZIG_PIP}");
-        let _ = cmd!(sh, "python3 -m pip install --quiet --disable-pip-version-check ziglang").quiet().run();
+    if !has_zigbuild(sh) {
+        eprintln!("    trying: {ZIGBUILD_CARGO}");
+        let _ = cmd!(sh, "cargo install --locked cargo-zigbuild").quiet().run();
     }
     let (zig, zigbuild) = (has_zig(sh), has_zigbuild(sh));
     if !zigbuild {
@@ -127,8 +159,26 @@ pub fn ensure_zigbuild(sh: &Shell) -> anyhow::Result<()> {
     if !zig {
         bail!(
             "zig, the linker cargo-zigbuild drives, is not installed and could not be installed \
-             here: install it with `{ZIG_PIP}`, or from https://ziglang.org/download/ onto PATH"
+             here: {}, or get it from https://ziglang.org/download/ onto PATH",
+            if cfg!(target_os = "macos") {
+                "`brew install zig`"
+            } else {
+                "install it with `python3 -m pip install ziglang` (or `pipx install ziglang`)"
+            }
         );
+    }
+    Ok(())
+}
+
+/// Everything some cargo runs need: their rustup targets, and zig with cargo-zigbuild or
+/// cross when a run uses them.
+pub fn ensure_for(sh: &Shell, runs: &[CargoRun], tools: &Utf8Path) -> anyhow::Result<()> {
+    ensure_targets(sh, &CargoRun::rustup_targets_of(runs))?;
+    if runs.iter().any(|r| r.builder == Builder::Zigbuild) {
+        ensure_zigbuild(sh, tools)?;
+    }
+    if runs.iter().any(|r| r.builder == Builder::Cross) {
+        ensure_cross(sh)?;
     }
     Ok(())
 }

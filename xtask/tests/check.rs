@@ -418,3 +418,29 @@ fn check_without_an_archive_checks_config_and_context() {
         output.stderr
     );
 }
+
+#[test]
+fn validate_runs_dockers_own_check_when_docker_desktop_is_here_and_check_otherwise() {
+    let standin = StandInDocker::new();
+    let output = run(&mut standin.command(&repo_root(), &["validate", "acme/ext:1.2.3"]));
+    output.assert_ok();
+    let calls = standin.calls();
+    assert!(
+        calls.iter().any(|c| c == &["extension", "validate", "-a", "-s", "-i", "acme/ext:1.2.3"]),
+        "{calls:?}"
+    );
+
+    // No Docker Desktop: said so, and the offline check runs on the same image.
+    let standin = StandInDocker::new();
+    let archive = good_archive().to_str().unwrap().to_string();
+    let mut command = standin.command(&repo_root(), &["validate", &archive]);
+    command.env("STANDIN_NO_EXTENSION", "1");
+    let output = run(&mut command);
+    assert!(output.assert_ok().stdout.contains("no problems found"), "{output:?}");
+    assert!(
+        output.stderr.contains("the `docker extension` plugin (part of Docker Desktop) is not here"),
+        "{}",
+        output.stderr
+    );
+    assert!(!standin.calls().iter().any(|c| c.get(1).is_some_and(|a| a == "validate")));
+}

@@ -152,6 +152,7 @@ log="$STANDIN_DIR/calls.log"
 case "$1 $2" in
   "--version ") echo "Docker version 28.0.0, build stand-in"; exit 0 ;;
   "extension version") [ -z "$STANDIN_NO_EXTENSION" ] && { echo "Extensions CLI version: v0.2.29"; exit 0; }; exit 1 ;;
+  "extension validate") [ -z "$STANDIN_NO_EXTENSION" ] && { echo "The extension image $6 is valid"; exit 0; }; exit 1 ;;
   "buildx version") echo "github.com/docker/buildx v0.19.3 stand-in"; exit 0 ;;
   "buildx inspect")
     echo "Name:          ${STANDIN_BUILDER:-desktop-linux}"
