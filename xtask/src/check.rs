@@ -11,26 +11,14 @@ use xshell::{cmd, Shell};
 
 use crate::binary::{self, Cpu, Format};
 use crate::config::Config;
+use crate::dockerfile::ImageSpec;
 use crate::flags::{self, ImageReference};
 use crate::machine::runs;
+use crate::metadata::{label, Metadata};
 use crate::oci::{Layout, Tree};
 use crate::plan::CONTEXT_DIR;
+use crate::rules;
 use crate::targets::{Os, Variant};
-use crate::{dockerfile, rules};
-
-/// The labels `docker extension validate` requires, non-empty.
-pub const REQUIRED_LABELS: &[&str] = &[
-    "org.opencontainers.image.title",
-    "org.opencontainers.image.description",
-    "org.opencontainers.image.vendor",
-    "com.docker.desktop.extension.api.version",
-    "com.docker.desktop.extension.icon",
-    "com.docker.extension.screenshots",
-    "com.docker.extension.detailed-description",
-    "com.docker.extension.publisher-url",
-    "com.docker.extension.changelog",
-    "com.docker.extension.categories",
-];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -85,10 +73,9 @@ impl Files<'_> {
 /// Checks a context written by dist: the files each variant gets, with the labels the
 /// config gives the Dockerfile.
 pub fn check_context(context: &Utf8Path, config: &Config, variants: &[Variant]) -> Vec<Problem> {
-    let labels: BTreeMap<String, String> = dockerfile::labels(config)
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), dockerfile::label_text(&v)))
-        .collect();
+    let spec = ImageSpec::from_config(config);
+    let labels: BTreeMap<String, String> =
+        spec.labels.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
     let mut problems = vec![];
     if !context.join("Dockerfile").is_file() {
         problems.push(problem(
@@ -101,7 +88,7 @@ pub fn check_context(context: &Utf8Path, config: &Config, variants: &[Variant]) 
             variant,
             files: Files::Folders(vec![context.join(variant.arch()), context.to_path_buf()]),
             labels: labels.clone(),
-            entrypoint: if config.backend.is_some() { vec!["/backend".into()] } else { vec![] },
+            entrypoint: spec.entrypoint.clone().unwrap_or_default(),
         };
         problems.extend(check_variant(&view, config.base_image == "scratch"));
     }
@@ -123,37 +110,36 @@ pub fn check_variant(view: &VariantView, scratch: bool) -> Vec<Problem> {
         problems.push(problem(place("/metadata.json"), "is missing: Docker Desktop reads it first"));
         return problems;
     };
-    let metadata: Value = match serde_json::from_slice(&metadata_bytes) {
-        Ok(v) => v,
+    let metadata = match Metadata::parse(&metadata_bytes) {
+        Ok(metadata) => metadata,
         Err(e) => {
-            problems.push(problem(place("/metadata.json"), format!("is not valid JSON ({e})")));
+            problems.push(problem(place("/metadata.json"), format!("{e}; Docker Desktop rejects it")));
             return problems;
         }
     };
-    problems.extend(check_metadata_keys(&metadata).into_iter().map(|m| problem(place("/metadata.json"), m)));
-    for path in crate::metadata::named_paths(&metadata) {
+    problems.extend(metadata.problems().into_iter().map(|m| problem(place("/metadata.json"), m)));
+    for path in metadata.named_paths() {
         if view.files.read(&path).is_none() {
             problems.push(problem(place(&path), "is named in metadata.json but missing from the image"));
         }
     }
     // Host binaries: the variant's CPU, in the OS's format.
-    for group in metadata["host"]["binaries"].as_array().into_iter().flatten() {
+    for group in metadata.host.iter().flat_map(|h| &h.binaries) {
         for os in Os::ALL {
-            for entry in group[os.key()].as_array().into_iter().flatten() {
-                let Some(path) = entry["path"].as_str() else { continue };
-                let Some(bytes) = view.files.read(path) else { continue };
+            for entry in group.for_os(os) {
+                let Some(bytes) = view.files.read(&entry.path) else { continue };
                 if let Some(message) =
                     check_binary(&bytes, os.format(), view.variant, os.arm64_runs_x86_64(), false)
                 {
-                    problems.push(problem(place(path), message));
+                    problems.push(problem(place(&entry.path), message));
                 }
             }
         }
     }
     // The backend: what the image runs, a Linux binary of the variant's CPU.
-    if metadata.get("vm").is_some() {
+    if let Some(vm) = &metadata.vm {
         match view.entrypoint.first() {
-            None if metadata["vm"].get("composefile").is_none() => {
+            None if vm.composefile.is_none() => {
                 problems.push(problem(
                     place("/"),
                     "metadata.json declares a backend (`vm`), but the image has no entrypoint to run",
@@ -209,51 +195,11 @@ fn check_binary(
     None
 }
 
-/// Unknown keys in metadata.json: `docker extension validate` rejects them.
-fn check_metadata_keys(metadata: &Value) -> Vec<String> {
-    let mut problems = vec![];
-    let Some(object) = metadata.as_object() else {
-        return vec!["must be a JSON object".into()];
-    };
-    let allowed: &[(&str, &[&str])] = &[
-        ("", &["icon", "vm", "ui", "host"]),
-        ("vm", &["image", "composefile", "exposes"]),
-        ("ui", &["dashboard-tab"]),
-        ("ui.dashboard-tab", &["title", "root", "src", "backend"]),
-        ("host", &["binaries"]),
-    ];
-    for (path, keys) in allowed {
-        let node = if path.is_empty() {
-            Some(metadata)
-        } else {
-            path.split('.').try_fold(metadata, |v, k| v.get(k))
-        };
-        for key in node.and_then(Value::as_object).into_iter().flat_map(|o| o.keys()) {
-            if !keys.contains(&key.as_str()) {
-                let full = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
-                problems.push(format!(
-                    "has the unknown key `{full}` (allowed here: {}); Docker Desktop rejects it",
-                    keys.join(", ")
-                ));
-            }
-        }
-    }
-    if object.get("icon").and_then(Value::as_str).is_none_or(str::is_empty) {
-        problems.push("has no `icon`".into());
-    }
-    if let Some(vm) = object.get("vm") {
-        if vm.get("image").is_none() && vm.get("composefile").is_none() {
-            problems.push("has a `vm` with neither `image` nor `composefile`".into());
-        }
-    }
-    problems
-}
-
 /// The Marketplace's label rules.
 pub fn check_labels(labels: &BTreeMap<String, String>) -> Vec<Problem> {
     let mut problems = vec![];
     let place = |label: &str| format!("label {label}");
-    for &label in REQUIRED_LABELS {
+    for &label in label::REQUIRED {
         match labels.get(label) {
             None => problems.push(problem(
                 place(label),
@@ -266,38 +212,35 @@ pub fn check_labels(labels: &BTreeMap<String, String>) -> Vec<Problem> {
         }
     }
     let get = |label: &str| labels.get(label).filter(|v| !v.trim().is_empty());
-    if let Some(title) = get("org.opencontainers.image.title") {
+    if let Some(title) = get(label::TITLE) {
         if title.to_lowercase().split(|c: char| !c.is_alphanumeric()).any(|w| w == "extension") {
             problems.push(problem(
-                place("org.opencontainers.image.title"),
+                place(label::TITLE),
                 format!(
                     "`{title}` contains the word \"extension\", which the Marketplace asks titles not to"
                 ),
             ));
         }
     }
-    if let Some(v) = get("com.docker.desktop.extension.api.version") {
+    if let Some(v) = get(label::API_VERSION) {
         if let Err(e) = rules::api_version(v) {
-            problems.push(problem(place("com.docker.desktop.extension.api.version"), e));
+            problems.push(problem(place(label::API_VERSION), e));
         }
     }
-    for label in ["com.docker.desktop.extension.icon", "com.docker.extension.publisher-url"] {
+    for label in [label::ICON, label::PUBLISHER_URL] {
         if let Some(v) = get(label) {
             if let Err(e) = rules::url(v) {
                 problems.push(problem(place(label), e));
             }
         }
     }
-    if let Some(icon) = get("com.docker.desktop.extension.icon") {
+    if let Some(icon) = get(label::ICON) {
         let lower = icon.to_lowercase();
         if ![".svg", ".png", ".jpg", ".jpeg"]
             .iter()
             .any(|ext| lower.split(['?', '#']).next().unwrap_or("").ends_with(ext))
         {
-            problems.push(problem(
-                place("com.docker.desktop.extension.icon"),
-                "must be the URL of an .svg, .png or .jpg file",
-            ));
+            problems.push(problem(place(label::ICON), "must be the URL of an .svg, .png or .jpg file"));
         }
     }
     let json_list = |label: &str, fields: [&str; 2], problems: &mut Vec<Problem>| {
@@ -333,17 +276,17 @@ pub fn check_labels(labels: &BTreeMap<String, String>) -> Vec<Problem> {
                 ));
             }
         }
-        if items.is_empty() && label == "com.docker.extension.screenshots" {
+        if items.is_empty() && label == label::SCREENSHOTS {
             problems
                 .push(problem(place(label), "lists no screenshot; the Marketplace requires at least one"));
         }
     };
-    json_list("com.docker.extension.screenshots", ["alt", "url"], &mut problems);
-    json_list("com.docker.extension.additional-urls", ["title", "url"], &mut problems);
-    if let Some(categories) = get("com.docker.extension.categories") {
+    json_list(label::SCREENSHOTS, ["alt", "url"], &mut problems);
+    json_list(label::ADDITIONAL_URLS, ["title", "url"], &mut problems);
+    if let Some(categories) = get(label::CATEGORIES) {
         for category in categories.split(',') {
             if let Err(e) = rules::category(category.trim()) {
-                problems.push(problem(place("com.docker.extension.categories"), e));
+                problems.push(problem(place(label::CATEGORIES), e));
             }
         }
     }
@@ -511,9 +454,9 @@ pub fn check_layout(layout: &Layout, what: &str) -> anyhow::Result<(Vec<Problem>
             }
         };
         let labels = image.config.config.labels.clone().unwrap_or_default();
-        if let Some(version) = labels.get("org.opencontainers.image.version") {
+        if let Some(version) = labels.get(label::VERSION) {
             if let Err(e) = rules::release_tag(version) {
-                problems.push(problem("label org.opencontainers.image.version", e));
+                problems.push(problem(format!("label {}", label::VERSION), e));
             }
         }
         // No C library in the image: the backend must be static.

@@ -85,18 +85,9 @@ impl flags::Dist {
                     format!("Building the image with {} for {}", build.engine, platforms(&plan.variants));
                 Some(step(&title, || build.run(sh, &mut ledger))?)
             }
-            ImageStep::Skip | ImageStep::NoEngine => None,
+            ImageStep::Skip => None,
         };
         print!("{}", summary(&plan, &placed, image.as_ref()));
-        if plan.image == ImageStep::NoEngine {
-            bail!(
-                "the build context is ready in {}, but this machine has no image builder: install \
-                 Docker Desktop (it includes docker buildx), or podman or buildah (on Debian or \
-                 Ubuntu: `sudo apt-get install buildah`), then run dist again; pass --no-image \
-                 when the context is all you need",
-                plan.context
-            );
-        }
         Ok(())
     }
 

@@ -10,6 +10,7 @@ use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
+use crate::dockerfile::ImageSpec;
 use crate::machine::runs;
 use crate::ownership::Ledger;
 use crate::services::SERVER_VERSION;
@@ -23,6 +24,8 @@ pub enum Engine {
     Podman,
     /// `buildah build --manifest`: no daemon.
     Buildah,
+    /// dist writes the image itself (see `builtin`): no engine at all, reproducible.
+    Builtin,
 }
 
 impl Engine {
@@ -31,10 +34,12 @@ impl Engine {
             Engine::Buildx => "buildx",
             Engine::Podman => "podman",
             Engine::Buildah => "buildah",
+            Engine::Builtin => "builtin",
         }
     }
 
-    /// The engines this machine has, in the order `dist` prefers them.
+    /// The engines this machine has, in the order `dist` prefers them (the builtin one,
+    /// always there, is the fallback and not listed).
     pub fn detect(sh: &Shell) -> Vec<Engine> {
         let mut engines = vec![];
         if runs(sh, "docker", &["buildx", "version"]) {
@@ -51,7 +56,7 @@ impl Engine {
 
     fn program(self) -> &'static str {
         match self {
-            Engine::Buildx => "docker",
+            Engine::Buildx | Engine::Builtin => "docker",
             Engine::Podman => "podman",
             Engine::Buildah => "buildah",
         }
@@ -66,7 +71,8 @@ impl std::str::FromStr for Engine {
             "buildx" | "docker" => Ok(Engine::Buildx),
             "podman" => Ok(Engine::Podman),
             "buildah" => Ok(Engine::Buildah),
-            _ => Err("not an image builder this tool drives; use buildx, buildah or podman".into()),
+            "builtin" => Ok(Engine::Builtin),
+            _ => Err("not an image builder this tool drives; use buildx, buildah, podman or builtin".into()),
         }
     }
 }
@@ -115,6 +121,41 @@ pub struct ImageBuild {
     pub context: Utf8PathBuf,
     /// Where the engine writes the image digest (buildx `--metadata-file`, buildah `--digestfile`).
     pub digest_file: Utf8PathBuf,
+    /// What the image holds: the builtin engine builds it from this (the others from the
+    /// Dockerfile rendered from it).
+    pub spec: ImageSpec,
+    /// Every timestamp in a builtin image (`SOURCE_DATE_EPOCH`).
+    pub epoch: SourceDate,
+    /// dist's own folder (target/xtask): the builtin engine's scratch files.
+    pub scratch: Utf8PathBuf,
+}
+
+/// The time a builtin image says it was made, and where that came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceDate {
+    pub seconds: u64,
+    pub from: SourceDateFrom,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceDateFrom {
+    /// The `SOURCE_DATE_EPOCH` variable.
+    Variable,
+    /// The last commit's time.
+    LastCommit,
+    /// Neither: 1970.
+    Zero,
+}
+
+impl fmt::Display for SourceDate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let from = match self.from {
+            SourceDateFrom::Variable => "SOURCE_DATE_EPOCH",
+            SourceDateFrom::LastCommit => "the last commit's time",
+            SourceDateFrom::Zero => "no SOURCE_DATE_EPOCH and no commit",
+        };
+        write!(f, "{} ({}, {from})", self.seconds, crate::builtin::rfc3339(self.seconds))
+    }
 }
 
 /// What a finished image build produced, for the summary.
@@ -141,20 +182,23 @@ pub enum Check {
     NotPublished { reference: String, command: Vec<String> },
 }
 
-/// A command of the image step, run as it is; `only_if` first decides whether it runs.
+/// A step of the image build.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Run {
-    pub argv: Vec<String>,
-    pub only_if: Option<Vec<String>>,
+pub enum Run {
+    /// A program, run as it is; `only_if` first decides whether it runs.
+    Command { argv: Vec<String>, only_if: Option<Vec<String>> },
+    /// dist writes the image itself (the builtin engine) as an OCI archive at `to`.
+    WriteArchive { to: Utf8PathBuf },
 }
 
 impl fmt::Display for Run {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.only_if {
-            Some(condition) => {
-                write!(f, "{} (only if `{}` succeeds)", self.argv.join(" "), condition.join(" "))
+        match self {
+            Run::Command { argv, only_if: Some(condition) } => {
+                write!(f, "{} (only if `{}` succeeds)", argv.join(" "), condition.join(" "))
             }
-            None => f.write_str(&self.argv.join(" ")),
+            Run::Command { argv, only_if: None } => f.write_str(&argv.join(" ")),
+            Run::WriteArchive { to } => write!(f, "write the image as an OCI archive (builtin): {to}"),
         }
     }
 }
@@ -320,6 +364,11 @@ impl ImageBuild {
                     checks.push(publish_check(argv(["skopeo", "inspect", "--raw", &remote])));
                 }
             }
+            Engine::Builtin => {
+                if self.output == Output::Load {
+                    checks.push(Check::DockerRunning);
+                }
+            }
         }
         checks
     }
@@ -329,7 +378,7 @@ impl ImageBuild {
         let platforms = self.platform_list();
         let context = self.context.as_str();
         let digest_file = self.digest_file.as_str();
-        let always = |argv: Vec<String>| Run { argv, only_if: None };
+        let always = |argv: Vec<String>| Run::Command { argv, only_if: None };
         match self.engine {
             Engine::Buildx => {
                 let mut build = argv(["docker", "buildx", "build", "--platform", &platforms]);
@@ -361,7 +410,7 @@ impl ImageBuild {
                 let reference = self.reference.as_str();
                 // A manifest list of the same name from an earlier build would gain
                 // duplicate entries: it goes first.
-                let mut commands = vec![Run {
+                let mut commands = vec![Run::Command {
                     argv: argv([program, "manifest", "rm", reference]),
                     only_if: Some(argv([program, "manifest", "exists", reference])),
                 }];
@@ -396,7 +445,25 @@ impl ImageBuild {
                 }
                 commands
             }
+            Engine::Builtin => match &self.output {
+                Output::Oci(path) => vec![Run::WriteArchive { to: Self::partial_archive(path) }],
+                Output::Load => {
+                    let archive = self.load_archive();
+                    vec![
+                        Run::WriteArchive { to: archive.clone() },
+                        always(argv(["docker", "load", "--input", archive.as_str()])),
+                    ]
+                }
+                Output::Push | Output::Build => {
+                    unreachable!("the plan gives the builtin engine --oci or --load")
+                }
+            },
         }
+    }
+
+    /// The archive the builtin engine writes for `docker load`, in dist's own folder.
+    fn load_archive(&self) -> Utf8PathBuf {
+        self.scratch.join("builtin-load.tar")
     }
 
     /// Runs every check, in order; the first failure stops.
@@ -425,19 +492,20 @@ impl ImageBuild {
         if let Some(parent) = self.digest_file.parent() {
             sh.create_dir(parent).with_context(|| format!("creating {parent}"))?;
         }
-        for command in self.commands() {
-            if let Some(condition) = &command.only_if {
-                let (program, args) = condition.split_first().expect("a condition is a command");
-                if cmd!(sh, "{program} {args...}").quiet().ignore_stdout().ignore_stderr().run().is_err() {
-                    continue;
+        let mut built = None;
+        for step in self.commands() {
+            let ran = match &step {
+                Run::Command { argv, only_if } => run_command(sh, argv, only_if.as_deref()),
+                Run::WriteArchive { to } => {
+                    eprintln!("    {step}");
+                    crate::builtin::build(&self.spec, &self.context, &self.platforms, self.epoch.seconds)
+                        .and_then(|image| {
+                            crate::builtin::write_archive(&image, &self.reference, to)?;
+                            built = Some(image);
+                            Ok(())
+                        })
                 }
-            }
-            let (program, args) = command.argv.split_first().expect("commands are never empty");
-            eprintln!("    $ {}", command.argv.join(" "));
-            let ran = cmd!(sh, "{program} {args...}")
-                .quiet()
-                .run()
-                .with_context(|| format!("`{}` failed (its output is above)", command.argv.join(" ")));
+            };
             if let Err(e) = ran {
                 if let Output::Oci(path) = &self.output {
                     let _ = std::fs::remove_file(Self::partial_archive(path));
@@ -445,12 +513,19 @@ impl ImageBuild {
                 return Err(e);
             }
         }
-        let mut result = ImageResult {
-            reference: self.reference.clone(),
-            digest: read_digest(&self.digest_file),
-            archive: None,
-            note: None,
+        let digest = match &built {
+            Some(image) => Some(image.index_digest.clone()),
+            None => read_digest(&self.digest_file),
         };
+        let mut result = ImageResult { reference: self.reference.clone(), digest, archive: None, note: None };
+        if let (Some(image), Output::Load) = (&built, &self.output) {
+            if !containerd_store(sh) {
+                result.note = Some(format!(
+                    "Docker's classic image store holds one platform: it loaded {} only (the containerd store takes both)",
+                    crate::builtin::archive_platform(image).platform()
+                ));
+            }
+        }
         match &self.output {
             Output::Oci(path) => {
                 let partial = Self::partial_archive(path);
@@ -465,14 +540,14 @@ impl ImageBuild {
             Output::Build if self.engine == Engine::Buildx => {
                 result.note = Some("built in the builder's cache only: pass --load, --push or --oci PATH to get the image out".into());
             }
-            Output::Build | Output::Load if self.engine != Engine::Buildx => {
+            Output::Build | Output::Load if matches!(self.engine, Engine::Buildah | Engine::Podman) => {
                 result.note = Some(format!(
                     "in local containers-storage as the manifest list {} ({} images)",
                     self.reference,
                     self.engine.program()
                 ));
             }
-            Output::Push if self.engine != Engine::Buildx => {
+            Output::Push if matches!(self.engine, Engine::Buildah | Engine::Podman) => {
                 result.note =
                     Some(format!("{} pushes no SBOM or provenance attestations (buildx does)", self.engine));
             }
@@ -480,6 +555,22 @@ impl ImageBuild {
         }
         Ok(result)
     }
+}
+
+/// Runs a step's command (when its condition holds), echoing it first.
+fn run_command(sh: &Shell, argv: &[String], only_if: Option<&[String]>) -> anyhow::Result<()> {
+    if let Some(condition) = only_if {
+        let (program, args) = condition.split_first().expect("a condition is a command");
+        if cmd!(sh, "{program} {args...}").quiet().ignore_stdout().ignore_stderr().run().is_err() {
+            return Ok(());
+        }
+    }
+    let (program, args) = argv.split_first().expect("commands are never empty");
+    eprintln!("    $ {}", argv.join(" "));
+    cmd!(sh, "{program} {args...}")
+        .quiet()
+        .run()
+        .with_context(|| format!("`{}` failed (its output is above)", argv.join(" ")))
 }
 
 fn argv<const N: usize>(items: [&str; N]) -> Vec<String> {
@@ -557,11 +648,21 @@ mod tests {
             attestations: Attestations::SbomAndProvenance,
             context: "/w/target/extension".into(),
             digest_file: "/w/target/xtask/image-metadata.json".into(),
+            spec: ImageSpec::from_config(&crate::testing::sample_config()),
+            epoch: SourceDate { seconds: 0, from: SourceDateFrom::Zero },
+            scratch: "/w/target/xtask".into(),
         }
     }
 
     fn argvs(build: &ImageBuild) -> Vec<Vec<String>> {
-        build.commands().into_iter().map(|r| r.argv).collect()
+        build
+            .commands()
+            .into_iter()
+            .map(|r| match r {
+                Run::Command { argv, .. } => argv,
+                Run::WriteArchive { to } => vec!["WRITE".into(), to.to_string()],
+            })
+            .collect()
     }
 
     #[test]
@@ -615,8 +716,11 @@ mod tests {
         let commands = build(Engine::Buildah, Output::Oci("/w/ext.tar".into())).commands();
         assert_eq!(commands.len(), 3);
         assert_eq!(commands[0].to_string(), "buildah manifest rm example/ext:1.2.3 (only if `buildah manifest exists example/ext:1.2.3` succeeds)");
-        assert_eq!(commands[1].argv.join(" "), "buildah build --layers --platform linux/amd64,linux/arm64 --manifest example/ext:1.2.3 /w/target/extension");
-        assert_eq!(commands[2].argv.last().unwrap(), "oci-archive:/w/.ext.tar.dist-partial");
+        assert_eq!(commands[1].to_string(), "buildah build --layers --platform linux/amd64,linux/arm64 --manifest example/ext:1.2.3 /w/target/extension");
+        assert_eq!(
+            argvs(&build(Engine::Buildah, Output::Oci("/w/ext.tar".into())))[2].last().unwrap(),
+            "oci-archive:/w/.ext.tar.dist-partial"
+        );
     }
 
     #[test]
@@ -648,7 +752,7 @@ mod tests {
             ]
         );
         let buildah = build(Engine::Buildah, Output::Push);
-        assert_eq!(buildah.commands()[2].argv[0], "buildah");
+        assert_eq!(argvs(&buildah)[2][0], "buildah");
         assert_eq!(
             buildah.checks()[0].commands(),
             [argv(["skopeo", "inspect", "--raw", "docker://example/ext:1.2.3"])]

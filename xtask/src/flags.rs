@@ -44,9 +44,11 @@ Options:
   --tag NAME[:TAG]         Image reference (default: the config's image and tag)
   --push                   Push both platforms to the registry (with SBOM and provenance)
   --load                   Load the image into Docker (two platforms need the containerd store)
-  --oci PATH               Write an OCI archive holding both platforms
-  --engine ENGINE          buildx, buildah or podman (default: buildx when docker has it,
-                           else podman, else buildah)
+  --oci PATH               Write an OCI archive holding both platforms (the builtin engine
+                           writes target/extension.tar when no output is given)
+  --engine ENGINE          buildx, buildah, podman or builtin (default: buildx when docker
+                           has it, else podman, else buildah, else builtin: dist writes the
+                           image itself, reproducibly, with no engine at all)
   --builder NAME           The buildx builder to use
   --platform PLATFORM      Build one variant only: linux/amd64 or linux/arm64
   --build-with KEY=BUILDER Build an OS (darwin, windows, linux, backend) or a target with

@@ -70,6 +70,8 @@ impl Staging {
                         _ => unreachable!("matched above"),
                     };
                     let bytes = std::fs::read(path).with_context(|| format!("reading {path}"))?;
+                    // The same sources give the same bytes (see `reproducible`).
+                    let bytes = crate::reproducible::normalise(&bytes);
                     let info = verify(path, &bytes, &file.dest, file.expect.as_ref())?;
                     self.place(&file.dest, &bytes, true)?;
                     placed.push(Placed {

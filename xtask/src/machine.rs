@@ -9,7 +9,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use crate::config::Config;
 use xshell::{cmd, Shell};
 
-use crate::engine::Engine;
+use crate::engine::{Engine, SourceDate, SourceDateFrom};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Machine {
@@ -25,6 +25,8 @@ pub struct Machine {
     /// The virtual environment zig and cargo-zigbuild run from, first on PATH, when setup
     /// had to make one (see `tools::ensure_zigbuild`).
     pub zig_venv: Option<Utf8PathBuf>,
+    /// The time a builtin image says it was made.
+    pub source_date: SourceDate,
 }
 
 impl Machine {
@@ -45,6 +47,7 @@ impl Machine {
             engines: Engine::detect(sh),
             macos_deployment_target: std::env::var("MACOSX_DEPLOYMENT_TARGET").ok().filter(|v| !v.is_empty()),
             zig_venv,
+            source_date: source_date(sh, root)?,
         })
     }
 }
@@ -75,6 +78,21 @@ fn configured_linkers(root: &Utf8Path) -> BTreeSet<String> {
         }
     }
     targets
+}
+
+/// `SOURCE_DATE_EPOCH` (reproducible-builds.org), else the last commit's time, else 0.
+fn source_date(sh: &Shell, root: &Utf8Path) -> anyhow::Result<SourceDate> {
+    if let Ok(value) = std::env::var("SOURCE_DATE_EPOCH") {
+        let seconds = value.trim().parse().with_context(|| {
+            format!("SOURCE_DATE_EPOCH={value} is not a number of seconds since 1970: unset it or give one")
+        })?;
+        return Ok(SourceDate { seconds, from: SourceDateFrom::Variable });
+    }
+    let last_commit = cmd!(sh, "git -C {root} log -1 --format=%ct").quiet().ignore_stderr().read();
+    Ok(match last_commit.ok().and_then(|t| t.trim().parse().ok()) {
+        Some(seconds) => SourceDate { seconds, from: SourceDateFrom::LastCommit },
+        None => SourceDate { seconds: 0, from: SourceDateFrom::Zero },
+    })
 }
 
 impl Machine {

@@ -9,10 +9,13 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::binary::BinaryKind;
 use crate::config::Config;
+use crate::dockerfile::ImageSpec;
 use crate::engine::{Attestations, Engine, ImageBuild, Output};
+#[cfg(test)]
+use crate::engine::{SourceDate, SourceDateFrom};
 use crate::machine::Machine;
 use crate::targets::{choose_builder, target_kind, Builder, Os, Variant};
-use crate::{dockerfile, flags, metadata, rules};
+use crate::{flags, metadata, rules};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
@@ -118,15 +121,17 @@ pub struct Expect {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+// One plan per run: the size of its variants does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum ImageStep {
     Build(ImageBuild),
     /// `--no-image`.
     Skip,
-    /// No engine on this machine: the context is written, then dist says what to install.
-    NoEngine,
 }
 
 pub const CONTEXT_DIR: &str = "extension";
+/// Where the builtin engine writes the image when no output is asked for.
+pub const DEFAULT_ARCHIVE: &str = "extension.tar";
 
 /// A path dist writes that must be free, or something dist wrote itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,7 +189,9 @@ impl Plan {
             ContextFile {
                 dest: "Dockerfile".into(),
                 // The labels name the tag this build really carries (`--tag` included).
-                source: Source::Text(dockerfile::dockerfile(&Config { tag: tag.clone(), ..config.clone() })),
+                source: Source::Text(
+                    ImageSpec::from_config(&Config { tag: tag.clone(), ..config.clone() }).dockerfile(),
+                ),
                 expect: None,
             },
             ContextFile {
@@ -242,7 +249,7 @@ impl Plan {
         }
 
         Ok(Plan {
-            image: image_step(request, machine, &reference, &variants, &context, &config.target_dir)?,
+            image: image_step(request, machine, &reference, &variants, &context, config, &tag)?,
             zig_venv: machine.zig_venv.clone(),
             reference,
             variants,
@@ -430,25 +437,36 @@ fn image_step(
     reference: &str,
     variants: &[Variant],
     context: &Utf8Path,
-    target_dir: &Utf8Path,
+    config: &Config,
+    tag: &str,
 ) -> anyhow::Result<ImageStep> {
+    let target_dir = &config.target_dir;
     if request.no_image {
         return Ok(ImageStep::Skip);
     }
-    let engine = match request.engine {
-        Some(engine) => engine,
-        None => match machine.engines.first() {
-            Some(&engine) => engine,
-            None => return Ok(ImageStep::NoEngine),
-        },
-    };
+    // With no engine on the machine, dist writes the image itself.
+    let engine = request.engine.or(machine.engines.first().copied()).unwrap_or(Engine::Builtin);
+    if engine == Engine::Builtin && config.base_image != "scratch" {
+        bail!(
+            "the builtin engine writes `FROM scratch` images only, and base-image is `{}`: build \
+             with buildx, buildah or podman (--engine), or leave base-image out",
+            config.base_image
+        );
+    }
     if request.builder.is_some() && engine != Engine::Buildx {
         bail!("--builder names a buildx builder, but the engine found here is {engine}: install Docker's buildx, or drop --builder");
     }
     // In dist's own folder, never beside the context (which may be anywhere); one per
     // context, so two runs with different --out never share it.
     let digest_file = target_dir.join(format!("xtask/image-metadata-{}.json", short_hash(context.as_str())));
-    let output = request.output.clone().unwrap_or(Output::Build);
+    let output = match (engine, request.output.clone()) {
+        // The builtin engine keeps no image anywhere but in a file: by default, this one.
+        (Engine::Builtin, None) => Output::Oci(target_dir.join(DEFAULT_ARCHIVE)),
+        (Engine::Builtin, Some(Output::Push)) => {
+            bail!("the builtin engine cannot push yet: push with buildx, buildah or podman (--engine)")
+        }
+        (_, output) => output.unwrap_or(Output::Build),
+    };
     let attestations = if request.no_attest {
         Attestations::None
     } else if request.no_sbom {
@@ -465,6 +483,9 @@ fn image_step(
         builder: request.builder.clone(),
         force: request.force,
         context: context.to_path_buf(),
+        spec: ImageSpec::from_config(&Config { tag: tag.to_string(), ..config.clone() }),
+        epoch: machine.source_date,
+        scratch: target_dir.join("xtask"),
         digest_file,
     }))
 }
@@ -522,9 +543,6 @@ impl fmt::Display for Plan {
         writeln!(s, "\nImage:")?;
         match &self.image {
             ImageStep::Skip => writeln!(s, "  none (--no-image)")?,
-            ImageStep::NoEngine => {
-                writeln!(s, "  none: no docker buildx, podman or buildah on this machine")?
-            }
             ImageStep::Build(build) => {
                 for check in build.checks() {
                     let commands: Vec<String> = check.commands().iter().map(|c| c.join(" ")).collect();
@@ -552,6 +570,7 @@ mod tests {
             engines: engines.to_vec(),
             macos_deployment_target: None,
             zig_venv: None,
+            source_date: SourceDate { seconds: 0, from: SourceDateFrom::Zero },
         }
     }
 
@@ -704,16 +723,20 @@ mod tests {
                 .image
             {
                 ImageStep::Build(b) => Some(b.engine),
-                ImageStep::Skip | ImageStep::NoEngine => None,
+                ImageStep::Skip => None,
             };
         assert_eq!(engine(&flags::Dist::default(), &[Engine::Buildx, Engine::Buildah]), Some(Engine::Buildx));
         assert_eq!(engine(&flags::Dist::default(), &[Engine::Podman, Engine::Buildah]), Some(Engine::Podman));
         let buildah = flags::Dist { engine: Some(Engine::Buildah), ..flags::Dist::default() };
         assert_eq!(engine(&buildah, &[Engine::Buildx]), Some(Engine::Buildah));
-        assert_eq!(
-            Plan::new(&config, &flags::Dist::default(), &machine(&[])).unwrap().image,
-            ImageStep::NoEngine
-        );
+        // No engine here: dist writes the image itself, into target/extension.tar.
+        let ImageStep::Build(builtin) =
+            Plan::new(&config, &flags::Dist::default(), &machine(&[])).unwrap().image
+        else {
+            panic!("an image step")
+        };
+        assert_eq!(builtin.engine, Engine::Builtin);
+        assert_eq!(builtin.output, Output::Oci("/work/sample/target/extension.tar".into()));
         let none = flags::Dist { no_image: true, ..flags::Dist::default() };
         assert_eq!(Plan::new(&config, &none, &machine(&[Engine::Buildx])).unwrap().image, ImageStep::Skip);
     }

@@ -11,9 +11,13 @@ use crate::machine::{runs, version};
 use crate::plan::CargoRun;
 use crate::targets::Builder;
 
-pub const ZIGBUILD_PIP: &str = "python3 -m pip install cargo-zigbuild";
-pub const ZIGBUILD_CARGO: &str = "cargo install --locked cargo-zigbuild";
-pub const ZIG_PIP: &str = "python3 -m pip install ziglang";
+/// The versions dist installs: a pinned toolchain is part of "the same sources give the
+/// same image digest" (a newer zig may lay out a binary differently).
+pub const ZIGBUILD_VERSION: &str = "cargo-zigbuild==0.24.1";
+pub const ZIG_VERSION: &str = "ziglang==0.17.1";
+pub const ZIGBUILD_PIP: &str = "python3 -m pip install cargo-zigbuild==0.24.1 ziglang==0.17.1";
+pub const ZIGBUILD_CARGO: &str = "cargo install --locked cargo-zigbuild --version 0.24.1";
+pub const ZIG_PIP: &str = "python3 -m pip install ziglang==0.17.1";
 pub const CROSS_INSTALL: &str = "cargo install cross --git https://github.com/cross-rs/cross";
 
 pub fn has_rustup(sh: &Shell) -> bool {
@@ -122,17 +126,20 @@ pub fn ensure_zigbuild(sh: &Shell, tools: &Utf8Path) -> anyhow::Result<()> {
     }
     if has_pip(sh) {
         eprintln!("    zig or cargo-zigbuild is missing; installing them: {ZIGBUILD_PIP}");
-        let pip = cmd!(sh, "python3 -m pip install --quiet --disable-pip-version-check cargo-zigbuild")
-            .quiet()
-            .ignore_status()
-            .output()?;
+        let pip = cmd!(
+            sh,
+            "python3 -m pip install --quiet --disable-pip-version-check {ZIGBUILD_VERSION} {ZIG_VERSION}"
+        )
+        .quiet()
+        .ignore_status()
+        .output()?;
         let refused = String::from_utf8_lossy(&pip.stderr).contains("externally-managed-environment");
         if !pip.status.success() && refused {
             let venv = zig_venv(tools);
             eprintln!("    this Python is externally managed (PEP 668): installing into {venv} instead");
             let installed = cmd!(sh, "python3 -m venv {venv}").quiet().run().and_then(|()| {
                 let python = venv.join("bin/python3");
-                cmd!(sh, "{python} -m pip install --quiet --disable-pip-version-check cargo-zigbuild")
+                cmd!(sh, "{python} -m pip install --quiet --disable-pip-version-check {ZIGBUILD_VERSION} {ZIG_VERSION}")
                     .quiet()
                     .run()
             });
@@ -146,7 +153,7 @@ pub fn ensure_zigbuild(sh: &Shell, tools: &Utf8Path) -> anyhow::Result<()> {
     }
     if !has_zigbuild(sh) {
         eprintln!("    trying: {ZIGBUILD_CARGO}");
-        let _ = cmd!(sh, "cargo install --locked cargo-zigbuild").quiet().run();
+        let _ = cmd!(sh, "cargo install --locked cargo-zigbuild --version 0.24.1").quiet().run();
     }
     let (zig, zigbuild) = (has_zig(sh), has_zigbuild(sh));
     if !zigbuild {

@@ -1,0 +1,492 @@
+//! The built-in image writer (`--engine builtin`): no daemon, no engine, and the same
+//! sources give the same image digest on any machine, every time.
+//!
+//! The extension's Dockerfile has no RUN step, so its image is only layers of files already
+//! in the context, a config and an index: written here directly, as ko, jib and apko do.
+//! The layers are the `ImageSpec`'s COPY steps, in order. Every byte is decided by rule:
+//!
+//! * tar: entries sorted bytewise, one for each folder, uid/gid 0 and no user or group
+//!   names, modes 0755 for folders and executables (the variant's binaries, by rule, not by
+//!   what the checkout's file system says) and 0644 for the rest, mtimes from
+//!   `SOURCE_DATE_EPOCH`, no extended attributes; a symlink in the context is refused;
+//! * gzip: flate2's pure-Rust backend at level 6 (gzip's default), no name, mtime 0, OS "unknown";
+//! * JSON: serde structs with their keys in a fixed order, serialised once; those exact
+//!   bytes are hashed, archived and pushed.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+
+use anyhow::{bail, Context};
+use camino::{Utf8Path, Utf8PathBuf};
+use flate2::write::GzEncoder;
+use serde::Serialize;
+
+use crate::dockerfile::{ImageSpec, VARIANT_FOLDER};
+use crate::oci::{self, Descriptor, Index, Manifest, Platform};
+use crate::targets::Variant;
+
+/// A written image: every blob by digest, and the index that names the platforms.
+#[derive(Debug, Clone)]
+pub struct BuiltImage {
+    /// The image index (both platforms): what a registry serves under the tag.
+    pub index: Vec<u8>,
+    pub index_digest: String,
+    /// Per platform: its manifest's digest and size.
+    pub manifests: Vec<(Variant, Descriptor)>,
+    pub blobs: BTreeMap<String, Vec<u8>>,
+    /// What each platform's layers are, for the summary: (variant, [(created_by, size)]).
+    pub layers: Vec<(Variant, Vec<(String, u64)>)>,
+}
+
+/// One file or folder of a layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    /// Relative, without a leading `/`; folders end with `/`.
+    path: String,
+    bytes: Option<Vec<u8>>,
+    executable: bool,
+}
+
+/// Writes the image of `context` (laid out by dist) for `platforms`.
+pub fn build(
+    spec: &ImageSpec,
+    context: &Utf8Path,
+    platforms: &[Variant],
+    epoch: u64,
+) -> anyhow::Result<BuiltImage> {
+    if spec.base_image != "scratch" {
+        bail!(
+            "the builtin engine writes `FROM scratch` images only, and base-image is `{}`: build \
+             with buildx, buildah or podman (--engine), or leave base-image out",
+            spec.base_image
+        );
+    }
+    // Every layer once: the shared ones (the same bytes in both variants) a single time,
+    // the variants' own side by side on separate threads (compression is the cost).
+    let mut jobs: Vec<(usize, Option<Variant>)> = vec![];
+    for (i, copy) in spec.copies.iter().enumerate() {
+        if copy.per_variant {
+            jobs.extend(platforms.iter().map(|&v| (i, Some(v))));
+        } else if !platforms.is_empty() {
+            jobs.push((i, None));
+        }
+    }
+    let made: Vec<anyhow::Result<Layer>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .iter()
+            .map(|&(i, variant)| {
+                let copy = &spec.copies[i];
+                let on = variant.or(platforms.first().copied()).unwrap_or(Variant::Amd64);
+                scope.spawn(move || make_layer(context, on, copy, epoch))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a layer thread panicked"))))
+            .collect()
+    });
+    let mut made_layers = BTreeMap::new();
+    for (job, layer) in jobs.into_iter().zip(made) {
+        made_layers.insert(job, layer?);
+    }
+
+    let mut blobs = BTreeMap::new();
+    let mut manifests = vec![];
+    let mut summaries = vec![];
+    let created = rfc3339(epoch);
+    for &variant in platforms {
+        let mut layers = vec![];
+        let mut diff_ids = vec![];
+        let mut history = vec![];
+        for (i, copy) in spec.copies.iter().enumerate() {
+            let key = (i, copy.per_variant.then_some(variant));
+            let layer = &made_layers[&key];
+            diff_ids.push(layer.diff_id.clone());
+            let descriptor = Descriptor {
+                media_type: oci::LAYER_GZIP.into(),
+                digest: oci::digest(&layer.gzip),
+                size: layer.gzip.len() as u64,
+                platform: None,
+                annotations: BTreeMap::new(),
+            };
+            let sources: Vec<String> = copy
+                .sources
+                .iter()
+                .map(|s| s.replace(VARIANT_FOLDER, &format!("{}/", variant.arch())))
+                .collect();
+            let created_by = format!("COPY {} {}", sources.join(" "), copy.dest);
+            history.push(History {
+                created: created.clone(),
+                created_by: created_by.clone(),
+                comment: COMMENT,
+                empty_layer: None,
+            });
+            blobs.insert(descriptor.digest.clone(), layer.gzip.clone());
+            layers.push((descriptor, created_by));
+        }
+        if spec.entrypoint.is_some() {
+            history.push(History {
+                created: created.clone(),
+                created_by: "ENTRYPOINT".into(),
+                comment: COMMENT,
+                empty_layer: Some(true),
+            });
+        }
+        let config = ConfigFile {
+            created: created.clone(),
+            architecture: variant.arch(),
+            variant: (variant == Variant::Arm64).then_some("v8"),
+            os: "linux",
+            config: RunConfig {
+                entrypoint: spec.entrypoint.clone(),
+                labels: spec.labels.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+            },
+            rootfs: RootFs { kind: "layers", diff_ids },
+            history,
+        };
+        let config_bytes = serde_json::to_vec(&config).context("serialising the image config")?;
+        let config_descriptor = Descriptor {
+            media_type: oci::CONFIG.into(),
+            digest: oci::digest(&config_bytes),
+            size: config_bytes.len() as u64,
+            platform: None,
+            annotations: BTreeMap::new(),
+        };
+        blobs.insert(config_descriptor.digest.clone(), config_bytes);
+        summaries.push((variant, layers.iter().map(|(d, by)| (by.clone(), d.size)).collect()));
+        let manifest = Manifest {
+            schema_version: 2,
+            media_type: oci::MANIFEST.into(),
+            config: config_descriptor,
+            layers: layers.into_iter().map(|(d, _)| d).collect(),
+            annotations: BTreeMap::new(),
+        };
+        let manifest_bytes = serde_json::to_vec(&manifest).context("serialising the manifest")?;
+        let descriptor = Descriptor {
+            media_type: oci::MANIFEST.into(),
+            digest: oci::digest(&manifest_bytes),
+            size: manifest_bytes.len() as u64,
+            platform: Some(Platform {
+                architecture: variant.arch().into(),
+                os: "linux".into(),
+                variant: (variant == Variant::Arm64).then(|| "v8".into()),
+            }),
+            annotations: BTreeMap::new(),
+        };
+        blobs.insert(descriptor.digest.clone(), manifest_bytes);
+        manifests.push((variant, descriptor));
+    }
+    let index = Index {
+        schema_version: 2,
+        media_type: oci::INDEX.into(),
+        manifests: manifests.iter().map(|(_, d)| d.clone()).collect(),
+        annotations: BTreeMap::new(),
+    };
+    let index = serde_json::to_vec(&index).context("serialising the index")?;
+    let index_digest = oci::digest(&index);
+    blobs.insert(index_digest.clone(), index.clone());
+    Ok(BuiltImage { index, index_digest, manifests, blobs, layers: summaries })
+}
+
+const COMMENT: &str = "cargo xtask dist (builtin)";
+
+/// A layer: its gzip bytes and the digest of its uncompressed tar (the diff ID).
+struct Layer {
+    gzip: Vec<u8>,
+    diff_id: String,
+}
+
+fn make_layer(
+    context: &Utf8Path,
+    variant: Variant,
+    copy: &crate::dockerfile::Copy,
+    epoch: u64,
+) -> anyhow::Result<Layer> {
+    let entries = layer_entries(context, variant, &copy.sources, &copy.dest, copy.per_variant)?;
+    let tar = tar_bytes(&entries, epoch)?;
+    Ok(Layer { diff_id: oci::digest(&tar), gzip: gzip(&tar)? })
+}
+
+/// The platform an archive's `manifest.json` names: what `docker load` takes on Docker's
+/// classic image store, which holds one platform (the containerd store reads `index.json`
+/// and takes both). linux/amd64 when there, so the archive is the same on every machine.
+pub fn archive_platform(image: &BuiltImage) -> Variant {
+    image.manifests.iter().map(|(v, _)| *v).min().unwrap_or(Variant::Amd64)
+}
+
+/// Writes the image as an OCI archive that `docker load` also takes: `oci-layout`,
+/// `index.json` (the image index, with the name annotations Docker and containerd read),
+/// `manifest.json` (Docker's own format, for the classic store) and the blobs. Byte for
+/// byte the same for the same image.
+pub fn write_archive(image: &BuiltImage, reference: &str, to: &Utf8Path) -> anyhow::Result<()> {
+    let tag = reference.rsplit_once(':').filter(|(_, t)| !t.contains('/')).map_or("latest", |(_, t)| t);
+    let annotations = BTreeMap::from([
+        ("io.containerd.image.name".to_string(), full_name(reference)),
+        ("org.opencontainers.image.ref.name".to_string(), tag.to_string()),
+    ]);
+    let top = Index {
+        schema_version: 2,
+        media_type: oci::INDEX.into(),
+        manifests: vec![Descriptor {
+            media_type: oci::INDEX.into(),
+            digest: image.index_digest.clone(),
+            size: image.index.len() as u64,
+            platform: None,
+            annotations,
+        }],
+        annotations: BTreeMap::new(),
+    };
+    let platform = archive_platform(image);
+    let manifest = image
+        .manifests
+        .iter()
+        .find(|(v, _)| *v == platform)
+        .map(|(_, d)| d)
+        .context("the image has no platform")?;
+    let manifest: Manifest = serde_json::from_slice(&image.blobs[&manifest.digest])?;
+    let blob_path = |digest: &str| format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"));
+    let docker_manifest = serde_json::json!([{
+        "Config": blob_path(&manifest.config.digest),
+        "RepoTags": [reference],
+        "Layers": manifest.layers.iter().map(|l| blob_path(&l.digest)).collect::<Vec<_>>(),
+    }]);
+    let mut entries = vec![
+        Entry { path: "blobs/".into(), bytes: None, executable: true },
+        Entry { path: "blobs/sha256/".into(), bytes: None, executable: true },
+        Entry { path: "index.json".into(), bytes: Some(serde_json::to_vec(&top)?), executable: false },
+        Entry {
+            path: "manifest.json".into(),
+            bytes: Some(serde_json::to_vec(&docker_manifest)?),
+            executable: false,
+        },
+        Entry {
+            path: "oci-layout".into(),
+            bytes: Some(br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
+            executable: false,
+        },
+    ];
+    for (digest, bytes) in &image.blobs {
+        entries.push(Entry { path: blob_path(digest), bytes: Some(bytes.clone()), executable: false });
+    }
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    let tar = tar_bytes(&entries, 0)?;
+    if let Some(parent) = to.parent().filter(|p| !p.as_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {parent}"))?;
+    }
+    std::fs::write(to, tar).with_context(|| format!("writing {to}"))
+}
+
+/// A reference as Docker and containerd store it: `acme/ext:1` → `docker.io/acme/ext:1`,
+/// `ext:1` → `docker.io/library/ext:1`; one with a registry host stays as it is.
+pub fn full_name(reference: &str) -> String {
+    let first = reference.split('/').next().unwrap_or_default();
+    let has_host = reference.contains('/') && (first.contains(['.', ':']) || first == "localhost");
+    match (has_host, reference.contains('/')) {
+        (true, _) => reference.to_string(),
+        (false, true) => format!("docker.io/{reference}"),
+        (false, false) => format!("docker.io/library/{reference}"),
+    }
+}
+
+/// The image config, its keys in this order.
+#[derive(Serialize)]
+struct ConfigFile {
+    created: String,
+    architecture: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    variant: Option<&'static str>,
+    os: &'static str,
+    config: RunConfig,
+    rootfs: RootFs,
+    history: Vec<History>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct RunConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entrypoint: Option<Vec<String>>,
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct RootFs {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    diff_ids: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct History {
+    created: String,
+    created_by: String,
+    comment: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    empty_layer: Option<bool>,
+}
+
+/// The entries of one COPY step, sorted bytewise, with an entry for every folder.
+fn layer_entries(
+    context: &Utf8Path,
+    variant: Variant,
+    sources: &[String],
+    dest: &str,
+    per_variant: bool,
+) -> anyhow::Result<Vec<Entry>> {
+    let dest = dest.trim_matches('/');
+    let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
+    let mut add = |path: String, bytes: Option<Vec<u8>>, executable: bool| {
+        // Every folder above gets its own entry.
+        let mut folder = String::new();
+        for part in path
+            .trim_end_matches('/')
+            .split('/')
+            .collect::<Vec<_>>()
+            .split_last()
+            .map(|(_, p)| p)
+            .unwrap_or(&[])
+        {
+            folder.push_str(part);
+            folder.push('/');
+            entries.entry(folder.clone()).or_insert(Entry {
+                path: folder.clone(),
+                bytes: None,
+                executable: true,
+            });
+        }
+        entries.insert(path.clone(), Entry { path, bytes, executable });
+    };
+    let join =
+        |dest: &str, rel: &str| if dest.is_empty() { rel.to_string() } else { format!("{dest}/{rel}") };
+    for source in sources {
+        let path = if source == VARIANT_FOLDER { context.join(variant.arch()) } else { context.join(source) };
+        let meta = std::fs::symlink_metadata(&path).with_context(|| format!("reading {path}"))?;
+        if meta.file_type().is_symlink() {
+            bail!("{path} is a symbolic link: the builtin engine stores files, never follows links");
+        }
+        if meta.is_file() {
+            let name = path.file_name().with_context(|| format!("{path} has no name"))?;
+            add(join(dest, name), Some(read(&path)?), per_variant);
+            continue;
+        }
+        // A folder: `COPY ui /ui` copies its contents into /ui; `COPY amd64/ /` into /.
+        if !dest.is_empty() {
+            add(format!("{dest}/"), None, true);
+        }
+        for (rel, is_dir) in walk(&path)? {
+            let target = join(dest, rel.as_str());
+            if is_dir {
+                add(format!("{target}/"), None, true);
+            } else {
+                add(target, Some(read(&path.join(&rel))?), per_variant);
+            }
+        }
+    }
+    Ok(entries.into_values().collect())
+}
+
+fn read(path: &Utf8Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {path}"))
+}
+
+/// Every file and folder under `root`, relative, never following a link (a link is refused).
+fn walk(root: &Utf8Path) -> anyhow::Result<Vec<(Utf8PathBuf, bool)>> {
+    let mut found = vec![];
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in dir.read_dir_utf8().with_context(|| format!("reading {dir}"))? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            let rel = entry.path().strip_prefix(root).expect("walked from root").to_path_buf();
+            if kind.is_symlink() {
+                bail!(
+                    "{} is a symbolic link: the builtin engine stores files, never follows links",
+                    entry.path()
+                );
+            }
+            if kind.is_dir() {
+                stack.push(entry.path().to_path_buf());
+            }
+            found.push((rel, kind.is_dir()));
+        }
+    }
+    Ok(found)
+}
+
+/// A layer's tar, byte for byte the same wherever it is written.
+fn tar_bytes(entries: &[Entry], epoch: u64) -> anyhow::Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(vec![]);
+    builder.mode(tar::HeaderMode::Deterministic);
+    for entry in entries {
+        let mut header = tar::Header::new_ustar();
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(epoch);
+        header.set_username("").ok();
+        header.set_groupname("").ok();
+        match &entry.bytes {
+            None => {
+                header.set_entry_type(tar::EntryType::Directory);
+                header.set_mode(0o755);
+                header.set_size(0);
+                builder.append_data(&mut header, &entry.path, std::io::empty())
+            }
+            Some(bytes) => {
+                header.set_entry_type(tar::EntryType::Regular);
+                header.set_mode(if entry.executable { 0o755 } else { 0o644 });
+                header.set_size(bytes.len() as u64);
+                builder.append_data(&mut header, &entry.path, bytes.as_slice())
+            }
+        }
+        .with_context(|| format!("adding {} to a layer", entry.path))?;
+    }
+    builder.into_inner().context("finishing a layer")
+}
+
+/// gzip at a fixed level, with a fixed header (no name, mtime 0, OS unknown).
+fn gzip(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut encoder: GzEncoder<Vec<u8>> = flate2::GzBuilder::new()
+        .mtime(0)
+        .operating_system(255)
+        .write(Vec::with_capacity(bytes.len() / 2), flate2::Compression::new(6));
+    encoder.write_all(bytes).context("compressing a layer")?;
+    encoder.finish().context("compressing a layer")
+}
+
+/// `1970-01-01T00:00:00Z` from seconds since the epoch (UTC, no leap seconds).
+pub fn rfc3339(epoch: u64) -> String {
+    let days = epoch / 86_400;
+    let secs = epoch % 86_400;
+    // Civil from days, after Howard Hinnant's algorithm.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_names() {
+        assert_eq!(full_name("acme/ext:1.2.3"), "docker.io/acme/ext:1.2.3");
+        assert_eq!(full_name("ext:1"), "docker.io/library/ext:1");
+        assert_eq!(full_name("127.0.0.1:5000/acme/ext:1"), "127.0.0.1:5000/acme/ext:1");
+        assert_eq!(full_name("ghcr.io/acme/ext:1"), "ghcr.io/acme/ext:1");
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_764_337_865), "2025-11-28T13:51:05Z");
+        assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
+    }
+}

@@ -1,0 +1,402 @@
+//! The built-in image writer (`--engine builtin`), checked against independent tools and a
+//! real engine: the same sources give the same image digest from two checkouts in different
+//! folders (different mtimes, modes, creation order), pinned by a golden digest; skopeo reads
+//! the archive; buildah's image of the same context holds the same files, modes, labels and
+//! entrypoint; `docker load` takes it and a container from it answers; and with no engine on
+//! the machine at all, dist still succeeds.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use common::engine::engine;
+use common::fixture::{narrow_path, Fixture};
+use common::*;
+use serde_json::Value;
+
+/// A fixed time, so the digest can be pinned.
+const EPOCH: &str = "1700000000";
+
+static ONE_DIST_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// `dist --engine builtin` of a workspace, with the test's fixed SOURCE_DATE_EPOCH.
+fn builtin_dist(root: &Path, out: &Path, extra: &[&str]) -> Output {
+    let _turn = ONE_DIST_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let context = out.join("context");
+    let mut args = vec!["dist", "--engine", "builtin", "--out", context.to_str().unwrap()];
+    args.extend(extra);
+    let mut command = xtask(root, &args);
+    command.env("SOURCE_DATE_EPOCH", EPOCH).env("CARGO_TARGET_DIR", repo_root().join("target"));
+    run(&mut command)
+}
+
+/// The template's image, written once from this checkout.
+struct Built {
+    out: TempDir,
+    archive: PathBuf,
+    digest: String,
+}
+
+fn built() -> &'static Built {
+    static BUILT: OnceLock<Built> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let out = TempDir::new("builtin-a");
+        let archive = out.join("image.tar");
+        let output = builtin_dist(&repo_root(), out.path(), &["--oci", archive.to_str().unwrap()]);
+        output.assert_ok();
+        let digest = digest_line(&output);
+        Built { out, archive, digest }
+    })
+}
+
+fn digest_line(output: &Output) -> String {
+    output
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("digest").map(|d| d.trim().to_string()))
+        .unwrap_or_else(|| panic!("no digest in {}", output.stdout))
+}
+
+/// A second checkout of the workspace's tracked files, made as differently as possible:
+/// in another folder, files created in reverse order, with other modes (umask 077 and
+/// stray executable bits) and mtimes in the future (so cargo compiles it again).
+fn second_checkout(dir: &Path) {
+    let listed = run(Command::new("git").args(["ls-files", "-z"]).current_dir(repo_root()));
+    let mut files: Vec<String> =
+        listed.assert_ok().stdout.split('\0').filter(|f| !f.is_empty()).map(String::from).collect();
+    files.reverse();
+    let future = SystemTime::now() + Duration::from_secs(3600);
+    for (i, rel) in files.iter().enumerate() {
+        let from = repo_root().join(rel);
+        if !from.is_file() {
+            continue; // deleted in the working tree
+        }
+        let to = dir.join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&from, &to).unwrap();
+        let mode = if i % 3 == 0 { 0o700 } else { 0o600 };
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(mode)).unwrap();
+        let file = std::fs::File::options().write(true).open(&to).unwrap();
+        file.set_modified(future + Duration::from_secs(i as u64 * 7)).unwrap();
+    }
+    std::os::unix::fs::symlink(repo_root().join("ui/node_modules"), dir.join("ui/node_modules")).unwrap();
+}
+
+#[test]
+fn the_same_sources_give_the_same_digest_and_the_same_binaries_from_two_checkouts() {
+    let a = built();
+    let b_out = TempDir::new("builtin-b");
+    let checkout = b_out.join("checkout");
+    second_checkout(&checkout);
+    let b_archive = b_out.join("image.tar");
+    let b = builtin_dist(&checkout, b_out.path(), &["--oci", b_archive.to_str().unwrap()]);
+    b.assert_ok();
+    assert!(
+        b.stderr.contains("Building hostinfo with zigbuild"),
+        "the second checkout compiles its own: {}",
+        b.stderr
+    );
+
+    // The binaries themselves, file by file, then the whole image.
+    let (ctx_a, ctx_b) = (a.out.join("context"), b_out.join("context"));
+    let files_a = snapshot(&ctx_a);
+    let files_b = snapshot(&ctx_b);
+    assert_eq!(files_a.keys().collect::<Vec<_>>(), files_b.keys().collect::<Vec<_>>());
+    for (path, (bytes, _)) in &files_a {
+        assert!(files_b[path].0 == *bytes, "{} differs between the checkouts", path.display());
+    }
+    assert_eq!(digest_line(&b), a.digest, "the same index digest");
+    assert_eq!(
+        std::fs::read(&b_archive).unwrap(),
+        std::fs::read(&a.archive).unwrap(),
+        "the same archive bytes"
+    );
+
+    // Pinned: a change of digest is a change someone makes on purpose.
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden/template-image-digest");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, format!("{}\n", a.digest)).unwrap();
+    }
+    let pinned = std::fs::read_to_string(&golden).unwrap_or_default();
+    assert_eq!(
+        pinned.trim(),
+        a.digest,
+        "the template's image digest changed (SOURCE_DATE_EPOCH={EPOCH}); if that is intended, run with UPDATE_GOLDEN=1"
+    );
+}
+
+/// An archive unpacked by the system's tar.
+struct Unpacked {
+    _dir: TempDir,
+    root: PathBuf,
+}
+
+fn unpack_archive(archive: &Path, name: &str) -> Unpacked {
+    let dir = TempDir::new(name);
+    let root = dir.join("layout");
+    std::fs::create_dir_all(&root).unwrap();
+    run(Command::new("tar").arg("-xf").arg(archive).arg("-C").arg(&root)).assert_ok();
+    Unpacked { _dir: dir, root }
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn blob(root: &Path, digest: &str) -> PathBuf {
+    root.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))
+}
+
+#[test]
+fn layers_follow_the_rules_for_every_byte() {
+    let unpacked = unpack_archive(&built().archive, "builtin-layers");
+    let root = &unpacked.root;
+    assert_eq!(
+        std::fs::read_to_string(root.join("oci-layout")).unwrap(),
+        r#"{"imageLayoutVersion":"1.0.0"}"#
+    );
+    let top = json(&root.join("index.json"));
+    let named = &top["manifests"][0]["annotations"];
+    assert_eq!(named["io.containerd.image.name"], "docker.io/example/rust-starter:0.1.0");
+    assert_eq!(named["org.opencontainers.image.ref.name"], "0.1.0");
+    let index = json(&blob(root, top["manifests"][0]["digest"].as_str().unwrap()));
+    let manifests = index["manifests"].as_array().unwrap();
+    assert_eq!(manifests.len(), 2);
+    assert_eq!(
+        manifests[1]["platform"],
+        serde_json::json!({"architecture": "arm64", "os": "linux", "variant": "v8"})
+    );
+
+    let mut layer_digests = vec![];
+    for manifest in manifests {
+        let manifest = json(&blob(root, manifest["digest"].as_str().unwrap()));
+        let config = json(&blob(root, manifest["config"]["digest"].as_str().unwrap()));
+        assert_eq!(config["created"], "2023-11-14T22:13:20Z", "from SOURCE_DATE_EPOCH");
+        assert_eq!(config["os"], "linux");
+        let layers = manifest["layers"].as_array().unwrap();
+        assert_eq!(layers.len(), 3, "metadata and icon, ui, the variant's binaries");
+        assert_eq!(config["rootfs"]["diff_ids"].as_array().unwrap().len(), 3);
+        layer_digests
+            .push(layers.iter().map(|l| l["digest"].as_str().unwrap().to_string()).collect::<Vec<_>>());
+        for layer in layers {
+            let file = blob(root, layer["digest"].as_str().unwrap());
+            let mut head = [0u8; 10];
+            std::fs::File::open(&file).unwrap().read_exact(&mut head).unwrap();
+            assert_eq!(head[..4], [0x1f, 0x8b, 8, 0], "gzip, no name");
+            assert_eq!(head[4..8], [0, 0, 0, 0], "gzip mtime 0");
+            assert_eq!(head[9], 255, "gzip OS unknown");
+            // GNU tar's own listing: names, modes, owners, times as stored.
+            let listing = run(Command::new("tar").args(["-tvz", "--full-time", "-f"]).arg(&file));
+            let lines: Vec<String> = listing.assert_ok().stdout.lines().map(String::from).collect();
+            let paths: Vec<&str> = lines.iter().map(|l| l.split_whitespace().last().unwrap()).collect();
+            let mut sorted = paths.clone();
+            sorted.sort();
+            assert_eq!(paths, sorted, "sorted bytewise");
+            for line in &lines {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                let (mode, owner, date, path) = (fields[0], fields[1], fields[3], fields[5]);
+                assert_eq!(owner, "0/0", "uid/gid 0 and no user or group names: {line}");
+                assert_eq!(date, "2023-11-14", "mtime from SOURCE_DATE_EPOCH: {line}");
+                let binary = ["backend", "darwin/", "windows/", "linux/"].iter().any(|b| path.starts_with(b));
+                let expected = if path.ends_with('/') {
+                    "drwxr-xr-x"
+                } else if binary {
+                    "-rwxr-xr-x"
+                } else {
+                    "-rw-r--r--"
+                };
+                assert_eq!(mode, expected, "{line}");
+                // Every folder a path is in has its own entry.
+                let mut parent = Path::new(path.trim_end_matches('/')).parent();
+                while let Some(p) = parent.filter(|p| !p.as_os_str().is_empty()) {
+                    assert!(
+                        paths.contains(&format!("{}/", p.display()).as_str()),
+                        "{path}: no entry for {}",
+                        p.display()
+                    );
+                    parent = p.parent();
+                }
+            }
+        }
+    }
+    assert_eq!(layer_digests[0][..2], layer_digests[1][..2], "the shared layers are byte-identical");
+    assert_ne!(layer_digests[0][2], layer_digests[1][2]);
+}
+
+#[test]
+fn skopeo_and_check_read_it() {
+    require("skopeo");
+    let archive = format!("oci-archive:{}", built().archive.display());
+    for arch in ["amd64", "arm64"] {
+        let inspect = run(Command::new("skopeo").args(["--override-arch", arch, "inspect", &archive]));
+        let image: Value = serde_json::from_str(&inspect.assert_ok().stdout).unwrap();
+        assert_eq!(image["Architecture"], arch);
+        assert_eq!(image["Labels"]["org.opencontainers.image.title"], "Rust Starter");
+    }
+    let checked = run(&mut xtask(&repo_root(), &["check", built().archive.to_str().unwrap()]));
+    assert!(checked.assert_ok().stdout.contains("no problems found"), "{checked:?}");
+}
+
+/// An image's files by path (folders end with `/`): (mode, bytes).
+type Files = BTreeMap<String, (u32, Vec<u8>)>;
+
+/// Every file of one variant of an OCI archive, as (mode, bytes), and its labels and
+/// entrypoint: unpacked with skopeo and the system's tar.
+fn variant_files(
+    archive: &Path,
+    arch: &str,
+    name: &str,
+) -> (TempDir, Files, Value) {
+    let dir = TempDir::new(name);
+    let source = format!("oci-archive:{}", archive.display());
+    run(Command::new("skopeo").args([
+        "--override-arch",
+        arch,
+        "copy",
+        &source,
+        &format!("dir:{}", dir.join("blobs").display()),
+    ]))
+    .assert_ok();
+    let manifest = json(&dir.join("blobs/manifest.json"));
+    let root = dir.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    for layer in manifest["layers"].as_array().unwrap() {
+        let hex = layer["digest"].as_str().unwrap().trim_start_matches("sha256:");
+        run(Command::new("tar").arg("-xpf").arg(dir.join("blobs").join(hex)).arg("-C").arg(&root))
+            .assert_ok();
+    }
+    let config = run(Command::new("skopeo").args(["--override-arch", arch, "inspect", "--config", &source]));
+    let config: Value = serde_json::from_str(&config.assert_ok().stdout).unwrap();
+    let mut files = BTreeMap::new();
+    let mut stack = vec![root.clone()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let entry = entry.unwrap();
+            let rel = entry.path().strip_prefix(&root).unwrap().display().to_string();
+            let mode = entry.metadata().unwrap().permissions().mode() & 0o7777;
+            if entry.file_type().unwrap().is_dir() {
+                files.insert(format!("{rel}/"), (mode, vec![]));
+                stack.push(entry.path());
+            } else {
+                files.insert(rel, (mode, std::fs::read(entry.path()).unwrap()));
+            }
+        }
+    }
+    (dir, files, config["config"].clone())
+}
+
+#[test]
+fn buildah_builds_the_same_image_from_the_same_context() {
+    require("buildah");
+    require("skopeo");
+    let a = built();
+    let buildah_archive = a.out.join("buildah.tar");
+    let args = ["dist", "--engine", "buildah", "--oci", buildah_archive.to_str().unwrap()];
+    let context = a.out.join("context");
+    let mut command = xtask(&repo_root(), &args);
+    command.args(["--out", context.to_str().unwrap()]).env("SOURCE_DATE_EPOCH", EPOCH);
+    {
+        let _turn = ONE_DIST_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        run(&mut command).assert_ok();
+    }
+    for arch in ["amd64", "arm64"] {
+        let (_d1, ours, our_config) = variant_files(&a.archive, arch, "cmp-builtin");
+        let (_d2, theirs, their_config) = variant_files(&buildah_archive, arch, "cmp-buildah");
+        assert_eq!(
+            ours.keys().collect::<Vec<_>>(),
+            theirs.keys().collect::<Vec<_>>(),
+            "{arch}: the same paths"
+        );
+        for (path, (mode, bytes)) in &ours {
+            let (their_mode, their_bytes) = &theirs[path];
+            assert_eq!(format!("{mode:o}"), format!("{their_mode:o}"), "{arch}: {path} mode");
+            assert!(bytes == their_bytes, "{arch}: {path} contents");
+        }
+        // buildah adds a label naming itself; every other label is the same.
+        let mut their_labels = their_config["Labels"].as_object().unwrap().clone();
+        their_labels.retain(|k, _| !k.starts_with("io.buildah."));
+        assert_eq!(our_config["Labels"].as_object().unwrap(), &their_labels, "{arch}: labels");
+        assert_eq!(our_config["Entrypoint"], their_config["Entrypoint"], "{arch}: entrypoint");
+    }
+}
+
+#[test]
+fn docker_loads_the_archive_and_the_backend_runs_from_it() {
+    let tag = "example/rust-starter:0.1.0";
+    run(&mut engine().docker(&["load", "--input", built().archive.to_str().unwrap()])).assert_ok();
+    let inspect =
+        run(&mut engine().docker(&["image", "inspect", "--format", "{{json .Config.Labels}}", tag]));
+    let labels: Value = serde_json::from_str(inspect.assert_ok().stdout.trim()).unwrap();
+    assert_eq!(labels["org.opencontainers.image.version"], "0.1.0");
+
+    let guest = TempDir::new("builtin-guest");
+    let volume = format!("{}:/run/guest-services", guest.path().display());
+    let started = run(&mut engine().docker(&["run", "-d", "--network", "none", "-v", &volume, tag]));
+    let id = started.assert_ok().stdout.trim().to_string();
+    let socket = guest.join("backend.sock");
+    let start = Instant::now();
+    while !socket.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no socket: {:?}",
+            run(&mut engine().docker(&["logs", &id]))
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut stream = UnixStream::connect(&socket).unwrap();
+    stream.write_all(b"GET /hello HTTP/1.1\r\nHost: backend\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    assert!(response.contains("\"message\":\"Hello from the Rust backend\""), "{response}");
+    run(&mut engine().docker(&["stop", &id])).assert_ok();
+    run(&mut engine().docker(&["rm", &id])).assert_ok();
+
+    // dist --load does the same itself: both platforms on the containerd store.
+    let out = TempDir::new("builtin-load");
+    let mut command = {
+        let context = out.join("context");
+        let mut command =
+            xtask(&repo_root(), &["dist", "--engine", "builtin", "--load", "--tag", "example/loaded:2.0.0"]);
+        command.args(["--out", context.to_str().unwrap()]);
+        engine().apply(&mut command);
+        command
+    };
+    let _turn = ONE_DIST_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let loaded = run(&mut command);
+    loaded.assert_ok();
+    assert!(!loaded.stdout.contains("classic image store"), "{}", loaded.stdout);
+    let inspect = run(&mut engine().docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Architecture}}",
+        "example/loaded:2.0.0",
+    ]));
+    assert_eq!(inspect.assert_ok().stdout.trim(), "amd64");
+}
+
+#[test]
+fn with_no_engine_on_the_machine_dist_writes_the_image_itself() {
+    let fixture = Fixture::new("no-engine");
+    let path = TempDir::new("no-engine-path");
+    let bin = narrow_path(path.path(), &["cargo", "rustc", "rustup", "cargo-zigbuild", "python3", "git"]);
+    let archive = fixture.root().join("image.tar");
+    let context = fixture.root().join("context");
+    let mut command =
+        fixture.command(&["dist", "--oci", archive.to_str().unwrap(), "--out", context.to_str().unwrap()]);
+    command.env("PATH", &bin);
+    let output = run(&mut command);
+    output.assert_ok();
+    assert!(output.stderr.contains("Building the image with builtin"), "{}", output.stderr);
+    assert!(output.stdout.contains(&format!("archive  {}", archive.display())), "{}", output.stdout);
+    let checked = run(&mut fixture.command(&["check", archive.to_str().unwrap()]));
+    assert!(checked.assert_ok().stdout.contains("no problems found"), "{checked:?}");
+}
