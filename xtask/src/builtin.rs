@@ -276,6 +276,39 @@ pub fn write_archive(image: &BuiltImage, reference: &str, to: &Utf8Path) -> anyh
     std::fs::write(to, tar).with_context(|| format!("writing {to}"))
 }
 
+/// Writes the image as an OCI layout folder (for the registry client). `to` is dist's own
+/// scratch folder: what was there is replaced.
+pub fn write_layout(image: &BuiltImage, reference: &str, to: &Utf8Path) -> anyhow::Result<()> {
+    if to.exists() {
+        std::fs::remove_dir_all(to).with_context(|| format!("removing {to}"))?;
+    }
+    let blobs = to.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).with_context(|| format!("creating {blobs}"))?;
+    for (digest, bytes) in &image.blobs {
+        let path = blobs.join(digest.trim_start_matches("sha256:"));
+        std::fs::write(&path, bytes).with_context(|| format!("writing {path}"))?;
+    }
+    let top = Index {
+        schema_version: 2,
+        media_type: oci::INDEX.into(),
+        manifests: vec![Descriptor {
+            media_type: oci::INDEX.into(),
+            digest: image.index_digest.clone(),
+            size: image.index.len() as u64,
+            platform: None,
+            annotations: BTreeMap::from([(
+                "org.opencontainers.image.ref.name".to_string(),
+                reference.to_string(),
+            )]),
+        }],
+        annotations: BTreeMap::new(),
+    };
+    std::fs::write(to.join("index.json"), serde_json::to_vec(&top)?)
+        .with_context(|| format!("writing {to}/index.json"))?;
+    std::fs::write(to.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+    Ok(())
+}
+
 /// A reference as Docker and containerd store it: `acme/ext:1` → `docker.io/acme/ext:1`,
 /// `ext:1` → `docker.io/library/ext:1`; one with a registry host stays as it is.
 pub fn full_name(reference: &str) -> String {

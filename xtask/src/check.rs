@@ -379,15 +379,17 @@ fn read_image(sh: &Shell, source: &str, place: Where) -> anyhow::Result<(Layout,
             .with_context(|| format!("exporting {source} from docker's image store"))?;
         return Ok((Layout::read_archive(&file)?, format!("{source} (docker's image store)")));
     }
-    if !runs(sh, "skopeo", &["--version"]) {
-        bail!(
-            "{source} is not in docker's image store here, and reading it from its registry needs \
-             skopeo, which is not installed: `sudo apt-get install skopeo` (macOS: `brew install \
-             skopeo`), or check an archive instead (`cargo xtask dist --oci PATH`)"
-        );
-    }
     let temp = sh.create_temp_dir().context("creating a temporary folder")?;
     let dir = Utf8PathBuf::try_from(temp.path().join("layout"))?;
+    if !runs(sh, "skopeo", &["--version"]) {
+        // The builtin engine's own registry client (compiled on first use).
+        eprintln!("    skopeo is not here: reading {source} with the builtin registry client");
+        cmd!(sh, "cargo run --quiet --package xtask-registry -- pull {source} {dir}")
+            .quiet()
+            .run()
+            .with_context(|| format!("reading {source} from its registry"))?;
+        return Ok((Layout::read_dir(&dir)?, format!("{source} (registry)")));
+    }
     let destination = format!("oci:{dir}");
     let remote = format!("docker://{source}");
     // Plain HTTP only for a registry on this machine, as Docker itself allows.

@@ -179,7 +179,9 @@ pub enum Check {
     /// `--load` of several platforms needs Docker's containerd image store.
     ContainerdStore,
     /// The tag is not published yet (a released tag must not change under its users).
-    NotPublished { reference: String, command: Vec<String> },
+    /// With `absent_exit`, only that exit code means "not published" and any other failure
+    /// is an error; without it, any failure does.
+    NotPublished { reference: String, command: Vec<String>, absent_exit: Option<i32> },
 }
 
 /// A step of the image build.
@@ -189,6 +191,8 @@ pub enum Run {
     Command { argv: Vec<String>, only_if: Option<Vec<String>> },
     /// dist writes the image itself (the builtin engine) as an OCI archive at `to`.
     WriteArchive { to: Utf8PathBuf },
+    /// The same, as an OCI layout folder (what the registry client pushes).
+    WriteLayout { to: Utf8PathBuf },
 }
 
 impl fmt::Display for Run {
@@ -199,6 +203,7 @@ impl fmt::Display for Run {
             }
             Run::Command { argv, only_if: None } => f.write_str(&argv.join(" ")),
             Run::WriteArchive { to } => write!(f, "write the image as an OCI archive (builtin): {to}"),
+            Run::WriteLayout { to } => write!(f, "write the image as an OCI layout (builtin): {to}"),
         }
     }
 }
@@ -257,13 +262,24 @@ impl Check {
                     host_arch()
                 )
             }
-            Check::NotPublished { reference, command } => {
+            Check::NotPublished { reference, command, absent_exit } => {
                 let (program, args) = command.split_first().expect("a command");
                 if program == "skopeo" && !runs(sh, "skopeo", &["--version"]) {
                     eprintln!("    note: skopeo is not installed, so whether {reference} is already published cannot be checked");
                     return Ok(());
                 }
-                if cmd!(sh, "{program} {args...}").quiet().ignore_stdout().ignore_stderr().run().is_ok() {
+                let asked = cmd!(sh, "{program} {args...}").quiet().ignore_status().output()?;
+                if let (Some(absent), false) = (absent_exit, asked.status.success()) {
+                    if asked.status.code() == Some(*absent) {
+                        return Ok(());
+                    }
+                    bail!(
+                        "cannot tell whether {reference} is already published: `{}` failed: {}",
+                        command.join(" "),
+                        String::from_utf8_lossy(&asked.stderr).trim()
+                    );
+                }
+                if asked.status.success() {
                     bail!(
                         "{reference} is already published, and a released tag must not change under its \
                          users (the Marketplace and Docker Desktop cache it). Bump the version \
@@ -339,8 +355,11 @@ impl ImageBuild {
     pub fn checks(&self) -> Vec<Check> {
         let mut checks = vec![];
         let multi = self.platforms.len();
-        let publish_check =
-            |command: Vec<String>| Check::NotPublished { reference: self.reference.clone(), command };
+        let publish_check = |command: Vec<String>| Check::NotPublished {
+            reference: self.reference.clone(),
+            command,
+            absent_exit: None,
+        };
         match self.engine {
             Engine::Buildx => {
                 checks.push(Check::DockerRunning);
@@ -367,6 +386,15 @@ impl ImageBuild {
             Engine::Builtin => {
                 if self.output == Output::Load {
                     checks.push(Check::DockerRunning);
+                }
+                if self.output == Output::Push && !self.force {
+                    let mut command = registry_client();
+                    command.extend(argv(["digest", &self.reference]));
+                    checks.push(Check::NotPublished {
+                        reference: self.reference.clone(),
+                        command,
+                        absent_exit: Some(3),
+                    });
                 }
             }
         }
@@ -454,9 +482,13 @@ impl ImageBuild {
                         always(argv(["docker", "load", "--input", archive.as_str()])),
                     ]
                 }
-                Output::Push | Output::Build => {
-                    unreachable!("the plan gives the builtin engine --oci or --load")
+                Output::Push => {
+                    let layout = self.scratch.join("builtin-push");
+                    let mut push = registry_client();
+                    push.extend(argv(["push", layout.as_str(), &self.reference]));
+                    vec![Run::WriteLayout { to: layout }, always(push)]
                 }
+                Output::Build => unreachable!("the plan gives the builtin engine --oci, --load or --push"),
             },
         }
     }
@@ -496,11 +528,16 @@ impl ImageBuild {
         for step in self.commands() {
             let ran = match &step {
                 Run::Command { argv, only_if } => run_command(sh, argv, only_if.as_deref()),
-                Run::WriteArchive { to } => {
+                Run::WriteArchive { to } | Run::WriteLayout { to } => {
                     eprintln!("    {step}");
                     crate::builtin::build(&self.spec, &self.context, &self.platforms, self.epoch.seconds)
                         .and_then(|image| {
-                            crate::builtin::write_archive(&image, &self.reference, to)?;
+                            match &step {
+                                Run::WriteLayout { .. } => {
+                                    crate::builtin::write_layout(&image, &self.reference, to)?
+                                }
+                                _ => crate::builtin::write_archive(&image, &self.reference, to)?,
+                            }
                             built = Some(image);
                             Ok(())
                         })
@@ -555,6 +592,12 @@ impl ImageBuild {
         }
         Ok(result)
     }
+}
+
+/// The builtin engine's registry client, compiled on first use (it carries an HTTP and TLS
+/// stack that every first `cargo xtask` need not compile).
+fn registry_client() -> Vec<String> {
+    argv(["cargo", "run", "--quiet", "--package", "xtask-registry", "--"])
 }
 
 /// Runs a step's command (when its condition holds), echoing it first.
@@ -660,7 +703,7 @@ mod tests {
             .into_iter()
             .map(|r| match r {
                 Run::Command { argv, .. } => argv,
-                Run::WriteArchive { to } => vec!["WRITE".into(), to.to_string()],
+                Run::WriteArchive { to } | Run::WriteLayout { to } => vec!["WRITE".into(), to.to_string()],
             })
             .collect()
     }

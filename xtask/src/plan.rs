@@ -462,9 +462,6 @@ fn image_step(
     let output = match (engine, request.output.clone()) {
         // The builtin engine keeps no image anywhere but in a file: by default, this one.
         (Engine::Builtin, None) => Output::Oci(target_dir.join(DEFAULT_ARCHIVE)),
-        (Engine::Builtin, Some(Output::Push)) => {
-            bail!("the builtin engine cannot push yet: push with buildx, buildah or podman (--engine)")
-        }
         (_, output) => output.unwrap_or(Output::Build),
     };
     let attestations = if request.no_attest {

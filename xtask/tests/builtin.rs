@@ -249,11 +249,7 @@ type Files = BTreeMap<String, (u32, Vec<u8>)>;
 
 /// Every file of one variant of an OCI archive, as (mode, bytes), and its labels and
 /// entrypoint: unpacked with skopeo and the system's tar.
-fn variant_files(
-    archive: &Path,
-    arch: &str,
-    name: &str,
-) -> (TempDir, Files, Value) {
+fn variant_files(archive: &Path, arch: &str, name: &str) -> (TempDir, Files, Value) {
     let dir = TempDir::new(name);
     let source = format!("oci-archive:{}", archive.display());
     run(Command::new("skopeo").args([
@@ -399,4 +395,152 @@ fn with_no_engine_on_the_machine_dist_writes_the_image_itself() {
     assert!(output.stdout.contains(&format!("archive  {}", archive.display())), "{}", output.stdout);
     let checked = run(&mut fixture.command(&["check", archive.to_str().unwrap()]));
     assert!(checked.assert_ok().stdout.contains("no problems found"), "{checked:?}");
+}
+
+#[test]
+fn push_sends_that_very_digest_and_pushing_it_again_uploads_nothing() {
+    require("skopeo");
+    let reference = format!("{}/acme/builtin:1.0.0", engine().registry);
+    let out = TempDir::new("builtin-push");
+    let pushed = builtin_dist(&repo_root(), out.path(), &["--push", "--tag", &reference]);
+    pushed.assert_ok();
+    let digest = digest_line(&pushed);
+
+    // skopeo reads the index the registry serves: the same bytes, so the same digest.
+    let raw = out.join("served.json");
+    let served = run(Command::new("skopeo").args([
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{reference}"),
+    ]));
+    std::fs::write(&raw, served.assert_ok().stdout.as_bytes()).unwrap();
+    let sum = run(Command::new("sha256sum").arg(&raw));
+    assert_eq!(format!("sha256:{}", sum.assert_ok().stdout.split_whitespace().next().unwrap()), digest);
+    let checked = run(&mut xtask(&repo_root(), &["check", &reference]));
+    assert!(checked.assert_ok().stdout.contains("no problems found"), "{checked:?}");
+
+    // Published: refused, as with buildx; forced, nothing is uploaded again.
+    let again = builtin_dist(&repo_root(), out.path(), &["--push", "--tag", &reference]);
+    assert_eq!(again.code, 1, "{again:?}");
+    assert!(again.stderr.contains(&format!("{reference} is already published")), "{}", again.stderr);
+    let uploads = engine().blob_uploads();
+    assert!(uploads >= 5, "the first push uploaded the blobs (the registry log counts {uploads})");
+    let forced = builtin_dist(&repo_root(), out.path(), &["--push", "--force", "--tag", &reference]);
+    forced.assert_ok();
+    assert_eq!(digest_line(&forced), digest);
+    assert!(forced.stderr.contains("uploaded 0 blob(s)"), "{}", forced.stderr);
+    assert!(forced.stderr.contains("nothing to push"), "{}", forced.stderr);
+    assert_eq!(engine().blob_uploads(), uploads, "the registry saw no new upload");
+}
+
+/// A registry of its own that wants a login (htpasswd: user `tester`, password `secret`).
+struct LoginRegistry {
+    child: std::process::Child,
+    address: String,
+    _dir: TempDir,
+}
+
+impl Drop for LoginRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn login_registry() -> LoginRegistry {
+    require("docker-registry");
+    let dir = TempDir::new("login-registry");
+    let hash = run(Command::new("python3")
+        .args(["-c", "import crypt; print(crypt.crypt('secret', crypt.mksalt(crypt.METHOD_BLOWFISH)))"]));
+    std::fs::write(dir.join("htpasswd"), format!("tester:{}\n", hash.assert_ok().stdout.trim())).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let address = format!("127.0.0.1:{port}");
+    let config = format!(
+        "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {address}\nauth:\n  htpasswd:\n    realm: tests\n    path: {}\n",
+        dir.join("data").display(),
+        dir.join("htpasswd").display()
+    );
+    std::fs::write(dir.join("config.yml"), config).unwrap();
+    let log = std::fs::File::create(dir.join("registry.log")).unwrap();
+    let child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(dir.join("config.yml"))
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while std::net::TcpStream::connect(&address).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(20), "the login registry did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    LoginRegistry { child, address, _dir: dir }
+}
+
+/// A Docker config folder holding a `docker login` for `address`.
+fn docker_login(dir: &Path, address: &str, user: &str, password: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    let auth = base64(format!("{user}:{password}").as_bytes());
+    std::fs::write(dir.join("config.json"), format!(r#"{{"auths": {{"{address}": {{"auth": "{auth}"}}}}}}"#))
+        .unwrap();
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            out.push(if i <= chunk.len() { TABLE[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+        }
+    }
+    out
+}
+
+#[test]
+fn push_logs_in_with_the_docker_config_and_says_when_it_cannot() {
+    let registry = login_registry();
+    let reference = format!("{}/acme/private:1.0.0", registry.address);
+    let out = TempDir::new("builtin-login");
+    let config = out.join("docker-config");
+    let push = |config: &Path| {
+        let _turn = ONE_DIST_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let context = out.join("context");
+        let mut command =
+            xtask(&repo_root(), &["dist", "--engine", "builtin", "--push", "--tag", &reference]);
+        command.args(["--out", context.to_str().unwrap()]).env("DOCKER_CONFIG", config);
+        run(&mut command)
+    };
+
+    // No login: refused before anything is built, saying how to log in.
+    std::fs::create_dir_all(&config).unwrap();
+    let refused = push(&config);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused.stderr.contains(&format!("asks for a login: `docker login {}`", registry.address)),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.stderr.contains("Building hostinfo"), "refused before compiling");
+
+    // A wrong password: refused, and the password is never printed.
+    docker_login(&config, &registry.address, "tester", "wrong-password");
+    let refused = push(&config);
+    assert_eq!(refused.code, 1);
+    assert!(refused.stderr.contains("refused these credentials"), "{}", refused.stderr);
+    assert!(!refused.stderr.contains("wrong-password") && !refused.stdout.contains("wrong-password"));
+
+    // The right login: pushed, and readable with the same credentials.
+    docker_login(&config, &registry.address, "tester", "secret");
+    push(&config).assert_ok();
+    let read = run(Command::new("skopeo").args([
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        "--creds",
+        "tester:secret",
+        &format!("docker://{reference}"),
+    ]));
+    assert!(read.assert_ok().stdout.contains("application/vnd.oci.image.index.v1+json"), "{read:?}");
 }
