@@ -9,7 +9,9 @@
 //!   names, modes 0755 for folders and executables (the variant's binaries, by rule, not by
 //!   what the checkout's file system says) and 0644 for the rest, mtimes from
 //!   `SOURCE_DATE_EPOCH`, no extended attributes; a symlink in the context is refused;
-//! * gzip: flate2's pure-Rust backend at level 6 (gzip's default), no name, mtime 0, OS "unknown";
+//! * gzip: flate2 on zlib-rs (pure Rust: no C zlib, and no CPU-dependent choices: its hash
+//!   is fixed, its SIMD paths compute exact values) at level 6, gzip's default; no name,
+//!   mtime 0, OS "unknown";
 //! * JSON: serde structs with their keys in a fixed order, serialised once; those exact
 //!   bytes are hashed, archived and pushed.
 

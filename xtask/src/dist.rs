@@ -18,6 +18,9 @@ use crate::report::{self, step};
 use crate::targets::Variant;
 use crate::{check, tools, ui};
 
+/// Where dist records how long each of its steps took (for `cargo xtask bench`).
+pub const TIMINGS_FILE: &str = "xtask/dist-timings.json";
+
 impl flags::Dist {
     pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
         let cwd = current_dir()?;
@@ -88,6 +91,7 @@ impl flags::Dist {
             ImageStep::Skip => None,
         };
         print!("{}", summary(&plan, &placed, image.as_ref()));
+        report::write_timings(&config.target_dir.join(TIMINGS_FILE))?;
         Ok(())
     }
 

@@ -123,8 +123,11 @@ workspace's (`cargo test --workspace`) and the UI's (`npm test`, then the browse
 pub const BENCH_USAGE: &str = "\
 Usage: cargo xtask bench [--runs N]
 
-Times a warm, no-op `cargo xtask dist --no-image` against the same cargo runs without
-dist around them, interleaved, N times (default 5); prints the medians and their ratio.";
+Times, interleaved, N times (default 5), and prints the medians and their ratios:
+- a warm, no-op `cargo xtask dist --no-image` against the same cargo runs without dist;
+- for each image engine here (builtin, buildah, buildx), a whole warm `dist --oci` against
+  its image step alone. With no Docker engine running, the tests' private one is used
+  when `cargo xtask setup --for-tests` installed it.";
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {

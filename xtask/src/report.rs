@@ -1,8 +1,13 @@
 //! What dist prints: a header per step with its duration, and a summary table at the end.
 
+use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::Context;
+
+/// Every step this process finished, with its duration: `bench` reads them (see
+/// [`write_timings`]).
+static TIMINGS: Mutex<Vec<(String, f64)>> = Mutex::new(vec![]);
 
 /// Runs one step: prints its header, then how long it took.
 pub fn step<T>(title: &str, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
@@ -10,9 +15,21 @@ pub fn step<T>(title: &str, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Re
     let start = Instant::now();
     let result = f().with_context(|| lowercase_first(title));
     if result.is_ok() {
-        eprintln!("    done in {:.1}s", start.elapsed().as_secs_f64());
+        let seconds = start.elapsed().as_secs_f64();
+        eprintln!("    done in {seconds:.1}s");
+        TIMINGS.lock().unwrap_or_else(|e| e.into_inner()).push((title.to_string(), seconds));
     }
     result
+}
+
+/// Writes the steps' durations as JSON (`[{"step": …, "seconds": …}]`).
+pub fn write_timings(path: &camino::Utf8Path) -> anyhow::Result<()> {
+    let timings = TIMINGS.lock().unwrap_or_else(|e| e.into_inner());
+    let list: Vec<serde_json::Value> = timings
+        .iter()
+        .map(|(step, seconds)| serde_json::json!({ "step": step, "seconds": seconds }))
+        .collect();
+    crate::ownership::write_atomic(path, serde_json::to_string_pretty(&list)?.as_bytes())
 }
 
 fn lowercase_first(s: &str) -> String {

@@ -1,11 +1,12 @@
 //! Binaries that come out the same from the same sources, wherever they are built.
 //!
-//! Measured here: with zigbuild, the ELF and PE binaries of two checkouts in different
-//! folders are identical, but a Mach-O's `LC_UUID` changes on every link, even in the same
-//! folder (the linker computes it before stripping, over symbols that name rustc's random
-//! temporary files), and on arm64 the ad-hoc code signature's hash of the page that holds
-//! it changes with it. dist normalises its own copy of each Mach-O: the UUID becomes a hash
-//! of the file's content, and the signature's page hashes are computed again.
+//! Measured here: with zigbuild, the ELF binaries of two checkouts in different folders are
+//! identical, but a PE's COFF header records the link time (`TimeDateStamp`), and a
+//! Mach-O's `LC_UUID` changes on every link, even in the same folder (the linker computes it
+//! before stripping, over symbols that name rustc's random temporary files); on arm64 the
+//! ad-hoc code signature's hash of the page that holds it changes with it. dist normalises
+//! its own copy: a PE's stamp becomes 0, a Mach-O's UUID a hash of the file's content with
+//! the signature's page hashes computed again.
 //!
 //! A binary is changed only when that is known to be safe: 64-bit little-endian Mach-O, at
 //! most one code signature, ad-hoc (no CMS blob: a real signature is never touched), SHA-256
@@ -27,10 +28,30 @@ const HASH_SHA256: u8 = 2;
 /// The binary with a content-derived UUID and its ad-hoc signature updated, or the same
 /// bytes when it is not a Mach-O this can safely normalise.
 pub fn normalise(bytes: &[u8]) -> Vec<u8> {
-    match normalise_macho(bytes) {
-        Some(normalised) => normalised,
-        None => bytes.to_vec(),
+    normalise_macho(bytes).or_else(|| normalise_pe(bytes)).unwrap_or_else(|| bytes.to_vec())
+}
+
+/// A PE with its link time zeroed. Only where the header's checksum is 0 (unset, as zig
+/// and MinGW leave it): a set checksum covers the stamp and would no longer match.
+fn normalise_pe(bytes: &[u8]) -> Option<Vec<u8>> {
+    if bytes.get(..2)? != b"MZ" {
+        return None;
     }
+    let pe = usize_of(u32_le(bytes, 0x3c)?)?;
+    if bytes.get(pe..pe.checked_add(4)?)? != b"PE\0\0" {
+        return None;
+    }
+    let stamp = pe.checked_add(8)?;
+    let optional = pe.checked_add(24)?;
+    // The checksum is at the same offset in PE32 and PE32+ optional headers.
+    let magic = u16::from_le_bytes(bytes.get(optional..optional.checked_add(2)?)?.try_into().ok()?);
+    if !matches!(magic, 0x10b | 0x20b) || u32_le(bytes, optional.checked_add(64)?)? != 0 {
+        return None;
+    }
+    u32_le(bytes, stamp)?;
+    let mut out = bytes.to_vec();
+    out[stamp..stamp + 4].fill(0);
+    Some(out)
 }
 
 /// Where the pieces are in a Mach-O, every offset checked against the file.
@@ -231,6 +252,29 @@ mod tests {
         assert_eq!(normalise(&na), na);
         let signature = parse(&na).unwrap().signature.unwrap();
         assert_eq!(page_hashes(&na, &signature).concat(), na[signature.hashes..signature.hashes + 64]);
+    }
+
+    fn pe(stamp: u32, checksum: u32) -> Vec<u8> {
+        let mut b = vec![0u8; 0x80 + 24 + 240];
+        b[..2].copy_from_slice(b"MZ");
+        b[0x3c..0x40].copy_from_slice(&0x80u32.to_le_bytes());
+        b[0x80..0x84].copy_from_slice(b"PE\0\0");
+        b[0x88..0x8c].copy_from_slice(&stamp.to_le_bytes());
+        b[0x98..0x9a].copy_from_slice(&0x20bu16.to_le_bytes());
+        b[0x98 + 64..0x98 + 68].copy_from_slice(&checksum.to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn two_pe_links_at_different_times_become_identical_unless_checksummed() {
+        assert_eq!(normalise(&pe(1_795_893_514, 0)), normalise(&pe(1_795_893_519, 0)));
+        assert_eq!(normalise(&pe(1_795_893_514, 0))[0x88..0x8c], [0, 0, 0, 0]);
+        let checksummed = pe(1_795_893_514, 0x1234);
+        assert_eq!(normalise(&checksummed), checksummed, "a set checksum: hands off");
+        let good = pe(5, 0);
+        for len in [0, 1, 0x3c, 0x40, 0x84, 0x8a, 0x99, 0x98 + 66] {
+            assert_eq!(normalise(&good[..len]), &good[..len]);
+        }
     }
 
     #[test]
