@@ -1,8 +1,11 @@
 import { defineConfig } from "vitest/config";
+import { harness, harnessRequested } from "./harness/vite-plugin.mjs";
 
 export default defineConfig({
   // Docker Desktop loads the UI from the image's /ui folder: every URL must be relative.
   base: "./",
+  // `cargo xtask dev --browser`: a stand-in Docker Desktop around the dev server.
+  plugins: harnessRequested() ? [harness()] : [],
   // Vite compiles TSX itself; React's automatic runtime means no `import React` per file.
   esbuild: { jsx: "automatic" },
   build: {

@@ -1,19 +1,23 @@
-// The harness: runs the built UI in a plain browser, standing in for Docker Desktop.
+// The harness: runs the UI in a plain browser, standing in for Docker Desktop.
 // It serves the UI with a `window.ddClient` whose
 //   extension.vm.service.*    go to the real backend, over its Unix socket,
 //   extension.host.cli.exec   runs the real host binaries built for this machine,
-//   desktopUI.toast.*         show (and record) toasts on the page.
-// The browser test uses it, and so can you: `npm run harness -- --socket S --host-bin DIR`.
+//   docker.cli.exec           runs the local docker CLI,
+//   desktopUI.toast.*         show (and record) toasts on the page,
+//   host.platform / host.arch report this machine.
+// One stand-in, used two ways: this server serves the *built* UI (the browser test, and
+// `npm run harness -- --socket S --host-bin DIR`), and `harness()` in vite-plugin.mjs adds
+// the same ddClient and endpoints to Vite's dev server (`cargo xtask dev --browser`).
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import os from "node:os";
 
-const CLIENT_PATH = "/__harness/ddclient.js";
+export const CLIENT_PATH = "/__harness/ddclient.js";
 
 /** The ddClient injected into the page: a small stand-in for Docker Desktop's. */
-function clientScript() {
+export function clientScript() {
   const platform = JSON.stringify(os.platform());
   const arch = JSON.stringify(os.arch());
   return `(() => {
@@ -84,6 +88,11 @@ function clientScript() {
         },
       },
     },
+    docker: {
+      cli: {
+        exec: (command, args) => post("/__harness/docker", { args: [command, ...(args || [])] }),
+      },
+    },
     desktopUI: { toast: { success: toast("success"), warning: toast("warning"), error: toast("error") } },
     host: { platform: ${platform}, arch: ${arch} },
   };
@@ -141,7 +150,11 @@ function execHostBinary(hostBinDir, name, args) {
   if (!/^[A-Za-z0-9._-]+$/.test(name) || name.startsWith(".")) {
     return Promise.reject(new Error(`not a host binary name: ${name}`));
   }
-  const file = path.join(hostBinDir, process.platform === "win32" ? `${name}.exe` : name);
+  return run(path.join(hostBinDir, process.platform === "win32" ? `${name}.exe` : name), args);
+}
+
+/** Runs a program with arguments (never through a shell); resolves to {stdout, stderr, code}. */
+function run(file, args) {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args.map(String), { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -153,6 +166,50 @@ function execHostBinary(hostBinDir, name, args) {
   });
 }
 
+/** The page's `<head>` with the client loaded first, before the UI's own scripts. */
+export function injectClient(html) {
+  return html.replace("<head>", `<head><script src="${CLIENT_PATH}"></script>`);
+}
+
+/**
+ * Answers the harness's own requests (the client script, the backend, the host binaries,
+ * docker); `true` when it did, `false` for any other request. `socket` and `hostBinDir`
+ * may be functions, read on each request (the dev loop restarts the backend).
+ */
+export async function handleHarness(request, response, { socket, hostBinDir }) {
+  const url = new URL(request.url, "http://harness");
+  const value = (v) => (typeof v === "function" ? v() : v);
+  try {
+    if (url.pathname === CLIENT_PATH) {
+      response.writeHead(200, { "content-type": "text/javascript" });
+      response.end(clientScript());
+      return true;
+    }
+    if (url.pathname === "/__harness/vm" && request.method === "POST") {
+      sendJson(response, 200, await toBackend(value(socket), await readBody(request)));
+      return true;
+    }
+    if (url.pathname === "/__harness/exec" && request.method === "POST") {
+      const { name, args } = await readBody(request);
+      sendJson(response, 200, await execHostBinary(value(hostBinDir), name, args || []));
+      return true;
+    }
+    if (url.pathname === "/__harness/docker" && request.method === "POST") {
+      const { args } = await readBody(request);
+      if (!Array.isArray(args) || args.length === 0 || !args.every((a) => typeof a === "string")) {
+        sendJson(response, 400, { name: "HarnessError", message: "docker.cli.exec takes a command and string arguments" });
+        return true;
+      }
+      sendJson(response, 200, await run("docker", args));
+      return true;
+    }
+  } catch (error) {
+    sendJson(response, 502, { name: "HarnessError", message: error?.message ?? String(error) });
+    return true;
+  }
+  return false;
+}
+
 /**
  * Starts the harness. `uiDir`: the built UI. `socket`: the backend's socket.
  * `hostBinDir`: a folder holding the host binaries. Resolves to { url, close }.
@@ -162,17 +219,7 @@ export function startHarness({ uiDir, socket, hostBinDir, port = 0, host = "127.
   const server = http.createServer(async (request, response) => {
     const url = new URL(request.url, "http://harness");
     try {
-      if (url.pathname === CLIENT_PATH) {
-        response.writeHead(200, { "content-type": "text/javascript" });
-        return response.end(clientScript());
-      }
-      if (url.pathname === "/__harness/vm" && request.method === "POST") {
-        return sendJson(response, 200, await toBackend(socket, await readBody(request)));
-      }
-      if (url.pathname === "/__harness/exec" && request.method === "POST") {
-        const { name, args } = await readBody(request);
-        return sendJson(response, 200, await execHostBinary(hostBinDir, name, args || []));
-      }
+      if (await handleHarness(request, response, { socket, hostBinDir })) return;
       const relative = url.pathname === "/" ? "index.html" : decodeURIComponent(url.pathname).replace(/^\/+/, "");
       const file = path.resolve(root, relative);
       if (!file.startsWith(root + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
@@ -182,7 +229,7 @@ export function startHarness({ uiDir, socket, hostBinDir, port = 0, host = "127.
       let content = fs.readFileSync(file);
       if (path.basename(file) === "index.html") {
         // The client must exist before the UI's own scripts run.
-        content = content.toString().replace("<head>", `<head><script src="${CLIENT_PATH}"></script>`);
+        content = injectClient(content.toString());
       }
       response.writeHead(200, { "content-type": TYPES[path.extname(file)] || "application/octet-stream" });
       response.end(content);

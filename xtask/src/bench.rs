@@ -6,6 +6,11 @@
 //!   answers, or the tests' private engine when setup installed one), a whole warm
 //!   `dist --oci` against its image step alone (dist records its steps' durations).
 //!
+//! * The dev loop's latency: in a copy of the workspace (the user's sources are never
+//!   edited), `dev --browser` runs and a line is appended to the backend's `main.rs`;
+//!   measured until the dev loop has the new backend answering on its socket. With the
+//!   backend as a container (when an engine is there) and as a local process.
+//!
 //! Runs are interleaved, so a slow moment of the machine falls on every kind alike; each
 //! figure is the median of `--runs` runs.
 
@@ -38,7 +43,7 @@ impl flags::Bench {
         if runs(sh, "buildah", &["--version"]) {
             engines.push(Engine::Buildah);
         }
-        let mut _private = None;
+        let mut private_engine = None;
         let mut docker_env: Vec<(&'static str, String)> = vec![];
         if runs(sh, "docker", &["info", "--format", SERVER_VERSION]) {
             engines.push(Engine::Buildx);
@@ -47,7 +52,7 @@ impl flags::Bench {
             let dir = Utf8PathBuf::from(format!("/tmp/xtask-bench-services-{}", std::process::id()));
             let private = Services::start(sh, &engine, &dir)?;
             docker_env = private.env();
-            _private = Some(private);
+            private_engine = Some(private);
             engines.push(Engine::Buildx);
         }
 
@@ -123,8 +128,134 @@ impl flags::Bench {
         for &engine in &engines {
             let _ = std::fs::remove_file(archive(engine));
         }
+
+        if let Some(backend) = &config.backend {
+            let copy = DevCopy::make(sh, &config)?;
+            let main = copy.main_rs(&config, &backend.package)?;
+            println!("\nThe dev loop (`dev --browser`): a one-line backend change until the new backend answers (medians of {rounds}):");
+            let mut modes: Vec<(&str, Vec<(&'static str, String)>)> = vec![];
+            if !docker_env.is_empty() || runs(sh, "docker", &["info", "--format", SERVER_VERSION]) {
+                modes.push(("the backend as a container", docker_env.clone()));
+            }
+            modes.push((
+                "the backend as a local process",
+                vec![("DOCKER_HOST", format!("unix://{}/no-engine.sock", copy.root))],
+            ));
+            for (mode, env) in modes {
+                let mut latencies = dev_latencies(&xtask, &copy, &main, &config, &env, rounds)?;
+                println!("  {mode:<32} {:>6.2}s", median(&mut latencies).as_secs_f64());
+            }
+        }
+        // The private engine: stopped, then its folder (dist made it) removed.
+        if let Some(private) = private_engine.take() {
+            let dir = private.dir.clone();
+            drop(private);
+            let _ = std::fs::remove_dir_all(dir);
+        }
         Ok(())
     }
+}
+
+/// A copy of the workspace's own files (and the UI's installed packages), for the dev loop
+/// to edit: under target/xtask, dist's own folder.
+struct DevCopy {
+    root: Utf8PathBuf,
+}
+
+impl DevCopy {
+    fn make(sh: &Shell, config: &Config) -> anyhow::Result<DevCopy> {
+        let root = config.target_dir.join("xtask/bench-dev");
+        if root.exists() {
+            std::fs::remove_dir_all(&root).with_context(|| format!("removing {root}"))?;
+        }
+        for rel in crate::new::template_files(config)? {
+            let to = root.join(&rel);
+            std::fs::create_dir_all(to.parent().unwrap_or(&root))?;
+            std::fs::copy(config.root.join(&rel), &to).with_context(|| format!("copying {rel}"))?;
+        }
+        if let Some(ui) = &config.ui {
+            let from = config.root.join(&ui.dir).join("node_modules");
+            let to = root.join(&ui.dir).join("node_modules");
+            if from.is_dir() {
+                cmd!(sh, "cp -a {from} {to}").quiet().run().context("copying the UI's packages")?;
+            }
+        }
+        Ok(DevCopy { root })
+    }
+
+    fn main_rs(&self, config: &Config, package: &str) -> anyhow::Result<Utf8PathBuf> {
+        let (manifest, _) = config
+            .members
+            .iter()
+            .find(|(_, name)| *name == package)
+            .context("the backend package is not a member")?;
+        let rel = manifest
+            .parent()
+            .and_then(|d| d.strip_prefix(&config.root).ok())
+            .context("the backend's folder")?;
+        Ok(self.root.join(rel).join("src/main.rs"))
+    }
+}
+
+/// Runs `dev --browser` in the copy and times `rounds` one-line changes of `main_rs`.
+fn dev_latencies(
+    xtask: &std::path::Path,
+    copy: &DevCopy,
+    main_rs: &camino::Utf8Path,
+    config: &Config,
+    env: &[(&'static str, String)],
+    rounds: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    use std::io::{BufRead, BufReader};
+    let mut command = std::process::Command::new(xtask);
+    command
+        .args(["dev", "--browser"])
+        .current_dir(&copy.root)
+        .env("CARGO_TARGET_DIR", &config.target_dir)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut dev = crate::processes::Group::spawn("dev --browser", command)?;
+    let stderr = dev.child.stderr.take().context("dev's stderr")?;
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_for = |needle: &str| -> anyhow::Result<()> {
+        loop {
+            let line = received
+                .recv_timeout(Duration::from_secs(300))
+                .with_context(|| format!("dev --browser printed no {needle:?}"))?;
+            if line.contains(needle) {
+                return Ok(());
+            }
+            if line.starts_with("rebuilding") && line.contains("failed") {
+                anyhow::bail!("the dev loop failed: {line}");
+            }
+        }
+    };
+    let result = (|| {
+        wait_for("Watching the backend")?;
+        let mut latencies = vec![];
+        for i in 0..=rounds {
+            let start = Instant::now();
+            let mut file = std::fs::OpenOptions::new().append(true).open(main_rs)?;
+            std::io::Write::write_all(&mut file, format!("// bench change {i}\n").as_bytes())?;
+            drop(file);
+            wait_for("restarted the backend")?;
+            // The first change also warms what the dev profile builds: not counted.
+            if i > 0 {
+                latencies.push(start.elapsed());
+            }
+        }
+        Ok(latencies)
+    })();
+    dev.stop(Duration::from_secs(10));
+    result
 }
 
 /// How long the last dist's image step took, from the timings it recorded.

@@ -27,7 +27,7 @@ pub fn run(
 ) -> anyhow::Result<Artifacts> {
     let argv = run.argv();
     let (program, args) = argv.split_first().expect("a cargo run has a program");
-    eprintln!("    $ {}", run.display());
+    crate::report::say(&format!("    $ {}", run.display()));
     let mut command: std::process::Command =
         cmd!(sh, "{program} {args...}").envs(run.env.iter().map(|(k, v)| (k, v))).into();
     command.stdout(Stdio::piped()).stderr(Stdio::piped());

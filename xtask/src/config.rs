@@ -87,7 +87,13 @@ pub struct Ui {
     pub build: Vec<String>,
     /// The build's output folder, relative to `dir`.
     pub output: Utf8PathBuf,
+    /// The dev server (`cargo xtask dev`), run in `dir`; dev adds Vite's
+    /// `--port PORT --strictPort --host 127.0.0.1`.
+    pub dev: Vec<String>,
 }
+
+/// The dev server when the config names none: the UI's own Vite.
+pub const DEFAULT_UI_DEV: [&str; 3] = ["npx", "--no-install", "vite"];
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct HostBinary {
@@ -270,6 +276,7 @@ struct RawUi {
     dir: Utf8PathBuf,
     build: Vec<String>,
     output: Utf8PathBuf,
+    dev: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -477,7 +484,11 @@ fn resolve(raw: RawConfig, metadata: &Metadata, problems: &mut Problems) -> Conf
         if ui.output.is_absolute() || ui.output.as_str().is_empty() {
             problems.add("ui.output", "give the build's output folder relative to `ui.dir`, e.g. \"dist\"");
         }
-        Ui { dir: ui.dir, build: ui.build, output: ui.output }
+        let dev = ui.dev.unwrap_or_else(|| DEFAULT_UI_DEV.map(String::from).to_vec());
+        if dev.first().is_none_or(|p| p.is_empty()) {
+            problems.add("ui.dev", "give the UI's dev server command as a list, e.g. [\"npx\", \"vite\"]");
+        }
+        Ui { dir: ui.dir, build: ui.build, output: ui.output, dev }
     });
 
     let host_binaries = host_binaries(&root, &members, problems);

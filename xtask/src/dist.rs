@@ -13,7 +13,7 @@ use crate::flags;
 use crate::layout::{Placed, Staging};
 use crate::machine::Machine;
 use crate::ownership::{check_context_destination, refuse_tracked, resolve_destination, Ledger, Protected};
-use crate::plan::{Destination, ImageStep, Plan};
+use crate::plan::{CargoRun, Destination, ImageStep, Plan};
 use crate::report::{self, step};
 use crate::targets::Variant;
 use crate::{check, tools, ui};
@@ -51,36 +51,9 @@ impl flags::Dist {
         }
         step("Checking the toolchain", || tools::ensure_for(sh, &plan.cargo_runs, &config.tools_dir()))?;
         let mut artifacts = Artifacts::new();
-        for run in &plan.cargo_runs {
-            let title = format!(
-                "Building {} with {} for {}",
-                run.packages.join(", "),
-                run.builder,
-                run.targets.join(", ")
-            );
-            artifacts.extend(step(&title, || {
-                build::run(sh, run, &config.members, &config.root, &config.target_dir)
-            })?);
-        }
-        if let Some(ui_build) = &plan.ui {
-            let stamp = config.target_dir.join("xtask/ui-build.stamp");
-            step("Building the UI", || {
-                if ui::build(sh, ui_build, &stamp)? == ui::UiOutcome::UpToDate {
-                    eprintln!("    up to date: nothing in {} changed", ui_build.dir);
-                }
-                Ok(())
-            })?;
-        }
-        let placed = step(&format!("Laying out {}", plan.context), || {
-            let staging = Staging::new(&plan.context)?;
-            let placed = staging.lay_out(&plan.files, &artifacts)?;
-            let problems = check::check_context(&staging.dir, &config, &plan.variants);
-            if !problems.is_empty() {
-                bail!("{}", check::report(&problems, "the context"));
-            }
-            staging.commit(&protected, &plan.context_names())?;
-            Ok(placed)
-        })?;
+        compile(sh, &config, plan.cargo_runs.iter(), &mut artifacts)?;
+        build_ui(sh, &config, &plan)?;
+        let placed = lay_out(&config, &plan, &artifacts, &protected)?;
 
         let image = match &plan.image {
             ImageStep::Build(build) => {
@@ -104,6 +77,58 @@ impl flags::Dist {
         }
         flags
     }
+}
+
+/// Runs cargo runs, one step each, adding the binaries they report to `artifacts`.
+pub fn compile<'a>(
+    sh: &Shell,
+    config: &Config,
+    runs: impl Iterator<Item = &'a CargoRun>,
+    artifacts: &mut Artifacts,
+) -> anyhow::Result<()> {
+    for run in runs {
+        let profile = if run.release { "" } else { " (dev profile)" };
+        let title = format!(
+            "Building {} with {} for {}{profile}",
+            run.packages.join(", "),
+            run.builder,
+            run.targets.join(", ")
+        );
+        artifacts
+            .extend(step(&title, || build::run(sh, run, &config.members, &config.root, &config.target_dir))?);
+    }
+    Ok(())
+}
+
+/// Builds the UI, unless nothing that decides its output changed.
+pub fn build_ui(sh: &Shell, config: &Config, plan: &Plan) -> anyhow::Result<()> {
+    let Some(ui_build) = &plan.ui else { return Ok(()) };
+    let stamp = config.target_dir.join("xtask/ui-build.stamp");
+    step("Building the UI", || {
+        if ui::build(sh, ui_build, &stamp)? == ui::UiOutcome::UpToDate {
+            crate::report::say(&format!("    up to date: nothing in {} changed", ui_build.dir));
+        }
+        Ok(())
+    })
+}
+
+/// Lays out the plan's context from `artifacts`: staged, checked, then renamed into place.
+pub fn lay_out(
+    config: &Config,
+    plan: &Plan,
+    artifacts: &Artifacts,
+    protected: &Protected,
+) -> anyhow::Result<Vec<Placed>> {
+    step(&format!("Laying out {}", plan.context), || {
+        let staging = Staging::new(&plan.context)?;
+        let placed = staging.lay_out(&plan.files, artifacts)?;
+        let problems = check::check_context(&staging.dir, config, &plan.variants);
+        if !problems.is_empty() {
+            bail!("{}", check::report(&problems, "the context"));
+        }
+        staging.commit(protected, &plan.context_names())?;
+        Ok(placed)
+    })
 }
 
 /// A destination must be free or dist's own (see `ownership`).

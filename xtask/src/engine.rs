@@ -529,7 +529,7 @@ impl ImageBuild {
             let ran = match &step {
                 Run::Command { argv, only_if } => run_command(sh, argv, only_if.as_deref()),
                 Run::WriteArchive { to } | Run::WriteLayout { to } => {
-                    eprintln!("    {step}");
+                    crate::report::say(&format!("    {step}"));
                     crate::builtin::build(&self.spec, &self.context, &self.platforms, self.epoch.seconds)
                         .and_then(|image| {
                             match &step {
@@ -609,7 +609,7 @@ fn run_command(sh: &Shell, argv: &[String], only_if: Option<&[String]>) -> anyho
         }
     }
     let (program, args) = argv.split_first().expect("commands are never empty");
-    eprintln!("    $ {}", argv.join(" "));
+    crate::report::say(&format!("    $ {}", argv.join(" ")));
     cmd!(sh, "{program} {args...}")
         .quiet()
         .run()

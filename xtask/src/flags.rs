@@ -19,6 +19,8 @@ Build, check and start Docker Desktop extensions written in Rust.
 Usage: cargo xtask <command> [options]
 
 Commands:
+  dev       The local dev loop: build for this machine, install into Docker Desktop (or
+            run in a plain browser with --browser), rebuild on every change
   dist      Cross-compile, lay out and build the two-platform extension image
   check     Check the config and context, or a built image (archive, store or registry)
   validate  Docker's own check (docker extension validate) when Docker Desktop is here, else check
@@ -61,6 +63,27 @@ Options:
   --no-sbom                 Push without an SBOM (it needs Docker Hub's scanner image); keep provenance
   --no-attest              Push without any attestation (no SBOM, no provenance)
   --force                  Push a non-semver or `latest` tag, one platform, or over an existing tag";
+
+pub const DEV_USAGE: &str = "\
+Usage: cargo xtask dev [--browser] [--once] [--debug] [--port PORT]
+
+The local dev loop. Builds for this machine only (this OS's host binaries, the backend for
+this CPU's Linux, cargo's dev profile), writes the one-platform image and loads it as
+IMAGE:dev, then:
+- with Docker Desktop: installs the extension (or updates it when it is installed), runs
+  the UI's dev server (Vite: hot reload) and points Docker Desktop's tab at it;
+- with --browser, no Docker Desktop needed: runs the backend as Docker Desktop does (a
+  container from the image when a Docker engine answers, else a local process) and serves
+  the UI with a stand-in Docker Desktop at a local URL.
+Every change to the backend, the host binaries, extension/ or the config rebuilds what it
+touches and updates the extension (or restarts the backend), one line each. UI changes are
+Vite's. Ctrl-C (or SIGTERM) resets Docker Desktop's tab and stops every process it started.
+
+Options:
+  --browser      Run in a plain browser, without Docker Desktop
+  --once         Build, load, install or update, then exit (scripts, CI)
+  --debug        Also open devtools on the tab (docker extension dev debug)
+  --port PORT    The UI dev server's port (default: a free one)";
 
 pub const CHECK_USAGE: &str = "\
 Usage: cargo xtask check [ARCHIVE | LAYOUT | IMAGE | --published]
@@ -131,6 +154,7 @@ Times, interleaved, N times (default 5), and prints the medians and their ratios
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
+    Dev(Dev),
     Dist(Dist),
     Check(Check),
     Doctor(Doctor),
@@ -172,10 +196,20 @@ pub struct Dist {
     pub no_attest: bool,
     /// `--prebuilt DIR`: binaries built elsewhere, at DIR/TARGET/NAME.
     pub prebuilt: Option<Utf8PathBuf>,
+    /// Not a flag: `dev` builds with cargo's dev profile.
+    pub dev_profile: bool,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Doctor;
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Dev {
+    pub browser: bool,
+    pub once: bool,
+    pub debug: bool,
+    pub port: Option<u16>,
+}
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Check {
@@ -308,6 +342,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
     let mut args = Args { parser: lexopt::Parser::from_args(rest), usage };
     match command.as_str() {
         "dist" => parse_dist(&mut args).map(Command::Dist),
+        "dev" => parse_dev(&mut args).map(Command::Dev),
         "check" => parse_check(&mut args).map(Command::Check),
         "doctor" => parse_no_options(&mut args).map(|()| Command::Doctor(Doctor)),
         "new" => parse_new(&mut args, true).map(Command::New),
@@ -324,6 +359,7 @@ pub fn usage_of(command: Option<&str>) -> Option<&'static str> {
     Some(match command {
         None => USAGE,
         Some("dist") => DIST_USAGE,
+        Some("dev") => DEV_USAGE,
         Some("check") => CHECK_USAGE,
         Some("doctor") => DOCTOR_USAGE,
         Some("new" | "init") => NEW_USAGE,
@@ -441,6 +477,34 @@ impl FromStr for ImageReference {
         }
         Ok(ImageReference { repository: repository.to_string(), tag: tag.map(str::to_string) })
     }
+}
+
+fn parse_dev(args: &mut Args) -> Result<Dev, UsageError> {
+    let usage = args.usage;
+    let mut dev = Dev::default();
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("browser") => dev.browser = true,
+            Long("once") => dev.once = true,
+            Long("debug") => dev.debug = true,
+            Long("port") => {
+                let value = args.string("--port")?;
+                match value.parse::<u16>() {
+                    Ok(port) if port > 0 => args.once(&mut dev.port, "--port", port)?,
+                    _ => return args.error(format!("--port takes a port number (1-65535), not `{value}`")),
+                }
+            }
+            other => return unexpected(usage, other),
+        }
+    }
+    if dev.browser && (dev.once || dev.debug) {
+        return args.error("--once and --debug are for Docker Desktop: --browser runs until Ctrl-C, with the browser's own devtools");
+    }
+    if dev.once && (dev.debug || dev.port.is_some()) {
+        return args
+            .error("--once installs and exits: it starts no dev server, so --debug and --port do not apply");
+    }
+    Ok(dev)
 }
 
 fn parse_validate(args: &mut Args) -> Result<Validate, UsageError> {

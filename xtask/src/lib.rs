@@ -10,6 +10,7 @@ pub mod build_host;
 pub mod builtin;
 pub mod check;
 pub mod config;
+pub mod dev;
 pub mod dist;
 pub mod dockerfile;
 pub mod doctor;
@@ -23,6 +24,7 @@ pub mod new;
 pub mod oci;
 pub mod ownership;
 pub mod plan;
+pub mod processes;
 pub mod report;
 pub mod reproducible;
 pub mod rules;
@@ -68,6 +70,7 @@ fn run(command: Command) -> anyhow::Result<()> {
     let sh = Shell::new()?;
     match command {
         Command::Dist(dist) => dist.run(&sh),
+        Command::Dev(dev) => dev.run(&sh),
         Command::Check(check) => check.run(&sh),
         Command::Help(topic) => match flags::usage_of(topic.as_deref()) {
             Some(usage) => {

@@ -40,6 +40,9 @@ pub struct CargoRun {
     pub targets: Vec<String>,
     /// Environment set for this run only.
     pub env: Vec<(String, String)>,
+    /// `--release` (dist), or cargo's dev profile (`dev`: a one-line change rebuilds in
+    /// under a second rather than several).
+    pub release: bool,
 }
 
 /// The oldest macOS the host binaries run on, unless MACOSX_DEPLOYMENT_TARGET says otherwise.
@@ -71,7 +74,10 @@ impl CargoRun {
             Builder::Zigbuild => vec!["cargo".into(), "zigbuild".into()],
             Builder::Cross => vec!["cross".into(), "build".into()],
         };
-        argv.extend(["--release".into(), "--message-format=json-render-diagnostics".into()]);
+        if self.release {
+            argv.push("--release".into());
+        }
+        argv.push("--message-format=json-render-diagnostics".into());
         for package in &self.packages {
             argv.extend(["--package".into(), package.clone()]);
         }
@@ -370,7 +376,11 @@ impl<'a> Builds<'a> {
     }
 
     fn runs(self) -> Vec<CargoRun> {
-        group_runs(self.compiled, self.machine)
+        let mut runs = group_runs(self.compiled, self.machine);
+        for run in &mut runs {
+            run.release = !self.request.dev_profile;
+        }
+        runs
     }
 }
 
@@ -423,7 +433,7 @@ fn group_runs(builds: BTreeMap<(Builder, String), BTreeSet<String>>, machine: &M
             } else {
                 vec![]
             };
-            CargoRun { builder, packages, targets, env }
+            CargoRun { builder, packages, targets, env, release: true }
         })
         .collect();
     // The widest run first: it builds the shared dependencies for the most targets.

@@ -1,5 +1,6 @@
 //! What dist prints: a header per step with its duration, and a summary table at the end.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -9,14 +10,29 @@ use anyhow::Context;
 /// [`write_timings`]).
 static TIMINGS: Mutex<Vec<(String, f64)>> = Mutex::new(vec![]);
 
+/// When set, steps and the commands they run are not announced (the dev loop prints one
+/// line per rebuild instead); errors and compiler diagnostics still are.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::SeqCst);
+}
+
+/// A progress line on stderr, unless quiet.
+pub fn say(line: &str) {
+    if !QUIET.load(Ordering::SeqCst) {
+        eprintln!("{line}");
+    }
+}
+
 /// Runs one step: prints its header, then how long it took.
 pub fn step<T>(title: &str, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
-    eprintln!("==> {title}");
+    say(&format!("==> {title}"));
     let start = Instant::now();
     let result = f().with_context(|| lowercase_first(title));
     if result.is_ok() {
         let seconds = start.elapsed().as_secs_f64();
-        eprintln!("    done in {seconds:.1}s");
+        say(&format!("    done in {seconds:.1}s"));
         TIMINGS.lock().unwrap_or_else(|e| e.into_inner()).push((title.to_string(), seconds));
     }
     result

@@ -50,6 +50,17 @@ impl Variant {
     }
 }
 
+impl Variant {
+    /// The variant this machine's CPU runs (what Docker Desktop pulls here).
+    pub fn here() -> Option<Variant> {
+        match std::env::consts::ARCH {
+            "x86_64" => Some(Variant::Amd64),
+            "aarch64" => Some(Variant::Arm64),
+            _ => None,
+        }
+    }
+}
+
 impl std::str::FromStr for Variant {
     type Err = String;
 
@@ -123,6 +134,18 @@ impl Os {
             Os::Darwin => target.ends_with("-apple-darwin"),
             Os::Windows => target.contains("-windows-"),
             Os::Linux => target.contains("-linux-"),
+        }
+    }
+}
+
+impl Os {
+    /// This machine's OS.
+    pub fn here() -> Option<Os> {
+        match std::env::consts::OS {
+            "macos" => Some(Os::Darwin),
+            "windows" => Some(Os::Windows),
+            "linux" => Some(Os::Linux),
+            _ => None,
         }
     }
 }

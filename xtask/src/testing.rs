@@ -49,6 +49,7 @@ pub fn sample_config() -> Config {
             dir: "ui".into(),
             build: vec!["npm".into(), "run".into(), "build".into()],
             output: "dist".into(),
+            dev: crate::config::DEFAULT_UI_DEV.map(String::from).to_vec(),
         }),
         host_binaries: vec![
             HostBinary { package: "sample-cli".into(), bin: "sample".into() },

@@ -41,7 +41,7 @@ pub fn build(sh: &Shell, ui: &UiBuild, stamp: &Utf8Path) -> anyhow::Result<UiOut
         return Ok(UiOutcome::UpToDate);
     }
     let (program, args) = ui.command.split_first().context("the UI build command is empty")?;
-    eprintln!("    $ {}", ui.command.join(" "));
+    crate::report::say(&format!("    $ {}", ui.command.join(" ")));
     {
         let _dir = sh.push_dir(&ui.dir);
         cmd!(sh, "{program} {args...}")

@@ -93,6 +93,10 @@ fn new_renames_everything_builds_and_passes_its_own_tests() {
     let log = run(Command::new("git").args(["log", "--oneline"]).current_dir(&dest));
     assert_ne!(log.code, 0, "no history: {log:?}");
     assert_eq!(leftovers(&dest, OLD_NAMES, &["hostinfo"]), Vec::<String>::new());
+    assert!(
+        !dest.join(xtask::new::PINNED_DIGEST).exists(),
+        "the template's image digest is not the new extension's"
+    );
     assert!(dest.join("host-binaries/du-report/Cargo.toml").is_file());
     use std::os::unix::fs::PermissionsExt;
     assert_ne!(

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 pub const XTASK: &str = env!("CARGO_BIN_EXE_xtask");
 
@@ -137,6 +137,46 @@ pub fn workspace_files(root: &Path, leave_out: &[&str]) -> BTreeMap<PathBuf, Vec
         }
     }
     files
+}
+
+/// A second checkout of the workspace's tracked files (their working-tree contents), made as
+/// differently as possible:
+/// in another folder, files created in reverse order, with other modes (umask 077 and
+/// stray executable bits) and, with `future_mtimes`, mtimes in the future (so cargo compiles
+/// it again). The UI's node_modules is copied too.
+pub fn copy_checkout(dir: &Path, future_mtimes: bool) {
+    let listed = run(Command::new("git").args(["ls-files", "-z"]).current_dir(repo_root()));
+    let mut files: Vec<String> =
+        listed.assert_ok().stdout.split('\0').filter(|f| !f.is_empty()).map(String::from).collect();
+    files.reverse();
+    let future = SystemTime::now() + Duration::from_secs(3600);
+    for (i, rel) in files.iter().enumerate() {
+        let from = repo_root().join(rel);
+        if !from.is_file() {
+            continue; // deleted in the working tree
+        }
+        let to = dir.join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&from, &to).unwrap();
+        let mode = if i % 3 == 0 { 0o700 } else { 0o600 };
+        std::fs::set_permissions(&to, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+        if future_mtimes {
+            let file = std::fs::File::options().write(true).open(&to).unwrap();
+            file.set_modified(future + Duration::from_secs(i as u64 * 7)).unwrap();
+        }
+    }
+    // The UI's installed packages: copied (a link would let an `npm ci` there empty the
+    // repository's own), and marked installed after every source, so none runs.
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(repo_root().join("ui/node_modules"))
+        .arg(dir.join("ui/node_modules"))
+        .status()
+        .unwrap();
+    assert!(copied.success(), "copying ui/node_modules");
+    let marker =
+        std::fs::File::options().write(true).open(dir.join("ui/node_modules/.package-lock.json")).unwrap();
+    marker.set_modified(future + Duration::from_secs(files.len() as u64 * 7 + 60)).unwrap();
 }
 
 /// A stand-in `docker` on PATH that records each invocation (one line, arguments joined by

@@ -1,0 +1,126 @@
+//! Long-running children and how they end: for `dev`, which starts a dev server, a backend
+//! process or container, and must leave nothing behind.
+//!
+//! Each child starts in a process group of its own (`npx` → node → esbuild is a tree), so
+//! stopping it reaches every process it started: SIGTERM to the group, then SIGKILL after a
+//! grace period. Ctrl-C and SIGTERM set a flag the dev loop polls, so it cleans up itself
+//! instead of dying mid-way. (Windows: children are killed one by one; Ctrl-C reaches the
+//! whole console anyway.)
+
+use std::process::Child;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+#[cfg(unix)]
+extern "C" fn on_signal(_: libc::c_int) {
+    // Only an atomic store: all a signal handler may safely do.
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// From now on, Ctrl-C and SIGTERM ask to stop rather than kill this process.
+pub fn catch_stop_signals() {
+    #[cfg(unix)]
+    {
+        let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            libc::signal(libc::SIGINT, handler);
+            libc::signal(libc::SIGTERM, handler);
+        }
+    }
+}
+
+/// Whether Ctrl-C or SIGTERM came.
+pub fn stop_requested() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
+/// A child started in its own process group, with a name for messages.
+pub struct Group {
+    pub name: String,
+    pub child: Child,
+}
+
+impl Group {
+    pub fn spawn(name: &str, mut command: std::process::Command) -> anyhow::Result<Group> {
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let child = command.spawn().with_context(|| format!("starting {name}"))?;
+        Ok(Group { name: name.to_string(), child })
+    }
+
+    /// Whether it has exited (and how), without waiting.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// SIGTERM to the whole group, then SIGKILL after `grace`; always reaped.
+    pub fn stop(&mut self, grace: Duration) {
+        #[cfg(unix)]
+        {
+            let group = self.child.id() as libc::pid_t;
+            // SAFETY: kill(2) with a negative pid signals that process group; no memory involved.
+            unsafe { libc::kill(-group, libc::SIGTERM) };
+            let start = Instant::now();
+            while start.elapsed() < grace {
+                if self.exited().is_some() && !group_alive(group) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            // SAFETY: as above.
+            unsafe { libc::kill(-group, libc::SIGKILL) };
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether any process of the group is left (signal 0 only asks).
+#[cfg(unix)]
+fn group_alive(group: libc::pid_t) -> bool {
+    // SAFETY: signal 0 checks for existence and sends nothing.
+    unsafe { libc::kill(-group, 0) == 0 }
+}
+
+/// Waits until `ready` says so, a stop is requested, or `timeout` passes.
+pub fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) -> anyhow::Result<()> {
+    let start = Instant::now();
+    while !ready() {
+        if stop_requested() {
+            anyhow::bail!("stopped while waiting for {what}");
+        }
+        if start.elapsed() > timeout {
+            anyhow::bail!("{what} was not ready after {} s", timeout.as_secs());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+/// Whether an HTTP server answers `GET /` on 127.0.0.1:`port` with a success.
+pub fn http_ok(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    if stream.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 2")
+}
+
+/// Whether a Unix socket accepts connections.
+#[cfg(unix)]
+pub fn socket_accepts(path: &camino::Utf8Path) -> bool {
+    std::os::unix::net::UnixStream::connect(path).is_ok()
+}
+
+#[cfg(not(unix))]
+pub fn socket_accepts(path: &camino::Utf8Path) -> bool {
+    path.exists()
+}
