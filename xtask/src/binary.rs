@@ -1,6 +1,11 @@
 //! What a compiled binary is, read from its header: format (ELF, Mach-O, PE), CPU, and
 //! for ELF whether it is statically linked. Hand-written rather than a parsing crate:
 //! the few fields needed are at fixed offsets, and every user compiles the xtask.
+//!
+//! `check` reads binaries from images it did not build, so this must be as safe as a crate:
+//! every read is bounds-checked ([`Reader`]) and every offset computed from the file is
+//! checked arithmetic ([`add`], [`mul`]), so a crafted header gives an error, never a panic
+//! (the test `crafted_headers_are_errors_never_panics` feeds thousands of them).
 
 use std::fmt;
 
@@ -123,21 +128,46 @@ fn truncated() -> String {
     "a truncated binary (its header points past the end of the file)".into()
 }
 
-/// Little-endian field reader that turns out-of-range reads into an error.
-struct Reader<'a>(&'a [u8]);
+/// `a + b`, or "truncated" when an offset from the file overflows.
+fn add(a: usize, b: usize) -> Result<usize, String> {
+    a.checked_add(b).ok_or_else(truncated)
+}
+
+/// The same for the 64-bit addresses and sizes of ELF.
+fn add64(a: u64, b: u64) -> Result<u64, String> {
+    a.checked_add(b).ok_or_else(truncated)
+}
+
+/// `a * b`, likewise.
+fn mul(a: usize, b: usize) -> Result<usize, String> {
+    a.checked_mul(b).ok_or_else(truncated)
+}
+
+/// Little-endian field reader that turns out-of-range reads into an error (also used by
+/// `reproducible`, which edits Mach-O and PE headers).
+pub(crate) struct Reader<'a>(pub(crate) &'a [u8]);
 
 impl Reader<'_> {
-    fn bytes(&self, offset: usize, len: usize) -> Result<&[u8], String> {
+    pub(crate) fn bytes(&self, offset: usize, len: usize) -> Result<&[u8], String> {
         offset.checked_add(len).and_then(|end| self.0.get(offset..end)).ok_or_else(truncated)
     }
-    fn u16(&self, offset: usize) -> Result<u16, String> {
-        Ok(u16::from_le_bytes(self.bytes(offset, 2)?.try_into().unwrap()))
+    fn array<const N: usize>(&self, offset: usize) -> Result<[u8; N], String> {
+        let mut array = [0u8; N];
+        array.copy_from_slice(self.bytes(offset, N)?);
+        Ok(array)
     }
-    fn u32(&self, offset: usize) -> Result<u32, String> {
-        Ok(u32::from_le_bytes(self.bytes(offset, 4)?.try_into().unwrap()))
+    pub(crate) fn u16(&self, offset: usize) -> Result<u16, String> {
+        self.array(offset).map(u16::from_le_bytes)
+    }
+    pub(crate) fn u32(&self, offset: usize) -> Result<u32, String> {
+        self.array(offset).map(u32::from_le_bytes)
+    }
+    /// Big-endian: code signatures are.
+    pub(crate) fn u32_be(&self, offset: usize) -> Result<u32, String> {
+        self.array(offset).map(u32::from_be_bytes)
     }
     fn u64(&self, offset: usize) -> Result<u64, String> {
-        Ok(u64::from_le_bytes(self.bytes(offset, 8)?.try_into().unwrap()))
+        self.array(offset).map(u64::from_le_bytes)
     }
     fn usize(&self, offset: usize) -> Result<usize, String> {
         usize::try_from(self.u64(offset)?).map_err(|_| truncated())
@@ -187,37 +217,44 @@ fn elf(bytes: &[u8]) -> Result<BinaryInfo, String> {
     let mut dynamic = None;
     let mut loads = vec![];
     for i in 0..phnum {
-        let ph = phoff + i * phentsize;
+        let ph = add(phoff, mul(i, phentsize)?)?;
         match r.u32(ph)? {
             PT_INTERP => interp = true,
-            PT_DYNAMIC => dynamic = Some((r.usize(ph + 8)?, r.usize(ph + 32)?)),
-            1 => loads.push((r.u64(ph + 16)?, r.u64(ph + 8)?, r.u64(ph + 32)?)),
+            PT_DYNAMIC => dynamic = Some((r.usize(add(ph, 8)?)?, r.usize(add(ph, 32)?)?)),
+            1 => loads.push((r.u64(add(ph, 16)?)?, r.u64(add(ph, 8)?)?, r.u64(add(ph, 32)?)?)),
             _ => {}
         }
     }
     let mut needed_offsets = vec![];
     let mut strtab_addr = None;
     if let Some((offset, size)) = dynamic {
-        for entry in (offset..offset + size).step_by(16) {
+        for entry in (offset..add(offset, size)?).step_by(16) {
             match r.u64(entry)? {
                 0 => break,
-                DT_NEEDED => needed_offsets.push(r.u64(entry + 8)?),
-                DT_STRTAB => strtab_addr = Some(r.u64(entry + 8)?),
+                DT_NEEDED => needed_offsets.push(r.u64(add(entry, 8)?)?),
+                DT_STRTAB => strtab_addr = Some(r.u64(add(entry, 8)?)?),
                 _ => {}
             }
         }
     }
     // DT_STRTAB is a virtual address: map it to a file offset through the PT_LOAD segments.
-    let strtab = strtab_addr.and_then(|addr| {
-        loads
-            .iter()
-            .find(|(vaddr, _, filesz)| (*vaddr..vaddr + filesz).contains(&addr))
-            .map(|(vaddr, offset, _)| addr - vaddr + offset)
-    });
+    let strtab = match strtab_addr {
+        None => None,
+        Some(addr) => {
+            let mut found = None;
+            for &(vaddr, offset, filesz) in &loads {
+                if (vaddr..add64(vaddr, filesz)?).contains(&addr) {
+                    found = Some(add64(addr - vaddr, offset)?);
+                    break;
+                }
+            }
+            found
+        }
+    };
     let libraries: Vec<String> = match strtab {
         Some(strtab) => needed_offsets
             .iter()
-            .map(|n| r.c_str(usize::try_from(strtab + n).map_err(|_| truncated())?))
+            .map(|n| r.c_str(usize::try_from(add64(strtab, *n)?).map_err(|_| truncated())?))
             .collect::<Result<_, _>>()?,
         None => needed_offsets.iter().map(|_| "?".to_string()).collect(),
     };
@@ -255,20 +292,20 @@ fn macho(bytes: &[u8]) -> Result<BinaryInfo, String> {
     let mut min_os = None;
     for _ in 0..ncmds {
         let cmd = r.u32(offset)?;
-        let cmdsize = r.u32(offset + 4)? as usize;
+        let cmdsize = r.u32(add(offset, 4)?)? as usize;
         if cmdsize < 8 {
             return Err(truncated());
         }
         match cmd {
             LC_LOAD_DYLIB | LC_LOAD_WEAK_DYLIB | LC_REEXPORT_DYLIB => {
-                let name = r.u32(offset + 8)? as usize;
-                libraries.push(r.c_str(offset + name)?);
+                let name = r.u32(add(offset, 8)?)? as usize;
+                libraries.push(r.c_str(add(offset, name)?)?);
             }
-            LC_BUILD_VERSION => min_os = Some(macos_version(r.u32(offset + 12)?)),
-            LC_VERSION_MIN_MACOSX => min_os = Some(macos_version(r.u32(offset + 8)?)),
+            LC_BUILD_VERSION => min_os = Some(macos_version(r.u32(add(offset, 12)?)?)),
+            LC_VERSION_MIN_MACOSX => min_os = Some(macos_version(r.u32(add(offset, 8)?)?)),
             _ => {}
         }
-        offset += cmdsize;
+        offset = add(offset, cmdsize)?;
     }
     Ok(BinaryInfo {
         format: Format::MachO,
@@ -297,17 +334,17 @@ fn pe(bytes: &[u8]) -> Result<BinaryInfo, String> {
     if r.bytes(pe, 4)? != b"PE\0\0" {
         return Err("a DOS executable without a PE header".into());
     }
-    let cpu = match r.u16(pe + 4)? {
+    let cpu = match r.u16(add(pe, 4)?)? {
         0x8664 => Cpu::X86_64,
         0xaa64 => Cpu::Aarch64,
         0x14c => Cpu::X86,
         0x1c4 => Cpu::Arm,
         other => Cpu::Other(other.into()),
     };
-    let sections = usize::from(r.u16(pe + 6)?);
-    let optional_size = usize::from(r.u16(pe + 20)?);
-    let characteristics = r.u16(pe + 22)?;
-    let optional = pe + 24;
+    let sections = usize::from(r.u16(add(pe, 6)?)?);
+    let optional_size = usize::from(r.u16(add(pe, 20)?)?);
+    let characteristics = r.u16(add(pe, 22)?)?;
+    let optional = add(pe, 24)?;
     let libraries = pe_imports(&r, optional, optional_size, sections).unwrap_or_default();
     Ok(BinaryInfo {
         format: Format::Pe,
@@ -329,18 +366,18 @@ fn pe_imports(
     if r.u16(optional)? != 0x20b {
         return Ok(vec![]); // PE32, not PE32+
     }
-    let import_rva = r.u32(optional + 120)? as usize;
+    let import_rva = r.u32(add(optional, 120)?)? as usize;
     if import_rva == 0 {
         return Ok(vec![]);
     }
-    let section_table = optional + optional_size;
+    let section_table = add(optional, optional_size)?;
     let rva_to_offset = |rva: usize| -> Result<usize, String> {
         for i in 0..sections {
-            let s = section_table + i * 40;
-            let (vsize, vaddr) = (r.u32(s + 8)? as usize, r.u32(s + 12)? as usize);
-            let raw = r.u32(s + 20)? as usize;
-            if (vaddr..vaddr + vsize.max(1)).contains(&rva) {
-                return Ok(rva - vaddr + raw);
+            let s = add(section_table, mul(i, 40)?)?;
+            let (vsize, vaddr) = (r.u32(add(s, 8)?)? as usize, r.u32(add(s, 12)?)? as usize);
+            let raw = r.u32(add(s, 20)?)? as usize;
+            if (vaddr..add(vaddr, vsize.max(1))?).contains(&rva) {
+                return add(rva - vaddr, raw);
             }
         }
         Err(truncated())
@@ -348,12 +385,12 @@ fn pe_imports(
     let mut names = vec![];
     let mut descriptor = rva_to_offset(import_rva)?;
     loop {
-        let name_rva = r.u32(descriptor + 12)? as usize;
+        let name_rva = r.u32(add(descriptor, 12)?)? as usize;
         if name_rva == 0 {
             break;
         }
         names.push(r.c_str(rva_to_offset(name_rva)?)?);
-        descriptor += 20;
+        descriptor = add(descriptor, 20)?;
     }
     Ok(names)
 }
@@ -425,6 +462,95 @@ mod tests {
         assert_eq!(inspect(b"").unwrap_err(), "an empty file");
         assert!(inspect(b"\x7fELF\x02\x01").unwrap_err().contains("truncated"));
         assert!(inspect(&[0xca, 0xfe, 0xba, 0xbe, 0, 0]).unwrap_err().contains("universal"));
+    }
+
+    /// A tiny deterministic generator (xorshift), so the crafted inputs are the same on
+    /// every run and a failure can be replayed.
+    struct Noise(u64);
+
+    impl Noise {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    fn pe_bytes() -> Vec<u8> {
+        let mut b = vec![0u8; 0x80 + 24 + 240 + 40 * 2 + 64];
+        b[..2].copy_from_slice(b"MZ");
+        b[0x3c..0x40].copy_from_slice(&0x80u32.to_le_bytes());
+        b[0x80..0x84].copy_from_slice(b"PE\0\0");
+        b[0x84..0x86].copy_from_slice(&0x8664u16.to_le_bytes());
+        b[0x86..0x88].copy_from_slice(&2u16.to_le_bytes());
+        b[0x94..0x96].copy_from_slice(&240u16.to_le_bytes());
+        b[0x98..0x9a].copy_from_slice(&0x20bu16.to_le_bytes());
+        b[0x98 + 120..0x98 + 124].copy_from_slice(&0x1000u32.to_le_bytes());
+        b
+    }
+
+    fn macho_bytes() -> Vec<u8> {
+        let mut b = vec![0u8; 32 + 24 + 32];
+        b[..4].copy_from_slice(&[0xcf, 0xfa, 0xed, 0xfe]);
+        b[4..8].copy_from_slice(&0x0100_0007u32.to_le_bytes());
+        b[12..16].copy_from_slice(&2u32.to_le_bytes());
+        b[16..20].copy_from_slice(&2u32.to_le_bytes());
+        b[32..36].copy_from_slice(&0x32u32.to_le_bytes());
+        b[36..40].copy_from_slice(&24u32.to_le_bytes());
+        b[56..60].copy_from_slice(&0xcu32.to_le_bytes());
+        b[60..64].copy_from_slice(&32u32.to_le_bytes());
+        b[64..68].copy_from_slice(&24u32.to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn crafted_headers_are_errors_never_panics() {
+        let mut seeds = vec![elf_bytes(62, &[3, 2, 1]), macho_bytes(), pe_bytes()];
+        seeds.push(std::fs::read(std::env::current_exe().unwrap()).unwrap()[..4096].to_vec());
+        let extremes: [&[u8]; 5] = [
+            &[0xff; 8],
+            &[0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            &[0; 8],
+            &[0xf0; 8],
+            &[1, 0, 0, 0, 0, 0, 0, 0x80],
+        ];
+        let mut tried = 0;
+        for seed in &seeds {
+            // Every truncation.
+            for len in 0..seed.len().min(700) {
+                let _ = inspect(&seed[..len]);
+                tried += 1;
+            }
+            // Every field of the first 512 bytes set to extreme values, at every width.
+            for at in 0..seed.len().min(512) {
+                for width in [2, 4, 8] {
+                    for extreme in extremes {
+                        let mut b = seed.clone();
+                        let end = (at + width).min(b.len());
+                        b[at..end].copy_from_slice(&extreme[..end - at]);
+                        let _ = inspect(&b);
+                        tried += 1;
+                    }
+                }
+            }
+            // Random bytes sprayed over it.
+            let mut noise = Noise(0x9e37_79b9_7f4a_7c15 ^ seed.len() as u64);
+            for _ in 0..3000 {
+                let mut b = seed.clone();
+                for _ in 0..1 + noise.next() % 8 {
+                    let at = (noise.next() as usize) % b.len();
+                    b[at] = noise.next() as u8;
+                }
+                let _ = inspect(&b);
+                tried += 1;
+            }
+        }
+        assert!(tried > 30_000, "{tried}");
+        // And a known overflow: a program header offset at the end of the address space.
+        let mut b = elf_bytes(62, &[1]);
+        b[32..40].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(inspect(&b).unwrap_err().contains("truncated"));
     }
 
     #[test]

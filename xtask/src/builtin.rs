@@ -40,6 +40,24 @@ pub struct BuiltImage {
     pub layers: Vec<(Variant, Vec<(String, u64)>)>,
 }
 
+impl BuiltImage {
+    /// A layout's `index.json`: one entry, the image index, with these annotations.
+    fn layout_index(&self, annotations: BTreeMap<String, String>) -> Index {
+        Index {
+            schema_version: 2,
+            media_type: oci::INDEX.into(),
+            manifests: vec![Descriptor {
+                media_type: oci::INDEX.into(),
+                digest: self.index_digest.clone(),
+                size: self.index.len() as u64,
+                platform: None,
+                annotations,
+            }],
+            annotations: BTreeMap::new(),
+        }
+    }
+}
+
 /// One file or folder of a layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Entry {
@@ -226,18 +244,7 @@ pub fn write_archive(image: &BuiltImage, reference: &str, to: &Utf8Path) -> anyh
         ("io.containerd.image.name".to_string(), full_name(reference)),
         ("org.opencontainers.image.ref.name".to_string(), tag.to_string()),
     ]);
-    let top = Index {
-        schema_version: 2,
-        media_type: oci::INDEX.into(),
-        manifests: vec![Descriptor {
-            media_type: oci::INDEX.into(),
-            digest: image.index_digest.clone(),
-            size: image.index.len() as u64,
-            platform: None,
-            annotations,
-        }],
-        annotations: BTreeMap::new(),
-    };
+    let top = image.layout_index(annotations);
     let platform = archive_platform(image);
     let manifest = image
         .manifests
@@ -290,21 +297,8 @@ pub fn write_layout(image: &BuiltImage, reference: &str, to: &Utf8Path) -> anyho
         let path = blobs.join(digest.trim_start_matches("sha256:"));
         std::fs::write(&path, bytes).with_context(|| format!("writing {path}"))?;
     }
-    let top = Index {
-        schema_version: 2,
-        media_type: oci::INDEX.into(),
-        manifests: vec![Descriptor {
-            media_type: oci::INDEX.into(),
-            digest: image.index_digest.clone(),
-            size: image.index.len() as u64,
-            platform: None,
-            annotations: BTreeMap::from([(
-                "org.opencontainers.image.ref.name".to_string(),
-                reference.to_string(),
-            )]),
-        }],
-        annotations: BTreeMap::new(),
-    };
+    let ref_name = ("org.opencontainers.image.ref.name".to_string(), reference.to_string());
+    let top = image.layout_index(BTreeMap::from([ref_name]));
     std::fs::write(to.join("index.json"), serde_json::to_vec(&top)?)
         .with_context(|| format!("writing {to}/index.json"))?;
     std::fs::write(to.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)?;

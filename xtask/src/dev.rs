@@ -2,7 +2,7 @@
 //!
 //! The plan is dist's, narrowed to this machine: this CPU's image variant, this OS's host
 //! binaries, cargo's dev profile (a one-line change rebuilds in under a second, where the
-//! release profile's LTO takes several), a context of its own (`target/extension-dev`) and
+//! release profile's LTO takes several), a context of its own (under `target/xtask/dev/`) and
 //! the one-platform image written by the builtin engine (a few hundredths of a second) and
 //! `docker load`ed as `IMAGE:dev`, so a dev build never takes a release tag's name.
 //!
@@ -140,7 +140,7 @@ impl<'a> Session<'a> {
             root: config.root.clone(),
             protected: config.protected(),
             ledger: Ledger::open(&config.target_dir),
-            guest: config.target_dir.join("xtask/dev-guest"),
+            guest: dev_dir(&config).join("guest"),
             config,
             dev_config,
             machine,
@@ -517,12 +517,18 @@ fn plan_for_dev(config: &Config, machine: &Machine, docker: bool) -> anyhow::Res
         engine: Some(Engine::Builtin),
         output: docker.then_some(Output::Load),
         no_image: !docker,
-        out: Some(config.target_dir.join("extension-dev")),
+        out: Some(dev_dir(config).join("context")),
         dev_profile: true,
         ..flags::Dist::default()
     };
     let plan = Plan::new(&dev, &request, machine)?;
     Ok((dev, plan))
+}
+
+/// The dev session's own folder: per workspace, so checkouts that share a target folder
+/// (`CARGO_TARGET_DIR`) never share a context or a backend socket.
+fn dev_dir(config: &Config) -> Utf8PathBuf {
+    config.target_dir.join("xtask/dev").join(crate::ownership::short_hash(config.root.as_str()))
 }
 
 /// Whether `docker extension ls` lists the image (by repository, with or without a tag).
@@ -535,8 +541,7 @@ fn is_listed(listed: &str, repository: &str) -> bool {
 
 /// One container per workspace, so two checkouts' dev sessions do not collide.
 fn container_name(root: &Utf8Path) -> String {
-    use sha2::{Digest, Sha256};
-    format!("xtask-dev-{}", &format!("{:x}", Sha256::digest(root.as_str().as_bytes()))[..12])
+    format!("xtask-dev-{}", crate::ownership::short_hash(root.as_str()))
 }
 
 /// The backend's container runs as this user, so the socket it makes is this user's.

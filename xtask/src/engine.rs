@@ -483,7 +483,7 @@ impl ImageBuild {
                     ]
                 }
                 Output::Push => {
-                    let layout = self.scratch.join("builtin-push");
+                    let layout = self.scratch.join(format!("builtin-push-{}", self.context_hash()));
                     let mut push = registry_client();
                     push.extend(argv(["push", layout.as_str(), &self.reference]));
                     vec![Run::WriteLayout { to: layout }, always(push)]
@@ -493,9 +493,14 @@ impl ImageBuild {
         }
     }
 
-    /// The archive the builtin engine writes for `docker load`, in dist's own folder.
+    /// The archive the builtin engine writes for `docker load`, in dist's own folder (one
+    /// per context, like the digest file: concurrent runs never share it).
     fn load_archive(&self) -> Utf8PathBuf {
-        self.scratch.join("builtin-load.tar")
+        self.scratch.join(format!("builtin-load-{}.tar", self.context_hash()))
+    }
+
+    fn context_hash(&self) -> String {
+        crate::ownership::short_hash(self.context.as_str())
     }
 
     /// Runs every check, in order; the first failure stops.

@@ -351,23 +351,18 @@ impl Tree {
             let header = entry.header();
             let mode = header.mode().unwrap_or(0o644);
             let kind = header.entry_type();
+            let link = entry
+                .link_name()
+                .ok()
+                .flatten()
+                .map(|t| t.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let node = if kind.is_dir() {
                 Node::Dir { mode }
             } else if kind.is_symlink() {
-                let target = entry
-                    .link_name()
-                    .ok()
-                    .flatten()
-                    .map(|t| t.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                Node::Symlink { target }
+                Node::Symlink { target: link }
             } else if kind.is_hard_link() {
-                let target = entry
-                    .link_name()
-                    .ok()
-                    .flatten()
-                    .map(|t| t.to_string_lossy().into_owned())
-                    .unwrap_or_default();
+                let target = link;
                 match normalise(&target).and_then(|t| self.entries.get(&t).cloned()) {
                     Some(node) => node,
                     None => continue,

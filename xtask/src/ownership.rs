@@ -234,6 +234,12 @@ impl Ledger {
     }
 }
 
+/// Twelve hex digits of SHA-256: a stable short name for a path (scratch files, dev
+/// sessions, containers), so two contexts or checkouts never share one.
+pub fn short_hash(text: &str) -> String {
+    format!("{:x}", Sha256::digest(text.as_bytes()))[..12].to_string()
+}
+
 /// `sha256:` and the hex digest of a file's bytes.
 pub fn sha256_file(path: &Utf8Path) -> anyhow::Result<String> {
     let mut file = std::fs::File::open(path).with_context(|| format!("opening {path}"))?;

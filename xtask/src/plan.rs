@@ -468,7 +468,8 @@ fn image_step(
     }
     // In dist's own folder, never beside the context (which may be anywhere); one per
     // context, so two runs with different --out never share it.
-    let digest_file = target_dir.join(format!("xtask/image-metadata-{}.json", short_hash(context.as_str())));
+    let digest_file = target_dir
+        .join(format!("xtask/image-metadata-{}.json", crate::ownership::short_hash(context.as_str())));
     let output = match (engine, request.output.clone()) {
         // The builtin engine keeps no image anywhere but in a file: by default, this one.
         (Engine::Builtin, None) => Output::Oci(target_dir.join(DEFAULT_ARCHIVE)),
@@ -495,12 +496,6 @@ fn image_step(
         scratch: target_dir.join("xtask"),
         digest_file,
     }))
-}
-
-/// Eight hex digits of SHA-256: a stable short name for a path.
-fn short_hash(text: &str) -> String {
-    use sha2::{Digest, Sha256};
-    format!("{:x}", Sha256::digest(text.as_bytes()))[..8].to_string()
 }
 
 impl fmt::Display for Plan {

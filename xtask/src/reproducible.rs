@@ -16,6 +16,8 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::binary::Reader;
+
 const MH_MAGIC_64: u32 = 0xfeed_facf;
 const LC_UUID: u32 = 0x1b;
 const LC_CODE_SIGNATURE: u32 = 0x1d;
@@ -44,7 +46,7 @@ fn normalise_pe(bytes: &[u8]) -> Option<Vec<u8>> {
     let stamp = pe.checked_add(8)?;
     let optional = pe.checked_add(24)?;
     // The checksum is at the same offset in PE32 and PE32+ optional headers.
-    let magic = u16::from_le_bytes(bytes.get(optional..optional.checked_add(2)?)?.try_into().ok()?);
+    let magic = Reader(bytes).u16(optional).ok()?;
     if !matches!(magic, 0x10b | 0x20b) || u32_le(bytes, optional.checked_add(64)?)? != 0 {
         return None;
     }
@@ -70,11 +72,11 @@ struct Signature {
 }
 
 fn u32_le(bytes: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(bytes.get(at..at.checked_add(4)?)?.try_into().ok()?))
+    Reader(bytes).u32(at).ok()
 }
 
 fn u32_be(bytes: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes(bytes.get(at..at.checked_add(4)?)?.try_into().ok()?))
+    Reader(bytes).u32_be(at).ok()
 }
 
 fn usize_of(value: u32) -> Option<usize> {

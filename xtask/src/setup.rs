@@ -4,12 +4,11 @@
 use std::collections::BTreeSet;
 
 use anyhow::{bail, Context};
-use camino::Utf8Path;
 use xshell::{cmd, Shell};
 
 use crate::config::Config;
 use crate::flags;
-use crate::machine::{runs, Machine};
+use crate::machine::Machine;
 use crate::plan::Plan;
 use crate::{services, tools};
 
@@ -60,7 +59,7 @@ pub fn setup_test_tools(sh: &Shell, config: &Config) -> anyhow::Result<()> {
     if let Some(ui) = &config.ui {
         let dir = config.root.join(&ui.dir);
         if dir.join("package.json").is_file() {
-            npm_ci_if_stale(sh, &dir)?;
+            crate::ui::install_packages(sh, &dir)?;
         }
     }
     Ok(())
@@ -117,21 +116,5 @@ fn install_debian_packages(sh: &Shell, packages: &[&str]) -> anyhow::Result<()> 
     .ignore_stdout()
     .run()
     .with_context(|| format!("apt-get install {list} failed"))?;
-    Ok(())
-}
-
-fn npm_ci_if_stale(sh: &Shell, dir: &Utf8Path) -> anyhow::Result<()> {
-    let marker = dir.join("node_modules/.package-lock.json");
-    let lock = dir.join("package-lock.json");
-    let modified = |p: &Utf8Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    if modified(&marker).is_some() && modified(&marker) >= modified(&lock) {
-        return Ok(());
-    }
-    if !runs(sh, "npm", &["--version"]) {
-        bail!("the UI's tests need Node.js and npm: install them (https://nodejs.org, or `apt-get install nodejs npm`)");
-    }
-    eprintln!("==> Installing the UI's packages: npm ci (in {dir})");
-    let _dir = sh.push_dir(dir);
-    cmd!(sh, "npm ci --no-audit --no-fund").quiet().run().context("`npm ci` failed in the UI folder")?;
     Ok(())
 }

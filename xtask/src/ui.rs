@@ -17,24 +17,30 @@ pub enum UiOutcome {
     UpToDate,
 }
 
-pub fn build(sh: &Shell, ui: &UiBuild, stamp: &Utf8Path) -> anyhow::Result<UiOutcome> {
-    if ui.dir.join("package.json").is_file() && node_modules_stale(&ui.dir) {
-        let lock = ui.dir.join("package-lock.json").is_file();
-        let _dir = sh.push_dir(&ui.dir);
-        if lock {
-            eprintln!("    $ npm ci (node_modules is missing or older than package-lock.json)");
-            cmd!(sh, "npm ci --no-audit --no-fund")
-                .quiet()
-                .run()
-                .context("`npm ci` failed in the UI folder")?;
-        } else {
-            eprintln!("    $ npm install (no package-lock.json yet)");
-            cmd!(sh, "npm install --no-audit --no-fund")
-                .quiet()
-                .run()
-                .context("`npm install` failed in the UI folder")?;
-        }
+/// Installs the UI's npm packages when `node_modules` is stale: `npm ci` from the lock
+/// file, or `npm install` where there is none yet. The one rule, for dist and setup alike.
+pub fn install_packages(sh: &Shell, dir: &Utf8Path) -> anyhow::Result<()> {
+    if !dir.join("package.json").is_file() || !node_modules_stale(dir) {
+        return Ok(());
     }
+    if !crate::machine::runs(sh, "npm", &["--version"]) {
+        bail!("the UI needs Node.js and npm to build: install them (https://nodejs.org, or `apt-get install nodejs npm`)");
+    }
+    let _dir = sh.push_dir(dir);
+    if dir.join("package-lock.json").is_file() {
+        crate::report::say("    $ npm ci (node_modules is missing or older than package-lock.json)");
+        cmd!(sh, "npm ci --no-audit --no-fund").quiet().run().context("`npm ci` failed in the UI folder")
+    } else {
+        crate::report::say("    $ npm install (no package-lock.json yet)");
+        cmd!(sh, "npm install --no-audit --no-fund")
+            .quiet()
+            .run()
+            .context("`npm install` failed in the UI folder")
+    }
+}
+
+pub fn build(sh: &Shell, ui: &UiBuild, stamp: &Utf8Path) -> anyhow::Result<UiOutcome> {
+    install_packages(sh, &ui.dir)?;
     let fingerprint = fingerprint(ui)?;
     let previous = std::fs::read_to_string(stamp).unwrap_or_default();
     if previous.trim() == fingerprint && ui.output.join("index.html").is_file() {

@@ -8,15 +8,14 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use common::engine::engine;
+use common::engine::{engine, unix_get, BackendContainer};
 use common::fixture::{narrow_path, Fixture};
 use common::*;
 use serde_json::Value;
@@ -69,7 +68,7 @@ fn the_same_sources_give_the_same_digest_and_the_same_binaries_from_two_checkout
     let a = built();
     let b_out = TempDir::new("builtin-b");
     let checkout = b_out.join("checkout");
-    copy_checkout(&checkout, true);
+    copy_checkout(&checkout);
     let b_archive = b_out.join("image.tar");
     let b = builtin_dist(&checkout, b_out.path(), &["--oci", b_archive.to_str().unwrap()]);
     b.assert_ok();
@@ -310,28 +309,11 @@ fn docker_loads_the_archive_and_the_backend_runs_from_it() {
     let labels: Value = serde_json::from_str(inspect.assert_ok().stdout.trim()).unwrap();
     assert_eq!(labels["org.opencontainers.image.version"], "0.1.0");
 
-    let guest = TempDir::new("builtin-guest");
-    let volume = format!("{}:/run/guest-services", guest.path().display());
-    let started = run(&mut engine().docker(&["run", "-d", "--network", "none", "-v", &volume, tag]));
-    let id = started.assert_ok().stdout.trim().to_string();
-    let socket = guest.join("backend.sock");
-    let start = Instant::now();
-    while !socket.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "no socket: {:?}",
-            run(&mut engine().docker(&["logs", &id]))
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut stream = UnixStream::connect(&socket).unwrap();
-    stream.write_all(b"GET /hello HTTP/1.1\r\nHost: backend\r\nConnection: close\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
-    assert!(response.contains("\"message\":\"Hello from the Rust backend\""), "{response}");
-    run(&mut engine().docker(&["stop", &id])).assert_ok();
-    run(&mut engine().docker(&["rm", &id])).assert_ok();
+    let backend = BackendContainer::start(tag, "builtin-guest");
+    let (status, body) = unix_get(&backend.socket, "/hello");
+    assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
+    assert!(body.contains("\"message\":\"Hello from the Rust backend\""), "{body}");
+    assert_eq!(backend.stop(), "0");
 
     // dist --load does the same itself: both platforms on the containerd store.
     let out = TempDir::new("builtin-load");

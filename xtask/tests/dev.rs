@@ -2,6 +2,11 @@
 //! tests' real engine load the image; Docker Desktop's `docker extension` plugin, which
 //! cannot run here, is a recording stand-in CLI plugin. The dev session runs in a session
 //! of its own, so the test can prove that nothing it started is left after SIGTERM.
+//!
+//! The copies build in a target folder of their own, one test at a time, each copy made
+//! after the last one's builds: cargo's fingerprints do not depend on a checkout's folder,
+//! and record the files of the checkout that built last, so copies sharing a target folder
+//! at the same time would see each other's edits, or miss their own.
 
 mod common;
 
@@ -15,6 +20,9 @@ use common::engine::engine;
 use common::*;
 
 const REFERENCE: &str = "example/rust-starter:dev";
+
+/// One dev test at a time (see above).
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// The stand-in: a Docker CLI plugin that records each call (tab-separated) in
 /// `$STANDIN_DIR/extension.log` and answers as Docker Desktop's would.
@@ -49,10 +57,11 @@ struct Workspace {
 }
 
 impl Workspace {
-    fn new(name: &str) -> Workspace {
+    fn new(name: &str) -> (Workspace, std::sync::MutexGuard<'static, ()>) {
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let dir = TempDir::new(name);
         let root = dir.join("checkout");
-        copy_checkout(&root, false);
+        copy_checkout(&root);
         let docker_config = dir.join("docker-config");
         let plugins = docker_config.join("cli-plugins");
         std::fs::create_dir_all(&plugins).unwrap();
@@ -64,7 +73,7 @@ impl Workspace {
         std::fs::write(docker_config.join("config.json"), "{}\n").unwrap();
         let standin = dir.join("standin");
         std::fs::create_dir_all(&standin).unwrap();
-        Workspace { dir, root, standin, docker_config }
+        (Workspace { dir, root, standin, docker_config }, turn)
     }
 
     fn command(&self, args: &[&str]) -> Command {
@@ -73,7 +82,7 @@ impl Workspace {
         command
             .env("DOCKER_CONFIG", &self.docker_config)
             .env("STANDIN_DIR", &self.standin)
-            .env("CARGO_TARGET_DIR", repo_root().join("target"));
+            .env("CARGO_TARGET_DIR", repo_root().join("target/dev-tests-target"));
         command
     }
 
@@ -136,6 +145,14 @@ impl Running {
         let mut all = self.stdout.lock().unwrap().clone();
         all.extend(self.log.lock().unwrap().iter().cloned());
         all
+    }
+
+    /// The URL the session printed.
+    fn url(&self) -> String {
+        let lines = self.lines();
+        let url =
+            lines.iter().find_map(|l| l.split_whitespace().find(|w| w.starts_with("http://127.0.0.1:")));
+        url.unwrap_or_else(|| panic!("no URL in:\n{}", lines.join("\n"))).to_string()
     }
 
     fn count(&self, needle: &str) -> usize {
@@ -204,7 +221,7 @@ fn processes_in_session(session: i32) -> Vec<String> {
 
 #[test]
 fn with_docker_desktop_it_installs_updates_watches_and_resets() {
-    let ws = Workspace::new("dev-desktop");
+    let (ws, _turn) = Workspace::new("dev-desktop");
 
     // --once, first time: installed.
     let once = run(&mut ws.command(&["dev", "--once"]));
@@ -274,7 +291,7 @@ fn with_docker_desktop_it_installs_updates_watches_and_resets() {
 
 #[test]
 fn without_docker_desktop_it_says_what_to_use_instead() {
-    let ws = Workspace::new("dev-no-plugin");
+    let (ws, _turn) = Workspace::new("dev-no-plugin");
     std::fs::remove_file(ws.docker_config.join("cli-plugins/docker-extension")).unwrap();
     let output = run(&mut ws.command(&["dev", "--once"]));
     assert_eq!(output.code, 1, "{output:?}");
@@ -297,14 +314,10 @@ fn without_docker_desktop_it_says_what_to_use_instead() {
 #[test]
 fn in_a_browser_the_backend_runs_from_the_image_and_a_change_shows_up_on_the_page() {
     require("chromium");
-    let ws = Workspace::new("dev-browser");
+    let (ws, _turn) = Workspace::new("dev-browser");
     let mut dev = Running::start(ws.command(&["dev", "--browser"]));
     dev.wait_for("The extension runs at http://127.0.0.1:", 1, Duration::from_secs(240));
-    let url = dev
-        .lines()
-        .iter()
-        .find_map(|l| l.split_whitespace().find(|w| w.starts_with("http://127.0.0.1:")).map(String::from))
-        .unwrap();
+    let url = dev.url();
     let containers =
         run(&mut engine().docker(&["ps", "--filter", "name=xtask-dev-", "--format", "{{.Image}}"]));
     assert!(
@@ -352,16 +365,12 @@ fn harness_get(url: &str, path: &str) -> String {
 
 #[test]
 fn in_a_browser_without_an_engine_the_backend_runs_as_a_local_process() {
-    let ws = Workspace::new("dev-browser-local");
+    let (ws, _turn) = Workspace::new("dev-browser-local");
     let mut command = ws.command(&["dev", "--browser"]);
     command.env("DOCKER_HOST", format!("unix://{}", ws.dir.join("no-engine.sock").display()));
     let mut dev = Running::start(command);
     dev.wait_for("The extension runs at http://127.0.0.1:", 1, Duration::from_secs(240));
-    let url = dev
-        .lines()
-        .iter()
-        .find_map(|l| l.split_whitespace().find(|w| w.starts_with("http://127.0.0.1:")).map(String::from))
-        .unwrap();
+    let url = dev.url();
     let answer = harness_get(&url, "/hello");
     assert!(answer.contains(r#"\"message\":\"Hello from the Rust backend\""#), "{answer}");
     let backends: Vec<String> =

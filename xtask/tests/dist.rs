@@ -192,18 +192,7 @@ fn each_variant_carries_binaries_for_its_own_cpu() {
         assert!(backend.contains("static-pie linked") || backend.contains("statically linked"), "{backend}");
         // template:backend:end
 
-        for label in [
-            "org.opencontainers.image.title",
-            "org.opencontainers.image.description",
-            "org.opencontainers.image.vendor",
-            "com.docker.desktop.extension.api.version",
-            "com.docker.desktop.extension.icon",
-            "com.docker.extension.screenshots",
-            "com.docker.extension.detailed-description",
-            "com.docker.extension.publisher-url",
-            "com.docker.extension.changelog",
-            "com.docker.extension.categories",
-        ] {
+        for &label in REQUIRED_LABELS {
             let value =
                 image.labels.get(label).unwrap_or_else(|| panic!("{variant}: label {label} is missing"));
             assert!(!value.trim().is_empty(), "{variant}: label {label} is empty");

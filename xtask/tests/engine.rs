@@ -6,14 +6,10 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
-use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
-use common::engine::engine;
+use common::engine::{engine, unix_get, BackendContainer};
 use common::*;
 use serde_json::Value;
 
@@ -47,30 +43,6 @@ fn platforms(index: &Value) -> Vec<String> {
         .collect();
     platforms.sort();
     platforms
-}
-
-/// The labels the Marketplace requires: this test's own list, not the xtask's.
-const REQUIRED_LABELS: &[&str] = &[
-    "org.opencontainers.image.title",
-    "org.opencontainers.image.description",
-    "org.opencontainers.image.vendor",
-    "com.docker.desktop.extension.api.version",
-    "com.docker.desktop.extension.icon",
-    "com.docker.extension.screenshots",
-    "com.docker.extension.detailed-description",
-    "com.docker.extension.publisher-url",
-    "com.docker.extension.changelog",
-    "com.docker.extension.categories",
-];
-
-/// GET `path` over a Unix socket; the answer's status line and body.
-fn get(socket: &Path, path: &str) -> (String, String) {
-    let mut stream = UnixStream::connect(socket).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: backend\r\nConnection: close\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    (head.lines().next().unwrap().to_string(), body.to_string())
 }
 
 #[test]
@@ -112,21 +84,8 @@ fn load_puts_both_platforms_in_the_store_and_the_backend_runs_as_docker_desktop_
     assert_eq!(labels["org.opencontainers.image.version"], "1.2.3");
 
     // The backend, started the way Docker Desktop starts `vm.image`.
-    let guest = TempDir::new("guest-services");
-    let volume = format!("{}:/run/guest-services", guest.path().display());
-    let started = run(&mut engine().docker(&["run", "-d", "--network", "none", "-v", &volume, reference]));
-    let id = started.assert_ok().stdout.trim().to_string();
-    let socket = guest.join("backend.sock");
-    let start = Instant::now();
-    while !socket.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "no socket: {:?}",
-            run(&mut engine().docker(&["logs", &id]))
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let (status, body) = get(&socket, "/hello");
+    let backend = BackendContainer::start(reference, "guest-services");
+    let (status, body) = unix_get(&backend.socket, "/hello");
     assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
     let hello: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(hello["message"], "Hello from the Rust backend");
@@ -134,11 +93,9 @@ fn load_puts_both_platforms_in_the_store_and_the_backend_runs_as_docker_desktop_
     assert_eq!(hello["os"], "linux");
 
     // docker stop: SIGTERM, a clean exit, the socket removed.
-    run(&mut engine().docker(&["stop", "--time", "10", &id])).assert_ok();
-    let code = run(&mut engine().docker(&["inspect", "--format", "{{.State.ExitCode}}", &id]));
-    assert_eq!(code.assert_ok().stdout.trim(), "0", "stopped cleanly");
+    let socket = backend.socket.clone();
+    assert_eq!(backend.stop(), "0", "stopped cleanly");
     assert!(!socket.exists(), "the backend removed its socket");
-    run(&mut engine().docker(&["rm", &id])).assert_ok();
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use xtask::services::{self, Services};
 
-use super::repo_root;
+use super::{repo_root, run, TempDir};
 
 pub struct TestEngine {
     pub docker_host: String,
@@ -102,4 +102,50 @@ fn start_own() -> TestEngine {
         }
     });
     receiver.recv().expect("the test engine's thread failed (see its panic above)")
+}
+
+/// A backend container started the way Docker Desktop starts `vm.image`: no network, the
+/// guest-services folder bound, the image's own entrypoint. Waits for its socket.
+pub struct BackendContainer {
+    pub id: String,
+    pub socket: std::path::PathBuf,
+    _guest: TempDir,
+}
+
+impl BackendContainer {
+    pub fn start(reference: &str, name: &str) -> BackendContainer {
+        let guest = TempDir::new(name);
+        let volume = format!("{}:/run/guest-services", guest.path().display());
+        let started =
+            run(&mut engine().docker(&["run", "-d", "--network", "none", "-v", &volume, reference]));
+        let id = started.assert_ok().stdout.trim().to_string();
+        let socket = guest.join("backend.sock");
+        let start = std::time::Instant::now();
+        while !socket.exists() {
+            let waited = start.elapsed() < std::time::Duration::from_secs(20);
+            assert!(waited, "no socket: {:?}", run(&mut engine().docker(&["logs", &id])));
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        BackendContainer { id, socket, _guest: guest }
+    }
+
+    /// `docker stop` (SIGTERM), its exit code, then `docker rm`.
+    pub fn stop(self) -> String {
+        run(&mut engine().docker(&["stop", "--time", "10", &self.id])).assert_ok();
+        let code = run(&mut engine().docker(&["inspect", "--format", "{{.State.ExitCode}}", &self.id]));
+        let code = code.assert_ok().stdout.trim().to_string();
+        run(&mut engine().docker(&["rm", &self.id])).assert_ok();
+        code
+    }
+}
+
+/// `GET path` over a Unix socket: the status line and the body.
+pub fn unix_get(socket: &std::path::Path, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: backend\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    (head.lines().next().unwrap().to_string(), body.to_string())
 }

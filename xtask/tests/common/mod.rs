@@ -12,6 +12,21 @@ use std::time::{Duration, SystemTime};
 
 pub const XTASK: &str = env!("CARGO_BIN_EXE_xtask");
 
+/// The labels the Marketplace requires: the tests' own list, not the xtask's, so a mistake
+/// in one cannot hide in the other.
+pub const REQUIRED_LABELS: &[&str] = &[
+    "org.opencontainers.image.title",
+    "org.opencontainers.image.description",
+    "org.opencontainers.image.vendor",
+    "com.docker.desktop.extension.api.version",
+    "com.docker.desktop.extension.icon",
+    "com.docker.extension.screenshots",
+    "com.docker.extension.detailed-description",
+    "com.docker.extension.publisher-url",
+    "com.docker.extension.changelog",
+    "com.docker.extension.categories",
+];
+
 /// The template workspace: the repository this test runs in.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -140,16 +155,18 @@ pub fn workspace_files(root: &Path, leave_out: &[&str]) -> BTreeMap<PathBuf, Vec
 }
 
 /// A second checkout of the workspace's tracked files (their working-tree contents), made as
-/// differently as possible:
-/// in another folder, files created in reverse order, with other modes (umask 077 and
-/// stray executable bits) and, with `future_mtimes`, mtimes in the future (so cargo compiles
-/// it again). The UI's node_modules is copied too.
-pub fn copy_checkout(dir: &Path, future_mtimes: bool) {
+/// differently as possible: in another folder, files created in reverse order, with other
+/// modes (umask 077 and stray executable bits) and other mtimes (now: newer than any build
+/// of the first, so cargo compiles it again). Never mtimes in the future: cargo's
+/// fingerprints do not depend on the folder, so a future time would make every later edit,
+/// in any checkout sharing the target folder, look older than the last build. The UI's
+/// node_modules is copied too, marked installed (no `npm ci` runs there).
+pub fn copy_checkout(dir: &Path) {
     let listed = run(Command::new("git").args(["ls-files", "-z"]).current_dir(repo_root()));
     let mut files: Vec<String> =
         listed.assert_ok().stdout.split('\0').filter(|f| !f.is_empty()).map(String::from).collect();
     files.reverse();
-    let future = SystemTime::now() + Duration::from_secs(3600);
+
     for (i, rel) in files.iter().enumerate() {
         let from = repo_root().join(rel);
         if !from.is_file() {
@@ -160,10 +177,6 @@ pub fn copy_checkout(dir: &Path, future_mtimes: bool) {
         std::fs::copy(&from, &to).unwrap();
         let mode = if i % 3 == 0 { 0o700 } else { 0o600 };
         std::fs::set_permissions(&to, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
-        if future_mtimes {
-            let file = std::fs::File::options().write(true).open(&to).unwrap();
-            file.set_modified(future + Duration::from_secs(i as u64 * 7)).unwrap();
-        }
     }
     // The UI's installed packages: copied (a link would let an `npm ci` there empty the
     // repository's own), and marked installed after every source, so none runs.
@@ -176,7 +189,7 @@ pub fn copy_checkout(dir: &Path, future_mtimes: bool) {
     assert!(copied.success(), "copying ui/node_modules");
     let marker =
         std::fs::File::options().write(true).open(dir.join("ui/node_modules/.package-lock.json")).unwrap();
-    marker.set_modified(future + Duration::from_secs(files.len() as u64 * 7 + 60)).unwrap();
+    marker.set_modified(SystemTime::now() + Duration::from_secs(1)).unwrap();
 }
 
 /// A stand-in `docker` on PATH that records each invocation (one line, arguments joined by
