@@ -44,7 +44,7 @@ fn main() -> ExitCode {
             },
         }
     }
-    run(socket.into())
+    run(std::path::Path::new(&socket))
 }
 
 fn usage_error(message: &str) -> ExitCode {
@@ -53,11 +53,11 @@ fn usage_error(message: &str) -> ExitCode {
 }
 
 #[cfg(unix)]
-fn run(socket: std::path::PathBuf) -> ExitCode {
+fn run(socket: &std::path::Path) -> ExitCode {
     // One thread is plenty for a UI's requests, and keeps the footprint in the VM small.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
     let result = match runtime {
-        Ok(runtime) => runtime.block_on(server::serve(&socket)),
+        Ok(runtime) => runtime.block_on(server::serve(socket)),
         Err(e) => Err(format!("cannot start the async runtime: {e}")),
     };
     match result {
@@ -70,7 +70,7 @@ fn run(socket: std::path::PathBuf) -> ExitCode {
 }
 
 #[cfg(not(unix))]
-fn run(_: std::path::PathBuf) -> ExitCode {
+fn run(_: &std::path::Path) -> ExitCode {
     eprintln!("error: the backend runs in Docker Desktop's Linux VM; build it for Linux");
     ExitCode::FAILURE
 }

@@ -1,4 +1,5 @@
 //! The backend, run as a real process on a real Unix socket.
+#![allow(clippy::unwrap_used)] // a test that unwraps fails with the reason
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;

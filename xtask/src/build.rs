@@ -133,7 +133,8 @@ fn missing_framework(line: &str) -> Option<String> {
     }
     // The name follows "framework": quoted or bare, e.g. `framework 'Security'`,
     // `-framework CoreFoundation`, `framework not found Security`.
-    let after = &line[lower.rfind("framework").unwrap() + "framework".len()..];
+    let at = lower.rfind("framework")?;
+    let after = &line[at + "framework".len()..];
     let after = after.trim_start_matches([' ', ':']);
     let after = after.strip_prefix("not found").map(str::trim_start).unwrap_or(after);
     let name: String = after

@@ -206,7 +206,7 @@ pub fn check_labels(labels: &BTreeMap<String, String>) -> Vec<Problem> {
                 "is missing; the Marketplace requires it (set it in [workspace.metadata.extension])",
             )),
             Some(v) if v.trim().is_empty() => {
-                problems.push(problem(place(label), "is empty; the Marketplace requires a value"))
+                problems.push(problem(place(label), "is empty; the Marketplace requires a value"));
             }
             Some(_) => {}
         }
@@ -339,7 +339,7 @@ fn check_workspace() -> anyhow::Result<()> {
 }
 
 /// Where `read_image` may look.
-#[derive(PartialEq)]
+#[derive(Clone, Copy, PartialEq)]
 enum Where {
     /// A file, a folder, docker's image store, then the registry.
     Anywhere,

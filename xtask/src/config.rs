@@ -485,7 +485,7 @@ fn resolve(raw: RawConfig, metadata: &Metadata, problems: &mut Problems) -> Conf
             problems.add("ui.output", "give the build's output folder relative to `ui.dir`, e.g. \"dist\"");
         }
         let dev = ui.dev.unwrap_or_else(|| DEFAULT_UI_DEV.map(String::from).to_vec());
-        if dev.first().is_none_or(|p| p.is_empty()) {
+        if dev.first().is_none_or(std::string::String::is_empty) {
             problems.add("ui.dev", "give the UI's dev server command as a list, e.g. [\"npx\", \"vite\"]");
         }
         Ui { dir: ui.dir, build: ui.build, output: ui.output, dev }
@@ -783,7 +783,7 @@ fn default_tag(
         .map(|p| p.version.to_string())
         .collect();
     match versions.len() {
-        1 => versions.into_iter().next().unwrap(),
+        1 => versions.into_iter().next().unwrap_or_default(),
         0 => {
             problems.add("tag", "there is no backend or host binary to take the version from: set `tag`");
             String::new()

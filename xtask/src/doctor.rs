@@ -1,5 +1,9 @@
 //! `cargo xtask doctor`: one line per prerequisite, ok or missing, and for each missing one
 //! the exact command that fixes it. Exits 0 when `cargo xtask dist` can build the image.
+//!
+//! A list of checks, one function per area (Rust, zig, cross, the image engines, the UI),
+//! each line saying whether a missing prerequisite blocks dist or only narrows what it can
+//! do. The engine checks are dist's own (`engine::Check`), so both say the same thing.
 
 use anyhow::bail;
 use xshell::{cmd, Shell};
@@ -19,164 +23,206 @@ pub struct Prerequisite {
     /// What was found (a version), or why it is missing.
     pub found: Result<String, String>,
     pub fix: String,
+    /// Missing, it stops dist (rather than narrowing what dist can do).
+    pub blocks: bool,
 }
 
 fn check(name: &str, found: Option<String>, fix: &str) -> Prerequisite {
-    Prerequisite { name: name.into(), found: found.ok_or_else(|| "not found".to_string()), fix: fix.into() }
+    Prerequisite {
+        name: name.into(),
+        found: found.ok_or_else(|| "not found".to_string()),
+        fix: fix.into(),
+        blocks: false,
+    }
+}
+
+impl Prerequisite {
+    fn blocking(mut self) -> Prerequisite {
+        self.blocks = true;
+        self
+    }
+
+    fn ok(&self) -> bool {
+        self.found.is_ok()
+    }
+}
+
+/// How the image gets made here, best first.
+#[derive(Debug, PartialEq)]
+enum ImageWay {
+    Buildx,
+    Daemonless,
+    /// Always there: dist writes the image itself.
+    Builtin,
 }
 
 impl flags::Doctor {
     pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
         let config = Config::load_current()?;
-        let mut checks = vec![];
-
-        let rustup = version(sh, "rustup", &["--version"]);
-        let has_rustup = rustup.is_some();
-        checks.push(check(
-            "rustup",
-            rustup,
-            "curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh",
-        ));
         let plan = Plan::without_image(&config, &Machine::probe(sh, &config)?)?;
-        let (targets, cross_targets) = (plan.rustup_targets(), plan.cross_targets());
-        let installed = tools::installed_targets(sh).unwrap_or_default();
-        let missing: Vec<&str> =
-            targets.iter().filter(|t| !installed.contains(*t)).map(String::as_str).collect();
-        let add = format!("rustup target add {}", missing.join(" "));
-        for target in &targets {
-            let found = installed.contains(target).then(|| "installed".to_string());
-            checks.push(check(&format!("target {target}"), found, &add));
-        }
-        let zig = tools::zig_version(sh);
-        let has_zig = zig.is_some();
-        checks.push(check("zig", zig, ZIG_PIP));
-        let zigbuild = version(sh, "cargo-zigbuild", &["--version"]);
-        let has_zigbuild = zigbuild.is_some();
-        let zigbuild_fix = if tools::has_pip(sh) { ZIGBUILD_PIP } else { ZIGBUILD_CARGO };
-        checks.push(check("cargo-zigbuild", zigbuild, zigbuild_fix));
-        let mut cross_ok = true;
-        if !cross_targets.is_empty() {
-            let cross = version(sh, "cross", &["--version"]);
-            let engine =
-                version(sh, "docker", &["--version"]).or_else(|| version(sh, "podman", &["--version"]));
-            cross_ok = cross.is_some() && engine.is_some();
-            checks.push(check("cross", cross, CROSS_INSTALL));
-            checks.push(check(
-                "container engine for cross",
-                engine,
-                "install Docker Desktop (https://docs.docker.com/desktop/) or podman (https://podman.io)",
-            ));
-        }
-
-        let docker = version(sh, "docker", &["--version"]);
-        let has_docker = docker.is_some();
-        checks.push(check("docker", docker, "install Docker Desktop: https://docs.docker.com/desktop/"));
-        let buildx = version(sh, "docker", &["buildx", "version"]);
-        let has_buildx = buildx.is_some();
-        checks.push(check(
-            "docker buildx",
-            buildx,
-            "Docker Desktop includes buildx; elsewhere: https://github.com/docker/buildx#installing",
-        ));
-        // The same checks, and the same sentences, as dist's.
-        let mut buildx_ok = false;
-        if has_docker {
-            let running = Check::DockerRunning.run(sh);
-            checks.push(Prerequisite {
-                name: "docker engine".into(),
-                found: match &running {
-                    Ok(()) => {
-                        Ok(version(sh, "docker", &["info", "--format", SERVER_VERSION]).unwrap_or_default())
-                    }
-                    Err(e) => Err(e.to_string()),
-                },
-                fix: "start Docker Desktop (or your Docker engine)".into(),
-            });
-            if has_buildx && running.is_ok() {
-                let exports = Check::BuilderExports { builder: None, platforms: Variant::ALL.len() };
-                let inspect =
-                    cmd!(sh, "docker buildx inspect").quiet().ignore_stderr().read().unwrap_or_default();
-                let facts = BuilderFacts::parse(&inspect);
-                let result = exports.run(sh);
-                buildx_ok = result.is_ok();
-                checks.push(Prerequisite {
-                    name: format!(
-                        "buildx builder {} exports linux/amd64 + linux/arm64",
-                        facts.name.as_deref().unwrap_or("(current)")
-                    ),
-                    found: match result {
-                        Ok(()) => Ok(format!("driver {}", facts.driver.unwrap_or_default())),
-                        Err(e) => Err(e.to_string().lines().next().unwrap_or_default().to_string()),
-                    },
-                    fix: "docker buildx create --name extensions --driver docker-container --use".into(),
-                });
-            }
-        }
-        if has_docker {
-            checks.push(check(
-                "docker extension",
-                version(sh, "docker", &["extension", "version"]),
-                "comes with Docker Desktop 4.8 or later (needed to install the extension): https://docs.docker.com/desktop/",
-            ));
-        }
-        let podman = version(sh, "podman", &["--version"]);
-        let buildah = version(sh, "buildah", &["--version"]);
-        let daemonless = podman.is_some() || buildah.is_some();
-        checks.push(check(
-            "podman or buildah",
-            podman.or(buildah),
-            "sudo apt-get install buildah   (macOS: brew install podman)",
-        ));
-        let mut node_ok = true;
+        let mut lines = rust(sh, &plan);
+        lines.extend(zig(sh));
+        lines.extend(cross(sh, &plan));
+        let (engine_lines, way) = engines(sh);
+        lines.extend(engine_lines);
         if config.ui.is_some() {
-            let node = version(sh, "node", &["--version"]);
-            let node_fix = "install Node.js 20.19 or later: https://nodejs.org/";
-            match &node {
-                Some(v) if !node_recent_enough(v) => {
-                    node_ok = false;
-                    checks.push(Prerequisite {
-                        name: "node".into(),
-                        found: Err(format!("{v} is older than 20.19, which Vite needs")),
-                        fix: node_fix.into(),
-                    });
-                }
-                _ => {
-                    node_ok = node.is_some();
-                    checks.push(check("node", node, node_fix));
-                }
-            }
-            let npm = version(sh, "npm", &["--version"]);
-            node_ok &= npm.is_some();
-            checks.push(check("npm", npm, "comes with Node.js: https://nodejs.org/"));
+            lines.extend(node(sh));
         }
-
-        print!("{}", render(&checks));
-        let toolchain_ok = (has_rustup || missing.is_empty())
-            && ((has_zig && has_zigbuild) || tools::has_pip(sh))
-            && cross_ok
-            && node_ok;
-        let engine = if buildx_ok {
-            Some("docker buildx")
-        } else if daemonless {
-            Some("podman or buildah")
-        } else {
-            None
+        print!("{}", render(&lines));
+        if lines.iter().any(|l| l.blocks && !l.ok()) {
+            bail!("cargo xtask dist cannot run yet: run the fixes above");
+        }
+        let with = match way {
+            ImageWay::Buildx => "docker buildx",
+            ImageWay::Daemonless => "podman or buildah",
+            ImageWay::Builtin => "its builtin engine, writing the image itself",
         };
-        match (toolchain_ok, engine) {
-            (true, Some(engine)) => {
-                println!("\ncargo xtask dist can build the image (with {engine}).");
-                if !has_zig || !has_zigbuild {
-                    println!("It installs zig and cargo-zigbuild itself on first use.");
-                }
-                Ok(())
-            }
-            (true, None) => bail!(
-                "cargo xtask dist can write the build context (--no-image) but has no image builder: \
-                 install Docker Desktop, or buildah or podman (see the fixes above)"
-            ),
-            (false, _) => bail!("cargo xtask dist cannot run yet: run the fixes above"),
+        println!("\ncargo xtask dist can build the image (with {with}).");
+        if !tools::has_zig(sh) || !tools::has_zigbuild(sh) {
+            println!("It installs zig and cargo-zigbuild itself on first use.");
         }
+        Ok(())
     }
+}
+
+/// rustup, and each target the plan compiles locally.
+fn rust(sh: &Shell, plan: &Plan) -> Vec<Prerequisite> {
+    let rustup = version(sh, "rustup", &["--version"]);
+    let has_rustup = rustup.is_some();
+    let mut lines =
+        vec![check("rustup", rustup, "curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh")];
+    let targets = plan.rustup_targets();
+    let installed = tools::installed_targets(sh).unwrap_or_default();
+    let missing: Vec<&str> = targets.iter().filter(|t| !installed.contains(*t)).map(String::as_str).collect();
+    let add = format!("rustup target add {}", missing.join(" "));
+    for target in &targets {
+        let found = installed.contains(target).then(|| "installed".to_string());
+        // dist adds a missing target itself, with rustup.
+        let line = check(&format!("target {target}"), found, &add);
+        lines.push(if has_rustup { line } else { line.blocking() });
+    }
+    if !has_rustup && !missing.is_empty() {
+        lines[0].blocks = true;
+    }
+    lines
+}
+
+/// zig and cargo-zigbuild: dist installs them when pip (or cargo) can.
+fn zig(sh: &Shell) -> Vec<Prerequisite> {
+    let installable = tools::has_pip(sh);
+    let zigbuild_fix = if installable { ZIGBUILD_PIP } else { ZIGBUILD_CARGO };
+    let zig = check("zig", tools::zig_version(sh), ZIG_PIP);
+    let zigbuild = check("cargo-zigbuild", version(sh, "cargo-zigbuild", &["--version"]), zigbuild_fix);
+    if installable {
+        vec![zig, zigbuild]
+    } else {
+        vec![zig.blocking(), zigbuild.blocking()]
+    }
+}
+
+/// cross and a container engine, when the config asks for cross.
+fn cross(sh: &Shell, plan: &Plan) -> Vec<Prerequisite> {
+    if plan.cross_targets().is_empty() {
+        return vec![];
+    }
+    let engine = version(sh, "docker", &["--version"]).or_else(|| version(sh, "podman", &["--version"]));
+    vec![
+        check("cross", version(sh, "cross", &["--version"]), CROSS_INSTALL).blocking(),
+        check(
+            "container engine for cross",
+            engine,
+            "install Docker Desktop (https://docs.docker.com/desktop/) or podman (https://podman.io)",
+        )
+        .blocking(),
+    ]
+}
+
+/// docker, its engine and buildx builder, the extension plugin, podman or buildah: none
+/// blocks (the builtin engine is always there), each widens what dist can do.
+fn engines(sh: &Shell) -> (Vec<Prerequisite>, ImageWay) {
+    let docker = version(sh, "docker", &["--version"]);
+    let has_docker = docker.is_some();
+    let mut lines = vec![check("docker", docker, "install Docker Desktop: https://docs.docker.com/desktop/")];
+    let buildx = version(sh, "docker", &["buildx", "version"]);
+    let has_buildx = buildx.is_some();
+    lines.push(check(
+        "docker buildx",
+        buildx,
+        "Docker Desktop includes buildx; elsewhere: https://github.com/docker/buildx#installing",
+    ));
+    let mut buildx_ok = false;
+    if has_docker {
+        let running = Check::DockerRunning.run(sh);
+        lines.push(Prerequisite {
+            name: "docker engine".into(),
+            found: match &running {
+                Ok(()) => {
+                    Ok(version(sh, "docker", &["info", "--format", SERVER_VERSION]).unwrap_or_default())
+                }
+                Err(e) => Err(e.to_string()),
+            },
+            fix: "start Docker Desktop (or your Docker engine)".into(),
+            blocks: false,
+        });
+        if has_buildx && running.is_ok() {
+            let inspect =
+                cmd!(sh, "docker buildx inspect").quiet().ignore_stderr().read().unwrap_or_default();
+            let facts = BuilderFacts::parse(&inspect);
+            let result = Check::BuilderExports { builder: None, platforms: Variant::ALL.len() }.run(sh);
+            buildx_ok = result.is_ok();
+            lines.push(Prerequisite {
+                name: format!(
+                    "buildx builder {} exports linux/amd64 + linux/arm64",
+                    facts.name.as_deref().unwrap_or("(current)")
+                ),
+                found: match result {
+                    Ok(()) => Ok(format!("driver {}", facts.driver.unwrap_or_default())),
+                    Err(e) => Err(e.to_string().lines().next().unwrap_or_default().to_string()),
+                },
+                fix: "docker buildx create --name extensions --driver docker-container --use".into(),
+                blocks: false,
+            });
+        }
+        lines.push(check(
+            "docker extension",
+            version(sh, "docker", &["extension", "version"]),
+            "comes with Docker Desktop 4.8 or later (needed to install the extension): https://docs.docker.com/desktop/",
+        ));
+    }
+    let daemonless = version(sh, "podman", &["--version"]).or_else(|| version(sh, "buildah", &["--version"]));
+    let has_daemonless = daemonless.is_some();
+    lines.push(check(
+        "podman or buildah",
+        daemonless,
+        "sudo apt-get install buildah   (macOS: brew install podman)",
+    ));
+    let way = if buildx_ok {
+        ImageWay::Buildx
+    } else if has_daemonless {
+        ImageWay::Daemonless
+    } else {
+        ImageWay::Builtin
+    };
+    (lines, way)
+}
+
+/// node (recent enough for Vite) and npm, for the UI.
+fn node(sh: &Shell) -> Vec<Prerequisite> {
+    let node_fix = "install Node.js 20.19 or later: https://nodejs.org/";
+    let node = match version(sh, "node", &["--version"]) {
+        Some(v) if !node_recent_enough(&v) => Prerequisite {
+            name: "node".into(),
+            found: Err(format!("{v} is older than 20.19, which Vite needs")),
+            fix: node_fix.into(),
+            blocks: true,
+        },
+        found => check("node", found, node_fix).blocking(),
+    };
+    vec![
+        node,
+        check("npm", version(sh, "npm", &["--version"]), "comes with Node.js: https://nodejs.org/")
+            .blocking(),
+    ]
 }
 
 fn node_recent_enough(version: &str) -> bool {

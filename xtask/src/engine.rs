@@ -539,7 +539,7 @@ impl ImageBuild {
                         .and_then(|image| {
                             match &step {
                                 Run::WriteLayout { .. } => {
-                                    crate::builtin::write_layout(&image, &self.reference, to)?
+                                    crate::builtin::write_layout(&image, &self.reference, to)?;
                                 }
                                 _ => crate::builtin::write_archive(&image, &self.reference, to)?,
                             }
@@ -622,7 +622,7 @@ fn run_command(sh: &Shell, argv: &[String], only_if: Option<&[String]>) -> anyho
 }
 
 fn argv<const N: usize>(items: [&str; N]) -> Vec<String> {
-    items.iter().map(|s| s.to_string()).collect()
+    items.iter().map(std::string::ToString::to_string).collect()
 }
 
 fn host_arch() -> &'static str {

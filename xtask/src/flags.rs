@@ -140,8 +140,9 @@ MinGW compiler, qemu-user, Chromium (Debian packages) and the UI's npm packages.
 pub const TEST_USAGE: &str = "\
 Usage: cargo xtask test [-- CARGO TEST ARGS]
 
-Installs what the tests need (`setup --for-tests`), then runs every test: the Rust
-workspace's (`cargo test --workspace`) and the UI's (`npm test`, then the browser test).";
+Installs what the tests need (`setup --for-tests`), starts a private Docker engine and
+registry for them, then runs clippy (-D warnings) and every test: the Rust workspace's
+(`cargo test --workspace`) and the UI's (`npm test`, then the browser test).";
 
 pub const BENCH_USAGE: &str = "\
 Usage: cargo xtask bench [--runs N]
@@ -513,7 +514,7 @@ fn parse_validate(args: &mut Args) -> Result<Validate, UsageError> {
     while let Some(arg) = args.next()? {
         match arg {
             Value(value) if validate.image.is_none() => {
-                validate.image = Some(value.to_string_lossy().into_owned())
+                validate.image = Some(value.to_string_lossy().into_owned());
             }
             other => return unexpected(usage, other),
         }

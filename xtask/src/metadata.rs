@@ -246,8 +246,8 @@ mod tests {
         check_golden("metadata.json", &metadata_json(&sample_config()));
     }
 
-    /// The community schema (json.schemastore.org, draft-07), vendored under tests/schema.
-    const SCHEMA: &str = include_str!("../tests/schema/docker-extension-metadata.schema.json");
+    /// The community schema (json.schemastore.org, draft-07), vendored under tests/data/schema.
+    const SCHEMA: &str = include_str!("../tests/data/schema/docker-extension-metadata.schema.json");
 
     /// The draft-07 keywords that schema uses; any other keyword fails the test rather
     /// than being skipped, so the check cannot pass by ignoring part of the schema.

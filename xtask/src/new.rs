@@ -335,7 +335,7 @@ pub fn replace_names(text: &str, names: &[(String, String)]) -> String {
     let mut names: Vec<&(String, String)> =
         names.iter().filter(|(from, to)| !from.is_empty() && from != to).collect();
     names.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
-    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric());
+    let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     'scan: while i < text.len() {

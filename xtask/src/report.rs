@@ -33,14 +33,14 @@ pub fn step<T>(title: &str, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Re
     if result.is_ok() {
         let seconds = start.elapsed().as_secs_f64();
         say(&format!("    done in {seconds:.1}s"));
-        TIMINGS.lock().unwrap_or_else(|e| e.into_inner()).push((title.to_string(), seconds));
+        TIMINGS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((title.to_string(), seconds));
     }
     result
 }
 
 /// Writes the steps' durations as JSON (`[{"step": …, "seconds": …}]`).
 pub fn write_timings(path: &camino::Utf8Path) -> anyhow::Result<()> {
-    let timings = TIMINGS.lock().unwrap_or_else(|e| e.into_inner());
+    let timings = TIMINGS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let list: Vec<serde_json::Value> = timings
         .iter()
         .map(|(step, seconds)| serde_json::json!({ "step": step, "seconds": seconds }))

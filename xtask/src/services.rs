@@ -162,7 +162,7 @@ impl Services {
         )?;
         let socket = dir.join("docker.sock");
         let docker_host = format!("unix://{socket}");
-        let mut path: Vec<String> = engine.path.iter().map(|p| p.to_string()).collect();
+        let mut path: Vec<String> = engine.path.iter().map(std::string::ToString::to_string).collect();
         path.extend(std::env::var("PATH").ok());
         let path = path.join(":");
 

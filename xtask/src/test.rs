@@ -43,9 +43,14 @@ impl flags::Test {
             Services::start(sh, &engine, &services_dir(&config))
         })?;
         eprintln!("    engine {}, registry {}", services.docker_host, services.registry);
+        suite("cargo clippy --workspace --all-targets -- -D warnings", &mut || {
+            cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings").run()?;
+            Ok(())
+        });
         let cargo_args = &self.cargo_args;
+        // Every test binary runs, even after one fails: the report names them all.
         suite("cargo test --workspace", &mut || {
-            cmd!(sh, "cargo test --workspace {cargo_args...}").envs(services.test_env()).run()?;
+            cmd!(sh, "cargo test --workspace --no-fail-fast {cargo_args...}").envs(services.test_env()).run()?;
             Ok(())
         });
         if let Some(ui) = &config.ui {

@@ -63,7 +63,7 @@ pub fn sample_config() -> Config {
 
 /// Compares `actual` with the golden file; `UPDATE_GOLDEN=1` rewrites the file instead.
 pub fn check_golden(name: &str, actual: &str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/golden").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden").join(name);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, actual).unwrap();
         return;

@@ -2,6 +2,7 @@
 //! a non-zero exit, and leaves the previous build context exactly as it was, and every
 //! other file of the workspace (tracked or not) byte-identical: dist never removes or
 //! replaces what it did not make.
+#![allow(clippy::unwrap_used)] // a test that unwraps fails with the reason
 
 mod common;
 
@@ -74,7 +75,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "unknown key in a nested table",
             setup: |f| {
-                f.edit("Cargo.toml", "socket = \"fixture.sock\"", "socket = \"fixture.sock\"\nport = 8080")
+                f.edit("Cargo.toml", "socket = \"fixture.sock\"", "socket = \"fixture.sock\"\nport = 8080");
             },
             args: &[],
             env: Normal,
@@ -107,7 +108,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "unknown category",
             setup: |f| {
-                f.edit("Cargo.toml", "categories = [\"utility-tools\"]", "categories = [\"utilities\"]")
+                f.edit("Cargo.toml", "categories = [\"utility-tools\"]", "categories = [\"utilities\"]");
             },
             args: &[],
             env: Normal,
@@ -122,7 +123,7 @@ fn cases() -> Vec<Case> {
                     "Cargo.toml",
                     "publisher-url = \"https://example.com\"",
                     "publisher-url = \"example.com\"",
-                )
+                );
             },
             args: &[],
             env: Normal,
@@ -141,7 +142,7 @@ fn cases() -> Vec<Case> {
                     "Cargo.toml",
                     "image = \"example/fixture\"",
                     "image = \"example/fixture\"\ntag = \"-1.0\"",
-                )
+                );
             },
             args: &[],
             env: Normal,
@@ -243,7 +244,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "missing target with no rustup",
             setup: |f| {
-                f.edit("Cargo.toml", "windows = false", "windows = false\nlinux = { amd64 = \"x86_64-unknown-linux-gnux32\", arm64 = \"aarch64-unknown-linux-musl\" }")
+                f.edit("Cargo.toml", "windows = false", "windows = false\nlinux = { amd64 = \"x86_64-unknown-linux-gnux32\", arm64 = \"aarch64-unknown-linux-musl\" }");
             },
             args: &["--no-image"],
             env: Only(&["cargo", "rustc"]),
@@ -305,7 +306,7 @@ fn cases() -> Vec<Case> {
                     "Cargo.toml",
                     "windows = false",
                     "windows = false\nbackend = { amd64 = \"x86_64-unknown-linux-gnu\" }",
-                )
+                );
             },
             args: &["--no-image", "--platform", "linux/amd64"],
             env: Normal,
@@ -381,7 +382,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "a target for the wrong CPU in the config",
             setup: |f| {
-                f.edit("Cargo.toml", "darwin = false", "darwin = { amd64 = \"aarch64-apple-darwin\" }")
+                f.edit("Cargo.toml", "darwin = false", "darwin = { amd64 = \"aarch64-apple-darwin\" }");
             },
             args: &[],
             env: Normal,
@@ -396,7 +397,11 @@ fn cases() -> Vec<Case> {
         Case {
             name: "screenshot file missing",
             setup: |f| {
-                f.edit("Cargo.toml", "url = \"https://example.com/shot.png\"", "url = \"extension/shot.png\"")
+                f.edit(
+                    "Cargo.toml",
+                    "url = \"https://example.com/shot.png\"",
+                    "url = \"extension/shot.png\"",
+                );
             },
             args: &[],
             env: Normal,
@@ -540,7 +545,7 @@ fn cases() -> Vec<Case> {
                     "Cargo.toml",
                     "categories = [\"utility-tools\"]",
                     "categories = [\"utility-tools\", \"volumes\", \"utility-tools\"]",
-                )
+                );
             },
             args: &[],
             env: Normal,
@@ -558,7 +563,7 @@ fn cases() -> Vec<Case> {
                     "Cargo.toml",
                     "screenshots = [{ alt = \"A screenshot\", url = \"https://example.com/shot.png\" }]",
                     "screenshots = [{ alt = \"One\", url = \"https://example.com/shot.png\" }, { alt = \"Two\", url = \"https://example.com/shot.png\" }]",
-                )
+                );
             },
             args: &[],
             env: Normal,
@@ -576,7 +581,7 @@ fn cases() -> Vec<Case> {
                     "Cargo.toml",
                     "categories = [",
                     "additional-urls = [{ title = \"Docs\", url = \"https://example.com/a\" }, { title = \"Docs\", url = \"https://example.com/b\" }]\ncategories = [",
-                )
+                );
             },
             args: &[],
             env: Normal,

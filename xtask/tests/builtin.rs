@@ -4,6 +4,7 @@
 //! the archive; buildah's image of the same context holds the same files, modes, labels and
 //! entrypoint; `docker load` takes it and a container from it answers; and with no engine on
 //! the machine at all, dist still succeeds.
+#![allow(clippy::unwrap_used)] // a test that unwraps fails with the reason
 
 mod common;
 
@@ -27,7 +28,7 @@ static ONE_DIST_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// `dist --engine builtin` of a workspace, with the test's fixed SOURCE_DATE_EPOCH.
 fn builtin_dist(root: &Path, out: &Path, extra: &[&str]) -> Output {
-    let _turn = ONE_DIST_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = ONE_DIST_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let context = out.join("context");
     let mut args = vec!["dist", "--engine", "builtin", "--out", context.to_str().unwrap()];
     args.extend(extra);
@@ -276,7 +277,7 @@ fn buildah_builds_the_same_image_from_the_same_context() {
     let mut command = xtask(&repo_root(), &args);
     command.args(["--out", context.to_str().unwrap()]).env("SOURCE_DATE_EPOCH", EPOCH);
     {
-        let _turn = ONE_DIST_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let _turn = ONE_DIST_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         run(&mut command).assert_ok();
     }
     for arch in ["amd64", "arm64"] {
@@ -325,7 +326,7 @@ fn docker_loads_the_archive_and_the_backend_runs_from_it() {
         engine().apply(&mut command);
         command
     };
-    let _turn = ONE_DIST_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = ONE_DIST_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let loaded = run(&mut command);
     loaded.assert_ok();
     assert!(!loaded.stdout.contains("classic image store"), "{}", loaded.stdout);
@@ -465,7 +466,7 @@ fn push_logs_in_with_the_docker_config_and_says_when_it_cannot() {
     let out = TempDir::new("builtin-login");
     let config = out.join("docker-config");
     let push = |config: &Path| {
-        let _turn = ONE_DIST_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let _turn = ONE_DIST_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let context = out.join("context");
         let mut command =
             xtask(&repo_root(), &["dist", "--engine", "builtin", "--push", "--tag", &reference]);

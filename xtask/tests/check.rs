@@ -1,6 +1,7 @@
 //! `cargo xtask check ARCHIVE` on a good image archive and on broken ones, each broken by
 //! editing the good archive (its labels, its files, its index) the way a bad build or a
 //! hand-made image would be.
+#![allow(clippy::unwrap_used)] // a test that unwraps fails with the reason
 
 mod common;
 

@@ -7,6 +7,7 @@
 //! after the last one's builds: cargo's fingerprints do not depend on a checkout's folder,
 //! and record the files of the checkout that built last, so copies sharing a target folder
 //! at the same time would see each other's edits, or miss their own.
+#![allow(clippy::unwrap_used)] // a test that unwraps fails with the reason
 
 mod common;
 
@@ -58,7 +59,7 @@ struct Workspace {
 
 impl Workspace {
     fn new(name: &str) -> (Workspace, std::sync::MutexGuard<'static, ()>) {
-        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let dir = TempDir::new(name);
         let root = dir.join("checkout");
         copy_checkout(&root);
@@ -104,7 +105,7 @@ impl Workspace {
 }
 
 fn call(args: &[&str]) -> Vec<String> {
-    args.iter().map(|s| s.to_string()).collect()
+    args.iter().map(std::string::ToString::to_string).collect()
 }
 
 /// A dev session running in a session of its own, its stderr collected line by line.

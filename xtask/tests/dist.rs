@@ -2,6 +2,7 @@
 //! and one buildah image, then many checks on that result (build once, assert many).
 //! The checks use independent tools (skopeo, tar, `file`, Wine, qemu-user) rather than
 //! the xtask's own parsers, so a bug there cannot hide itself.
+#![allow(clippy::unwrap_used)] // a test that unwraps fails with the reason
 
 mod common;
 
@@ -321,7 +322,7 @@ fn backend_hello(launcher: Option<&str>, backend: &Path) -> Value {
         match UnixStream::connect(&socket) {
             Ok(stream) => break stream,
             Err(_) if start.elapsed() < Duration::from_secs(20) => {
-                std::thread::sleep(Duration::from_millis(50))
+                std::thread::sleep(Duration::from_millis(50));
             }
             Err(e) => panic!("the backend did not listen: {e}"),
         }

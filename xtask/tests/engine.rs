@@ -3,6 +3,7 @@
 //! loaded and run as Docker Desktop runs `vm.image`, pushed and read back by skopeo and by
 //! `cargo xtask check`, exported and checked. Only `docker extension` and Docker Hub's SBOM
 //! scanner cannot run here (see dist.rs and dev.rs for their stand-ins).
+#![allow(clippy::unwrap_used)] // a test that unwraps fails with the reason
 
 mod common;
 
@@ -17,7 +18,7 @@ use serde_json::Value;
 static ONE_DIST_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn dist(out: &TempDir, args: &[&str]) -> Output {
-    let _turn = ONE_DIST_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = ONE_DIST_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let context = out.join("context");
     let mut all = vec!["dist", "--engine", "buildx", "--out", context.to_str().unwrap()];
     all.extend(args);

@@ -1,5 +1,6 @@
 //! The generated Dockerfile, built for real by buildah: label values with quotes, `$`,
 //! backslashes and line breaks come out of the image exactly as the config says.
+#![allow(clippy::unwrap_used)] // a test that unwraps fails with the reason
 
 mod common;
 

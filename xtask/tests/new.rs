@@ -1,5 +1,6 @@
 //! `cargo xtask new` and `init`: a new extension carries its new names everywhere, none of
 //! the old ones, builds its context with its own xtask, and passes its own unit tests.
+#![allow(clippy::unwrap_used)] // a test that unwraps fails with the reason
 
 mod common;
 
@@ -55,7 +56,7 @@ fn leftovers(root: &Path, old: &[&str], case_insensitive: &[&str]) -> Vec<String
 /// build once), one cargo at a time: each builds its own `xtask` binary at the same path.
 fn cargo(dir: &Path, args: &[&str]) -> Output {
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     run(Command::new("cargo")
         .args(args)
         .current_dir(dir)
@@ -193,7 +194,7 @@ fn new_refuses_bad_names_and_a_non_empty_folder() {
     let base = |path: &Path| -> Vec<String> {
         ["new", path.to_str().unwrap(), "--image", "acme/good", "--title", "Good", "--vendor", "Acme"]
             .iter()
-            .map(|s| s.to_string())
+            .map(std::string::ToString::to_string)
             .collect()
     };
     // The base arguments with one flag's value replaced, or one flag added.

@@ -1,6 +1,7 @@
 //! Host binaries built elsewhere: `cargo xtask build-host` writes them as DIR/TARGET/NAME,
 //! and `dist --prebuilt DIR` takes them instead of compiling, checked by header exactly as
 //! its own builds are. (The release workflow's matrix does this across runners.)
+#![allow(clippy::unwrap_used)] // a test that unwraps fails with the reason
 
 mod common;
 

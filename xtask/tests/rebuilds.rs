@@ -1,5 +1,6 @@
 //! The UI build is skipped only when nothing that decides its output changed: its files,
 //! its build command and its output folder. A stale UI in an image is a bug users see.
+#![allow(clippy::unwrap_used)] // a test that unwraps fails with the reason
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! `cargo xtask setup` on a machine whose Python refuses `pip install` (PEP 668, as Debian's,
 //! Ubuntu's and Homebrew's do): zig and cargo-zigbuild go into a virtual environment under
 //! the target folder, and dist then builds with them. Run for real with Debian's own Python.
+#![allow(clippy::unwrap_used)] // a test that unwraps fails with the reason
 
 mod common;
 

@@ -80,7 +80,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
         return Err("--no-tools and --tool contradict each other".into());
     }
     if !tools_given && !no_tools {
-        options.tools = DEFAULT_TOOLS.iter().map(|s| s.to_string()).collect();
+        options.tools = DEFAULT_TOOLS.iter().copied().map(String::from).collect();
     }
     Ok(Some(options))
 }
@@ -102,7 +102,7 @@ fn facts(tools: &[String]) -> Value {
         "os": std::env::consts::OS,
         "os_version": os_version(),
         "arch": std::env::consts::ARCH,
-        "cpus": thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "cpus": thread::available_parallelism().map(std::num::NonZero::get).unwrap_or(1),
         "hostname": hostname(),
         "tools": lookups.into_iter().map(|t| t.join().unwrap_or(Value::Null)).collect::<Vec<_>>(),
     })

@@ -1,5 +1,6 @@
 //! hostinfo as its users run it, natively. (The Windows build runs under Wine and the
 //! aarch64 Linux build under qemu-user in the xtask's end-to-end test.)
+#![allow(clippy::unwrap_used)] // a test that unwraps fails with the reason
 
 use std::process::{Command, Output};
 
