@@ -16,6 +16,30 @@ use crate::plan::CargoRun;
 /// (package, bin, target) -> the executable cargo reported.
 pub type Artifacts = BTreeMap<(String, String, String), Utf8PathBuf>;
 
+/// A binary cargo built, as its JSON messages report it.
+pub struct BuiltBinary {
+    /// The `[[bin]]` target's name.
+    pub name: String,
+    /// The manifest of the package it belongs to.
+    pub manifest_path: Utf8PathBuf,
+    pub executable: Utf8PathBuf,
+}
+
+/// The binaries in a stream of cargo's JSON messages (`--message-format=json…`), in order.
+pub fn built_binaries(messages: impl BufRead) -> impl Iterator<Item = anyhow::Result<BuiltBinary>> {
+    Message::parse_stream(messages).filter_map(|message| {
+        match message.context("reading cargo's JSON messages") {
+            Err(e) => Some(Err(e)),
+            Ok(Message::CompilerArtifact(artifact)) if artifact.target.is_bin() => {
+                let name = artifact.target.name;
+                let manifest_path = artifact.manifest_path;
+                artifact.executable.map(|executable| Ok(BuiltBinary { name, manifest_path, executable }))
+            }
+            Ok(_) => None,
+        }
+    })
+}
+
 /// Runs one builder invocation, echoing cargo's progress and diagnostics, and returns the
 /// executables it produced.
 pub fn run(
@@ -49,14 +73,8 @@ pub fn run(
 
     let mut artifacts = Artifacts::new();
     let stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
-    for message in Message::parse_stream(stdout) {
-        let Message::CompilerArtifact(artifact) = message.context("reading cargo's JSON messages")? else {
-            continue;
-        };
-        let Some(executable) = artifact.executable else { continue };
-        if !artifact.target.is_bin() {
-            continue;
-        }
+    for built in built_binaries(stdout) {
+        let BuiltBinary { name, manifest_path, executable } = built?;
         // <target-dir>/<target>/release/<bin>: the target is the folder above `release`.
         let target = executable
             .parent()
@@ -65,10 +83,9 @@ pub fn run(
             .context("cargo reported an executable outside a target folder")?
             .to_string();
         let executable = host_path(executable, target_dir);
-        let package = package_of(&artifact.manifest_path, packages_by_manifest, root).with_context(|| {
-            format!("cargo built {}, which is not in this workspace", artifact.manifest_path)
-        })?;
-        artifacts.insert((package, artifact.target.name.clone(), target), executable);
+        let package = package_of(&manifest_path, packages_by_manifest, root)
+            .with_context(|| format!("cargo built {manifest_path}, which is not in this workspace"))?;
+        artifacts.insert((package, name, target), executable);
     }
     let status = child.wait().context("waiting for cargo")?;
     let frameworks = watcher.join().unwrap_or_default();

@@ -421,24 +421,13 @@ fn read(path: &Utf8Path) -> anyhow::Result<Vec<u8>> {
 /// Every file and folder under `root`, relative, never following a link (a link is refused).
 fn walk(root: &Utf8Path) -> anyhow::Result<Vec<(Utf8PathBuf, bool)>> {
     let mut found = vec![];
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in dir.read_dir_utf8().with_context(|| format!("reading {dir}"))? {
-            let entry = entry?;
-            let kind = entry.file_type()?;
-            let rel = entry.path().strip_prefix(root).expect("walked from root").to_path_buf();
-            if kind.is_symlink() {
-                bail!(
-                    "{} is a symbolic link: the builtin engine stores files, never follows links",
-                    entry.path()
-                );
-            }
-            if kind.is_dir() {
-                stack.push(entry.path().to_path_buf());
-            }
-            found.push((rel, kind.is_dir()));
+    crate::files::walk(root, |entry| {
+        if entry.file_type.is_symlink() {
+            bail!("{} is a symbolic link: the builtin engine stores files, never follows links", entry.path);
         }
-    }
+        found.push((entry.rel.to_path_buf(), entry.file_type.is_dir()));
+        Ok(true)
+    })?;
     Ok(found)
 }
 

@@ -17,29 +17,9 @@ use crate::machine::runs;
 use crate::metadata::{label, Metadata};
 use crate::oci::{Layout, Tree};
 use crate::plan::CONTEXT_DIR;
+pub use crate::report::{problem, problems_report as report, Problem};
 use crate::rules;
 use crate::targets::{Os, Variant};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// Where: a label, a file in a variant, the archive.
-    pub place: String,
-    /// What is wrong and how to fix it.
-    pub message: String,
-}
-
-fn problem(place: impl Into<String>, message: impl Into<String>) -> Problem {
-    Problem { place: place.into(), message: message.into() }
-}
-
-pub fn report(problems: &[Problem], what: &str) -> String {
-    let n = problems.len();
-    let mut s = format!("{what} has {n} problem{}:", if n == 1 { "" } else { "s" });
-    for p in problems {
-        s.push_str(&format!("\n  - {}: {}", p.place, p.message));
-    }
-    s
-}
 
 /// One image variant as the checks see it: its files, labels and entrypoint.
 pub struct VariantView<'a> {

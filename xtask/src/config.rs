@@ -11,6 +11,7 @@ use cargo_metadata::{Metadata, MetadataCommand};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
+use crate::report::{problem, problems_report, Problem};
 use crate::rules;
 use crate::targets::{target_cpu, Builder, Os, Variant};
 
@@ -182,16 +183,16 @@ impl Config {
     }
 }
 
-/// Problems found while resolving the config: all of them are reported at once.
+/// Problems found while resolving the config, placed at their key path.
 struct Problems<'a> {
     manifest: &'a Utf8Path,
-    list: Vec<String>,
+    list: Vec<Problem>,
 }
 
 impl Problems<'_> {
     fn add(&mut self, key: &str, message: impl fmt::Display) {
         let key = if key.is_empty() { KEY.to_string() } else { format!("{KEY}.{key}") };
-        self.list.push(format!("`{key}`: {message}"));
+        self.list.push(problem(format!("`{key}`"), message.to_string()));
     }
 
     fn check(&mut self, key: &str, result: Result<(), String>) {
@@ -201,17 +202,7 @@ impl Problems<'_> {
     }
 
     fn report(&self) -> String {
-        let n = self.list.len();
-        let mut s = format!(
-            "the extension config in {} has {n} problem{}:",
-            self.manifest,
-            if n == 1 { "" } else { "s" }
-        );
-        for problem in &self.list {
-            s.push_str("\n  - ");
-            s.push_str(problem);
-        }
-        s
+        problems_report(&self.list, &format!("the extension config in {}", self.manifest))
     }
 }
 
@@ -316,7 +307,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Toggle<T> {
 }
 
 /// Inline text, or `{ file = "extension/changelog.html" }`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Text {
     Inline(String),
     File(Utf8PathBuf),
@@ -369,13 +360,57 @@ fn resolve(raw: RawConfig, metadata: &Metadata, problems: &mut Problems) -> Conf
     let members: Vec<&cargo_metadata::Package> = metadata.workspace_packages();
 
     problems.check("image", rules::image_repository(&raw.image));
+    let (labels, icon) = resolve_labels(&raw, &root, problems);
+    let base_image = raw.base_image.unwrap_or_else(|| "scratch".into());
+    problems.check("base-image", non_empty(&base_image, "an image reference, or `scratch` (the default)"));
+
+    let backend = raw.backend.map(|b| resolve_backend(b, raw.targets.backend, &root, &members, problems));
+    let ui = raw.ui.map(|ui| resolve_ui(ui, &root, problems));
+    let host_binaries = host_binaries(&root, &members, problems);
+    let host_targets = resolve_host_targets(
+        [
+            (Os::Darwin, raw.targets.darwin),
+            (Os::Windows, raw.targets.windows),
+            (Os::Linux, raw.targets.linux),
+        ],
+        problems,
+    );
+    let build_with = resolve_build_with(raw.build_with, problems);
+    let tag = match raw.tag {
+        Some(tag) => tag,
+        None => default_tag(&backend, &host_binaries, &members, problems),
+    };
+    if !tag.is_empty() {
+        problems.check("tag", rules::tag(&tag));
+    }
+
+    Config {
+        manifest: root.join("Cargo.toml"),
+        target_dir: metadata.target_directory.clone(),
+        root,
+        image: raw.image,
+        tag,
+        labels,
+        icon,
+        base_image,
+        backend,
+        ui,
+        host_binaries,
+        host_targets,
+        build_with,
+        members: members.iter().map(|p| (p.manifest_path.clone(), p.name.to_string())).collect(),
+    }
+}
+
+/// The Marketplace's labels and the icon file, as the config gives them.
+fn resolve_labels(raw: &RawConfig, root: &Utf8Path, problems: &mut Problems) -> (Labels, Utf8PathBuf) {
     problems.check("title", non_empty(&raw.title, "the extension's name, as the Marketplace shows it"));
     problems.check("description", non_empty(&raw.description, "a one-line summary"));
     problems.check("vendor", non_empty(&raw.vendor, "who publishes the extension"));
-    let api_version = raw.api_version.unwrap_or_else(|| DEFAULT_API_VERSION.into());
+    let api_version = raw.api_version.clone().unwrap_or_else(|| DEFAULT_API_VERSION.into());
     problems.check("api-version", rules::api_version(&api_version));
 
-    let assets_url = raw.assets_url.map(|url| {
+    let assets_url = raw.assets_url.clone().map(|url| {
         problems.check("assets-url", rules::url(&url));
         if url.ends_with('/') {
             url
@@ -401,7 +436,7 @@ fn resolve(raw: RawConfig, metadata: &Metadata, problems: &mut Problems) -> Conf
         }
     };
 
-    let icon = raw.icon;
+    let icon = raw.icon.clone();
     let icon_ext = icon.extension().unwrap_or_default().to_ascii_lowercase();
     if !root.join(&icon).is_file() {
         problems.add(
@@ -414,7 +449,7 @@ fn resolve(raw: RawConfig, metadata: &Metadata, problems: &mut Problems) -> Conf
             format!("{icon} is not an .svg, .png or .jpg file, the formats Docker Desktop shows"),
         );
     }
-    let icon_url = match raw.icon_url {
+    let icon_url = match raw.icon_url.clone() {
         Some(url) => {
             problems.check("icon-url", rules::url(&url));
             url
@@ -427,7 +462,7 @@ fn resolve(raw: RawConfig, metadata: &Metadata, problems: &mut Problems) -> Conf
     }
     let screenshots: Vec<Screenshot> = raw
         .screenshots
-        .into_iter()
+        .iter()
         .enumerate()
         .map(|(i, s)| {
             problems.check(
@@ -435,21 +470,22 @@ fn resolve(raw: RawConfig, metadata: &Metadata, problems: &mut Problems) -> Conf
                 non_empty(&s.alt, "a description of the screenshot"),
             );
             let url = asset_url(&format!("screenshots[{i}].url"), &s.url, problems);
-            Screenshot { alt: s.alt, url }
+            Screenshot { alt: s.alt.clone(), url }
         })
         .collect();
 
-    let detailed_description = read_text(&root, "detailed-description", raw.detailed_description, problems);
-    let changelog = read_text(&root, "changelog", raw.changelog, problems);
+    let detailed_description =
+        read_text(root, "detailed-description", raw.detailed_description.clone(), problems);
+    let changelog = read_text(root, "changelog", raw.changelog.clone(), problems);
     problems.check("publisher-url", rules::url(&raw.publisher_url));
     let additional_urls: Vec<Link> = raw
         .additional_urls
-        .into_iter()
+        .iter()
         .enumerate()
         .map(|(i, link)| {
             problems.check(&format!("additional-urls[{i}].title"), non_empty(&link.title, "the link's text"));
             problems.check(&format!("additional-urls[{i}].url"), rules::url(&link.url));
-            Link { title: link.title, url: link.url }
+            Link { title: link.title.clone(), url: link.url.clone() }
         })
         .collect();
     if raw.categories.is_empty() {
@@ -469,35 +505,47 @@ fn resolve(raw: RawConfig, metadata: &Metadata, problems: &mut Problems) -> Conf
             problems.add("account-info", format!("`{account_info}` is not allowed: use \"required\" (the extension needs a Docker login) or leave it out"));
         }
     }
-    let base_image = raw.base_image.unwrap_or_else(|| "scratch".into());
-    problems.check("base-image", non_empty(&base_image, "an image reference, or `scratch` (the default)"));
+    let labels = Labels {
+        title: raw.title.clone(),
+        description: raw.description.clone(),
+        vendor: raw.vendor.clone(),
+        api_version,
+        icon_url,
+        screenshots,
+        detailed_description,
+        publisher_url: raw.publisher_url.clone(),
+        additional_urls,
+        changelog,
+        categories: raw.categories.clone(),
+        account_info: raw.account_info.clone().filter(|a| !a.is_empty()),
+    };
+    (labels, icon)
+}
 
-    let backend = raw.backend.map(|b| resolve_backend(b, raw.targets.backend, &root, &members, problems));
-    let ui = raw.ui.map(|ui| {
-        if !root.join(&ui.dir).is_dir() {
-            problems.add("ui.dir", format!("{} is not a folder (a path relative to {root})", ui.dir));
-        }
-        if ui.build.is_empty() || ui.build[0].is_empty() {
-            problems
-                .add("ui.build", "give the UI's build command as a list, e.g. [\"npm\", \"run\", \"build\"]");
-        }
-        if ui.output.is_absolute() || ui.output.as_str().is_empty() {
-            problems.add("ui.output", "give the build's output folder relative to `ui.dir`, e.g. \"dist\"");
-        }
-        let dev = ui.dev.unwrap_or_else(|| DEFAULT_UI_DEV.map(String::from).to_vec());
-        if dev.first().is_none_or(std::string::String::is_empty) {
-            problems.add("ui.dev", "give the UI's dev server command as a list, e.g. [\"npx\", \"vite\"]");
-        }
-        Ui { dir: ui.dir, build: ui.build, output: ui.output, dev }
-    });
+/// The UI's folder, its build and dev commands.
+fn resolve_ui(ui: RawUi, root: &Utf8Path, problems: &mut Problems) -> Ui {
+    if !root.join(&ui.dir).is_dir() {
+        problems.add("ui.dir", format!("{} is not a folder (a path relative to {root})", ui.dir));
+    }
+    if ui.build.is_empty() || ui.build[0].is_empty() {
+        problems.add("ui.build", "give the UI's build command as a list, e.g. [\"npm\", \"run\", \"build\"]");
+    }
+    if ui.output.is_absolute() || ui.output.as_str().is_empty() {
+        problems.add("ui.output", "give the build's output folder relative to `ui.dir`, e.g. \"dist\"");
+    }
+    let dev = ui.dev.unwrap_or_else(|| DEFAULT_UI_DEV.map(String::from).to_vec());
+    if dev.first().is_none_or(std::string::String::is_empty) {
+        problems.add("ui.dev", "give the UI's dev server command as a list, e.g. [\"npx\", \"vite\"]");
+    }
+    Ui { dir: ui.dir, build: ui.build, output: ui.output, dev }
+}
 
-    let host_binaries = host_binaries(&root, &members, problems);
+/// The host binaries' targets for each OS that is not turned off.
+fn resolve_host_targets(
+    raw_targets: [(Os, Option<Toggle<RawPair>>); 3],
+    problems: &mut Problems,
+) -> BTreeMap<Os, VariantTargets> {
     let mut host_targets = BTreeMap::new();
-    let raw_targets = [
-        (Os::Darwin, raw.targets.darwin),
-        (Os::Windows, raw.targets.windows),
-        (Os::Linux, raw.targets.linux),
-    ];
     for (os, setting) in raw_targets {
         let pair = match setting {
             Some(Toggle::Off) => continue,
@@ -509,8 +557,13 @@ fn resolve(raw: RawConfig, metadata: &Metadata, problems: &mut Problems) -> Conf
         }
     }
 
+    host_targets
+}
+
+/// `build-with`: which builder compiles an OS's, the backend's or one target's binaries.
+fn resolve_build_with(raw: BTreeMap<String, String>, problems: &mut Problems) -> BTreeMap<String, Builder> {
     let mut build_with = BTreeMap::new();
-    for (key, builder) in raw.build_with {
+    for (key, builder) in raw {
         let known_key =
             matches!(key.as_str(), "darwin" | "windows" | "linux" | "backend") || key.contains('-');
         if !known_key {
@@ -524,43 +577,7 @@ fn resolve(raw: RawConfig, metadata: &Metadata, problems: &mut Problems) -> Conf
         }
     }
 
-    let tag = match raw.tag {
-        Some(tag) => tag,
-        None => default_tag(&backend, &host_binaries, &members, problems),
-    };
-    if !tag.is_empty() {
-        problems.check("tag", rules::tag(&tag));
-    }
-
-    Config {
-        manifest: root.join("Cargo.toml"),
-        target_dir: metadata.target_directory.clone(),
-        root,
-        image: raw.image,
-        tag,
-        labels: Labels {
-            title: raw.title,
-            description: raw.description,
-            vendor: raw.vendor,
-            api_version,
-            icon_url,
-            screenshots,
-            detailed_description,
-            publisher_url: raw.publisher_url,
-            additional_urls,
-            changelog,
-            categories: raw.categories,
-            account_info: raw.account_info.filter(|a| !a.is_empty()),
-        },
-        icon,
-        base_image,
-        backend,
-        ui,
-        host_binaries,
-        host_targets,
-        build_with,
-        members: members.iter().map(|p| (p.manifest_path.clone(), p.name.to_string())).collect(),
-    }
+    build_with
 }
 
 /// A value given twice in a list: the Marketplace would show it twice.

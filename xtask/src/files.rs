@@ -3,6 +3,34 @@
 use anyhow::Context;
 use camino::{Utf8Path, Utf8PathBuf};
 
+/// An entry [`walk`] found.
+pub struct Found<'a> {
+    /// Its path under the walk's root.
+    pub rel: &'a Utf8Path,
+    pub path: &'a Utf8Path,
+    /// The entry's own type: a link is a link, never what it points at.
+    pub file_type: std::fs::FileType,
+}
+
+/// Walks the tree under `root` (the one folder walk every command uses), never following
+/// a link. `visit` sees every entry, folders included, and says whether to go on into a
+/// folder. The order is unspecified: callers that need one sort.
+pub fn walk(root: &Utf8Path, mut visit: impl FnMut(&Found) -> anyhow::Result<bool>) -> anyhow::Result<()> {
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in dir.read_dir_utf8().with_context(|| format!("reading {dir}"))? {
+            let entry = entry.with_context(|| format!("reading {dir}"))?;
+            let file_type = entry.file_type().with_context(|| format!("reading {}", entry.path()))?;
+            let rel = entry.path().strip_prefix(root).expect("walked from root");
+            let enter = visit(&Found { rel, path: entry.path(), file_type })?;
+            if enter && file_type.is_dir() {
+                stack.push(entry.path().to_path_buf());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Every file under `root` (not folders), relative to it and sorted. `skip` sees each
 /// entry's full path and name; a skipped folder is not entered.
 pub fn files_under(
@@ -10,20 +38,15 @@ pub fn files_under(
     skip: impl Fn(&Utf8Path, &str) -> bool,
 ) -> anyhow::Result<Vec<Utf8PathBuf>> {
     let mut files = vec![];
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in dir.read_dir_utf8().with_context(|| format!("reading {dir}"))? {
-            let entry = entry?;
-            if skip(entry.path(), entry.file_name()) {
-                continue;
-            }
-            if entry.file_type()?.is_dir() {
-                stack.push(entry.path().to_path_buf());
-            } else {
-                files.push(entry.path().strip_prefix(root).expect("walked from root").to_path_buf());
-            }
+    walk(root, |found| {
+        if skip(found.path, found.path.file_name().unwrap_or_default()) {
+            return Ok(false);
         }
-    }
+        if !found.file_type.is_dir() {
+            files.push(found.rel.to_path_buf());
+        }
+        Ok(true)
+    })?;
     files.sort();
     Ok(files)
 }

@@ -211,7 +211,8 @@ pub fn render(template: &Config, naming: &Naming, no_host_binaries: bool) -> any
                 Ok(text) => {
                     let text = strip_parts(&text, &dropped);
                     let mut text = replace_names(&text, &names);
-                    text = reset_version(&rel, &text, &old_version);
+                    text = reset_version(&rel, &text, &old_version)
+                        .with_context(|| format!("resetting the version in {rel}"))?;
                     if rel == "README.md" {
                         text = retitle_readme(&text, &naming.title);
                     }
@@ -225,10 +226,9 @@ pub fn render(template: &Config, naming: &Naming, no_host_binaries: bool) -> any
     if dropped.contains(&Part::Backend) && dropped.contains(&Part::HostBinaries) {
         // No package left to take the version from: say it in the config.
         if let Some(manifest) = files.iter_mut().find(|f| f.path == "Cargo.toml") {
-            let text = String::from_utf8_lossy(&manifest.contents).into_owned();
-            let image_line = format!("image = \"{}\"", naming.image);
-            let text = text.replacen(&image_line, &format!("{image_line}\ntag = \"{START_VERSION}\""), 1);
-            manifest.contents = text.into_bytes();
+            let text = String::from_utf8_lossy(&manifest.contents);
+            manifest.contents =
+                set_start_tag(&text).context("setting the new extension's tag in Cargo.toml")?.into_bytes();
         }
     }
     Ok(files)
@@ -357,45 +357,37 @@ pub fn replace_names(text: &str, names: &[(String, String)]) -> String {
     out
 }
 
-/// The version of the workspace's extension packages (what `version.workspace` gives).
+/// The version of the workspace's extension packages (what `version.workspace` gives),
+/// else the configured tag.
 fn workspace_version(template: &Config) -> anyhow::Result<String> {
-    let manifest = std::fs::read_to_string(&template.manifest)?;
-    let mut in_package = false;
-    for line in manifest.lines() {
-        let line = line.trim();
-        if line.starts_with('[') {
-            in_package = line == "[workspace.package]";
-        } else if in_package {
-            if let Some(v) =
-                line.strip_prefix("version").map(str::trim_start).and_then(|l| l.strip_prefix('='))
-            {
-                return Ok(v.trim().trim_matches('"').to_string());
-            }
-        }
-    }
-    Ok(template.tag.clone())
+    let manifest = &template.manifest;
+    let text = std::fs::read_to_string(manifest).with_context(|| format!("reading {manifest}"))?;
+    let doc: toml_edit::DocumentMut = text.parse().with_context(|| format!("parsing {manifest}"))?;
+    let version = doc.get("workspace").and_then(|w| w.get("package")).and_then(|p| p.get("version"));
+    Ok(version.and_then(toml_edit::Item::as_str).map_or_else(|| template.tag.clone(), str::to_string))
 }
 
 /// The new extension starts at 0.1.0: the workspace version, and the UI package's.
-fn reset_version(rel: &Utf8Path, text: &str, old: &str) -> String {
+fn reset_version(rel: &Utf8Path, text: &str, old: &str) -> anyhow::Result<String> {
     if old == START_VERSION {
-        return text.to_string();
+        return Ok(text.to_string());
     }
-    match rel.as_str() {
+    Ok(match rel.as_str() {
         "Cargo.toml" => {
-            let mut in_package = false;
-            let mut out = String::new();
-            for line in text.split_inclusive('\n') {
-                if line.starts_with('[') {
-                    in_package = line.trim() == "[workspace.package]";
+            let mut doc: toml_edit::DocumentMut = text.parse().context("parsing Cargo.toml")?;
+            let version = doc
+                .get_mut("workspace")
+                .and_then(|w| w.get_mut("package"))
+                .and_then(|p| p.get_mut("version"))
+                .and_then(toml_edit::Item::as_value_mut)
+                .filter(|v| v.as_str() == Some(old));
+            match version {
+                Some(version) => {
+                    set_keeping_comments(version, START_VERSION);
+                    doc.to_string()
                 }
-                if in_package && line.trim_start().starts_with("version") {
-                    out.push_str(&line.replacen(&format!("\"{old}\""), &format!("\"{START_VERSION}\""), 1));
-                } else {
-                    out.push_str(line);
-                }
+                None => text.to_string(),
             }
-            out
         }
         // The package's own version: the first in package.json, the first two in the lock.
         p if p.ends_with("package.json") || p.ends_with("package-lock.json") => {
@@ -407,7 +399,32 @@ fn reset_version(rel: &Utf8Path, text: &str, old: &str) -> String {
             )
         }
         _ => text.to_string(),
+    })
+}
+
+/// `tag = "0.1.0"` in `[workspace.metadata.extension]`, for an extension with no package.
+fn set_start_tag(manifest: &str) -> anyhow::Result<String> {
+    let mut doc: toml_edit::DocumentMut = manifest.parse()?;
+    let extension = doc
+        .get_mut("workspace")
+        .and_then(|w| w.get_mut("metadata"))
+        .and_then(|m| m.get_mut("extension"))
+        .and_then(toml_edit::Item::as_table_like_mut)
+        .context("there is no [workspace.metadata.extension] table")?;
+    match extension.get_mut("tag").and_then(toml_edit::Item::as_value_mut) {
+        Some(tag) => set_keeping_comments(tag, START_VERSION),
+        None => {
+            extension.insert("tag", toml_edit::value(START_VERSION));
+        }
     }
+    Ok(doc.to_string())
+}
+
+/// Replaces a value and keeps the spacing and comments around it.
+fn set_keeping_comments(value: &mut toml_edit::Value, new: &str) {
+    let decor = value.decor().clone();
+    *value = new.into();
+    *value.decor_mut() = decor;
 }
 
 fn retitle_readme(text: &str, title: &str) -> String {
@@ -481,10 +498,25 @@ mod tests {
 
     #[test]
     fn resets_the_workspace_version() {
-        let toml = "[workspace.package]\nversion = \"2.3.4\"\n[dependencies]\nx = { version = \"2.3.4\" }\n";
+        let toml = "[workspace.package]\nversion = \"2.3.4\" # the extension's\n[dependencies]\nx = { version = \"2.3.4\" }\n";
         assert_eq!(
-            reset_version("Cargo.toml".into(), toml, "2.3.4"),
-            "[workspace.package]\nversion = \"0.1.0\"\n[dependencies]\nx = { version = \"2.3.4\" }\n"
+            reset_version("Cargo.toml".into(), toml, "2.3.4").unwrap(),
+            "[workspace.package]\nversion = \"0.1.0\" # the extension's\n[dependencies]\nx = { version = \"2.3.4\" }\n"
+        );
+        // Dotted keys are the same key to TOML.
+        let dotted = "workspace.package.version = \"2.3.4\"\n";
+        assert_eq!(
+            reset_version("Cargo.toml".into(), dotted, "2.3.4").unwrap(),
+            "workspace.package.version = \"0.1.0\"\n"
+        );
+    }
+
+    #[test]
+    fn sets_the_tag_of_an_extension_with_no_package() {
+        let toml = "[workspace.metadata.extension]\nimage = \"acme/x\"\n\n[workspace.metadata.extension.ui]\nout = \"dist\"\n";
+        assert_eq!(
+            set_start_tag(toml).unwrap(),
+            "[workspace.metadata.extension]\nimage = \"acme/x\"\ntag = \"0.1.0\"\n\n[workspace.metadata.extension.ui]\nout = \"dist\"\n"
         );
     }
 }

@@ -17,6 +17,8 @@ use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
 use sha2::{Digest, Sha256};
 
+use crate::files::walk;
+
 /// The file that marks a folder as a context dist wrote, listing what it wrote there.
 pub const CONTEXT_MARKER: &str = ".cargo-xtask-dist";
 const MARKER_HEADER: &str = "# Written by `cargo xtask dist`: this folder is its build context, and the\n\
@@ -123,21 +125,16 @@ fn foreign_entries(dir: &Utf8Path, names: &BTreeSet<String>) -> anyhow::Result<O
         Err(_) => BTreeSet::new(),
     };
     let mut foreign = vec![];
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(folder) = stack.pop() {
-        for entry in folder.read_dir_utf8().with_context(|| format!("reading {folder}"))? {
-            let entry = entry?;
-            let rel = entry.path().strip_prefix(dir).expect("walked from dir").to_path_buf();
-            if rel == CONTEXT_MARKER {
-                continue;
-            }
-            if !listed.contains(&rel) {
-                foreign.push(rel);
-            } else if entry.file_type()?.is_dir() {
-                stack.push(entry.path().to_path_buf());
-            }
+    walk(dir, |entry| {
+        if entry.rel == CONTEXT_MARKER {
+            return Ok(false);
         }
-    }
+        if listed.contains(entry.rel) {
+            return Ok(true); // go on into a folder of dist's
+        }
+        foreign.push(entry.rel.to_path_buf());
+        Ok(false)
+    })?;
     foreign.sort();
     Ok(if foreign.is_empty() { None } else { Some(foreign) })
 }
@@ -160,16 +157,10 @@ fn parse_marker(text: &str) -> BTreeSet<Utf8PathBuf> {
 /// The marker of a staged context: every path under it, folders included (and the marker).
 pub fn marker_text(dir: &Utf8Path) -> anyhow::Result<String> {
     let mut paths = BTreeSet::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(folder) = stack.pop() {
-        for entry in folder.read_dir_utf8().with_context(|| format!("reading {folder}"))? {
-            let entry = entry?;
-            paths.insert(entry.path().strip_prefix(dir).expect("walked from dir").to_path_buf());
-            if entry.file_type()?.is_dir() {
-                stack.push(entry.path().to_path_buf());
-            }
-        }
-    }
+    walk(dir, |entry| {
+        paths.insert(entry.rel.to_path_buf());
+        Ok(true)
+    })?;
     paths.insert(CONTEXT_MARKER.into());
     let mut text = MARKER_HEADER.to_string();
     for path in paths {

@@ -1,4 +1,5 @@
-//! What dist prints: a header per step with its duration, and a summary table at the end.
+//! What dist prints: a header per step with its duration, and a summary table at the end;
+//! and the one format every command reports problems in (the config's, an image's).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -95,4 +96,28 @@ mod tests {
         let t = super::table(&[vec!["a".into(), "bb".into()], vec!["ccc".into(), "d".into()]]);
         assert_eq!(t, "  a    bb\n  ccc  d\n");
     }
+}
+
+/// One thing wrong with an input, found while checking it: every problem is reported at
+/// once, so one run tells the user all there is to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Where: a config key, a label, a file in a variant, the archive.
+    pub place: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+pub fn problem(place: impl Into<String>, message: impl Into<String>) -> Problem {
+    Problem { place: place.into(), message: message.into() }
+}
+
+/// `{what} has N problem(s):` and one line per problem.
+pub fn problems_report(problems: &[Problem], what: &str) -> String {
+    let n = problems.len();
+    let mut s = format!("{what} has {n} problem{}:", if n == 1 { "" } else { "s" });
+    for p in problems {
+        s.push_str(&format!("\n  - {}: {}", p.place, p.message));
+    }
+    s
 }

@@ -3,9 +3,9 @@
 
 use std::time::Instant;
 
+use crate::build::{built_binaries, BuiltBinary};
 use anyhow::{bail, Context};
 use camino::Utf8PathBuf;
-use cargo_metadata::Message;
 use xshell::{cmd, Shell};
 
 use crate::config::Config;
@@ -50,7 +50,9 @@ impl flags::Test {
         let cargo_args = &self.cargo_args;
         // Every test binary runs, even after one fails: the report names them all.
         suite("cargo test --workspace", &mut || {
-            cmd!(sh, "cargo test --workspace --no-fail-fast {cargo_args...}").envs(services.test_env()).run()?;
+            cmd!(sh, "cargo test --workspace --no-fail-fast {cargo_args...}")
+                .envs(services.test_env())
+                .run()?;
             Ok(())
         });
         if let Some(ui) = &config.ui {
@@ -113,14 +115,12 @@ fn native_binaries(sh: &Shell, config: &Config) -> anyhow::Result<(Option<Utf8Pa
     let output =
         cmd!(sh, "cargo build --bins --message-format=json-render-diagnostics {packages...}").read()?;
     let mut backend_path = None;
-    for message in Message::parse_stream(output.as_bytes()) {
-        let Message::CompilerArtifact(artifact) = message? else { continue };
-        let Some(executable) = artifact.executable else { continue };
-        let name = artifact.target.name.as_str();
+    for built in built_binaries(output.as_bytes()) {
+        let BuiltBinary { name, executable, .. } = built?;
         if config.backend.as_ref().is_some_and(|b| b.bin == name) {
             backend_path = Some(executable);
         } else if config.host_binaries.iter().any(|h| h.bin == name) {
-            let dest = host_bin_dir.join(executable.file_name().unwrap_or(name));
+            let dest = host_bin_dir.join(executable.file_name().unwrap_or(&name));
             std::fs::copy(&executable, &dest).with_context(|| format!("copying {executable} to {dest}"))?;
         }
     }
