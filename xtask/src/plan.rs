@@ -166,19 +166,7 @@ impl Plan {
         let image = request.image.clone().unwrap_or_else(|| config.image.clone());
         let tag = request.tag.clone().unwrap_or_else(|| config.tag.clone());
         if request.output == Some(Output::Push) && !request.force {
-            rules::release_tag(&tag)
-                .map_err(|e| anyhow::anyhow!("refusing to push: {e} (or pass --force)"))?;
-        }
-        if request.output == Some(Output::Push) && !request.force {
-            if let Some(platform) = request.platform {
-                bail!(
-                    "refusing to push only {}: Docker Desktop and the Marketplace need both \
-                     platforms under one tag, and a published tag is never pushed over, so this \
-                     release would stay broken. Drop --platform to push both (or pass --force for a \
-                     throwaway test tag)",
-                    platform.platform()
-                );
-            }
+            refuse_unsafe_push(&tag, request.platform)?;
         }
         let reference = format!("{image}:{tag}");
         let variants: Vec<Variant> = match request.platform {
@@ -191,34 +179,7 @@ impl Plan {
             None => config.target_dir.join(CONTEXT_DIR),
         };
 
-        let mut files = vec![
-            ContextFile {
-                dest: "Dockerfile".into(),
-                // The labels name the tag this build really carries (`--tag` included).
-                source: Source::Text(
-                    ImageSpec::from_config(&Config { tag: tag.clone(), ..config.clone() }).dockerfile(),
-                ),
-                expect: None,
-            },
-            ContextFile {
-                dest: "metadata.json".into(),
-                source: Source::Text(metadata::metadata_json(config)),
-                expect: None,
-            },
-            ContextFile {
-                dest: config.icon_file_name().into(),
-                source: Source::File(config.root.join(&config.icon)),
-                expect: None,
-            },
-        ];
-        if let Some(compose) = config.backend.as_ref().and_then(|b| b.compose_file.as_ref()) {
-            let name = compose.file_name().unwrap_or("docker-compose.yaml");
-            files.push(ContextFile {
-                dest: name.into(),
-                source: Source::File(config.root.join(compose)),
-                expect: None,
-            });
-        }
+        let mut files = shared_files(config, &tag);
         let ui = config.ui.as_ref().map(|ui| {
             let dir = config.root.join(&ui.dir);
             let output = dir.join(&ui.output);
@@ -229,29 +190,9 @@ impl Plan {
             });
             UiBuild { dir, command: ui.build.clone(), output }
         });
-
         let mut builds = Builds::new(config, request, machine);
         for &variant in &variants {
-            if let Some(backend) = &config.backend {
-                let target = &backend.targets[&variant];
-                let dest = Utf8PathBuf::from(format!("{variant}/backend"));
-                let static_linked = config.base_image == "scratch";
-                files.push(builds.binary(
-                    "backend",
-                    &backend.package,
-                    &backend.bin,
-                    target,
-                    dest,
-                    static_linked,
-                )?);
-            }
-            for (os, targets) in &config.host_targets {
-                let target = targets.for_variant(variant);
-                for host in &config.host_binaries {
-                    let dest = Utf8PathBuf::from(format!("{variant}/{os}/{}{}", host.bin, os.exe_suffix()));
-                    files.push(builds.binary(os.key(), &host.package, &host.bin, target, dest, false)?);
-                }
-            }
+            files.extend(variant_binaries(config, variant, &mut builds)?);
         }
 
         Ok(Plan {
@@ -439,6 +380,75 @@ fn group_runs(builds: BTreeMap<(Builder, String), BTreeSet<String>>, machine: &M
     // The widest run first: it builds the shared dependencies for the most targets.
     runs.sort_by(|a, b| b.targets.len().cmp(&a.targets.len()).then(a.cmp(b)));
     runs
+}
+
+/// A release tag must be one a user can install for good: semver, not `latest`, and both
+/// platforms (`--force` is the way out, for a throwaway test tag).
+fn refuse_unsafe_push(tag: &str, platform: Option<Variant>) -> anyhow::Result<()> {
+    rules::release_tag(tag).map_err(|e| anyhow::anyhow!("refusing to push: {e} (or pass --force)"))?;
+    if let Some(platform) = platform {
+        bail!(
+            "refusing to push only {}: Docker Desktop and the Marketplace need both \
+             platforms under one tag, and a published tag is never pushed over, so this \
+             release would stay broken. Drop --platform to push both (or pass --force for a \
+             throwaway test tag)",
+            platform.platform()
+        );
+    }
+    Ok(())
+}
+
+/// The files both variants carry at the top of the context: the Dockerfile, metadata.json,
+/// the icon and the compose file.
+fn shared_files(config: &Config, tag: &str) -> Vec<ContextFile> {
+    // The labels name the tag this build really carries (`--tag` included).
+    let dockerfile = ImageSpec::from_config(&Config { tag: tag.to_string(), ..config.clone() }).dockerfile();
+    let mut files = vec![
+        ContextFile { dest: "Dockerfile".into(), source: Source::Text(dockerfile), expect: None },
+        ContextFile {
+            dest: "metadata.json".into(),
+            source: Source::Text(metadata::metadata_json(config)),
+            expect: None,
+        },
+        ContextFile {
+            dest: config.icon_file_name().into(),
+            source: Source::File(config.root.join(&config.icon)),
+            expect: None,
+        },
+    ];
+    if let Some(compose) = config.backend.as_ref().and_then(|b| b.compose_file.as_ref()) {
+        let name = compose.file_name().unwrap_or("docker-compose.yaml");
+        files.push(ContextFile {
+            dest: name.into(),
+            source: Source::File(config.root.join(compose)),
+            expect: None,
+        });
+    }
+    files
+}
+
+/// One variant's binaries: the backend at `/<variant>/backend`, each host binary at
+/// `/<variant>/<os>/<bin>`, the builds that make them added to `builds`.
+fn variant_binaries(
+    config: &Config,
+    variant: Variant,
+    builds: &mut Builds,
+) -> anyhow::Result<Vec<ContextFile>> {
+    let mut files = vec![];
+    if let Some(backend) = &config.backend {
+        let target = &backend.targets[&variant];
+        let dest = Utf8PathBuf::from(format!("{variant}/backend"));
+        let static_linked = config.base_image == "scratch";
+        files.push(builds.binary("backend", &backend.package, &backend.bin, target, dest, static_linked)?);
+    }
+    for (os, targets) in &config.host_targets {
+        let target = targets.for_variant(variant);
+        for host in &config.host_binaries {
+            let dest = Utf8PathBuf::from(format!("{variant}/{os}/{}{}", host.bin, os.exe_suffix()));
+            files.push(builds.binary(os.key(), &host.package, &host.bin, target, dest, false)?);
+        }
+    }
+    Ok(files)
 }
 
 fn image_step(
