@@ -9,9 +9,10 @@
 //!   names, modes 0755 for folders and executables (the variant's binaries, by rule, not by
 //!   what the checkout's file system says) and 0644 for the rest, mtimes from
 //!   `SOURCE_DATE_EPOCH`, no extended attributes; a symlink in the context is refused;
-//! * gzip: flate2 on zlib-rs (pure Rust: no C zlib, and no CPU-dependent choices: its hash
-//!   is fixed, its SIMD paths compute exact values) at level 6, gzip's default; no name,
-//!   mtime 0, OS "unknown";
+//! * gzip: flate2 on miniz_oxide (pure Rust: no C zlib, and no CPU-dependent choices) at
+//!   level 6, gzip's default; no name, mtime 0, OS "unknown". (zlib-rs deflates 2.5x as
+//!   fast but adds 3.5 s to every user's first `cargo xtask`; the dev loop, where speed
+//!   counts, loads uncompressed layers instead);
 //! * JSON: serde structs with their keys in a fixed order, serialised once; those exact
 //!   bytes are hashed, archived and pushed.
 
@@ -67,12 +68,22 @@ struct Entry {
     executable: bool,
 }
 
+/// How layers are stored: gzip for anything published or kept; plain tar for an image
+/// loaded straight into the local engine, where compressing is only time spent (the dev
+/// loop: its debug binaries are tens of megabytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layers {
+    Gzip,
+    Uncompressed,
+}
+
 /// Writes the image of `context` (laid out by dist) for `platforms`.
 pub fn build(
     spec: &ImageSpec,
     context: &Utf8Path,
     platforms: &[Variant],
     epoch: u64,
+    layers: Layers,
 ) -> anyhow::Result<BuiltImage> {
     if spec.base_image != "scratch" {
         bail!(
@@ -97,7 +108,7 @@ pub fn build(
             .map(|&(i, variant)| {
                 let copy = &spec.copies[i];
                 let on = variant.or(platforms.first().copied()).unwrap_or(Variant::Amd64);
-                scope.spawn(move || make_layer(context, on, copy, epoch))
+                scope.spawn(move || make_layer(context, on, copy, epoch, layers))
             })
             .collect();
         handles
@@ -123,9 +134,9 @@ pub fn build(
             let layer = &made_layers[&key];
             diff_ids.push(layer.diff_id.clone());
             let descriptor = Descriptor {
-                media_type: oci::LAYER_GZIP.into(),
-                digest: oci::digest(&layer.gzip),
-                size: layer.gzip.len() as u64,
+                media_type: layer.media_type.into(),
+                digest: layer.digest.clone(),
+                size: layer.blob.len() as u64,
                 platform: None,
                 annotations: BTreeMap::new(),
             };
@@ -141,7 +152,7 @@ pub fn build(
                 comment: COMMENT,
                 empty_layer: None,
             });
-            blobs.insert(descriptor.digest.clone(), layer.gzip.clone());
+            blobs.insert(descriptor.digest.clone(), layer.blob.clone());
             layers.push((descriptor, created_by));
         }
         if spec.entrypoint.is_some() {
@@ -210,9 +221,12 @@ pub fn build(
 
 const COMMENT: &str = "cargo xtask dist (builtin)";
 
-/// A layer: its gzip bytes and the digest of its uncompressed tar (the diff ID).
+/// A layer: its blob (gzip or plain tar), the blob's digest, and the digest of its
+/// uncompressed tar (the diff ID).
 struct Layer {
-    gzip: Vec<u8>,
+    blob: Vec<u8>,
+    media_type: &'static str,
+    digest: String,
     diff_id: String,
 }
 
@@ -221,10 +235,20 @@ fn make_layer(
     variant: Variant,
     copy: &crate::dockerfile::Copy,
     epoch: u64,
+    layers: Layers,
 ) -> anyhow::Result<Layer> {
     let entries = layer_entries(context, variant, &copy.sources, &copy.dest, copy.per_variant)?;
     let tar = tar_bytes(&entries, epoch)?;
-    Ok(Layer { diff_id: oci::digest(&tar), gzip: gzip(&tar)? })
+    let diff_id = oci::digest(&tar);
+    Ok(match layers {
+        Layers::Gzip => {
+            let blob = gzip(&tar)?;
+            Layer { digest: oci::digest(&blob), blob, media_type: oci::LAYER_GZIP, diff_id }
+        }
+        Layers::Uncompressed => {
+            Layer { digest: diff_id.clone(), blob: tar, media_type: oci::LAYER_TAR, diff_id }
+        }
+    })
 }
 
 /// The platform an archive's `manifest.json` names: what `docker load` takes on Docker's

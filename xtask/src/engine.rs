@@ -10,6 +10,7 @@ use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
+use crate::builtin::Layers;
 use crate::dockerfile::ImageSpec;
 use crate::machine::runs;
 use crate::ownership::Ledger;
@@ -128,6 +129,8 @@ pub struct ImageBuild {
     pub epoch: SourceDate,
     /// dist's own folder (target/xtask): the builtin engine's scratch files.
     pub scratch: Utf8PathBuf,
+    /// How the builtin engine stores the layers of an image it loads (`--load`).
+    pub load_layers: Layers,
 }
 
 /// The time a builtin image says it was made, and where that came from.
@@ -190,7 +193,7 @@ pub enum Run {
     /// A program, run as it is; `only_if` first decides whether it runs.
     Command { argv: Vec<String>, only_if: Option<Vec<String>> },
     /// dist writes the image itself (the builtin engine) as an OCI archive at `to`.
-    WriteArchive { to: Utf8PathBuf },
+    WriteArchive { to: Utf8PathBuf, layers: Layers },
     /// The same, as an OCI layout folder (what the registry client pushes).
     WriteLayout { to: Utf8PathBuf },
 }
@@ -202,7 +205,12 @@ impl fmt::Display for Run {
                 write!(f, "{} (only if `{}` succeeds)", argv.join(" "), condition.join(" "))
             }
             Run::Command { argv, only_if: None } => f.write_str(&argv.join(" ")),
-            Run::WriteArchive { to } => write!(f, "write the image as an OCI archive (builtin): {to}"),
+            Run::WriteArchive { to, layers: Layers::Gzip } => {
+                write!(f, "write the image as an OCI archive (builtin): {to}")
+            }
+            Run::WriteArchive { to, layers: Layers::Uncompressed } => {
+                write!(f, "write the image as an OCI archive (builtin, uncompressed layers to load): {to}")
+            }
             Run::WriteLayout { to } => write!(f, "write the image as an OCI layout (builtin): {to}"),
         }
     }
@@ -474,11 +482,13 @@ impl ImageBuild {
                 commands
             }
             Engine::Builtin => match &self.output {
-                Output::Oci(path) => vec![Run::WriteArchive { to: Self::partial_archive(path) }],
+                Output::Oci(path) => {
+                    vec![Run::WriteArchive { to: Self::partial_archive(path), layers: Layers::Gzip }]
+                }
                 Output::Load => {
                     let archive = self.load_archive();
                     vec![
-                        Run::WriteArchive { to: archive.clone() },
+                        Run::WriteArchive { to: archive.clone(), layers: self.load_layers },
                         always(argv(["docker", "load", "--input", archive.as_str()])),
                     ]
                 }
@@ -533,19 +543,29 @@ impl ImageBuild {
         for step in self.commands() {
             let ran = match &step {
                 Run::Command { argv, only_if } => run_command(sh, argv, only_if.as_deref()),
-                Run::WriteArchive { to } | Run::WriteLayout { to } => {
+                Run::WriteArchive { to, .. } | Run::WriteLayout { to } => {
                     crate::report::say(&format!("    {step}"));
-                    crate::builtin::build(&self.spec, &self.context, &self.platforms, self.epoch.seconds)
-                        .and_then(|image| {
-                            match &step {
-                                Run::WriteLayout { .. } => {
-                                    crate::builtin::write_layout(&image, &self.reference, to)?;
-                                }
-                                _ => crate::builtin::write_archive(&image, &self.reference, to)?,
+                    let layers = match &step {
+                        Run::WriteArchive { layers, .. } => *layers,
+                        _ => Layers::Gzip,
+                    };
+                    crate::builtin::build(
+                        &self.spec,
+                        &self.context,
+                        &self.platforms,
+                        self.epoch.seconds,
+                        layers,
+                    )
+                    .and_then(|image| {
+                        match &step {
+                            Run::WriteLayout { .. } => {
+                                crate::builtin::write_layout(&image, &self.reference, to)?;
                             }
-                            built = Some(image);
-                            Ok(())
-                        })
+                            _ => crate::builtin::write_archive(&image, &self.reference, to)?,
+                        }
+                        built = Some(image);
+                        Ok(())
+                    })
                 }
             };
             if let Err(e) = ran {
@@ -699,6 +719,7 @@ mod tests {
             spec: ImageSpec::from_config(&crate::testing::sample_config()),
             epoch: SourceDate { seconds: 0, from: SourceDateFrom::Zero },
             scratch: "/w/target/xtask".into(),
+            load_layers: Layers::Gzip,
         }
     }
 
@@ -708,7 +729,9 @@ mod tests {
             .into_iter()
             .map(|r| match r {
                 Run::Command { argv, .. } => argv,
-                Run::WriteArchive { to } | Run::WriteLayout { to } => vec!["WRITE".into(), to.to_string()],
+                Run::WriteArchive { to, .. } | Run::WriteLayout { to } => {
+                    vec!["WRITE".into(), to.to_string()]
+                }
             })
             .collect()
     }

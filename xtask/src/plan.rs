@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::binary::BinaryKind;
+use crate::builtin::Layers;
 use crate::config::Config;
 use crate::dockerfile::ImageSpec;
 use crate::engine::{Attestations, Engine, ImageBuild, Output};
@@ -505,6 +506,8 @@ fn image_step(
         epoch: machine.source_date,
         scratch: target_dir.join("xtask"),
         digest_file,
+        // The dev loop's image goes straight into the local engine, and is rebuilt often.
+        load_layers: if request.dev_profile { Layers::Uncompressed } else { Layers::Gzip },
     }))
 }
 
