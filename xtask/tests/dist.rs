@@ -103,20 +103,7 @@ fn archive_index_has_both_platforms() {
         &format!("oci-archive:{}", built.archive.display()),
     ]));
     let index: Value = serde_json::from_str(&index.assert_ok().stdout).unwrap();
-    let mut platforms: Vec<String> = index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            format!(
-                "{}/{}",
-                m["platform"]["os"].as_str().unwrap(),
-                m["platform"]["architecture"].as_str().unwrap()
-            )
-        })
-        .collect();
-    platforms.sort();
-    assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
+    assert_eq!(common::platforms(&index), ["linux/amd64", "linux/arm64"], "{index}");
 }
 
 /// The layers of one variant, by digest (skopeo's own reading of the archive).

@@ -27,25 +27,6 @@ fn dist(out: &TempDir, args: &[&str]) -> Output {
     run(&mut command)
 }
 
-/// The platforms of an index (attestation manifests left out), sorted.
-fn platforms(index: &Value) -> Vec<String> {
-    let mut platforms: Vec<String> = index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["annotations"]["vnd.docker.reference.type"] != "attestation-manifest")
-        .map(|m| {
-            format!(
-                "{}/{}",
-                m["platform"]["os"].as_str().unwrap(),
-                m["platform"]["architecture"].as_str().unwrap()
-            )
-        })
-        .collect();
-    platforms.sort();
-    platforms
-}
-
 #[test]
 fn load_puts_both_platforms_in_the_store_and_the_backend_runs_as_docker_desktop_runs_it() {
     require("skopeo");
