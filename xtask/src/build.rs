@@ -40,6 +40,57 @@ pub fn built_binaries(messages: impl BufRead) -> impl Iterator<Item = anyhow::Re
     })
 }
 
+/// The name of the lock file in cargo-zigbuild's wrapper folder.
+const WRAPPERS_LOCK: &str = ".cargo-xtask.lock";
+
+/// Held while a cargo-zigbuild run of dist's runs: cargo-zigbuild rewrites its linker
+/// wrappers (in CARGO_ZIGBUILD_CACHE_DIR, see the plan) before cargo takes its own lock on
+/// the target folder, so a second run beside the first could rewrite a wrapper the first
+/// is executing ("Text file busy"). Cargo would make the second wait anyway.
+fn lock_zigbuild_wrappers(run: &CargoRun) -> anyhow::Result<Option<std::fs::File>> {
+    let Some((_, dir)) = run.env.iter().find(|(key, _)| key == "CARGO_ZIGBUILD_CACHE_DIR") else {
+        return Ok(None);
+    };
+    let path = Utf8Path::new(dir).join(WRAPPERS_LOCK);
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {dir}"))?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {path}"))?;
+    lock_exclusive(&file).with_context(|| format!("locking {path}"))?;
+    Ok(Some(file))
+}
+
+/// Takes an exclusive lock on the file (released when it is closed), saying so when it
+/// has to wait for another build.
+#[cfg(unix)]
+fn lock_exclusive(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    // SAFETY: flock only reads the descriptor, which `file` keeps open.
+    if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(());
+    }
+    let error = std::io::Error::last_os_error();
+    if error.raw_os_error() != Some(libc::EWOULDBLOCK) {
+        return Err(error);
+    }
+    crate::report::say("    (waiting for another cargo-zigbuild run of this workspace to finish)");
+    // SAFETY: as above.
+    if unsafe { libc::flock(fd, libc::LOCK_EX) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(unix))]
+fn lock_exclusive(_: &std::fs::File) -> std::io::Result<()> {
+    Ok(()) // no flock here; cargo's own lock still orders the builds
+}
+
 /// Runs one builder invocation, echoing cargo's progress and diagnostics, and returns the
 /// executables it produced.
 pub fn run(
@@ -51,6 +102,7 @@ pub fn run(
 ) -> anyhow::Result<Artifacts> {
     let argv = run.argv();
     let (program, args) = argv.split_first().expect("a cargo run has a program");
+    let _wrappers = lock_zigbuild_wrappers(run)?;
     crate::report::say(&format!("    $ {}", run.display()));
     let mut command: std::process::Command =
         cmd!(sh, "{program} {args...}").envs(run.env.iter().map(|(k, v)| (k, v))).into();

@@ -22,6 +22,8 @@ pub struct Machine {
     pub engines: Vec<Engine>,
     /// MACOSX_DEPLOYMENT_TARGET, when the user set it.
     pub macos_deployment_target: Option<String>,
+    /// Whether the user chose cargo-zigbuild's cache folder (CARGO_ZIGBUILD_CACHE_DIR).
+    pub zigbuild_cache_set: bool,
     /// The virtual environment zig and cargo-zigbuild run from, first on PATH, when setup
     /// had to make one (see `tools::ensure_zigbuild`).
     pub zig_venv: Option<Utf8PathBuf>,
@@ -46,6 +48,7 @@ impl Machine {
             linkers: configured_linkers(root),
             engines: Engine::detect(sh),
             macos_deployment_target: std::env::var("MACOSX_DEPLOYMENT_TARGET").ok().filter(|v| !v.is_empty()),
+            zigbuild_cache_set: std::env::var_os("CARGO_ZIGBUILD_CACHE_DIR").is_some_and(|v| !v.is_empty()),
             zig_venv,
             source_date: source_date(sh, root)?,
         })

@@ -318,7 +318,7 @@ impl<'a> Builds<'a> {
     }
 
     fn runs(self) -> Vec<CargoRun> {
-        let mut runs = group_runs(self.compiled, self.machine);
+        let mut runs = group_runs(self.compiled, self.machine, &self.config.target_dir);
         for run in &mut runs {
             run.release = !self.request.dev_profile;
         }
@@ -355,7 +355,11 @@ pub fn host_binary_builds(
 
 /// Packages that need the same targets from the same builder share one run; cross runs
 /// one target at a time (it picks one container image per run).
-fn group_runs(builds: BTreeMap<(Builder, String), BTreeSet<String>>, machine: &Machine) -> Vec<CargoRun> {
+fn group_runs(
+    builds: BTreeMap<(Builder, String), BTreeSet<String>>,
+    machine: &Machine,
+    target_dir: &Utf8Path,
+) -> Vec<CargoRun> {
     let mut runs: BTreeMap<(Builder, Vec<String>), Vec<String>> = BTreeMap::new();
     for ((builder, package), targets) in builds {
         if builder == Builder::Cross {
@@ -370,11 +374,19 @@ fn group_runs(builds: BTreeMap<(Builder, String), BTreeSet<String>>, machine: &M
         .into_iter()
         .map(|((builder, targets), packages)| {
             let darwin = targets.iter().any(|t| t.ends_with("-apple-darwin"));
-            let env = if darwin && machine.macos_deployment_target.is_none() {
-                vec![("MACOSX_DEPLOYMENT_TARGET".to_string(), MACOS_DEPLOYMENT_TARGET.to_string())]
-            } else {
-                vec![]
-            };
+            let mut env = vec![];
+            if darwin && machine.macos_deployment_target.is_none() {
+                env.push(("MACOSX_DEPLOYMENT_TARGET".to_string(), MACOS_DEPLOYMENT_TARGET.to_string()));
+            }
+            // cargo-zigbuild rewrites its linker wrappers in a cache shared by every build on
+            // the machine, on each run: two at once (two workspaces, a dist beside a dev
+            // loop) fail with "Text file busy". One wrapper folder per target folder.
+            if builder == Builder::Zigbuild && !machine.zigbuild_cache_set {
+                env.push((
+                    "CARGO_ZIGBUILD_CACHE_DIR".to_string(),
+                    target_dir.join("xtask/zigbuild").to_string(),
+                ));
+            }
             CargoRun { builder, packages, targets, env, release: true }
         })
         .collect();
@@ -584,6 +596,7 @@ mod tests {
             linkers: BTreeSet::new(),
             engines: engines.to_vec(),
             macos_deployment_target: None,
+            zigbuild_cache_set: true,
             zig_venv: None,
             source_date: SourceDate { seconds: 0, from: SourceDateFrom::Zero },
         }
@@ -754,6 +767,19 @@ mod tests {
         assert_eq!(builtin.output, Output::Oci("/work/sample/target/extension.tar".into()));
         let none = flags::Dist { no_image: true, ..flags::Dist::default() };
         assert_eq!(Plan::new(&config, &none, &machine(&[Engine::Buildx])).unwrap().image, ImageStep::Skip);
+    }
+
+    #[test]
+    fn zigbuild_keeps_its_wrappers_in_the_target_folder_unless_the_user_chose_a_place() {
+        let config = sample_config();
+        let machine = Machine { zigbuild_cache_set: false, ..machine(&[]) };
+        let plan = Plan::new(&config, &flags::Dist::default(), &machine).unwrap();
+        let wrappers =
+            ("CARGO_ZIGBUILD_CACHE_DIR".to_string(), config.target_dir.join("xtask/zigbuild").to_string());
+        for run in &plan.cargo_runs {
+            assert_eq!(run.env.contains(&wrappers), run.builder == Builder::Zigbuild, "{}", run.display());
+        }
+        assert!(plan.cargo_runs.iter().any(|r| r.builder == Builder::Zigbuild));
     }
 
     #[test]

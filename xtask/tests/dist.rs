@@ -390,11 +390,14 @@ fn dry_run_prints_the_plan_and_runs_nothing() {
     ));
     let plan = &output.assert_ok().stdout;
     // template:host-binaries:begin
-    assert!(plan.contains("MACOSX_DEPLOYMENT_TARGET=11.0 cargo zigbuild --release --message-format=json-render-diagnostics --package hostinfo --target aarch64-apple-darwin --target aarch64-pc-windows-gnullvm"), "{plan}");
+    // cargo-zigbuild's wrappers live in the workspace's target folder (see plan.rs).
+    let wrappers = format!("CARGO_ZIGBUILD_CACHE_DIR={}/target/xtask/zigbuild ", repo_root().display());
+    assert!(plan.contains(&format!("MACOSX_DEPLOYMENT_TARGET=11.0 {wrappers}cargo zigbuild --release --message-format=json-render-diagnostics --package hostinfo --target aarch64-apple-darwin --target aarch64-pc-windows-gnullvm")), "{plan}");
     assert!(plan.contains("arm64/windows/hostinfo.exe"), "{plan}");
     // template:host-binaries:end
     // template:backend:begin
-    assert!(plan.contains("cargo zigbuild --release --message-format=json-render-diagnostics --package rust-starter-backend --target aarch64-unknown-linux-musl --target x86_64-unknown-linux-musl"), "{plan}");
+    let wrappers = format!("CARGO_ZIGBUILD_CACHE_DIR={}/target/xtask/zigbuild ", repo_root().display());
+    assert!(plan.contains(&format!("{wrappers}cargo zigbuild --release --message-format=json-render-diagnostics --package rust-starter-backend --target aarch64-unknown-linux-musl --target x86_64-unknown-linux-musl")), "{plan}");
     // template:backend:end
     assert!(
         plan.contains(
