@@ -11,7 +11,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use cargo_metadata::Message;
 use xshell::{cmd, Shell};
 
-use crate::plan::CargoRun;
+use crate::plan::{CargoRun, ZIGBUILD_CACHE_DIR};
 
 /// (package, bin, target) -> the executable cargo reported.
 pub type Artifacts = BTreeMap<(String, String, String), Utf8PathBuf>;
@@ -48,7 +48,7 @@ const WRAPPERS_LOCK: &str = ".cargo-xtask.lock";
 /// the target folder, so a second run beside the first could rewrite a wrapper the first
 /// is executing ("Text file busy"). Cargo would make the second wait anyway.
 fn lock_zigbuild_wrappers(run: &CargoRun) -> anyhow::Result<Option<std::fs::File>> {
-    let Some((_, dir)) = run.env.iter().find(|(key, _)| key == "CARGO_ZIGBUILD_CACHE_DIR") else {
+    let Some((_, dir)) = run.env.iter().find(|(key, _)| key == ZIGBUILD_CACHE_DIR) else {
         return Ok(None);
     };
     let path = Utf8Path::new(dir).join(WRAPPERS_LOCK);

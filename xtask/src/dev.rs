@@ -39,7 +39,6 @@ use crate::ownership::{Ledger, Protected};
 use crate::plan::{CargoRun, ImageStep, Plan};
 use crate::processes::{self, Group};
 use crate::report;
-use crate::services::SERVER_VERSION;
 use crate::targets::{Os, Variant};
 
 /// The tag of dev images: never a release's.
@@ -111,7 +110,7 @@ impl<'a> Session<'a> {
         let config = Config::load(&cwd)?;
         sh.change_dir(&config.root);
         let machine = Machine::probe(sh, &config)?;
-        let docker = cmd!(sh, "docker info --format {SERVER_VERSION}").quiet().ignore_stderr().read().is_ok();
+        let docker = crate::engine::docker_answers(sh);
         if !flags.browser {
             if !docker {
                 Check::DockerRunning.run(sh)?;

@@ -300,6 +300,11 @@ impl Check {
     }
 }
 
+/// Whether a Docker engine answers (the CLI and its plugins answer without one).
+pub fn docker_answers(sh: &Shell) -> bool {
+    docker_running(sh).is_ok()
+}
+
 /// `docker info` answers only when the engine does; the buildx plugin answers without it.
 fn docker_running(sh: &Shell) -> anyhow::Result<()> {
     let info = cmd!(sh, "docker info --format {SERVER_VERSION}").quiet().ignore_status().output()?;
@@ -513,6 +518,12 @@ impl ImageBuild {
         crate::ownership::short_hash(self.context.as_str())
     }
 
+    /// The builtin engine's image of the context, announced as the step that writes it.
+    fn builtin_image(&self, step: &Run, layers: Layers) -> anyhow::Result<crate::builtin::BuiltImage> {
+        crate::report::say(&format!("    {step}"));
+        crate::builtin::build(&self.spec, &self.context, &self.platforms, self.epoch.seconds, layers)
+    }
+
     /// Runs every check, in order; the first failure stops.
     pub fn check(&self, sh: &Shell) -> anyhow::Result<()> {
         for check in self.checks() {
@@ -542,37 +553,22 @@ impl ImageBuild {
         let mut built = None;
         for step in self.commands() {
             let ran = match &step {
-                Run::Command { argv, only_if } => run_command(sh, argv, only_if.as_deref()),
-                Run::WriteArchive { to, .. } | Run::WriteLayout { to } => {
-                    crate::report::say(&format!("    {step}"));
-                    let layers = match &step {
-                        Run::WriteArchive { layers, .. } => *layers,
-                        _ => Layers::Gzip,
-                    };
-                    crate::builtin::build(
-                        &self.spec,
-                        &self.context,
-                        &self.platforms,
-                        self.epoch.seconds,
-                        layers,
-                    )
-                    .and_then(|image| {
-                        match &step {
-                            Run::WriteLayout { .. } => {
-                                crate::builtin::write_layout(&image, &self.reference, to)?;
-                            }
-                            _ => crate::builtin::write_archive(&image, &self.reference, to)?,
-                        }
-                        built = Some(image);
-                        Ok(())
-                    })
-                }
+                Run::Command { argv, only_if } => run_command(sh, argv, only_if.as_deref()).map(|()| None),
+                Run::WriteArchive { to, layers } => self.builtin_image(&step, *layers).and_then(|image| {
+                    crate::builtin::write_archive(&image, &self.reference, to).map(|()| Some(image))
+                }),
+                Run::WriteLayout { to } => self.builtin_image(&step, Layers::Gzip).and_then(|image| {
+                    crate::builtin::write_layout(&image, &self.reference, to).map(|()| Some(image))
+                }),
             };
-            if let Err(e) = ran {
-                if let Output::Oci(path) = &self.output {
-                    let _ = std::fs::remove_file(Self::partial_archive(path));
+            match ran {
+                Ok(image) => built = image.or(built),
+                Err(e) => {
+                    if let Output::Oci(path) = &self.output {
+                        let _ = std::fs::remove_file(Self::partial_archive(path));
+                    }
+                    return Err(e);
                 }
-                return Err(e);
             }
         }
         let digest = match &built {

@@ -48,7 +48,8 @@ impl Machine {
             linkers: configured_linkers(root),
             engines: Engine::detect(sh),
             macos_deployment_target: std::env::var("MACOSX_DEPLOYMENT_TARGET").ok().filter(|v| !v.is_empty()),
-            zigbuild_cache_set: std::env::var_os("CARGO_ZIGBUILD_CACHE_DIR").is_some_and(|v| !v.is_empty()),
+            zigbuild_cache_set: std::env::var_os(crate::plan::ZIGBUILD_CACHE_DIR)
+                .is_some_and(|v| !v.is_empty()),
             zig_venv,
             source_date: source_date(sh, root)?,
         })

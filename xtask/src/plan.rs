@@ -51,6 +51,10 @@ pub struct CargoRun {
 /// on older ones. Every macOS that runs Docker Desktop is newer than this.
 pub const MACOS_DEPLOYMENT_TARGET: &str = "11.0";
 
+/// The variable that tells cargo-zigbuild where to keep its linker wrappers (dist sets it
+/// per target folder, unless the user did).
+pub const ZIGBUILD_CACHE_DIR: &str = "CARGO_ZIGBUILD_CACHE_DIR";
+
 impl CargoRun {
     /// Every (builder, target) pair of some runs.
     pub fn targets_of(runs: &[CargoRun]) -> BTreeSet<(Builder, String)> {
@@ -382,10 +386,7 @@ fn group_runs(
             // the machine, on each run: two at once (two workspaces, a dist beside a dev
             // loop) fail with "Text file busy". One wrapper folder per target folder.
             if builder == Builder::Zigbuild && !machine.zigbuild_cache_set {
-                env.push((
-                    "CARGO_ZIGBUILD_CACHE_DIR".to_string(),
-                    target_dir.join("xtask/zigbuild").to_string(),
-                ));
+                env.push((ZIGBUILD_CACHE_DIR.to_string(), target_dir.join("xtask/zigbuild").to_string()));
             }
             CargoRun { builder, packages, targets, env, release: true }
         })

@@ -213,8 +213,7 @@ impl Services {
         let _env = self.push_env(sh);
         let registry_url = format!("http://{}/v2/", self.registry);
         loop {
-            let docker =
-                cmd!(sh, "docker info --format {SERVER_VERSION}").quiet().ignore_stderr().read().is_ok();
+            let docker = crate::engine::docker_answers(sh);
             let registry = std::net::TcpStream::connect(&self.registry).is_ok();
             if docker && registry {
                 // buildx sets up its state in DOCKER_CONFIG on first use: once, here, rather
