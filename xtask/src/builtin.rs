@@ -520,6 +520,56 @@ pub fn rfc3339(epoch: u64) -> String {
 mod tests {
     use super::*;
 
+    /// A small laid-out context of the sample config: shared files and both variants.
+    fn sample_context(dir: &Utf8Path) {
+        let files = [
+            ("metadata.json", "{}"),
+            ("icon.svg", "<svg/>"),
+            ("ui/index.html", "<html></html>"),
+            ("amd64/backend", "amd64 backend"),
+            ("amd64/linux/cli", "amd64 cli"),
+            ("arm64/backend", "arm64 backend"),
+            ("arm64/linux/cli", "arm64 cli"),
+        ];
+        for (path, text) in files {
+            let path = dir.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text.repeat(1000)).unwrap();
+        }
+    }
+
+    #[test]
+    fn uncompressed_layers_hold_the_same_tars_as_the_gzip_ones() {
+        let dir = std::env::temp_dir().join(format!("xtask-builtin-layers-{}", std::process::id()));
+        let dir = Utf8PathBuf::try_from(dir).unwrap();
+        sample_context(&dir);
+        let spec = ImageSpec::from_config(&crate::testing::sample_config());
+        let gzip = build(&spec, &dir, &Variant::ALL, 0, Layers::Gzip).unwrap();
+        let plain = build(&spec, &dir, &Variant::ALL, 0, Layers::Uncompressed).unwrap();
+        write_archive(&gzip, "acme/ext:1.0.0", &dir.join("gzip.tar")).unwrap();
+        write_archive(&plain, "acme/ext:1.0.0", &dir.join("plain.tar")).unwrap();
+        let read = |name: &str| oci::Layout::read_archive(&dir.join(name)).unwrap();
+        let (gzip_layout, plain_layout) = (read("gzip.tar"), read("plain.tar"));
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        let (gzip_images, plain_images) = (gzip_layout.contents().unwrap(), plain_layout.contents().unwrap());
+        assert_eq!(plain_images.images.len(), 2);
+        for (g, p) in gzip_images.images.iter().zip(&plain_images.images) {
+            assert_eq!((g.variant, &g.config), (p.variant, &p.config));
+            assert!(g.manifest.layers.iter().all(|l| l.media_type == oci::LAYER_GZIP));
+            assert!(p.manifest.layers.iter().all(|l| l.media_type == oci::LAYER_TAR));
+            // A plain layer is the very tar the gzip one compresses: its digest is the diff ID.
+            let config: serde_json::Value =
+                serde_json::from_slice(gzip_layout.blob(&g.manifest.config).unwrap()).unwrap();
+            let plain_digests: Vec<&str> = p.manifest.layers.iter().map(|l| l.digest.as_str()).collect();
+            assert_eq!(config["rootfs"]["diff_ids"], serde_json::json!(plain_digests));
+            let (g_files, p_files) =
+                (gzip_layout.files(&g.manifest).unwrap(), plain_layout.files(&p.manifest).unwrap());
+            assert_eq!(g_files.entries, p_files.entries);
+            assert!(p_files.file("backend").is_some_and(|b| b.starts_with(p.variant.arch().as_bytes())));
+        }
+    }
+
     #[test]
     fn full_names() {
         assert_eq!(full_name("acme/ext:1.2.3"), "docker.io/acme/ext:1.2.3");
