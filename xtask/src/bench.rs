@@ -265,10 +265,11 @@ fn dev_latencies(
 fn image_step_seconds(config: &Config) -> anyhow::Result<f64> {
     let path = config.target_dir.join(TIMINGS_FILE);
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-    let steps: Vec<serde_json::Value> =
-        serde_json::from_str(&text).with_context(|| format!("parsing {path}"))?;
-    steps
-        .iter()
+    let report: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("parsing {path}"))?;
+    report["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
         .find(|s| s["step"].as_str().is_some_and(|t| t.starts_with("Building the image")))
         .and_then(|s| s["seconds"].as_f64())
         .with_context(|| format!("{path} records no image step"))

@@ -108,9 +108,137 @@ impl BinaryInfo {
     }
 }
 
+/// Bytes read by offset: a slice in memory, or a file read in place (a binary can be
+/// large: nothing here reads one whole).
+pub trait Bytes {
+    /// How many bytes there are.
+    fn size(&self) -> u64;
+    /// Fills `buf` with the bytes at `offset`; false when they are not all there.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> bool;
+}
+
+impl Bytes for &[u8] {
+    fn size(&self) -> u64 {
+        self.len() as u64
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> bool {
+        let Ok(start) = usize::try_from(offset) else { return false };
+        match start.checked_add(buf.len()).and_then(|end| self.get(start..end)) {
+            Some(found) => {
+                buf.copy_from_slice(found);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Bytes for Vec<u8> {
+    fn size(&self) -> u64 {
+        self.len() as u64
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> bool {
+        self.as_slice().read_at(offset, buf)
+    }
+}
+
+/// A file read by offset (its length taken once, when opened), through a window of
+/// [`WINDOW`] bytes: header fields are read a few bytes at a time, close together.
+pub struct FileBytes {
+    file: std::cell::RefCell<std::fs::File>,
+    len: u64,
+    /// The window: where it starts in the file, and its bytes.
+    window: std::cell::RefCell<(u64, Vec<u8>)>,
+}
+
+const WINDOW: usize = 64 * 1024;
+
+impl FileBytes {
+    pub fn open(path: &camino::Utf8Path) -> std::io::Result<FileBytes> {
+        FileBytes::new(std::fs::File::open(path)?)
+    }
+
+    pub fn new(file: std::fs::File) -> std::io::Result<FileBytes> {
+        let len = file.metadata()?.len();
+        let window = std::cell::RefCell::new((0, vec![]));
+        Ok(FileBytes { file: std::cell::RefCell::new(file), len, window })
+    }
+
+    /// The file, to write to (then [`FileBytes::forget_window`]).
+    pub fn file(&self) -> std::cell::RefMut<'_, std::fs::File> {
+        self.file.borrow_mut()
+    }
+
+    /// Drops what was read ahead: the file changed.
+    pub fn forget_window(&self) {
+        self.window.borrow_mut().1.clear();
+    }
+}
+
+impl Bytes for FileBytes {
+    fn size(&self) -> u64 {
+        self.len
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> bool {
+        use std::io::{Read, Seek, SeekFrom};
+        let Some(end) = offset.checked_add(buf.len() as u64).filter(|end| *end <= self.len) else {
+            return false;
+        };
+        let mut window = self.window.borrow_mut();
+        let (start, bytes) = &mut *window;
+        let inside = offset >= *start && end <= *start + bytes.len() as u64;
+        if !inside {
+            if buf.len() > WINDOW {
+                let mut file = self.file.borrow_mut();
+                return file.seek(SeekFrom::Start(offset)).is_ok() && file.read_exact(buf).is_ok();
+            }
+            let length = usize::try_from((self.len - offset).min(WINDOW as u64)).unwrap_or(WINDOW);
+            bytes.resize(length, 0);
+            let mut file = self.file.borrow_mut();
+            if file.seek(SeekFrom::Start(offset)).is_err() || file.read_exact(bytes).is_err() {
+                bytes.clear();
+                return false;
+            }
+            *start = offset;
+        }
+        let at = usize::try_from(offset - *start).unwrap_or(0);
+        buf.copy_from_slice(&bytes[at..at + buf.len()]);
+        true
+    }
+}
+
+/// Reads the header of a file in place. The error says what the file holds instead.
+pub fn inspect_file(path: &camino::Utf8Path) -> Result<BinaryInfo, String> {
+    let bytes = FileBytes::open(path).map_err(|e| format!("a file that cannot be read ({e})"))?;
+    inspect_bytes(&bytes)
+}
+
 /// Reads the header of `bytes`. The error says what the bytes look like instead.
 pub fn inspect(bytes: &[u8]) -> Result<BinaryInfo, String> {
-    match bytes {
+    inspect_bytes(&bytes)
+}
+
+/// The same, for bytes read by offset.
+pub fn inspect_bytes(bytes: &dyn Bytes) -> Result<BinaryInfo, String> {
+    let mut magic = [0u8; 4];
+    let head: &[u8] = if bytes.read_at(0, &mut magic) {
+        &magic
+    } else {
+        let n = usize::try_from(bytes.size()).unwrap_or(0).min(3);
+        let mut short = [0u8; 3];
+        if !bytes.read_at(0, &mut short[..n]) {
+            return Err(truncated());
+        }
+        return match &short[..n] {
+            [] => Err("an empty file".into()),
+            [b'#', b'!', ..] => Err("a script, not a compiled binary".into()),
+            _ => Err("not an ELF, Mach-O or PE binary".into()),
+        };
+    };
+    match head {
         [0x7f, b'E', b'L', b'F', ..] => elf(bytes),
         [0xcf, 0xfa, 0xed, 0xfe, ..] => macho(bytes),
         [0xca, 0xfe, 0xba, 0xbe, ..] | [0xbe, 0xba, 0xfe, 0xca, ..] => {
@@ -119,7 +247,6 @@ pub fn inspect(bytes: &[u8]) -> Result<BinaryInfo, String> {
         [0xce, 0xfa, 0xed, 0xfe, ..] => Err("a 32-bit Mach-O".into()),
         [b'M', b'Z', ..] => pe(bytes),
         [b'#', b'!', ..] => Err("a script, not a compiled binary".into()),
-        [] => Err("an empty file".into()),
         _ => Err("not an ELF, Mach-O or PE binary".into()),
     }
 }
@@ -145,16 +272,35 @@ fn mul(a: usize, b: usize) -> Result<usize, String> {
 
 /// Little-endian field reader that turns out-of-range reads into an error (also used by
 /// `reproducible`, which edits Mach-O and PE headers).
-pub(crate) struct Reader<'a>(pub(crate) &'a [u8]);
+pub(crate) struct Reader<'a>(pub(crate) &'a dyn Bytes);
+
+/// The longest name read from a binary (a library's path): longer is not a real one.
+const MAX_NAME: usize = 4096;
 
 impl Reader<'_> {
-    pub(crate) fn bytes(&self, offset: usize, len: usize) -> Result<&[u8], String> {
-        offset.checked_add(len).and_then(|end| self.0.get(offset..end)).ok_or_else(truncated)
+    pub(crate) fn bytes(&self, offset: usize, len: usize) -> Result<Vec<u8>, String> {
+        // Checked before anything is allocated: a length read from the file is not trusted.
+        let end = (offset as u64).checked_add(len as u64).ok_or_else(truncated)?;
+        if end > self.0.size() {
+            return Err(truncated());
+        }
+        let mut buf = vec![0u8; len];
+        if self.0.read_at(offset as u64, &mut buf) {
+            Ok(buf)
+        } else {
+            Err(truncated())
+        }
     }
     fn array<const N: usize>(&self, offset: usize) -> Result<[u8; N], String> {
         let mut array = [0u8; N];
-        array.copy_from_slice(self.bytes(offset, N)?);
-        Ok(array)
+        if self.0.read_at(offset as u64, &mut array) {
+            Ok(array)
+        } else {
+            Err(truncated())
+        }
+    }
+    pub(crate) fn u8(&self, offset: usize) -> Result<u8, String> {
+        self.array::<1>(offset).map(|[b]| b)
     }
     pub(crate) fn u16(&self, offset: usize) -> Result<u16, String> {
         self.array(offset).map(u16::from_le_bytes)
@@ -173,20 +319,49 @@ impl Reader<'_> {
         usize::try_from(self.u64(offset)?).map_err(|_| truncated())
     }
     fn c_str(&self, offset: usize) -> Result<String, String> {
-        let rest = self.0.get(offset..).ok_or_else(truncated)?;
-        let end = rest.iter().position(|&b| b == 0).ok_or_else(truncated)?;
-        Ok(String::from_utf8_lossy(&rest[..end]).into_owned())
+        let size = usize::try_from(self.0.size()).unwrap_or(usize::MAX);
+        let available = size.checked_sub(offset).ok_or_else(truncated)?;
+        let chunk = self.bytes(offset, available.min(MAX_NAME))?;
+        let end = chunk.iter().position(|&b| b == 0).ok_or_else(truncated)?;
+        Ok(String::from_utf8_lossy(&chunk[..end]).into_owned())
     }
 }
 
-fn elf(bytes: &[u8]) -> Result<BinaryInfo, String> {
+/// A load command of a 64-bit Mach-O: its type, where it is and how long.
+pub(crate) struct LoadCommand {
+    pub(crate) cmd: u32,
+    pub(crate) offset: usize,
+    pub(crate) size: usize,
+}
+
+/// The load commands of a 64-bit little-endian Mach-O, every offset checked: the one
+/// Mach-O reader (`inspect` and `reproducible` both walk it).
+pub(crate) fn macho_load_commands(r: &Reader) -> Result<Vec<LoadCommand>, String> {
+    let ncmds = r.u32(16)? as usize;
+    let mut offset = 32; // mach_header_64
+    let mut commands = vec![];
+    for _ in 0..ncmds {
+        let cmd = r.u32(offset)?;
+        let size = r.u32(add(offset, 4)?)? as usize;
+        if size < 8 {
+            return Err(truncated());
+        }
+        // Every command lies inside the file: a count larger than the file is a lie.
+        r.bytes(offset, 8)?;
+        commands.push(LoadCommand { cmd, offset, size });
+        offset = add(offset, size)?;
+    }
+    Ok(commands)
+}
+
+fn elf(bytes: &dyn Bytes) -> Result<BinaryInfo, String> {
     const PT_DYNAMIC: u32 = 2;
     const PT_INTERP: u32 = 3;
     const DT_NEEDED: u64 = 1;
     const DT_STRTAB: u64 = 5;
     let r = Reader(bytes);
-    let class = *bytes.get(4).ok_or_else(truncated)?;
-    let data = *bytes.get(5).ok_or_else(truncated)?;
+    let class = r.u8(4)?;
+    let data = r.u8(5)?;
     if data != 1 {
         return Err("a big-endian ELF".into());
     }
@@ -270,7 +445,7 @@ fn elf(bytes: &[u8]) -> Result<BinaryInfo, String> {
     })
 }
 
-fn macho(bytes: &[u8]) -> Result<BinaryInfo, String> {
+fn macho(bytes: &dyn Bytes) -> Result<BinaryInfo, String> {
     const LC_LOAD_DYLIB: u32 = 0xc;
     const LC_LOAD_WEAK_DYLIB: u32 = 0x8000_0018;
     const LC_REEXPORT_DYLIB: u32 = 0x8000_001f;
@@ -286,16 +461,9 @@ fn macho(bytes: &[u8]) -> Result<BinaryInfo, String> {
         other => Cpu::Other(other),
     };
     let filetype = r.u32(12)?;
-    let ncmds = r.u32(16)? as usize;
-    let mut offset = 32; // mach_header_64
     let mut libraries = vec![];
     let mut min_os = None;
-    for _ in 0..ncmds {
-        let cmd = r.u32(offset)?;
-        let cmdsize = r.u32(add(offset, 4)?)? as usize;
-        if cmdsize < 8 {
-            return Err(truncated());
-        }
+    for LoadCommand { cmd, offset, .. } in macho_load_commands(&r)? {
         match cmd {
             LC_LOAD_DYLIB | LC_LOAD_WEAK_DYLIB | LC_REEXPORT_DYLIB => {
                 let name = r.u32(add(offset, 8)?)? as usize;
@@ -305,7 +473,6 @@ fn macho(bytes: &[u8]) -> Result<BinaryInfo, String> {
             LC_VERSION_MIN_MACOSX => min_os = Some(macos_version(r.u32(add(offset, 8)?)?)),
             _ => {}
         }
-        offset = add(offset, cmdsize)?;
     }
     Ok(BinaryInfo {
         format: Format::MachO,
@@ -327,7 +494,7 @@ fn macos_version(packed: u32) -> String {
     }
 }
 
-fn pe(bytes: &[u8]) -> Result<BinaryInfo, String> {
+fn pe(bytes: &dyn Bytes) -> Result<BinaryInfo, String> {
     const IMAGE_FILE_DLL: u16 = 0x2000;
     let r = Reader(bytes);
     let pe = r.u32(0x3c)? as usize;

@@ -47,7 +47,7 @@ impl flags::BuildHost {
         }
         let placed = step(&format!("Writing {out}"), || {
             let staging = Staging::new(&out)?;
-            let placed = staging.lay_out(&files, &artifacts)?;
+            let placed = staging.lay_out(&files, &artifacts, &config.root)?;
             staging.commit(&protected, &names)?;
             Ok(placed)
         })?;

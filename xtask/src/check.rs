@@ -29,25 +29,71 @@ pub struct VariantView<'a> {
     pub entrypoint: Vec<String>,
 }
 
-/// Where a variant's files are: folders on disk (a context), or an image's layers in memory.
+/// Where a variant's files are: folders on disk (a context), or an image's layers (by
+/// name, with copies of the few files a check reads).
 pub enum Files<'a> {
     /// Searched in order.
     Folders(Vec<Utf8PathBuf>),
-    Image(&'a Tree),
+    Image {
+        tree: &'a Tree,
+        copies: &'a BTreeMap<String, Utf8PathBuf>,
+    },
 }
 
+/// The most metadata.json may be: Docker Desktop's is a few hundred bytes.
+pub const MAX_METADATA: u64 = 1 << 20;
+
 impl Files<'_> {
-    /// A regular file's bytes (`None`: missing, or not a regular file).
-    fn read(&self, image_path: &str) -> Option<std::borrow::Cow<'_, [u8]>> {
+    /// Where a regular file's bytes are on disk (`None`: missing, or not a regular file).
+    fn path(&self, image_path: &str) -> Option<Utf8PathBuf> {
         match self {
             Files::Folders(roots) => {
                 let rel = image_path.trim_start_matches('/');
-                let path = roots.iter().map(|root| root.join(rel)).find(|p| p.is_file())?;
-                std::fs::read(path).ok().map(std::borrow::Cow::Owned)
+                roots
+                    .iter()
+                    .map(|root| root.join(rel))
+                    .find(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
             }
-            Files::Image(tree) => tree.file(image_path).map(std::borrow::Cow::Borrowed),
+            Files::Image { tree, copies } => {
+                tree.is_file(image_path).then_some(())?;
+                copies.get(&crate::oci::normalise(image_path)?).cloned()
+            }
         }
     }
+
+    fn exists(&self, image_path: &str) -> bool {
+        match self {
+            Files::Folders(_) => self.path(image_path).is_some(),
+            Files::Image { tree, .. } => tree.is_file(image_path),
+        }
+    }
+
+    /// A small file's bytes (`None`: missing); an error when it is larger than `max`.
+    fn read_small(&self, image_path: &str, max: u64) -> Option<Result<Vec<u8>, String>> {
+        let path = self.path(image_path)?;
+        Some(crate::files::read_capped(&path, max).map_err(|_| {
+            format!("is larger than {}: not a metadata.json Docker Desktop reads", crate::report::size(max))
+        }))
+    }
+
+    /// What the binary at a path is (`None`: missing), read from its header in place.
+    fn binary(&self, image_path: &str) -> Option<Result<binary::BinaryInfo, String>> {
+        Some(binary::inspect_file(&self.path(image_path)?))
+    }
+}
+
+/// The files a check of a variant reads besides metadata.json: the binaries metadata.json
+/// names and the entrypoint (what an image must provide copies of, see [`Files::Image`]).
+pub fn binaries_named(metadata: &[u8], entrypoint: &[String]) -> Vec<String> {
+    let mut paths: Vec<String> = entrypoint.first().cloned().into_iter().collect();
+    if let Ok(metadata) = Metadata::parse(metadata) {
+        for group in metadata.host.iter().flat_map(|h| &h.binaries) {
+            for os in Os::ALL {
+                paths.extend(group.for_os(os).iter().map(|b| b.path.clone()));
+            }
+        }
+    }
+    paths
 }
 
 /// Checks a context written by dist: the files each variant gets, with the labels the
@@ -86,9 +132,16 @@ pub fn check_variant(view: &VariantView, scratch: bool) -> Vec<Problem> {
     let mut problems = check_labels(&view.labels);
     let arch = view.variant.arch();
     let place = |path: &str| format!("{arch}:{path}");
-    let Some(metadata_bytes) = view.files.read("metadata.json") else {
-        problems.push(problem(place("/metadata.json"), "is missing: Docker Desktop reads it first"));
-        return problems;
+    let metadata_bytes = match view.files.read_small("metadata.json", MAX_METADATA) {
+        None => {
+            problems.push(problem(place("/metadata.json"), "is missing: Docker Desktop reads it first"));
+            return problems;
+        }
+        Some(Err(e)) => {
+            problems.push(problem(place("/metadata.json"), e));
+            return problems;
+        }
+        Some(Ok(bytes)) => bytes,
     };
     let metadata = match Metadata::parse(&metadata_bytes) {
         Ok(metadata) => metadata,
@@ -99,7 +152,7 @@ pub fn check_variant(view: &VariantView, scratch: bool) -> Vec<Problem> {
     };
     problems.extend(metadata.problems().into_iter().map(|m| problem(place("/metadata.json"), m)));
     for path in metadata.named_paths() {
-        if view.files.read(&path).is_none() {
+        if !view.files.exists(&path) {
             problems.push(problem(place(&path), "is named in metadata.json but missing from the image"));
         }
     }
@@ -107,9 +160,9 @@ pub fn check_variant(view: &VariantView, scratch: bool) -> Vec<Problem> {
     for group in metadata.host.iter().flat_map(|h| &h.binaries) {
         for os in Os::ALL {
             for entry in group.for_os(os) {
-                let Some(bytes) = view.files.read(&entry.path) else { continue };
+                let Some(info) = view.files.binary(&entry.path) else { continue };
                 if let Some(message) =
-                    check_binary(&bytes, os.format(), view.variant, os.arm64_runs_x86_64(), false)
+                    check_binary(info, os.format(), view.variant, os.arm64_runs_x86_64(), false)
                 {
                     problems.push(problem(place(&entry.path), message));
                 }
@@ -126,10 +179,10 @@ pub fn check_variant(view: &VariantView, scratch: bool) -> Vec<Problem> {
                 ));
             }
             None => {}
-            Some(entry) => match view.files.read(entry) {
+            Some(entry) => match view.files.binary(entry) {
                 None => problems.push(problem(place(entry), "is the image's entrypoint but is missing")),
-                Some(bytes) => {
-                    if let Some(message) = check_binary(&bytes, Format::Elf, view.variant, false, scratch) {
+                Some(info) => {
+                    if let Some(message) = check_binary(info, Format::Elf, view.variant, false, scratch) {
                         problems.push(problem(place(entry), message));
                     }
                 }
@@ -141,7 +194,7 @@ pub fn check_variant(view: &VariantView, scratch: bool) -> Vec<Problem> {
 
 /// What is wrong with a binary at a path that must be `format` for `variant`, if anything.
 fn check_binary(
-    bytes: &[u8],
+    info: Result<binary::BinaryInfo, String>,
     format: Format,
     variant: Variant,
     emulated_ok: bool,
@@ -149,7 +202,7 @@ fn check_binary(
 ) -> Option<String> {
     let cpu = variant.cpu();
     let wanted = binary::BinaryKind { format, cpu };
-    let info = match binary::inspect(bytes) {
+    let info = match info {
         Ok(info) => info,
         Err(what) => {
             return Some(format!(
@@ -174,6 +227,9 @@ fn check_binary(
     }
     None
 }
+
+/// How many items of a JSON list label (screenshots, links) are checked one by one.
+const MAX_LIST_ITEMS: usize = 100;
 
 /// The Marketplace's label rules.
 pub fn check_labels(labels: &BTreeMap<String, String>) -> Vec<Problem> {
@@ -226,13 +282,23 @@ pub fn check_labels(labels: &BTreeMap<String, String>) -> Vec<Problem> {
     let json_list = |label: &str, fields: [&str; 2], problems: &mut Vec<Problem>| {
         let Some(v) = get(label) else { return };
         let parsed: Result<Vec<BTreeMap<String, Value>>, _> = serde_json::from_str(v);
-        let Ok(items) = parsed else {
+        let Ok(mut items) = parsed else {
             problems.push(problem(
                 place(label),
                 format!("must be a JSON array of {{\"{}\": …, \"{}\": …}} objects", fields[0], fields[1]),
             ));
             return;
         };
+        if items.len() > MAX_LIST_ITEMS {
+            problems.push(problem(
+                place(label),
+                format!(
+                    "lists {} items; the Marketplace shows a few (at most {MAX_LIST_ITEMS} are checked)",
+                    items.len()
+                ),
+            ));
+            items.truncate(MAX_LIST_ITEMS);
+        }
         for (i, item) in items.iter().enumerate() {
             for field in fields {
                 match item.get(field).and_then(Value::as_str) {
@@ -357,7 +423,7 @@ fn read_image(sh: &Shell, source: &str, place: Where) -> anyhow::Result<(Layout,
             .ignore_stdout()
             .run()
             .with_context(|| format!("exporting {source} from docker's image store"))?;
-        return Ok((Layout::read_archive(&file)?, format!("{source} (docker's image store)")));
+        return Ok((Layout::read_archive(&file)?.keeping(temp), format!("{source} (docker's image store)")));
     }
     let temp = sh.create_temp_dir().context("creating a temporary folder")?;
     let dir = Utf8PathBuf::try_from(temp.path().join("layout"))?;
@@ -368,7 +434,7 @@ fn read_image(sh: &Shell, source: &str, place: Where) -> anyhow::Result<(Layout,
             .quiet()
             .run()
             .with_context(|| format!("reading {source} from its registry"))?;
-        return Ok((Layout::read_dir(&dir)?, format!("{source} (registry)")));
+        return Ok((Layout::read_dir(&dir)?.keeping(temp), format!("{source} (registry)")));
     }
     let destination = format!("oci:{dir}");
     let remote = format!("docker://{source}");
@@ -382,7 +448,7 @@ fn read_image(sh: &Shell, source: &str, place: Where) -> anyhow::Result<(Layout,
         .quiet()
         .run()
         .with_context(|| format!("reading {source} from its registry with skopeo"))?;
-    Ok((Layout::read_dir(&dir)?, format!("{source} (registry)")))
+    Ok((Layout::read_dir(&dir)?.keeping(temp), format!("{source} (registry)")))
 }
 
 /// Whether the repository's first component names a registry host.
@@ -397,12 +463,69 @@ pub fn is_loopback_registry(repository: &str) -> bool {
     host == "localhost" || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// One variant's files by name, and copies (in a private temporary folder, removed when
+/// the last value is dropped) of metadata.json and the binaries it names.
+fn read_variant(
+    layout: &Layout,
+    manifest: &crate::oci::Manifest,
+    entrypoint: &[String],
+) -> anyhow::Result<(Tree, BTreeMap<String, Utf8PathBuf>, TempFolder)> {
+    let tree = layout.files(manifest)?;
+    let scratch = TempFolder::new()?;
+    let mut copies = layout.extract(manifest, &tree, &["metadata.json".to_string()], &scratch.0)?;
+    let metadata = copies
+        .get("metadata.json")
+        .map(|path| crate::files::read_capped(path, MAX_METADATA).unwrap_or_default())
+        .unwrap_or_default();
+    let binaries = binaries_named(&metadata, entrypoint);
+    let binaries: Vec<String> = binaries.iter().filter(|p| tree.is_file(p)).cloned().collect();
+    let scratch_binaries = scratch.0.join("binaries");
+    std::fs::create_dir_all(&scratch_binaries).with_context(|| format!("creating {scratch_binaries}"))?;
+    copies.extend(layout.extract(manifest, &tree, &binaries, &scratch_binaries)?);
+    let copies = copies.into_iter().filter_map(|(k, v)| Some((crate::oci::normalise(&k)?, v))).collect();
+    Ok((tree, copies, scratch))
+}
+
+/// A private temporary folder (mode 0700), removed when dropped.
+pub struct TempFolder(pub Utf8PathBuf);
+
+impl TempFolder {
+    pub fn new() -> anyhow::Result<TempFolder> {
+        let base =
+            Utf8PathBuf::try_from(std::env::temp_dir()).context("the temporary folder is not UTF-8")?;
+        for attempt in 0..100u32 {
+            let dir = base.join(format!("xtask-check-{}-{attempt}", std::process::id()));
+            let mut builder = std::fs::DirBuilder::new();
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            match builder.create(&dir) {
+                Ok(()) => return Ok(TempFolder(dir)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e).with_context(|| format!("creating {dir}")),
+            }
+        }
+        bail!("cannot create a temporary folder under {base}")
+    }
+}
+
+impl Drop for TempFolder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Checks an image layout: both platforms present, the tag, and each variant in full.
 /// Also returns a line per variant (its compressed layer sizes: what users download) and
 /// per attestation.
 pub fn check_layout(layout: &Layout, what: &str) -> anyhow::Result<(Vec<Problem>, Vec<String>)> {
-    let contents = layout.contents().with_context(|| format!("reading the image in {what}"))?;
     let mut problems = vec![];
+    let contents = match layout.contents() {
+        Ok(contents) => contents,
+        Err(e) => {
+            problems.push(problem(what, format!("cannot be read: {e:#}")));
+            return Ok((problems, vec![]));
+        }
+    };
     let mut lines = vec![];
     for variant in Variant::ALL {
         if !contents.images.iter().any(|image| image.variant == variant) {
@@ -428,13 +551,22 @@ pub fn check_layout(layout: &Layout, what: &str) -> anyhow::Result<(Vec<Problem>
             crate::report::size(sizes.iter().sum()),
             sizes.iter().map(|s| crate::report::size(*s)).collect::<Vec<_>>().join(" + ")
         ));
-        let tree = match layout.files(&image.manifest) {
-            Ok(tree) => tree,
+        let entrypoint = image.config.config.entrypoint.clone().unwrap_or_default();
+        let read = read_variant(layout, &image.manifest, &entrypoint);
+        let (tree, copies, _scratch) = match read {
+            Ok(read) => read,
             Err(e) => {
                 problems.push(problem(format!("{}:/", variant.arch()), format!("cannot be read: {e:#}")));
                 continue;
             }
         };
+        problems.extend(tree.problems.iter().map(|p| problem(format!("{}:/", variant.arch()), p.clone())));
+        if tree.more_problems > 0 {
+            problems.push(problem(
+                format!("{}:/", variant.arch()),
+                format!("{} more entries are wrong in these ways", tree.more_problems),
+            ));
+        }
         let labels = image.config.config.labels.clone().unwrap_or_default();
         if let Some(version) = labels.get(label::VERSION) {
             if let Err(e) = rules::release_tag(version) {
@@ -443,12 +575,8 @@ pub fn check_layout(layout: &Layout, what: &str) -> anyhow::Result<(Vec<Problem>
         }
         // No C library in the image: the backend must be static.
         let has_libc = ["lib", "usr/lib", "lib64"].iter().any(|d| tree.is_dir(d));
-        let view = VariantView {
-            variant,
-            files: Files::Image(&tree),
-            labels,
-            entrypoint: image.config.config.entrypoint.clone().unwrap_or_default(),
-        };
+        let view =
+            VariantView { variant, files: Files::Image { tree: &tree, copies: &copies }, labels, entrypoint };
         problems.extend(check_variant(&view, !has_libc));
     }
     for attestation in &contents.attestations {

@@ -11,6 +11,7 @@ use cargo_metadata::{Metadata, MetadataCommand};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
+use crate::files::{confined, MAX_LABEL_FILE};
 use crate::report::{problem, problems_report, Problem};
 use crate::rules;
 use crate::targets::{target_cpu, Builder, Os, Variant};
@@ -424,8 +425,10 @@ fn resolve_labels(raw: &RawConfig, root: &Utf8Path, problems: &mut Problems) -> 
             problems.check(key, rules::url(value));
             return value.to_string();
         }
-        if !root.join(value).is_file() {
-            problems.add(key, format!("{value} does not exist (a path relative to {root}); add the file or give an https:// URL"));
+        match confined(root, Utf8Path::new(value)) {
+            Err(e) => problems.add(key, e),
+            Ok(path) if !path.is_file() => problems.add(key, format!("{value} does not exist (a path relative to {root}); add the file or give an https:// URL")),
+            Ok(_) => {}
         }
         match &assets_url {
             Some(base) => format!("{base}{value}"),
@@ -438,7 +441,9 @@ fn resolve_labels(raw: &RawConfig, root: &Utf8Path, problems: &mut Problems) -> 
 
     let icon = raw.icon.clone();
     let icon_ext = icon.extension().unwrap_or_default().to_ascii_lowercase();
-    if !root.join(&icon).is_file() {
+    if let Err(e) = confined(root, &icon) {
+        problems.add("icon", e);
+    } else if !root.join(&icon).is_file() {
         problems.add(
             "icon",
             format!("{icon} does not exist (a path relative to {root}); add the icon there or fix the path"),
@@ -524,14 +529,20 @@ fn resolve_labels(raw: &RawConfig, root: &Utf8Path, problems: &mut Problems) -> 
 
 /// The UI's folder, its build and dev commands.
 fn resolve_ui(ui: RawUi, root: &Utf8Path, problems: &mut Problems) -> Ui {
-    if !root.join(&ui.dir).is_dir() {
-        problems.add("ui.dir", format!("{} is not a folder (a path relative to {root})", ui.dir));
+    match confined(root, &ui.dir) {
+        Err(e) => problems.add("ui.dir", e),
+        Ok(path) if !path.is_dir() => {
+            problems.add("ui.dir", format!("{} is not a folder (a path relative to {root})", ui.dir));
+        }
+        Ok(_) => {}
     }
     if ui.build.is_empty() || ui.build[0].is_empty() {
         problems.add("ui.build", "give the UI's build command as a list, e.g. [\"npm\", \"run\", \"build\"]");
     }
     if ui.output.is_absolute() || ui.output.as_str().is_empty() {
         problems.add("ui.output", "give the build's output folder relative to `ui.dir`, e.g. \"dist\"");
+    } else if let Err(e) = confined(root, &ui.dir.join(&ui.output)) {
+        problems.add("ui.output", e);
     }
     let dev = ui.dev.unwrap_or_else(|| DEFAULT_UI_DEV.map(String::from).to_vec());
     if dev.first().is_none_or(std::string::String::is_empty) {
@@ -610,13 +621,19 @@ fn non_empty(value: &str, what: &str) -> Result<(), String> {
 fn read_text(root: &Utf8Path, key: &str, text: Text, problems: &mut Problems) -> String {
     let text = match text {
         Text::Inline(s) => s,
-        Text::File(path) => match std::fs::read_to_string(root.join(&path)) {
-            Ok(s) => s,
-            Err(e) => {
-                problems.add(key, format!("cannot read {path} (relative to {root}): {e}"));
-                return String::new();
+        Text::File(path) => {
+            let read = confined(root, &path).map_err(anyhow::Error::msg).and_then(|real| {
+                let bytes = crate::files::read_capped(&real, MAX_LABEL_FILE)?;
+                String::from_utf8(bytes).with_context(|| format!("{path} is not UTF-8 text"))
+            });
+            match read {
+                Ok(s) => s,
+                Err(e) => {
+                    problems.add(key, format!("cannot read {path} (relative to {root}): {e:#}"));
+                    return String::new();
+                }
             }
-        },
+        }
     };
     problems.check(key, non_empty(&text, "text or HTML"));
     text
@@ -682,9 +699,11 @@ fn resolve_backend(
         }
     };
     if let Some(compose) = &raw.compose_file {
-        if !root.join(compose).is_file() {
-            problems
-                .add("backend.compose-file", format!("{compose} does not exist (a path relative to {root})"));
+        match confined(root, compose) {
+            Err(e) => problems.add("backend.compose-file", e),
+            Ok(path) if !path.is_file() => problems
+                .add("backend.compose-file", format!("{compose} does not exist (a path relative to {root})")),
+            Ok(_) => {}
         }
     }
     let targets = targets.unwrap_or_default();

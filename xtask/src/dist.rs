@@ -46,6 +46,9 @@ impl flags::Dist {
             }
             Ok(())
         })?;
+        if let Some(ui_build) = &plan.ui {
+            step("Checking the UI's sources", || ui::check_sources(&config.root, ui_build))?;
+        }
         if let ImageStep::Build(build) = &plan.image {
             step(&format!("Checking the image builder ({})", build.engine), || build.check(sh))?;
         }
@@ -105,7 +108,7 @@ pub fn build_ui(sh: &Shell, config: &Config, plan: &Plan) -> anyhow::Result<()> 
     let Some(ui_build) = &plan.ui else { return Ok(()) };
     let stamp = config.target_dir.join("xtask/ui-build.stamp");
     step("Building the UI", || {
-        if ui::build(sh, ui_build, &stamp)? == ui::UiOutcome::UpToDate {
+        if ui::build(sh, ui_build, &stamp, &config.root)? == ui::UiOutcome::UpToDate {
             crate::report::say(&format!("    up to date: nothing in {} changed", ui_build.dir));
         }
         Ok(())
@@ -121,7 +124,7 @@ pub fn lay_out(
 ) -> anyhow::Result<Vec<Placed>> {
     step(&format!("Laying out {}", plan.context), || {
         let staging = Staging::new(&plan.context)?;
-        let placed = staging.lay_out(&plan.files, artifacts)?;
+        let placed = staging.lay_out(&plan.files, artifacts, &config.root)?;
         let problems = check::check_context(&staging.dir, config, &plan.variants);
         if !problems.is_empty() {
             bail!("{}", check::report(&problems, "the context"));

@@ -521,7 +521,15 @@ impl ImageBuild {
     /// The builtin engine's image of the context, announced as the step that writes it.
     fn builtin_image(&self, step: &Run, layers: Layers) -> anyhow::Result<crate::builtin::BuiltImage> {
         crate::report::say(&format!("    {step}"));
-        crate::builtin::build(&self.spec, &self.context, &self.platforms, self.epoch.seconds, layers)
+        let scratch = self.scratch.join(format!("builtin-{}", self.context_hash()));
+        crate::builtin::build(
+            &self.spec,
+            &self.context,
+            &self.platforms,
+            self.epoch.seconds,
+            layers,
+            &scratch,
+        )
     }
 
     /// Runs every check, in order; the first failure stops.

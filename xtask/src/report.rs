@@ -39,14 +39,35 @@ pub fn step<T>(title: &str, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Re
     result
 }
 
-/// Writes the steps' durations as JSON (`[{"step": …, "seconds": …}]`).
+/// Writes the steps' durations and this process's peak memory as JSON
+/// (`{"steps": [{"step": …, "seconds": …}], "peak_memory_bytes": …}`).
 pub fn write_timings(path: &camino::Utf8Path) -> anyhow::Result<()> {
     let timings = TIMINGS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let list: Vec<serde_json::Value> = timings
         .iter()
         .map(|(step, seconds)| serde_json::json!({ "step": step, "seconds": seconds }))
         .collect();
-    crate::ownership::write_atomic(path, serde_json::to_string_pretty(&list)?.as_bytes())
+    let report = serde_json::json!({ "steps": list, "peak_memory_bytes": peak_memory() });
+    crate::ownership::write_atomic(path, serde_json::to_string_pretty(&report)?.as_bytes())
+}
+
+/// The most memory this process has held at once (its peak resident set), where the OS
+/// says: not its children's (cargo, node), which are theirs to bound.
+pub fn peak_memory() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+        // SAFETY: getrusage writes one rusage into the pointer it is given, which is valid.
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) } != 0 {
+            return None;
+        }
+        // SAFETY: getrusage succeeded, so it filled the struct.
+        let max_rss = u64::try_from(unsafe { usage.assume_init() }.ru_maxrss).ok()?;
+        // Linux counts kilobytes; macOS counts bytes.
+        Some(if cfg!(target_os = "macos") { max_rss } else { max_rss * 1024 })
+    }
+    #[cfg(not(unix))]
+    None
 }
 
 fn lowercase_first(s: &str) -> String {
@@ -57,9 +78,10 @@ fn lowercase_first(s: &str) -> String {
     }
 }
 
-/// 1.2 MiB, 340 KiB, 512 B.
+/// 2.0 GiB, 1.2 MiB, 340 KiB, 512 B.
 pub fn size(bytes: u64) -> String {
     match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
         b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1 << 20) as f64),
         b if b >= 1 << 10 => format!("{:.0} KiB", b as f64 / (1 << 10) as f64),
         b => format!("{b} B"),
@@ -112,12 +134,20 @@ pub fn problem(place: impl Into<String>, message: impl Into<String>) -> Problem 
     Problem { place: place.into(), message: message.into() }
 }
 
-/// `{what} has N problem(s):` and one line per problem.
+/// How many problems a report lists; the rest are counted (a crafted image can have
+/// millions).
+pub const SHOWN_PROBLEMS: usize = 50;
+
+/// `{what} has N problem(s):`, one line for each of the first [`SHOWN_PROBLEMS`], and how
+/// many more there are.
 pub fn problems_report(problems: &[Problem], what: &str) -> String {
     let n = problems.len();
     let mut s = format!("{what} has {n} problem{}:", if n == 1 { "" } else { "s" });
-    for p in problems {
+    for p in problems.iter().take(SHOWN_PROBLEMS) {
         s.push_str(&format!("\n  - {}: {}", p.place, p.message));
+    }
+    if n > SHOWN_PROBLEMS {
+        s.push_str(&format!("\n  … and {} more", n - SHOWN_PROBLEMS));
     }
     s
 }

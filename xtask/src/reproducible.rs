@@ -14,9 +14,13 @@
 //! for byte. Anything else is left exactly as the linker wrote it. Every offset read from
 //! the file is checked, so a crafted file is refused, never a panic.
 
+use std::io::{Seek, SeekFrom, Write};
+
+use anyhow::Context;
+use camino::Utf8Path;
 use sha2::{Digest, Sha256};
 
-use crate::binary::Reader;
+use crate::binary::{macho_load_commands, Bytes, FileBytes, LoadCommand, Reader};
 
 const MH_MAGIC_64: u32 = 0xfeed_facf;
 const LC_UUID: u32 = 0x1b;
@@ -27,33 +31,103 @@ const BLOB_WRAPPER_MAGIC: u32 = 0xfade_0b01;
 const CS_ADHOC: u32 = 0x2;
 const HASH_SHA256: u8 = 2;
 
+/// Bytes that can be changed in place: a file being normalised, or bytes in memory.
+trait Patch: Bytes {
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> std::io::Result<()>;
+    fn bytes(&self) -> &dyn Bytes;
+}
+
+impl Patch for Vec<u8> {
+    fn bytes(&self) -> &dyn Bytes {
+        self
+    }
+
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        let start = usize::try_from(offset).map_err(std::io::Error::other)?;
+        let end = start.checked_add(data.len()).filter(|end| *end <= self.len());
+        let end = end.ok_or_else(|| std::io::Error::other("a write past the end"))?;
+        self[start..end].copy_from_slice(data);
+        Ok(())
+    }
+}
+
+/// A file opened to be read and written in place.
+struct PatchFile(FileBytes);
+
+impl Bytes for PatchFile {
+    fn size(&self) -> u64 {
+        self.0.size()
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> bool {
+        self.0.read_at(offset, buf)
+    }
+}
+
+impl Patch for PatchFile {
+    fn bytes(&self) -> &dyn Bytes {
+        self
+    }
+
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        self.0.forget_window();
+        let mut file = self.0.file();
+        file.seek(SeekFrom::Start(offset))?;
+        file.write_all(data)
+    }
+}
+
 /// The binary with a content-derived UUID and its ad-hoc signature updated, or the same
 /// bytes when it is not a Mach-O this can safely normalise.
 pub fn normalise(bytes: &[u8]) -> Vec<u8> {
-    normalise_macho(bytes).or_else(|| normalise_pe(bytes)).unwrap_or_else(|| bytes.to_vec())
+    let mut out = bytes.to_vec();
+    // Writes into memory do not fail.
+    let _ = normalise_in_place(&mut out);
+    out
 }
 
-/// A PE with its link time zeroed. Only where the header's checksum is 0 (unset, as zig
-/// and MinGW leave it): a set checksum covers the stamp and would no longer match.
-fn normalise_pe(bytes: &[u8]) -> Option<Vec<u8>> {
-    if bytes.get(..2)? != b"MZ" {
+/// The same, for a file, changed in place and never read whole.
+pub fn normalise_file(path: &Utf8Path) -> anyhow::Result<()> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("opening {path}"))?;
+    let mut bytes = PatchFile(FileBytes::new(file).with_context(|| format!("reading {path}"))?);
+    normalise_in_place(&mut bytes).with_context(|| format!("writing {path}"))?;
+    Ok(())
+}
+
+fn normalise_in_place(bytes: &mut dyn Patch) -> std::io::Result<()> {
+    if let Some(macho) = parse(bytes.bytes()) {
+        return normalise_macho(bytes, &macho);
+    }
+    if let Some(stamp) = pe_stamp(bytes.bytes()) {
+        return bytes.write_at(stamp as u64, &[0; 4]);
+    }
+    Ok(())
+}
+
+/// Where a PE records its link time, when it may be zeroed: only where the header's
+/// checksum is 0 (unset, as zig and MinGW leave it); a set checksum covers the stamp and
+/// would no longer match.
+fn pe_stamp(bytes: &dyn Bytes) -> Option<usize> {
+    let r = Reader(bytes);
+    if r.bytes(0, 2).ok()? != b"MZ" {
         return None;
     }
-    let pe = usize_of(u32_le(bytes, 0x3c)?)?;
-    if bytes.get(pe..pe.checked_add(4)?)? != b"PE\0\0" {
+    let pe = usize_of(r.u32(0x3c).ok()?)?;
+    if r.bytes(pe, 4).ok()? != b"PE\0\0" {
         return None;
     }
     let stamp = pe.checked_add(8)?;
     let optional = pe.checked_add(24)?;
     // The checksum is at the same offset in PE32 and PE32+ optional headers.
-    let magic = Reader(bytes).u16(optional).ok()?;
-    if !matches!(magic, 0x10b | 0x20b) || u32_le(bytes, optional.checked_add(64)?)? != 0 {
+    let magic = r.u16(optional).ok()?;
+    if !matches!(magic, 0x10b | 0x20b) || r.u32(optional.checked_add(64)?).ok()? != 0 {
         return None;
     }
-    u32_le(bytes, stamp)?;
-    let mut out = bytes.to_vec();
-    out[stamp..stamp + 4].fill(0);
-    Some(out)
+    r.u32(stamp).ok()?;
+    Some(stamp)
 }
 
 /// Where the pieces are in a Mach-O, every offset checked against the file.
@@ -71,66 +145,62 @@ struct Signature {
     pages: usize,
 }
 
-fn u32_le(bytes: &[u8], at: usize) -> Option<u32> {
-    Reader(bytes).u32(at).ok()
-}
-
-fn u32_be(bytes: &[u8], at: usize) -> Option<u32> {
-    Reader(bytes).u32_be(at).ok()
-}
-
 fn usize_of(value: u32) -> Option<usize> {
     usize::try_from(value).ok()
 }
 
-fn parse(bytes: &[u8]) -> Option<MachO> {
-    if u32_le(bytes, 0)? != MH_MAGIC_64 {
+fn parse(bytes: &dyn Bytes) -> Option<MachO> {
+    let r = Reader(bytes);
+    if r.u32(0).ok()? != MH_MAGIC_64 {
         return None;
     }
-    let commands = usize_of(u32_le(bytes, 16)?)?;
-    let mut at = 32usize;
     let (mut uuid, mut signature) = (None, None);
-    for _ in 0..commands {
-        let command = u32_le(bytes, at)?;
-        let size = usize_of(u32_le(bytes, at.checked_add(4)?)?)?;
-        if size < 8 {
-            return None;
-        }
-        match command {
+    for LoadCommand { cmd, offset: at, size } in macho_load_commands(&r).ok()? {
+        match cmd {
             LC_UUID if size >= 24 => uuid = Some(at.checked_add(8)?),
             LC_CODE_SIGNATURE if size >= 16 => {
                 if signature.is_some() {
                     return None;
                 }
-                let offset = usize_of(u32_le(bytes, at.checked_add(8)?)?)?;
-                let length = usize_of(u32_le(bytes, at.checked_add(12)?)?)?;
+                let offset = usize_of(r.u32(at.checked_add(8)?).ok()?)?;
+                let length = usize_of(r.u32(at.checked_add(12)?).ok()?)?;
                 signature = Some((offset, length));
             }
             _ => {}
         }
-        at = at.checked_add(size)?;
     }
     let uuid = uuid?;
-    bytes.get(uuid..uuid.checked_add(16)?)?;
+    r.bytes(uuid, 16).ok()?;
     let signature = match signature {
         None => None,
-        Some((offset, length)) => Some(code_directory(bytes, offset, length)?),
+        Some((offset, length)) => Some(code_directory(&r, offset, length)?),
     };
     Some(MachO { uuid, signature })
 }
 
 /// The one ad-hoc, SHA-256 CodeDirectory of a signature blob (big-endian, unlike the rest).
-fn code_directory(bytes: &[u8], offset: usize, length: usize) -> Option<Signature> {
-    let blob = bytes.get(offset..offset.checked_add(length)?)?;
-    if u32_be(blob, 0)? != SUPERBLOB_MAGIC {
+fn code_directory(r: &Reader, offset: usize, length: usize) -> Option<Signature> {
+    // Every read stays inside the blob.
+    let end = offset.checked_add(length)?;
+    let be = |at: usize| -> Option<u32> {
+        let at = offset.checked_add(at)?;
+        (at.checked_add(4)? <= end).then_some(())?;
+        r.u32_be(at).ok()
+    };
+    let byte = |at: usize| -> Option<u8> {
+        let at = offset.checked_add(at)?;
+        (at < end).then_some(())?;
+        r.u8(at).ok()
+    };
+    if be(0)? != SUPERBLOB_MAGIC {
         return None;
     }
-    let count = usize_of(u32_be(blob, 8)?)?;
+    let count = usize_of(be(8)?)?;
     let mut directory = None;
     for i in 0..count {
         let entry = 12usize.checked_add(i.checked_mul(8)?)?;
-        let at = usize_of(u32_be(blob, entry.checked_add(4)?)?)?;
-        match u32_be(blob, at)? {
+        let at = usize_of(be(entry.checked_add(4)?)?)?;
+        match be(at)? {
             CODE_DIRECTORY_MAGIC if directory.is_none() => directory = Some(at),
             // A second CodeDirectory (SHA-1 alternates), or a CMS signature: not ours to change.
             CODE_DIRECTORY_MAGIC | BLOB_WRAPPER_MAGIC => return None,
@@ -138,13 +208,13 @@ fn code_directory(bytes: &[u8], offset: usize, length: usize) -> Option<Signatur
         }
     }
     let cd = directory?;
-    let flags = u32_be(blob, cd.checked_add(12)?)?;
-    let hash_offset = usize_of(u32_be(blob, cd.checked_add(16)?)?)?;
-    let pages = usize_of(u32_be(blob, cd.checked_add(28)?)?)?;
-    let code_limit = usize_of(u32_be(blob, cd.checked_add(32)?)?)?;
-    let hash_size = *blob.get(cd.checked_add(36)?)?;
-    let hash_type = *blob.get(cd.checked_add(37)?)?;
-    let page_shift = u32::from(*blob.get(cd.checked_add(39)?)?);
+    let flags = be(cd.checked_add(12)?)?;
+    let hash_offset = usize_of(be(cd.checked_add(16)?)?)?;
+    let pages = usize_of(be(cd.checked_add(28)?)?)?;
+    let code_limit = usize_of(be(cd.checked_add(32)?)?)?;
+    let hash_size = byte(cd.checked_add(36)?)?;
+    let hash_type = byte(cd.checked_add(37)?)?;
+    let page_shift = u32::from(byte(cd.checked_add(39)?)?);
     if flags & CS_ADHOC == 0 || hash_type != HASH_SHA256 || hash_size != 32 || !(9..=16).contains(&page_shift)
     {
         return None;
@@ -154,44 +224,68 @@ fn code_directory(bytes: &[u8], offset: usize, length: usize) -> Option<Signatur
         return None;
     }
     let hashes = offset.checked_add(cd)?.checked_add(hash_offset)?;
-    bytes.get(hashes..hashes.checked_add(pages.checked_mul(32)?)?)?;
+    r.bytes(hashes, pages.checked_mul(32)?).ok()?;
     Some(Signature { code_limit, page_size, hashes, pages })
 }
 
-fn page_hashes(bytes: &[u8], signature: &Signature) -> Vec<[u8; 32]> {
-    (0..signature.pages)
-        .map(|page| {
-            let start = page * signature.page_size;
-            let end = (start + signature.page_size).min(signature.code_limit);
-            Sha256::digest(&bytes[start..end]).into()
-        })
-        .collect()
-}
-
-fn normalise_macho(bytes: &[u8]) -> Option<Vec<u8>> {
-    let macho = parse(bytes)?;
-    if let Some(signature) = &macho.signature {
-        // Our hashing must agree with the signer's on the file as it is, or we touch nothing.
-        let recorded = bytes.get(signature.hashes..signature.hashes + signature.pages * 32)?;
-        if page_hashes(bytes, signature).concat() != recorded {
+/// The SHA-256 of each page the signature covers, read a page at a time.
+fn page_hashes(bytes: &dyn Bytes, signature: &Signature) -> Option<Vec<u8>> {
+    let mut hashes = Vec::with_capacity(signature.pages * 32);
+    let mut page = vec![0u8; signature.page_size];
+    for i in 0..signature.pages {
+        let start = i * signature.page_size;
+        let end = (start + signature.page_size).min(signature.code_limit);
+        let page = &mut page[..end - start];
+        if !bytes.read_at(start as u64, page) {
             return None;
         }
+        hashes.extend_from_slice(&Sha256::digest(&*page));
     }
-    let covered = macho.signature.as_ref().map_or(bytes.len(), |s| s.code_limit);
-    let mut out = bytes.to_vec();
-    out[macho.uuid..macho.uuid + 16].fill(0);
-    let digest = Sha256::digest(&out[..covered]);
+    Some(hashes)
+}
+
+fn normalise_macho(bytes: &mut dyn Patch, macho: &MachO) -> std::io::Result<()> {
+    if let Some(signature) = &macho.signature {
+        // Our hashing must agree with the signer's on the file as it is, or we touch nothing.
+        let recorded = Reader(bytes.bytes()).bytes(signature.hashes, signature.pages * 32).ok();
+        if recorded.is_none() || page_hashes(bytes.bytes(), signature) != recorded {
+            return Ok(());
+        }
+    }
+    let covered = macho.signature.as_ref().map_or(bytes.size(), |s| s.code_limit as u64);
+    // A hash of the covered bytes with the UUID zeroed, read a chunk at a time.
+    let mut hasher = Sha256::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let (uuid_start, uuid_end) = (macho.uuid as u64, macho.uuid as u64 + 16);
+    let mut at = 0u64;
+    while at < covered {
+        let n = usize::try_from((covered - at).min(chunk.len() as u64)).unwrap_or(chunk.len());
+        let buf = &mut chunk[..n];
+        if !bytes.read_at(at, buf) {
+            return Ok(());
+        }
+        for (i, byte) in buf.iter_mut().enumerate() {
+            let offset = at + i as u64;
+            if (uuid_start..uuid_end).contains(&offset) {
+                *byte = 0;
+            }
+        }
+        hasher.update(&*buf);
+        at += n as u64;
+    }
+    let digest = hasher.finalize();
     let mut uuid = [0u8; 16];
     uuid.copy_from_slice(&digest[..16]);
     // A name-based UUID (RFC 4122 version 8 bits), as a linker's content hash is.
     uuid[6] = (uuid[6] & 0x0f) | 0x80;
     uuid[8] = (uuid[8] & 0x3f) | 0x80;
-    out[macho.uuid..macho.uuid + 16].copy_from_slice(&uuid);
+    bytes.write_at(uuid_start, &uuid)?;
     if let Some(signature) = &macho.signature {
-        let hashes = page_hashes(&out, signature).concat();
-        out[signature.hashes..signature.hashes + hashes.len()].copy_from_slice(&hashes);
+        if let Some(hashes) = page_hashes(bytes.bytes(), signature) {
+            bytes.write_at(signature.hashes as u64, &hashes)?;
+        }
     }
-    Some(out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -253,7 +347,7 @@ mod tests {
         // The signature is valid for the new bytes: normalising again changes nothing.
         assert_eq!(normalise(&na), na);
         let signature = parse(&na).unwrap().signature.unwrap();
-        assert_eq!(page_hashes(&na, &signature).concat(), na[signature.hashes..signature.hashes + 64]);
+        assert_eq!(page_hashes(&na, &signature).unwrap(), na[signature.hashes..signature.hashes + 64]);
     }
 
     fn pe(stamp: u32, checksum: u32) -> Vec<u8> {

@@ -39,7 +39,8 @@ pub fn install_packages(sh: &Shell, dir: &Utf8Path) -> anyhow::Result<()> {
     }
 }
 
-pub fn build(sh: &Shell, ui: &UiBuild, stamp: &Utf8Path) -> anyhow::Result<UiOutcome> {
+pub fn build(sh: &Shell, ui: &UiBuild, stamp: &Utf8Path, workspace: &Utf8Path) -> anyhow::Result<UiOutcome> {
+    check_sources(workspace, ui)?;
     install_packages(sh, &ui.dir)?;
     let fingerprint = fingerprint(ui)?;
     let previous = std::fs::read_to_string(stamp).unwrap_or_default();
@@ -88,18 +89,40 @@ fn fingerprint(ui: &UiBuild) -> anyhow::Result<String> {
     })?;
     let mut hasher = Sha256::new();
     // Length-prefixed fields, so no two different inputs hash the same bytes.
-    let mut field = |bytes: &[u8]| {
+    let field = |hasher: &mut Sha256, bytes: &[u8]| {
         hasher.update((bytes.len() as u64).to_le_bytes());
         hasher.update(bytes);
     };
     for word in &ui.command {
-        field(word.as_bytes());
+        field(&mut hasher, word.as_bytes());
     }
-    field(ui.output.as_str().as_bytes());
+    field(&mut hasher, ui.output.as_str().as_bytes());
     for file in &files {
-        field(file.as_str().as_bytes());
+        field(&mut hasher, file.as_str().as_bytes());
+        // The file's bytes, a chunk at a time, after their length.
         let path = ui.dir.join(file);
-        field(&std::fs::read(&path).with_context(|| format!("reading {path}"))?);
+        let length = std::fs::metadata(&path).with_context(|| format!("reading {path}"))?.len();
+        hasher.update(length.to_le_bytes());
+        crate::files::hash_file(&path, &mut hasher)?;
     }
     Ok(format!("sha256:{:x} {} files", hasher.finalize(), files.len()))
+}
+
+/// Refuses a symbolic link in the UI's sources that leads outside the workspace: a bundler
+/// copies what a link points at, so its bytes would end up in the image. Installed
+/// packages (`node_modules`) and the build's output are not looked at: packages are code
+/// the author chose to run, and the output is checked as it is laid out.
+pub fn check_sources(workspace: &Utf8Path, ui: &UiBuild) -> anyhow::Result<()> {
+    let leaving = crate::files::links_leaving(workspace, &ui.dir, |path, name| {
+        name == "node_modules" || path == ui.output
+    })?;
+    let Some((link, target)) = leaving.first() else { return Ok(()) };
+    let more = match leaving.len() {
+        1 => String::new(),
+        n => format!(" (and {} more)", n - 1),
+    };
+    bail!(
+        "{link} is a symbolic link to {target}, outside the workspace ({workspace}){more}: the UI build \
+         would copy what it points at into the image. Copy the file into the workspace instead of linking it"
+    )
 }

@@ -151,6 +151,157 @@ fn cases() -> Vec<Case> {
             says: &["`workspace.metadata.extension.tag`", "`-1.0` is not a valid image tag"],
         },
         Case {
+            name: "description linked to a file outside",
+            setup: |f| {
+                let secret = secret_outside(f);
+                std::os::unix::fs::symlink(&secret, f.root().join("extension/description.html")).unwrap();
+                f.edit(
+                    "Cargo.toml",
+                    "detailed-description = \"<p>Details</p>\"",
+                    "detailed-description = { file = \"extension/description.html\" }",
+                );
+            },
+            args: &[],
+            env: Normal,
+            exit: 1,
+            context: Untouched,
+            says: &[
+                "`workspace.metadata.extension.detailed-description`",
+                "extension/description.html is a symbolic link to ",
+                ".secret, outside the workspace",
+                "copy the file into it",
+            ],
+        },
+        Case {
+            name: "icon linked to a file outside",
+            setup: |f| {
+                let secret = secret_outside(f);
+                std::fs::remove_file(f.root().join("extension/icon.svg")).unwrap();
+                std::os::unix::fs::symlink(&secret, f.root().join("extension/icon.svg")).unwrap();
+            },
+            args: &[],
+            env: Normal,
+            exit: 1,
+            context: Untouched,
+            says: &[
+                "`workspace.metadata.extension.icon`",
+                "extension/icon.svg is a symbolic link to",
+                "outside the workspace",
+            ],
+        },
+        Case {
+            name: "changelog reached through a linked folder",
+            setup: |f| {
+                let secret = secret_outside(f);
+                std::os::unix::fs::symlink(secret.parent().unwrap(), f.root().join("extension/notes"))
+                    .unwrap();
+                let name = secret.file_name().unwrap().to_str().unwrap().to_string();
+                f.edit(
+                    "Cargo.toml",
+                    "changelog = \"<p>Changes</p>\"",
+                    &format!("changelog = {{ file = \"extension/notes/{name}\" }}"),
+                );
+            },
+            args: &[],
+            env: Normal,
+            exit: 1,
+            context: Untouched,
+            says: &[
+                "`workspace.metadata.extension.changelog`",
+                "through the symbolic link extension/notes",
+                "outside the workspace",
+            ],
+        },
+        Case {
+            name: "compose file linked to a file outside",
+            setup: |f| {
+                let secret = secret_outside(f);
+                std::os::unix::fs::symlink(&secret, f.root().join("extension/docker-compose.yaml")).unwrap();
+                f.edit(
+                    "Cargo.toml",
+                    "socket = \"fixture.sock\"",
+                    "socket = \"fixture.sock\"\ncompose-file = \"extension/docker-compose.yaml\"",
+                );
+            },
+            args: &[],
+            env: Normal,
+            exit: 1,
+            context: Untouched,
+            says: &[
+                "`workspace.metadata.extension.backend.compose-file`",
+                "is a symbolic link to",
+                "outside the workspace",
+            ],
+        },
+        Case {
+            name: "description by an absolute path",
+            setup: |f| {
+                let secret = secret_outside(f);
+                f.edit(
+                    "Cargo.toml",
+                    "detailed-description = \"<p>Details</p>\"",
+                    &format!("detailed-description = {{ file = \"{}\" }}", secret.display()),
+                );
+            },
+            args: &[],
+            env: Normal,
+            exit: 1,
+            context: Untouched,
+            says: &[
+                "`workspace.metadata.extension.detailed-description`",
+                "is an absolute path",
+                "relative to",
+            ],
+        },
+        Case {
+            name: "changelog climbing out with ..",
+            setup: |f| {
+                let secret = secret_outside(f);
+                let name = secret.file_name().unwrap().to_str().unwrap().to_string();
+                f.edit(
+                    "Cargo.toml",
+                    "changelog = \"<p>Changes</p>\"",
+                    &format!("changelog = {{ file = \"extension/../../{name}\" }}"),
+                );
+            },
+            args: &[],
+            env: Normal,
+            exit: 1,
+            context: Untouched,
+            says: &["`workspace.metadata.extension.changelog`", "climbs out of the workspace", "with `..`"],
+        },
+        Case {
+            name: "a link in the UI's sources leads outside",
+            setup: |f| {
+                with_ui(f, "mkdir -p dist && cp src/*.txt dist/ && echo '<html></html>' > dist/index.html\n");
+                let secret = secret_outside(f);
+                std::os::unix::fs::symlink(&secret, f.root().join("ui/src/data.txt")).unwrap();
+            },
+            args: &[],
+            env: Normal,
+            exit: 1,
+            context: Untouched,
+            says: &["ui/src/data.txt is a symbolic link to", "outside the workspace", "the UI build"],
+        },
+        Case {
+            name: "the UI build writes a link that leads outside",
+            setup: |f| {
+                let secret = secret_outside(f);
+                with_ui(
+                    f,
+                    &format!("mkdir -p dist && echo '<html></html>' > dist/index.html && ln -sf '{}' dist/leak.txt\n", secret.display()),
+                );
+            },
+            args: &["--no-image"],
+            env: Normal,
+            exit: 1,
+            context: Untouched,
+            says: &[
+                "ui/dist/leak.txt, which the UI build wrote, is a symbolic link to",
+                "outside the workspace",
+            ],
+        },
+        Case {
             name: "bad image repository in --tag",
             setup: |_| {},
             args: &["--tag", "Example/Fixture:1.0.0"],
@@ -604,6 +755,28 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+/// What a file outside the workspace holds: it must appear in no output.
+const SECRET: &str = "SECRET-7f3a9c-not-for-any-image";
+
+/// A file beside the fixture (outside its workspace) holding [`SECRET`].
+fn secret_outside(f: &Fixture) -> PathBuf {
+    let root = f.root();
+    let secret = root.with_file_name(format!("{}.secret", root.file_name().unwrap().to_str().unwrap()));
+    std::fs::write(&secret, SECRET).unwrap();
+    secret
+}
+
+/// Gives the fixture a UI whose build is `script` (sh, in ui/), committed.
+fn with_ui(f: &Fixture, script: &str) {
+    f.write("ui/build.sh", script);
+    f.write("ui/src/main.txt", "the UI's source\n");
+    f.edit(
+        "Cargo.toml",
+        "[workspace.metadata.extension.targets]",
+        "[workspace.metadata.extension.ui]\ndir = \"ui\"\nbuild = [\"sh\", \"build.sh\"]\noutput = \"dist\"\n\n[workspace.metadata.extension.targets]",
+    );
+}
+
 fn run_case(case: &Case) -> Result<(), String> {
     let fixture = Fixture::new(&case.name.replace(' ', "-"));
     let context = fixture.root().join("context");
@@ -613,7 +786,7 @@ fn run_case(case: &Case) -> Result<(), String> {
     let before = snapshot(&context);
     (case.setup)(&fixture);
     // Everything else in the workspace, tracked or not, after the case's own edits.
-    let workspace_before = workspace_files(fixture.root(), &["context"]);
+    let workspace_before = workspace_files(fixture.root(), &["context", "ui/dist"]);
 
     let mut args = vec!["dist"];
     if !case.args.contains(&"--out") {
@@ -651,6 +824,9 @@ fn run_case(case: &Case) -> Result<(), String> {
             faults.push(format!("stderr lacks {needle:?}"));
         }
     }
+    if output.stdout.contains(SECRET) || output.stderr.contains(SECRET) {
+        faults.push("the secret from outside the workspace is in the output".into());
+    }
     match case.context {
         Context::Untouched => {
             if snapshot(&context) != before {
@@ -658,7 +834,7 @@ fn run_case(case: &Case) -> Result<(), String> {
             }
         }
     }
-    let workspace_after = workspace_files(fixture.root(), &["context"]);
+    let workspace_after = workspace_files(fixture.root(), &["context", "ui/dist"]);
     if workspace_after != workspace_before {
         let changed: Vec<String> = workspace_before
             .keys()

@@ -445,3 +445,237 @@ fn validate_runs_dockers_own_check_when_docker_desktop_is_here_and_check_otherwi
     );
     assert!(!standin.calls().iter().any(|c| c.get(1).is_some_and(|a| a == "validate")));
 }
+
+// ---- Hostile archives: every one is a problem named in the output, never a crash, and
+// check's own memory stays under MEMORY_BOUND however the bytes are crafted. ----
+
+impl Layout {
+    /// Adds a layer whose blob is `blob` (already compressed or not) on top of a platform.
+    fn add_blob_layer(&self, arch: &str, blob: &[u8], media_type: &str) {
+        let (digest, size) = self.put(blob);
+        self.edit_manifest(arch, |layout, manifest| {
+            manifest["layers"].as_array_mut().unwrap().push(json!({
+                "mediaType": media_type,
+                "digest": digest,
+                "size": size,
+            }));
+            let mut config = layout.json(manifest["config"]["digest"].as_str().unwrap());
+            config["rootfs"]["diff_ids"].as_array_mut().unwrap().push(json!(digest));
+            let (config_digest, config_size) = layout.put(serde_json::to_string(&config).unwrap().as_bytes());
+            manifest["config"]["digest"] = json!(config_digest);
+            manifest["config"]["size"] = json!(config_size);
+        });
+    }
+
+    /// Points index.json at a new top-level blob.
+    fn set_top(&self, digest: &str, size: u64, media_type: &str) {
+        let index = json!({
+            "schemaVersion": 2,
+            "manifests": [{ "mediaType": media_type, "digest": digest, "size": size }],
+        });
+        std::fs::write(self.root().join("index.json"), serde_json::to_string(&index).unwrap()).unwrap();
+    }
+}
+
+/// A tar built entry by entry (raw headers, so names a tool would refuse can be written).
+struct RawTar(Vec<u8>);
+
+impl RawTar {
+    fn new() -> RawTar {
+        RawTar(vec![])
+    }
+
+    fn entry(mut self, name: &str, kind: tar::EntryType, link: Option<&str>, data: &[u8]) -> RawTar {
+        let mut header = tar::Header::new_old();
+        header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        if let Some(link) = link {
+            header.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+        }
+        header.set_entry_type(kind);
+        header.set_mode(0o644);
+        header.set_size(data.len() as u64);
+        header.set_cksum();
+        self.0.extend_from_slice(header.as_bytes());
+        self.0.extend_from_slice(data);
+        self.0.resize(self.0.len().div_ceil(512) * 512, 0);
+        self
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.0.extend_from_slice(&[0u8; 1024]);
+        self.0
+    }
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(vec![], flate2::Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// `check ARCHIVE`, and the most memory check held.
+fn check_measured(archive: &Path) -> (Output, u64) {
+    run_measuring_memory(&mut xtask(&repo_root(), &["check", archive.to_str().unwrap()]))
+}
+
+/// Asserts check failed, said each of `says`, and stayed within the memory bound.
+fn assert_refused(name: &str, archive: &Path, says: &[&str]) -> Output {
+    let (output, peak) = check_measured(archive);
+    assert_eq!(output.code, 1, "{name}: {output:?}");
+    for needle in says {
+        assert!(output.stderr.contains(needle), "{name}: stderr lacks {needle:?}:\n{}", output.stderr);
+    }
+    assert!(peak < MEMORY_BOUND, "{name}: check held {} MiB", peak >> 20);
+    output
+}
+
+#[test]
+fn a_gzip_bomb_is_a_problem_and_memory_stays_bounded() {
+    let layout = Layout::unpack(good_archive(), "check-bomb");
+    // A small file, then 2.2 GiB of zeros after the tar's end: a few MiB of gzip.
+    let mut encoder = flate2::write::GzEncoder::new(vec![], flate2::Compression::fast());
+    let tar = RawTar::new().entry("note.txt", tar::EntryType::Regular, None, b"hi").finish();
+    std::io::Write::write_all(&mut encoder, &tar).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..2200 {
+        std::io::Write::write_all(&mut encoder, &zeros).unwrap();
+    }
+    let bomb = encoder.finish().unwrap();
+    assert!(bomb.len() < 16 << 20, "{} bytes", bomb.len());
+    layout.add_blob_layer("amd64", &bomb, "application/vnd.oci.image.layer.v1.tar+gzip");
+    assert_refused("bomb", &layout.pack(), &["amd64:/: cannot be read", "unpacks to more than 2.0 GiB"]);
+}
+
+#[test]
+fn entries_claiming_more_than_an_image_holds_are_problems() {
+    // A layer whose one file claims 8 GiB (the tar is only its header).
+    let layout = Layout::unpack(good_archive(), "check-8gib-member");
+    let mut header = tar::Header::new_gnu();
+    header.set_path("model.bin").unwrap();
+    header.set_size(8 << 30);
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_cksum();
+    layout.add_blob_layer("arm64", &gzip(header.as_bytes()), "application/vnd.oci.image.layer.v1.tar+gzip");
+    assert_refused(
+        "8 GiB member",
+        &layout.pack(),
+        &["arm64:/: cannot be read", "unpacks to more than 2.0 GiB"],
+    );
+
+    // An archive whose last entry claims 8 GiB past the end of the file.
+    let layout = Layout::unpack(good_archive(), "check-8gib-archive");
+    let archive = layout.pack();
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let end = bytes.len() - bytes.iter().rev().take_while(|b| **b == 0).count();
+    bytes.truncate(end.div_ceil(512) * 512);
+    let mut header = tar::Header::new_gnu();
+    header.set_path(format!("blobs/sha256/{}", "a".repeat(64))).unwrap();
+    header.set_size(8 << 30);
+    header.set_cksum();
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(&[7u8; 4096]);
+    std::fs::write(&archive, bytes).unwrap();
+    assert_refused(
+        "8 GiB archive entry",
+        &archive,
+        &["is truncated", "claims 8589934592 bytes past the end"],
+    );
+}
+
+#[test]
+fn sizes_and_digests_are_verified_for_every_blob() {
+    // A descriptor size that does not match its blob.
+    let layout = Layout::unpack(good_archive(), "check-wrong-size");
+    let (index, _, mut list) = layout.list();
+    let size = list["manifests"][0]["size"].as_u64().unwrap();
+    list["manifests"][0]["size"] = json!(size + 1);
+    layout.save_list(index, &list);
+    assert_refused("wrong size", &layout.pack(), &["bytes, but the descriptor that names it says"]);
+
+    // A layer blob whose bytes are not its digest's (same size, other bytes).
+    let layout = Layout::unpack(good_archive(), "check-wrong-digest");
+    let (_, _, list) = layout.list();
+    let manifest = layout.json(list["manifests"][0]["digest"].as_str().unwrap());
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap();
+    let path = layout.blob_path(layer);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&path, bytes).unwrap();
+    assert_refused("wrong digest", &layout.pack(), &[&format!("blob {layer} does not have that digest")]);
+
+    // 3000 nested indexes, the last naming a manifest with the wrong size.
+    let layout = Layout::unpack(good_archive(), "check-nested");
+    let (_, _, list) = layout.list();
+    let mut inner = list["manifests"][0].clone();
+    inner["size"] = json!(inner["size"].as_u64().unwrap() + 7);
+    let index_type = "application/vnd.oci.image.index.v1+json";
+    let (mut digest, mut size) = (String::new(), 0);
+    for _ in 0..3000 {
+        let index = json!({ "schemaVersion": 2, "mediaType": index_type, "manifests": [inner] });
+        (digest, size) = layout.put(serde_json::to_string(&index).unwrap().as_bytes());
+        inner = json!({ "mediaType": index_type, "digest": digest, "size": size });
+    }
+    layout.set_top(&digest, size, index_type);
+    assert_refused("nested indexes", &layout.pack(), &["nest more than 8 deep"]);
+}
+
+#[test]
+fn entries_escaping_the_root_and_truncated_tars_are_named() {
+    let layout = Layout::unpack(good_archive(), "check-escapes");
+    let tar = RawTar::new()
+        .entry("../../escaped.txt", tar::EntryType::Regular, None, b"x")
+        .entry("/etc/absolute.txt", tar::EntryType::Regular, None, b"x")
+        .entry("ui/link", tar::EntryType::Symlink, Some("../../../etc/passwd"), b"")
+        .entry("ui/hard", tar::EntryType::Link, Some("../outside"), b"")
+        .entry("ui/ok-link", tar::EntryType::Symlink, Some("/etc/os-release"), b"")
+        .finish();
+    layout.add_blob_layer("amd64", &tar, "application/vnd.oci.image.layer.v1.tar");
+    let output = assert_refused(
+        "escapes",
+        &layout.pack(),
+        &[
+            "`../../escaped.txt` in layer",
+            "climbs out of the image root with `..`",
+            "`/etc/absolute.txt` in layer",
+            "is an absolute path",
+            "`ui/link` in layer",
+            "is a symbolic link to `../../../etc/passwd`, which climbs out of the image root",
+            "`ui/hard` in layer",
+            "is a hard link to `../outside`, outside the image root",
+        ],
+    );
+    assert!(!output.stderr.contains("ok-link"), "an absolute link stays inside the image: {}", output.stderr);
+
+    // A tar cut in the middle of a file (its descriptor matching the cut bytes).
+    let layout = Layout::unpack(good_archive(), "check-truncated");
+    let tar = RawTar::new().entry("big.bin", tar::EntryType::Regular, None, &[1u8; 100_000]).finish();
+    layout.add_blob_layer("arm64", &tar[..50_000], "application/vnd.oci.image.layer.v1.tar");
+    assert_refused("truncated", &layout.pack(), &["arm64:/: cannot be read", "not a valid tar archive"]);
+}
+
+#[test]
+fn hard_links_multiply_no_bytes_and_problem_lists_are_capped() {
+    // 100,000 hard links to one 4 MiB file: names, not copies.
+    let layout = Layout::unpack(good_archive(), "check-hard-links");
+    let mut tar = RawTar::new().entry("data/model.bin", tar::EntryType::Regular, None, &vec![3u8; 4 << 20]);
+    for i in 0..100_000 {
+        tar = tar.entry(&format!("data/l{i}"), tar::EntryType::Link, Some("data/model.bin"), b"");
+    }
+    layout.add_blob_layer("amd64", &gzip(&tar.finish()), "application/vnd.oci.image.layer.v1.tar+gzip");
+    let (output, peak) = check_measured(&layout.pack());
+    output.assert_ok();
+    assert!(peak < MEMORY_BOUND, "check held {} MiB", peak >> 20);
+
+    // 60,000 entries that escape: the first 50 problems are listed, the rest counted.
+    let layout = Layout::unpack(good_archive(), "check-many-problems");
+    let mut tar = RawTar::new();
+    for i in 0..60_000 {
+        tar = tar.entry(&format!("../e{i}"), tar::EntryType::Regular, None, b"");
+    }
+    layout.add_blob_layer("amd64", &gzip(&tar.finish()), "application/vnd.oci.image.layer.v1.tar+gzip");
+    let output = assert_refused("many problems", &layout.pack(), &["has 1001 problems:", "… and 951 more"]);
+    let listed = output.stderr.lines().filter(|l| l.starts_with("  - ")).count();
+    assert_eq!(listed, 50, "{}", output.stderr);
+}

@@ -28,8 +28,9 @@ const INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// What a manifest request accepts: every kind an extension image can be.
 const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
-/// The most a pulled blob may be (an extension image is a few MiB).
-const MAX_BLOB: u64 = 2 << 30;
+/// The most a manifest or index may be (what a registry serves for a tag is JSON of a few
+/// KiB): read with this limit, whatever the response says its length is.
+const MAX_MANIFEST: u64 = 4 << 20;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -182,7 +183,16 @@ impl Session {
                 if let Some(auth) = &auth {
                     builder = builder.header("Authorization", auth);
                 }
-                builder.send(body.as_slice())
+                match body {
+                    PutBody::Bytes(bytes) => builder.send(bytes.as_slice()),
+                    // Streamed from the file, its length said up front (no chunked upload).
+                    PutBody::File { path, size } => {
+                        let file = std::fs::File::open(path).with_context(|| format!("opening {path}"))?;
+                        builder
+                            .header("Content-Length", size.to_string())
+                            .send(ureq::SendBody::from_owned_reader(file.take(*size)))
+                    }
+                }
             }
         };
         result.with_context(|| format!("{} {url}", request.method.name()))
@@ -256,7 +266,7 @@ impl Session {
         }
     }
 
-    fn upload_blob(&mut self, digest: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
+    fn upload_blob(&mut self, digest: &str, blob: PutBody) -> anyhow::Result<()> {
         if self.exists(&format!("blobs/{digest}"), None)?.is_some() {
             return Ok(());
         }
@@ -284,7 +294,7 @@ impl Session {
         };
         let separator = if location.contains('?') { '&' } else { '?' };
         let url = format!("{location}{separator}digest={}", encode(digest));
-        let method = Method::Put { body: bytes, content_type: "application/octet-stream" };
+        let method = Method::Put { body: blob, content_type: "application/octet-stream" };
         let done = self.send(&Request { method, url, accept: None })?;
         if done.status() != StatusCode::CREATED {
             bail!("uploading blob {digest}: the registry answered {}", done.status());
@@ -300,7 +310,7 @@ impl Session {
         bytes: Vec<u8>,
     ) -> anyhow::Result<()> {
         let url = self.reference.url(&format!("manifests/{reference}"));
-        let method = Method::Put { body: bytes, content_type: media_type };
+        let method = Method::Put { body: PutBody::Bytes(bytes), content_type: media_type };
         let response = self.send(&Request { method, url: url.clone(), accept: None })?;
         if !response.status().is_success() {
             bail!("PUT {url}: the registry answered {}", response.status());
@@ -314,8 +324,64 @@ impl Session {
         if !response.status().is_success() {
             bail!("GET {url}: the registry answered {}", response.status());
         }
-        let bytes = response.body_mut().with_config().limit(MAX_BLOB).read_to_vec()?;
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_MANIFEST)
+            .read_to_vec()
+            .with_context(|| format!("reading {url} (at most {MAX_MANIFEST} bytes)"))?;
         Ok(bytes)
+    }
+
+    /// Streams a blob into a file: exactly the size its descriptor gives (the registry's
+    /// word is not taken for it), hashed on the way; a blob with more, fewer or other
+    /// bytes is refused and its file removed.
+    fn fetch_blob(&mut self, digest: &str, size: u64, to: &str) -> anyhow::Result<()> {
+        let url = self.reference.url(&format!("blobs/{digest}"));
+        let mut response = self.send(&Request { method: Method::Get, url: url.clone(), accept: None })?;
+        if !response.status().is_success() {
+            bail!("GET {url}: the registry answered {}", response.status());
+        }
+        let mut reader = response.body_mut().with_config().limit(size.saturating_add(1)).reader();
+        let partial = format!("{to}.partial");
+        let result = (|| -> anyhow::Result<()> {
+            let mut file = std::fs::File::create(&partial).with_context(|| format!("creating {partial}"))?;
+            let mut hasher = Sha256::new();
+            let mut buffer = vec![0u8; 64 * 1024];
+            let mut read = 0u64;
+            loop {
+                let n = match reader.read(&mut buffer) {
+                    Ok(n) => n,
+                    // The limit is size + 1: the registry sent more than the descriptor says.
+                    Err(e) if read >= size => bail!("the registry served blob {digest} with more than the {size} bytes its descriptor says ({e})"),
+                    Err(e) => return Err(e).with_context(|| format!("reading {url}")),
+                };
+                if n == 0 {
+                    break;
+                }
+                read += n as u64;
+                if read > size {
+                    bail!("the registry served blob {digest} with more than the {size} bytes its descriptor says");
+                }
+                hasher.update(&buffer[..n]);
+                std::io::Write::write_all(&mut file, &buffer[..n])
+                    .with_context(|| format!("writing {partial}"))?;
+            }
+            if read != size {
+                bail!("the registry served blob {digest} with {read} bytes, but its descriptor says {size}");
+            }
+            if format!("sha256:{:x}", hasher.finalize()) != digest {
+                bail!("the registry served blob {digest} with other bytes");
+            }
+            Ok(())
+        })();
+        match result {
+            Ok(()) => std::fs::rename(&partial, to).with_context(|| format!("renaming {partial} to {to}")),
+            Err(e) => {
+                let _ = std::fs::remove_file(&partial);
+                Err(e)
+            }
+        }
     }
 }
 
@@ -324,7 +390,7 @@ enum Method {
     Head,
     Get,
     Post,
-    Put { body: Vec<u8>, content_type: &'static str },
+    Put { body: PutBody, content_type: &'static str },
 }
 
 impl Method {
@@ -336,6 +402,13 @@ impl Method {
             Method::Put { .. } => "PUT",
         }
     }
+}
+
+/// What a PUT sends: a manifest's bytes, or a blob's file (never read whole).
+#[derive(PartialEq)]
+enum PutBody {
+    Bytes(Vec<u8>),
+    File { path: String, size: u64 },
 }
 
 struct Request {
@@ -405,6 +478,20 @@ fn read_blob(layout: &str, digest: &str) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// A blob of a layout folder as a file to stream, its digest checked first (read a chunk
+/// at a time).
+fn blob_file(layout: &str, digest: &str) -> anyhow::Result<PutBody> {
+    let hex = digest.strip_prefix("sha256:").with_context(|| format!("`{digest}` is not a sha256 digest"))?;
+    let path = format!("{layout}/blobs/sha256/{hex}");
+    let mut file = std::fs::File::open(&path).with_context(|| format!("opening {path}"))?;
+    let mut hasher = Sha256::new();
+    let size = std::io::copy(&mut file, &mut hasher).with_context(|| format!("reading {path}"))?;
+    if format!("sha256:{:x}", hasher.finalize()) != digest {
+        bail!("{path} does not have the digest its name says");
+    }
+    Ok(PutBody::File { path, size })
+}
+
 fn push(layout: &str, reference: &str) -> anyhow::Result<String> {
     let mut session = Session::new(Reference::parse(reference)?, "pull,push");
     let top: Value = serde_json::from_slice(
@@ -430,8 +517,8 @@ fn push(layout: &str, reference: &str) -> anyhow::Result<String> {
         );
         for blob in blobs {
             if pushed.insert(blob.clone()) {
-                let bytes = read_blob(layout, &blob)?;
-                session.upload_blob(&blob, bytes)?;
+                let file = blob_file(layout, &blob)?;
+                session.upload_blob(&blob, file)?;
             }
         }
         if session.exists(&format!("manifests/{digest}"), Some(ACCEPT))?.is_none() {
@@ -507,21 +594,16 @@ fn pull(reference: &str, layout: &str) -> anyhow::Result<()> {
     }
     for bytes in &manifest_bytes {
         let manifest: Value = serde_json::from_slice(bytes).context("a manifest is not JSON")?;
-        let mut wanted: Vec<String> =
-            manifest["config"]["digest"].as_str().map(String::from).into_iter().collect();
-        wanted.extend(
-            manifest["layers"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|l| l["digest"].as_str().map(String::from)),
-        );
-        for digest in wanted {
-            let blob = session.get(&format!("blobs/{digest}"), None)?;
-            if sha256(&blob) != digest {
-                bail!("the registry served blob {digest} with other bytes");
-            }
-            store(&blob)?;
+        let mut wanted: Vec<&Value> = vec![&manifest["config"]];
+        wanted.extend(manifest["layers"].as_array().into_iter().flatten());
+        for descriptor in wanted {
+            let digest = descriptor["digest"].as_str().context("a descriptor without a digest")?;
+            let size = descriptor["size"].as_u64().context("a descriptor without a size")?;
+            let hex = digest
+                .strip_prefix("sha256:")
+                .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+                .with_context(|| format!("`{digest}` is not a sha256 digest"))?;
+            session.fetch_blob(digest, size, &format!("{blobs}/{hex}"))?;
         }
     }
     let index = serde_json::json!({

@@ -90,6 +90,53 @@ pub fn run(command: &mut Command) -> Output {
     }
 }
 
+/// Runs a command to its end, and the most memory it held at once: its `VmHWM` (peak
+/// resident set), read from /proc while it runs (the last reading before it exits; the
+/// mark only grows). Its own, not its children's.
+pub fn run_measuring_memory(command: &mut Command) -> (Output, u64) {
+    use std::io::Read;
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    let read = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = read(Box::new(child.stdout.take().unwrap()));
+    let stderr = read(Box::new(child.stderr.take().unwrap()));
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0u64;
+    let status = loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file) {
+            if let Some(kib) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            {
+                peak = peak.max(kib * 1024);
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let output = Output {
+        code: status.code().unwrap_or(-1),
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    };
+    (output, peak)
+}
+
+/// 256 MiB: what the xtask may hold at once whatever it reads or writes.
+pub const MEMORY_BOUND: u64 = 256 << 20;
+
 /// `xtask ARGS` in `dir`.
 pub fn xtask(dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(XTASK);
