@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    xtask::main()
+    docker_extension_tool::main()
 }

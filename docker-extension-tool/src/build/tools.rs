@@ -1,0 +1,205 @@
+//! The tools a build needs: rustup targets, zig and cargo-zigbuild, cross. `dist` installs
+//! what is missing when it can, and otherwise names the exact command; `doctor` reports.
+
+use std::collections::BTreeSet;
+
+use anyhow::{bail, Context};
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::{cmd, Shell};
+
+use crate::model::targets::Builder;
+use crate::plan::CargoRun;
+use crate::workspace::machine::{runs, version};
+
+/// The versions dist installs: a pinned toolchain is part of "the same sources give the
+/// same image digest" (a newer zig may lay out a binary differently).
+pub const ZIGBUILD_VERSION: &str = "cargo-zigbuild==0.24.1";
+pub const ZIG_VERSION: &str = "ziglang==0.17.1";
+pub const ZIGBUILD_PIP: &str = "python3 -m pip install cargo-zigbuild==0.24.1 ziglang==0.17.1";
+pub const ZIGBUILD_CARGO: &str = "cargo install --locked cargo-zigbuild --version 0.24.1";
+pub const ZIG_PIP: &str = "python3 -m pip install ziglang==0.17.1";
+pub const CROSS_INSTALL: &str = "cargo install cross --git https://github.com/cross-rs/cross";
+
+pub fn has_rustup(sh: &Shell) -> bool {
+    runs(sh, "rustup", &["--version"])
+}
+
+/// The targets whose standard library is installed for the active toolchain. Read from the
+/// sysroot, so it works with or without rustup.
+pub fn installed_targets(sh: &Shell) -> anyhow::Result<BTreeSet<String>> {
+    let sysroot =
+        cmd!(sh, "rustc --print sysroot").quiet().read().context("running `rustc --print sysroot`")?;
+    let rustlib = Utf8PathBuf::from(sysroot.trim()).join("lib/rustlib");
+    let mut targets = BTreeSet::new();
+    for entry in std::fs::read_dir(&rustlib).with_context(|| format!("reading {rustlib}"))? {
+        let path = entry?.path();
+        if path.join("lib").is_dir() {
+            if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
+                targets.insert(name.to_string());
+            }
+        }
+    }
+    Ok(targets)
+}
+
+/// Adds the missing targets with rustup, or says exactly how when rustup is absent.
+pub fn ensure_targets(sh: &Shell, targets: &BTreeSet<String>) -> anyhow::Result<()> {
+    let installed = installed_targets(sh)?;
+    let missing: Vec<&str> = targets.iter().filter(|t| !installed.contains(*t)).map(String::as_str).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list = missing.join(" ");
+    if !has_rustup(sh) {
+        bail!(
+            "the Rust target{} {list} {} not installed, and rustup is not on PATH to add {}: \
+             install rustup (https://rustup.rs) and run `rustup target add {list}`, or install \
+             {} with your Rust distribution",
+            plural(missing.len()),
+            if missing.len() == 1 { "is" } else { "are" },
+            if missing.len() == 1 { "it" } else { "them" },
+            if missing.len() == 1 { "its standard library" } else { "their standard libraries" },
+        );
+    }
+    eprintln!("    adding missing target{}: rustup target add {list}", plural(missing.len()));
+    cmd!(sh, "rustup target add {missing...}")
+        .quiet()
+        .run()
+        .with_context(|| format!("`rustup target add {list}` failed; is each a target rustc supports (`rustc --print target-list`)?"))?;
+    Ok(())
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// zig's version: cargo-zigbuild finds zig on PATH, or the `ziglang` Python package.
+pub fn zig_version(sh: &Shell) -> Option<String> {
+    version(sh, "zig", &["version"]).or_else(|| version(sh, "python3", &["-m", "ziglang", "version"]))
+}
+
+pub fn has_zig(sh: &Shell) -> bool {
+    zig_version(sh).is_some()
+}
+
+pub fn has_zigbuild(sh: &Shell) -> bool {
+    runs(sh, "cargo-zigbuild", &["--version"])
+}
+
+pub fn has_pip(sh: &Shell) -> bool {
+    runs(sh, "python3", &["-m", "pip", "--version"])
+}
+
+/// The virtual environment zig and cargo-zigbuild go into where pip refuses to install
+/// into the system's Python (PEP 668: Debian and Ubuntu's, Homebrew's).
+pub fn zig_venv(tools: &Utf8Path) -> Utf8PathBuf {
+    tools.join("zig-venv")
+}
+
+/// Puts the zig virtual environment first on the shell's PATH, when setup made one: its
+/// `cargo-zigbuild`, and the `python3` whose `-m ziglang` finds zig. Returns its bin folder.
+pub fn activate_zig_venv(sh: &Shell, tools: &Utf8Path) -> Option<Utf8PathBuf> {
+    let bin = zig_venv(tools).join("bin");
+    if !bin.join("cargo-zigbuild").is_file() {
+        return None;
+    }
+    let path = std::env::join_paths(
+        std::iter::once(bin.clone().into_std_path_buf())
+            .chain(std::env::split_paths(&sh.var_os("PATH").unwrap_or_default())),
+    )
+    .ok()?;
+    sh.set_var("PATH", path);
+    Some(bin)
+}
+
+/// Installs zig and cargo-zigbuild when missing: from PyPI (one package brings both, in
+/// seconds) into the user's Python, or into a virtual environment under `tools` where that
+/// Python is externally managed; else cargo-zigbuild from crates.io.
+pub fn ensure_zigbuild(sh: &Shell, tools: &Utf8Path) -> anyhow::Result<()> {
+    activate_zig_venv(sh, tools);
+    if has_zig(sh) && has_zigbuild(sh) {
+        return Ok(());
+    }
+    if has_pip(sh) {
+        eprintln!("    zig or cargo-zigbuild is missing; installing them: {ZIGBUILD_PIP}");
+        let pip = cmd!(
+            sh,
+            "python3 -m pip install --quiet --disable-pip-version-check {ZIGBUILD_VERSION} {ZIG_VERSION}"
+        )
+        .quiet()
+        .ignore_status()
+        .output()?;
+        let refused = String::from_utf8_lossy(&pip.stderr).contains("externally-managed-environment");
+        if !pip.status.success() && refused {
+            let venv = zig_venv(tools);
+            eprintln!("    this Python is externally managed (PEP 668): installing into {venv} instead");
+            let installed = cmd!(sh, "python3 -m venv {venv}").quiet().run().and_then(|()| {
+                let python = venv.join("bin/python3");
+                cmd!(sh, "{python} -m pip install --quiet --disable-pip-version-check {ZIGBUILD_VERSION} {ZIG_VERSION}")
+                    .quiet()
+                    .run()
+            });
+            if let Err(e) = installed {
+                eprintln!(
+                    "    the virtual environment failed too ({e}); on Debian/Ubuntu it needs python3-venv"
+                );
+            }
+            activate_zig_venv(sh, tools);
+        }
+    }
+    if !has_zigbuild(sh) {
+        eprintln!("    trying: {ZIGBUILD_CARGO}");
+        let _ = cmd!(sh, "cargo install --locked cargo-zigbuild --version 0.24.1").quiet().run();
+    }
+    let (zig, zigbuild) = (has_zig(sh), has_zigbuild(sh));
+    if !zigbuild {
+        bail!(
+            "cargo-zigbuild, which cross-compiles the extension's binaries, is not installed and \
+             could not be installed here: install it with `{ZIGBUILD_PIP}` (brings zig too) or \
+             `{ZIGBUILD_CARGO}`, and make sure the folder it lands in is on PATH"
+        );
+    }
+    if !zig {
+        bail!(
+            "zig, the linker cargo-zigbuild drives, is not installed and could not be installed \
+             here: {}, or get it from https://ziglang.org/download/ onto PATH",
+            if cfg!(target_os = "macos") {
+                "`brew install zig`"
+            } else {
+                "install it with `python3 -m pip install ziglang` (or `pipx install ziglang`)"
+            }
+        );
+    }
+    Ok(())
+}
+
+/// Everything some cargo runs need: their rustup targets, and zig with cargo-zigbuild or
+/// cross when a run uses them.
+pub fn ensure_for(sh: &Shell, runs: &[CargoRun], tools: &Utf8Path) -> anyhow::Result<()> {
+    ensure_targets(sh, &CargoRun::rustup_targets_of(runs))?;
+    if runs.iter().any(|r| r.builder == Builder::Zigbuild) {
+        ensure_zigbuild(sh, tools)?;
+    }
+    if runs.iter().any(|r| r.builder == Builder::Cross) {
+        ensure_cross(sh)?;
+    }
+    Ok(())
+}
+
+pub fn has_cross(sh: &Shell) -> bool {
+    runs(sh, "cross", &["--version"])
+}
+
+pub fn ensure_cross(sh: &Shell) -> anyhow::Result<()> {
+    if !has_cross(sh) {
+        bail!(
+            "the config or --build-with asks for cross, which is not installed: install it with \
+             `{CROSS_INSTALL}` (it runs builds in containers, so it also needs docker or podman)"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,287 @@
+//! `cargo xtask bench`: what dist costs, measured as ratios within one run (the machines
+//! are noisy, so every figure is compared with another taken at the same time).
+//!
+//! * A warm, no-op `dist --no-image` against the bare cargo runs of the same plan.
+//! * For each image engine here (builtin always; buildah; buildx when a Docker engine
+//!   answers, or the tests' private engine when setup installed one), a whole warm
+//!   `dist --oci` against its image step alone (dist records its steps' durations).
+//!
+//! * The dev loop's latency: in a copy of the workspace (the user's sources are never
+//!   edited), `dev --browser` runs and a line is appended to the backend's `main.rs`;
+//!   measured until the dev loop has the new backend answering on its socket. With the
+//!   backend as a container (when an engine is there) and as a local process.
+//!
+//! Runs are interleaved, so a slow moment of the machine falls on every kind alike; each
+//! figure is the median of `--runs` runs.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use camino::Utf8PathBuf;
+use xshell::{cmd, Shell};
+
+use crate::cli::flags;
+use crate::pipeline::engine::Engine;
+use crate::pipeline::TIMINGS_FILE;
+use crate::plan::Plan;
+use crate::testing::services::{self, Services, SERVER_VERSION};
+use crate::workspace::config::Config;
+use crate::workspace::machine::{runs, Machine};
+
+impl flags::Bench {
+    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+        let config = Config::load_current()?;
+        let root = config.root.clone();
+        let plan = Plan::without_image(&config, &Machine::probe(sh, &config)?)?;
+        sh.change_dir(&root);
+        let xtask = std::env::current_exe().context("finding the xtask binary")?;
+        let rounds = self.runs.max(1);
+
+        // The engines to measure; a private Docker engine when none answers but setup
+        // installed the tests' one (stopped when this returns).
+        let mut engines = vec![Engine::Builtin];
+        if runs(sh, "buildah", &["--version"]) {
+            engines.push(Engine::Buildah);
+        }
+        let mut private_engine = None;
+        let mut docker_env: Vec<(&'static str, String)> = vec![];
+        if runs(sh, "docker", &["info", "--format", SERVER_VERSION]) {
+            engines.push(Engine::Buildx);
+        } else if let Some(engine) = services::locate_engine(sh, &config.tools_dir()) {
+            eprintln!("==> No Docker engine answers: starting the tests' private one for buildx");
+            let dir = Utf8PathBuf::from(format!("/tmp/xtask-bench-services-{}", std::process::id()));
+            let private = Services::start(sh, &engine, &dir)?;
+            docker_env = private.env();
+            private_engine = Some(private);
+            engines.push(Engine::Buildx);
+        }
+
+        eprintln!("==> Warming up: cargo xtask dist --no-image, then once per engine");
+        cmd!(sh, "{xtask} dist --no-image").quiet().ignore_stdout().ignore_stderr().run()?;
+        let archive = |engine: Engine| config.target_dir.join(format!("xtask/bench-{engine}.tar"));
+        let dist_with = |engine: Engine| -> anyhow::Result<(Duration, f64)> {
+            let engine_name = engine.name();
+            let out = archive(engine);
+            let elapsed = time(|| {
+                cmd!(sh, "{xtask} dist --engine {engine_name} --oci {out}")
+                    .envs(docker_env.iter().map(|(k, v)| (*k, v.as_str())))
+                    .quiet()
+                    .ignore_stdout()
+                    .ignore_stderr()
+                    .run()
+            })
+            .with_context(|| format!("dist --engine {engine_name}"))?;
+            Ok((elapsed, image_step_seconds(&config)?))
+        };
+        for &engine in &engines {
+            dist_with(engine)?;
+        }
+
+        let (mut dist_no_image, mut cargo) = (vec![], vec![]);
+        let mut by_engine: Vec<(Engine, Vec<Duration>, Vec<f64>)> =
+            engines.iter().map(|&e| (e, vec![], vec![])).collect();
+        for i in 0..rounds {
+            eprintln!("==> Run {}/{rounds}", i + 1);
+            dist_no_image.push(time(|| {
+                cmd!(sh, "{xtask} dist --no-image").quiet().ignore_stdout().ignore_stderr().run()
+            })?);
+            cargo.push(time(|| {
+                for run in &plan.cargo_runs {
+                    let argv = run.argv();
+                    let (program, args) = argv.split_first().expect("a program");
+                    cmd!(sh, "{program} {args...}")
+                        .envs(run.env.iter().map(|(k, v)| (k, v)))
+                        .quiet()
+                        .ignore_stdout()
+                        .ignore_stderr()
+                        .run()?;
+                }
+                Ok(())
+            })?);
+            for (engine, whole, image) in &mut by_engine {
+                let (elapsed, step) = dist_with(*engine)?;
+                whole.push(elapsed);
+                image.push(step);
+            }
+        }
+
+        let (dist, cargo) = (median(&mut dist_no_image), median(&mut cargo));
+        let binaries = plan.files.iter().filter(|f| f.expect.is_some()).count();
+        let targets = plan.targets().len();
+        println!("Warm no-op build of {binaries} binaries for {targets} targets, median of {rounds} interleaved runs:");
+        println!("  cargo xtask dist --no-image   {:>7.2}s", dist.as_secs_f64());
+        println!("  the same cargo runs, bare     {:>7.2}s", cargo.as_secs_f64());
+        println!("  ratio                         {:>7.2}x", dist.as_secs_f64() / cargo.as_secs_f64());
+        println!("\nThe image step against the whole warm `dist --oci`, per engine (medians):");
+        for (engine, whole, image) in &mut by_engine {
+            let whole = median(whole).as_secs_f64();
+            image.sort_by(f64::total_cmp);
+            let image = image[image.len() / 2];
+            println!(
+                "  {:<8} whole dist {:>6.2}s   image step {:>6.3}s   {:>5.1}% of the dist",
+                engine.name(),
+                whole,
+                image,
+                100.0 * image / whole
+            );
+        }
+        for &engine in &engines {
+            let _ = std::fs::remove_file(archive(engine));
+        }
+
+        if let Some(backend) = &config.backend {
+            let copy = DevCopy::make(sh, &config)?;
+            let main = copy.main_rs(&config, &backend.package)?;
+            println!("\nThe dev loop (`dev --browser`): a one-line backend change until the new backend answers (medians of {rounds}):");
+            let mut modes: Vec<(&str, Vec<(&'static str, String)>)> = vec![];
+            if !docker_env.is_empty() || runs(sh, "docker", &["info", "--format", SERVER_VERSION]) {
+                modes.push(("the backend as a container", docker_env.clone()));
+            }
+            modes.push((
+                "the backend as a local process",
+                vec![("DOCKER_HOST", format!("unix://{}/no-engine.sock", copy.root))],
+            ));
+            for (mode, env) in modes {
+                let mut latencies = dev_latencies(&xtask, &copy, &main, &env, rounds)?;
+                println!("  {mode:<32} {:>6.2}s", median(&mut latencies).as_secs_f64());
+            }
+        }
+        // The private engine: stopped, then its folder (dist made it) removed.
+        if let Some(private) = private_engine.take() {
+            let dir = private.dir.clone();
+            drop(private);
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        Ok(())
+    }
+}
+
+/// A copy of the workspace's own files (and the UI's installed packages), for the dev loop
+/// to edit: under target/xtask, dist's own folder.
+struct DevCopy {
+    root: Utf8PathBuf,
+}
+
+impl DevCopy {
+    fn make(sh: &Shell, config: &Config) -> anyhow::Result<DevCopy> {
+        let root = config.target_dir.join("xtask/bench-dev");
+        if root.exists() {
+            std::fs::remove_dir_all(&root).with_context(|| format!("removing {root}"))?;
+        }
+        for rel in crate::cli::new::template_files(config)? {
+            let to = root.join(&rel);
+            std::fs::create_dir_all(to.parent().unwrap_or(&root))?;
+            std::fs::copy(config.root.join(&rel), &to).with_context(|| format!("copying {rel}"))?;
+        }
+        if let Some(ui) = &config.ui {
+            let from = config.root.join(&ui.dir).join("node_modules");
+            let to = root.join(&ui.dir).join("node_modules");
+            if from.is_dir() {
+                cmd!(sh, "cp -a {from} {to}").quiet().run().context("copying the UI's packages")?;
+            }
+        }
+        Ok(DevCopy { root })
+    }
+
+    fn main_rs(&self, config: &Config, package: &str) -> anyhow::Result<Utf8PathBuf> {
+        let (manifest, _) = config
+            .members
+            .iter()
+            .find(|(_, name)| *name == package)
+            .context("the backend package is not a member")?;
+        let rel = manifest
+            .parent()
+            .and_then(|d| d.strip_prefix(&config.root).ok())
+            .context("the backend's folder")?;
+        Ok(self.root.join(rel).join("src/main.rs"))
+    }
+}
+
+/// Runs `dev --browser` in the copy and times `rounds` one-line changes of `main_rs` (the
+/// first change, which builds everything in the copy's own target folder, is not timed).
+fn dev_latencies(
+    xtask: &std::path::Path,
+    copy: &DevCopy,
+    main_rs: &camino::Utf8Path,
+    env: &[(&'static str, String)],
+    rounds: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    use std::io::{BufRead, BufReader};
+    let mut command = std::process::Command::new(xtask);
+    command
+        .args(["dev", "--browser"])
+        .current_dir(&copy.root)
+        // A target folder of its own: cargo's fingerprints do not depend on the checkout's
+        // folder, so sharing the workspace's would make cargo check this copy's files for
+        // the workspace's next build (and miss the user's edits).
+        .env("CARGO_TARGET_DIR", copy.root.join("target"))
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut dev = crate::util::process::Group::spawn("dev --browser", command)?;
+    let stderr = dev.child.stderr.take().context("dev's stderr")?;
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_for = |needle: &str| -> anyhow::Result<()> {
+        loop {
+            let line = received
+                .recv_timeout(Duration::from_secs(300))
+                .with_context(|| format!("dev --browser printed no {needle:?}"))?;
+            if line.contains(needle) {
+                return Ok(());
+            }
+            if line.starts_with("rebuilding") && line.contains("failed") {
+                anyhow::bail!("the dev loop failed: {line}");
+            }
+        }
+    };
+    let result = (|| {
+        wait_for("Watching the backend")?;
+        let mut latencies = vec![];
+        for i in 0..=rounds {
+            let start = Instant::now();
+            let mut file = std::fs::OpenOptions::new().append(true).open(main_rs)?;
+            std::io::Write::write_all(&mut file, format!("// bench change {i}\n").as_bytes())?;
+            drop(file);
+            wait_for("restarted the backend")?;
+            // The first change also warms what the dev profile builds: not counted.
+            if i > 0 {
+                latencies.push(start.elapsed());
+            }
+        }
+        Ok(latencies)
+    })();
+    dev.stop(Duration::from_secs(10));
+    result
+}
+
+/// How long the last dist's image step took, from the timings it recorded.
+fn image_step_seconds(config: &Config) -> anyhow::Result<f64> {
+    let path = config.target_dir.join(TIMINGS_FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    let report: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("parsing {path}"))?;
+    report["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["step"].as_str().is_some_and(|t| t.starts_with("Building the image")))
+        .and_then(|s| s["seconds"].as_f64())
+        .with_context(|| format!("{path} records no image step"))
+}
+
+fn time(f: impl FnOnce() -> xshell::Result<()>) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    f()?;
+    Ok(start.elapsed())
+}
+
+fn median(samples: &mut [Duration]) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}

@@ -1,0 +1,62 @@
+//! `cargo xtask build-host`: the host binaries for some targets, compiled exactly as dist
+//! compiles them, checked by header, and laid out as DIR/TARGET/NAME for
+//! `dist --prebuilt DIR` on the machine that builds the image. For darwin binaries that
+//! need Apple's SDK (built on a Mac runner), or a CI matrix that builds each OS apart.
+
+use std::collections::BTreeSet;
+
+use xshell::Shell;
+
+use crate::build::cargo::{self, Artifacts};
+use crate::build::tools;
+use crate::cli::flags;
+use crate::context::ownership::{check_context_destination, refuse_tracked, resolve_destination};
+use crate::context::staging::Staging;
+use crate::plan::host_binary_builds;
+use crate::util::report::{self, step};
+use crate::workspace::config::{current_dir, Config};
+use crate::workspace::machine::Machine;
+
+impl flags::BuildHost {
+    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+        let cwd = current_dir()?;
+        let config = Config::load(&cwd)?;
+        let out = resolve_destination(&cwd, &self.out);
+        let machine = Machine::probe(sh, &config)?;
+        let (runs, files) = host_binary_builds(&config, &machine, &self.targets)?;
+        sh.change_dir(&config.root);
+        // The folder holds one folder per target: only what build-host wrote is replaced.
+        let protected = config.protected();
+        let names: BTreeSet<String> = self.targets.iter().cloned().collect();
+        step(&format!("Checking {out}"), || {
+            check_context_destination(&out, &protected, &names)?;
+            refuse_tracked(sh, &protected.root, &out, "choose a new folder for --out")
+        })?;
+        step("Checking the toolchain", || tools::ensure_for(sh, &runs, &config.tools_dir()))?;
+        let mut artifacts = Artifacts::new();
+        for run in &runs {
+            let title = format!(
+                "Building {} with {} for {}",
+                run.packages.join(", "),
+                run.builder,
+                run.targets.join(", ")
+            );
+            artifacts.extend(step(&title, || {
+                cargo::run(sh, run, &config.members, &config.root, &config.target_dir)
+            })?);
+        }
+        let placed = step(&format!("Writing {out}"), || {
+            let staging = Staging::new(&out)?;
+            let placed = staging.lay_out(&files, &artifacts, &config.root)?;
+            staging.commit(&protected, &names)?;
+            Ok(placed)
+        })?;
+        let mut rows = vec![vec!["path".into(), "size".into(), "binary".into()]];
+        for p in &placed {
+            rows.push(vec![out.join(&p.dest).to_string(), report::size(p.size), p.info.describe()]);
+        }
+        print!("{}", report::table(&rows));
+        println!("\nOn the machine that builds the image: cargo xtask dist --prebuilt {out}");
+        Ok(())
+    }
+}

@@ -1,0 +1,267 @@
+//! `cargo xtask doctor`: one line per prerequisite, ok or missing, and for each missing one
+//! the exact command that fixes it. Exits 0 when `cargo xtask dist` can build the image.
+//!
+//! A list of checks, one function per area (Rust, zig, cross, the image engines, the UI),
+//! each line saying whether a missing prerequisite blocks dist or only narrows what it can
+//! do. The engine checks are dist's own (`engine::Check`), so both say the same thing.
+
+use anyhow::bail;
+use xshell::{cmd, Shell};
+
+use crate::build::tools::{self, CROSS_INSTALL, ZIGBUILD_CARGO, ZIGBUILD_PIP, ZIG_PIP};
+use crate::cli::flags;
+use crate::model::targets::Variant;
+use crate::pipeline::engine::{BuilderFacts, Check};
+use crate::plan::Plan;
+use crate::testing::services::SERVER_VERSION;
+use crate::workspace::config::Config;
+use crate::workspace::machine::{version, Machine};
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Prerequisite {
+    pub name: String,
+    /// What was found (a version), or why it is missing.
+    pub found: Result<String, String>,
+    pub fix: String,
+    /// Missing, it stops dist (rather than narrowing what dist can do).
+    pub blocks: bool,
+}
+
+fn check(name: &str, found: Option<String>, fix: &str) -> Prerequisite {
+    Prerequisite {
+        name: name.into(),
+        found: found.ok_or_else(|| "not found".to_string()),
+        fix: fix.into(),
+        blocks: false,
+    }
+}
+
+impl Prerequisite {
+    fn blocking(mut self) -> Prerequisite {
+        self.blocks = true;
+        self
+    }
+
+    fn ok(&self) -> bool {
+        self.found.is_ok()
+    }
+}
+
+/// How the image gets made here, best first.
+#[derive(Debug, PartialEq)]
+enum ImageWay {
+    Buildx,
+    Daemonless,
+    /// Always there: dist writes the image itself.
+    Builtin,
+}
+
+impl flags::Doctor {
+    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+        let config = Config::load_current()?;
+        let plan = Plan::without_image(&config, &Machine::probe(sh, &config)?)?;
+        let mut lines = rust(sh, &plan);
+        lines.extend(zig(sh));
+        lines.extend(cross(sh, &plan));
+        let (engine_lines, way) = engines(sh);
+        lines.extend(engine_lines);
+        if config.ui.is_some() {
+            lines.extend(node(sh));
+        }
+        print!("{}", render(&lines));
+        if lines.iter().any(|l| l.blocks && !l.ok()) {
+            bail!("cargo xtask dist cannot run yet: run the fixes above");
+        }
+        let with = match way {
+            ImageWay::Buildx => "docker buildx",
+            ImageWay::Daemonless => "podman or buildah",
+            ImageWay::Builtin => "its builtin engine, writing the image itself",
+        };
+        println!("\ncargo xtask dist can build the image (with {with}).");
+        if !tools::has_zig(sh) || !tools::has_zigbuild(sh) {
+            println!("It installs zig and cargo-zigbuild itself on first use.");
+        }
+        Ok(())
+    }
+}
+
+/// rustup, and each target the plan compiles locally.
+fn rust(sh: &Shell, plan: &Plan) -> Vec<Prerequisite> {
+    let rustup = version(sh, "rustup", &["--version"]);
+    let has_rustup = rustup.is_some();
+    let mut lines =
+        vec![check("rustup", rustup, "curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh")];
+    let targets = plan.rustup_targets();
+    let installed = tools::installed_targets(sh).unwrap_or_default();
+    let missing: Vec<&str> = targets.iter().filter(|t| !installed.contains(*t)).map(String::as_str).collect();
+    let add = format!("rustup target add {}", missing.join(" "));
+    for target in &targets {
+        let found = installed.contains(target).then(|| "installed".to_string());
+        // dist adds a missing target itself, with rustup.
+        let line = check(&format!("target {target}"), found, &add);
+        lines.push(if has_rustup { line } else { line.blocking() });
+    }
+    if !has_rustup && !missing.is_empty() {
+        lines[0].blocks = true;
+    }
+    lines
+}
+
+/// zig and cargo-zigbuild: dist installs them when pip (or cargo) can.
+fn zig(sh: &Shell) -> Vec<Prerequisite> {
+    let installable = tools::has_pip(sh);
+    let zigbuild_fix = if installable { ZIGBUILD_PIP } else { ZIGBUILD_CARGO };
+    let zig = check("zig", tools::zig_version(sh), ZIG_PIP);
+    let zigbuild = check("cargo-zigbuild", version(sh, "cargo-zigbuild", &["--version"]), zigbuild_fix);
+    if installable {
+        vec![zig, zigbuild]
+    } else {
+        vec![zig.blocking(), zigbuild.blocking()]
+    }
+}
+
+/// cross and a container engine, when the config asks for cross.
+fn cross(sh: &Shell, plan: &Plan) -> Vec<Prerequisite> {
+    if plan.cross_targets().is_empty() {
+        return vec![];
+    }
+    let engine = version(sh, "docker", &["--version"]).or_else(|| version(sh, "podman", &["--version"]));
+    vec![
+        check("cross", version(sh, "cross", &["--version"]), CROSS_INSTALL).blocking(),
+        check(
+            "container engine for cross",
+            engine,
+            "install Docker Desktop (https://docs.docker.com/desktop/) or podman (https://podman.io)",
+        )
+        .blocking(),
+    ]
+}
+
+/// docker, its engine and buildx builder, the extension plugin, podman or buildah: none
+/// blocks (the builtin engine is always there), each widens what dist can do.
+fn engines(sh: &Shell) -> (Vec<Prerequisite>, ImageWay) {
+    let docker = version(sh, "docker", &["--version"]);
+    let has_docker = docker.is_some();
+    let mut lines = vec![check("docker", docker, "install Docker Desktop: https://docs.docker.com/desktop/")];
+    let buildx = version(sh, "docker", &["buildx", "version"]);
+    let has_buildx = buildx.is_some();
+    lines.push(check(
+        "docker buildx",
+        buildx,
+        "Docker Desktop includes buildx; elsewhere: https://github.com/docker/buildx#installing",
+    ));
+    let mut buildx_ok = false;
+    if has_docker {
+        let running = Check::DockerRunning.run(sh);
+        lines.push(Prerequisite {
+            name: "docker engine".into(),
+            found: match &running {
+                Ok(()) => {
+                    Ok(version(sh, "docker", &["info", "--format", SERVER_VERSION]).unwrap_or_default())
+                }
+                Err(e) => Err(e.to_string()),
+            },
+            fix: "start Docker Desktop (or your Docker engine)".into(),
+            blocks: false,
+        });
+        if has_buildx && running.is_ok() {
+            let inspect =
+                cmd!(sh, "docker buildx inspect").quiet().ignore_stderr().read().unwrap_or_default();
+            let facts = BuilderFacts::parse(&inspect);
+            let result = Check::BuilderExports { builder: None, platforms: Variant::ALL.len() }.run(sh);
+            buildx_ok = result.is_ok();
+            lines.push(Prerequisite {
+                name: format!(
+                    "buildx builder {} exports linux/amd64 + linux/arm64",
+                    facts.name.as_deref().unwrap_or("(current)")
+                ),
+                found: match result {
+                    Ok(()) => Ok(format!("driver {}", facts.driver.unwrap_or_default())),
+                    Err(e) => Err(e.to_string().lines().next().unwrap_or_default().to_string()),
+                },
+                fix: "docker buildx create --name extensions --driver docker-container --use".into(),
+                blocks: false,
+            });
+        }
+        lines.push(check(
+            "docker extension",
+            version(sh, "docker", &["extension", "version"]),
+            "comes with Docker Desktop 4.8 or later (needed to install the extension): https://docs.docker.com/desktop/",
+        ));
+    }
+    let daemonless = version(sh, "podman", &["--version"]).or_else(|| version(sh, "buildah", &["--version"]));
+    let has_daemonless = daemonless.is_some();
+    lines.push(check(
+        "podman or buildah",
+        daemonless,
+        "sudo apt-get install buildah   (macOS: brew install podman)",
+    ));
+    let way = if buildx_ok {
+        ImageWay::Buildx
+    } else if has_daemonless {
+        ImageWay::Daemonless
+    } else {
+        ImageWay::Builtin
+    };
+    (lines, way)
+}
+
+/// node (recent enough for Vite) and npm, for the UI.
+fn node(sh: &Shell) -> Vec<Prerequisite> {
+    let node_fix = "install Node.js 20.19 or later: https://nodejs.org/";
+    let node = match version(sh, "node", &["--version"]) {
+        Some(v) if !node_recent_enough(&v) => Prerequisite {
+            name: "node".into(),
+            found: Err(format!("{v} is older than 20.19, which Vite needs")),
+            fix: node_fix.into(),
+            blocks: true,
+        },
+        found => check("node", found, node_fix).blocking(),
+    };
+    vec![
+        node,
+        check("npm", version(sh, "npm", &["--version"]), "comes with Node.js: https://nodejs.org/")
+            .blocking(),
+    ]
+}
+
+fn node_recent_enough(version: &str) -> bool {
+    let mut parts = version.trim_start_matches('v').split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    major > 20 || (major == 20 && minor >= 19)
+}
+
+pub fn render(checks: &[Prerequisite]) -> String {
+    let width = checks.iter().map(|c| c.name.chars().count()).max().unwrap_or(0);
+    let mut out = String::new();
+    for c in checks {
+        match &c.found {
+            Ok(found) => out.push_str(&format!("ok       {:<width$}  {found}\n", c.name)),
+            Err(why) => out.push_str(&format!("missing  {:<width$}  {why}; fix: {}\n", c.name, c.fix)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_versions() {
+        assert!(node_recent_enough("v20.20.2"));
+        assert!(node_recent_enough("v22.1.0"));
+        assert!(!node_recent_enough("v20.11.1"));
+        assert!(!node_recent_enough("v18.19.0"));
+    }
+
+    #[test]
+    fn renders_one_line_each_with_the_fix() {
+        let checks =
+            [check("zig", Some("0.13.0".into()), ZIG_PIP), check("docker", None, "install Docker Desktop")];
+        assert_eq!(
+            render(&checks),
+            "ok       zig     0.13.0\nmissing  docker  not found; fix: install Docker Desktop\n"
+        );
+    }
+}

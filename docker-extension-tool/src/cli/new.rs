@@ -1,0 +1,522 @@
+//! `cargo xtask new PATH` and `cargo xtask init`: start an extension from this workspace.
+//!
+//! The names to replace come from the current config (image, title, vendor, the first host
+//! binary), so any extension workspace can be the template, not only the original one.
+//! Parts the new extension leaves out (`--no-backend`, `--no-host-binaries`) are regions of
+//! text between marker comments, removed with the part's files.
+
+use anyhow::{bail, Context};
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::{cmd, Shell};
+
+use crate::cli::flags;
+use crate::context::ownership::resolve_destination;
+use crate::model::rules;
+use crate::util::files::{files_under, is_executable, set_executable};
+use crate::workspace::config::{current_dir, Config, HOST_BINARIES_DIR};
+use crate::workspace::machine::runs;
+
+/// The version a new extension starts at.
+pub const START_VERSION: &str = "0.1.0";
+
+/// Parts of the template that can be left out; the text between `template:<part>:begin`
+/// and `template:<part>:end` marker lines belongs to the part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Backend,
+    HostBinaries,
+}
+
+impl Part {
+    const ALL: [Part; 2] = [Part::Backend, Part::HostBinaries];
+
+    fn name(self) -> &'static str {
+        match self {
+            Part::Backend => "backend",
+            Part::HostBinaries => "host-binaries",
+        }
+    }
+
+    /// The marker text, assembled so this source file holds no marker itself.
+    fn marker(self, end: &str) -> String {
+        ["template", self.name(), end].join(":")
+    }
+}
+
+/// What a new extension is called, and which parts it has.
+#[derive(Debug, Clone)]
+pub struct Naming {
+    pub image: String,
+    pub title: String,
+    pub vendor: String,
+    pub host_binaries: Vec<String>,
+    pub backend: bool,
+}
+
+/// One file of the new workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFile {
+    pub path: Utf8PathBuf,
+    pub contents: Vec<u8>,
+    pub executable: bool,
+}
+
+impl flags::New {
+    fn naming(&self) -> Naming {
+        Naming {
+            image: self.image.clone(),
+            title: self.title.clone(),
+            vendor: self.vendor.clone(),
+            host_binaries: self.host_binaries.clone(),
+            backend: !self.no_backend,
+        }
+    }
+
+    /// `new`: a new workspace at PATH.
+    pub fn run_new(self, sh: &Shell) -> anyhow::Result<()> {
+        let cwd = current_dir()?;
+        let dest = resolve_destination(&cwd, self.path.as_ref().expect("new has a path"));
+        let is_link = std::fs::symlink_metadata(&dest).is_ok_and(|m| m.file_type().is_symlink());
+        if is_link {
+            bail!("{dest} is a symbolic link: give `new` a new folder (it writes into no folder it did not make)");
+        }
+        if dest.exists() && std::fs::read_dir(&dest).map(|mut d| d.next().is_some()).unwrap_or(true) {
+            bail!("{dest} exists and is not empty: give `new` a new folder (or run `cargo xtask init` in a copy of the template)");
+        }
+        let template = Config::load(&cwd)?;
+        if dest.starts_with(&template.root) && !dest.starts_with(&template.target_dir) {
+            bail!(
+                "{dest} is inside this workspace ({}): give `new` a folder outside it, e.g. ../{}",
+                template.root,
+                dest.file_name().unwrap_or("my-extension")
+            );
+        }
+        let files = render(&template, &self.naming(), self.no_host_binaries)?;
+        for file in &files {
+            write(&dest, file)?;
+        }
+        if runs(sh, "git", &["--version"]) {
+            let _dir = sh.push_dir(&dest);
+            cmd!(sh, "git init --quiet").run().context("running `git init` in the new workspace")?;
+        } else {
+            eprintln!("note: git is not installed, so the new workspace is not a git repository yet");
+        }
+        println!("Created {} ({}) in {dest} from {}.", self.title, self.image, template.root);
+        println!("Next: cd {dest} && cargo xtask dist");
+        Ok(())
+    }
+
+    /// `init`: rename this workspace in place.
+    pub fn run_init(self, sh: &Shell) -> anyhow::Result<()> {
+        let template = Config::load_current()?;
+        let root = template.root.clone();
+        // init rewrites and removes files in place: only where git can show and undo it.
+        let status = cmd!(sh, "git -C {root} status --porcelain -- .").quiet().ignore_stderr().read();
+        if let Ok(status) = status {
+            if !status.trim().is_empty() {
+                let first = status.lines().next().unwrap_or_default().trim();
+                bail!(
+                    "{root} has uncommitted changes ({first}{}): init rewrites files in place, so \
+                     commit or stash them first; then `git diff` shows what init changed and \
+                     `git checkout .` undoes it",
+                    if status.lines().count() > 1 { ", …" } else { "" }
+                );
+            }
+        }
+        // Everything is computed first: a bad name leaves the workspace untouched.
+        let files = render(&template, &self.naming(), self.no_host_binaries)?;
+        let keep: std::collections::BTreeSet<&Utf8Path> = files.iter().map(|f| f.path.as_path()).collect();
+        for old in template_files(&template)? {
+            if !keep.contains(old.as_path()) {
+                std::fs::remove_file(root.join(&old)).with_context(|| format!("removing {old}"))?;
+            }
+        }
+        remove_empty_dirs(&root.join(HOST_BINARIES_DIR))?;
+        remove_empty_dirs(&root.join("backend"))?;
+        for file in &files {
+            write(&root, file)?;
+        }
+        println!("Renamed this workspace to {} ({}).", self.title, self.image);
+        println!("Next: cargo xtask dist");
+        Ok(())
+    }
+}
+
+/// The new workspace's files, from the template's.
+pub fn render(template: &Config, naming: &Naming, no_host_binaries: bool) -> anyhow::Result<Vec<NewFile>> {
+    validate(template, naming)?;
+    let slug = naming.image.rsplit('/').next().unwrap_or_default();
+    let old_slug = template.image.rsplit('/').next().unwrap_or_default();
+    let old_host = template.host_binaries.first().map(|h| h.bin.clone());
+    let old_host_package = template.host_binaries.first().map(|h| h.package.clone());
+
+    let mut names = vec![
+        (template.image.clone(), naming.image.clone()),
+        (template.labels.title.clone(), naming.title.clone()),
+        (template.labels.vendor.clone(), naming.vendor.clone()),
+        (old_slug.replace('-', "_"), slug.replace('-', "_")),
+        (old_slug.to_string(), slug.to_string()),
+    ];
+    if let (Some(old), Some(new)) = (&old_host, naming.host_binaries.first()) {
+        names.push((old.clone(), new.clone()));
+        if let Some(package) = old_host_package.as_ref().filter(|p| *p != old) {
+            names.push((package.clone(), new.clone()));
+        }
+    }
+    let dropped: Vec<Part> = Part::ALL
+        .into_iter()
+        .filter(|p| match p {
+            Part::Backend => !naming.backend,
+            Part::HostBinaries => no_host_binaries,
+        })
+        .collect();
+    let old_version = workspace_version(template)?;
+
+    let old_host_dir = old_host_package.as_deref().and_then(|p| package_dir(template, p));
+    let backend_dir = template.backend.as_ref().and_then(|b| package_dir(template, &b.package));
+
+    let mut files = vec![];
+    for rel in template_files(template)? {
+        if rel == PINNED_DIGEST {
+            continue;
+        }
+        let in_host_binaries = rel.starts_with(HOST_BINARIES_DIR);
+        if (dropped.contains(&Part::HostBinaries) && in_host_binaries)
+            || (dropped.contains(&Part::Backend) && backend_dir.as_ref().is_some_and(|d| rel.starts_with(d)))
+        {
+            continue;
+        }
+        let source = template.root.join(&rel);
+        let bytes = std::fs::read(&source).with_context(|| format!("reading {source}"))?;
+        let executable = std::fs::metadata(&source).is_ok_and(|m| is_executable(&m));
+        // The first host binary's crate is renamed; extra ones are copies of it.
+        let mut copies = vec![(rel.clone(), names.clone())];
+        if let (Some(dir), Some(first)) = (&old_host_dir, naming.host_binaries.first()) {
+            if let Ok(inner) = rel.strip_prefix(dir) {
+                copies = vec![(Utf8Path::new(HOST_BINARIES_DIR).join(first).join(inner), names.clone())];
+                for extra in &naming.host_binaries[1..] {
+                    let mut extra_names = names.clone();
+                    let old = old_host.clone().unwrap_or_default();
+                    extra_names.retain(|(from, _)| *from != old && Some(from) != old_host_package.as_ref());
+                    extra_names.push((old.clone(), extra.clone()));
+                    if let Some(package) = old_host_package.as_ref().filter(|p| **p != old) {
+                        extra_names.push((package.clone(), extra.clone()));
+                    }
+                    copies.push((Utf8Path::new(HOST_BINARIES_DIR).join(extra).join(inner), extra_names));
+                }
+            }
+        }
+        for (path, names) in copies {
+            let contents = match String::from_utf8(bytes.clone()) {
+                Ok(text) => {
+                    let text = strip_parts(&text, &dropped);
+                    let mut text = replace_names(&text, &names);
+                    text = reset_version(&rel, &text, &old_version)
+                        .with_context(|| format!("resetting the version in {rel}"))?;
+                    if rel == "README.md" {
+                        text = retitle_readme(&text, &naming.title);
+                    }
+                    text.into_bytes()
+                }
+                Err(_) => bytes.clone(), // images and other binary files as they are
+            };
+            files.push(NewFile { path, contents, executable });
+        }
+    }
+    if dropped.contains(&Part::Backend) && dropped.contains(&Part::HostBinaries) {
+        // No package left to take the version from: say it in the config.
+        if let Some(manifest) = files.iter_mut().find(|f| f.path == "Cargo.toml") {
+            let text = String::from_utf8_lossy(&manifest.contents);
+            manifest.contents =
+                set_start_tag(&text).context("setting the new extension's tag in Cargo.toml")?.into_bytes();
+        }
+    }
+    Ok(files)
+}
+
+/// A workspace package's folder, relative to the root.
+fn package_dir(template: &Config, package: &str) -> Option<Utf8PathBuf> {
+    let (manifest, _) = template.members.iter().find(|(_, name)| *name == package)?;
+    Some(manifest.parent()?.strip_prefix(&template.root).ok()?.to_path_buf())
+}
+
+fn validate(template: &Config, naming: &Naming) -> anyhow::Result<()> {
+    let mut problems = vec![];
+    if let Err(e) = rules::image_repository(&naming.image) {
+        problems.push(format!("--image: {e}"));
+    }
+    let slug = naming.image.rsplit('/').next().unwrap_or_default();
+    if !slug.is_empty() && rules::crate_name(slug).is_err() {
+        problems.push(format!(
+            "--image: the name `{slug}` also names the Rust packages (`{slug}-backend`) and must be a valid crate \
+             name: start with a letter, then letters, digits, `-` or `_`"
+        ));
+    }
+    for (flag, value) in [("--title", &naming.title), ("--vendor", &naming.vendor)] {
+        if value.trim().is_empty() {
+            problems.push(format!("{flag} is empty"));
+        }
+        if let Some(c) =
+            value.chars().find(|c| c.is_control() || matches!(c, '"' | '\\' | '<' | '>' | '{' | '}' | '`'))
+        {
+            problems.push(format!(
+                "{flag} `{value}` contains {c:?}, which would need escaping in the files it goes into (TOML, HTML, TSX)"
+            ));
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for name in &naming.host_binaries {
+        if let Err(e) = rules::crate_name(name) {
+            problems.push(format!("--host-binary: {e}"));
+        }
+        if !seen.insert(name) {
+            problems.push(format!("--host-binary `{name}` is given twice"));
+        }
+        if name == &format!("{slug}-backend") {
+            problems.push(format!("--host-binary `{name}` is the backend's package name; choose another"));
+        }
+    }
+    if !naming.host_binaries.is_empty() && template.host_binaries.is_empty() {
+        problems.push("--host-binary: this template has no host binary to start from".into());
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        bail!("cannot create the extension:\n  - {}", problems.join("\n  - "))
+    }
+}
+
+/// The template's pinned image digest: another extension's image has another digest, so a
+/// new workspace pins its own (the test does, on its first run).
+pub const PINNED_DIGEST: &str = "docker-extension-tool/tests/data/golden/template-image-digest";
+
+/// The template's own files, relative to its root: no build output, no installed packages,
+/// no git history.
+pub fn template_files(template: &Config) -> anyhow::Result<Vec<Utf8PathBuf>> {
+    let skip_dirs: Vec<Utf8PathBuf> = [
+        Some(template.target_dir.clone()),
+        Some(template.root.join(".git")),
+        template.ui.as_ref().map(|ui| template.root.join(&ui.dir).join(&ui.output)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    files_under(&template.root, |path, name| name == "node_modules" || skip_dirs.iter().any(|d| d == path))
+}
+
+/// Removes the regions of dropped parts, and every marker line.
+pub fn strip_parts(text: &str, dropped: &[Part]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut skipping: Option<Part> = None;
+    for line in text.split_inclusive('\n') {
+        let marker = Part::ALL.into_iter().find_map(|part| {
+            if line.contains(&part.marker("begin")) {
+                Some((part, true))
+            } else if line.contains(&part.marker("end")) {
+                Some((part, false))
+            } else {
+                None
+            }
+        });
+        match marker {
+            Some((part, true)) if skipping.is_none() && dropped.contains(&part) => skipping = Some(part),
+            Some((part, false)) if skipping == Some(part) => skipping = None,
+            Some(_) => {}
+            None if skipping.is_none() => out.push_str(line),
+            None => {}
+        }
+    }
+    out
+}
+
+/// Replaces every name in one pass, longest first, where it stands as a whole word (not
+/// inside a longer identifier): a new name that contains an old one is never replaced again.
+pub fn replace_names(text: &str, names: &[(String, String)]) -> String {
+    let mut names: Vec<&(String, String)> =
+        names.iter().filter(|(from, to)| !from.is_empty() && from != to).collect();
+    names.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
+    let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    'scan: while i < text.len() {
+        let rest = &text[i..];
+        for (from, to) in &names {
+            if rest.starts_with(from.as_str())
+                && !(word(text[..i].chars().next_back()) && word(from.chars().next()))
+                && !(word(rest[from.len()..].chars().next()) && word(from.chars().next_back()))
+            {
+                out.push_str(to);
+                i += from.len();
+                continue 'scan;
+            }
+        }
+        let c = rest.chars().next().expect("not at the end");
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
+}
+
+/// The version of the workspace's extension packages (what `version.workspace` gives),
+/// else the configured tag.
+fn workspace_version(template: &Config) -> anyhow::Result<String> {
+    let manifest = &template.manifest;
+    let text = std::fs::read_to_string(manifest).with_context(|| format!("reading {manifest}"))?;
+    let doc: toml_edit::DocumentMut = text.parse().with_context(|| format!("parsing {manifest}"))?;
+    let version = doc.get("workspace").and_then(|w| w.get("package")).and_then(|p| p.get("version"));
+    Ok(version.and_then(toml_edit::Item::as_str).map_or_else(|| template.tag.clone(), str::to_string))
+}
+
+/// The new extension starts at 0.1.0: the workspace version, and the UI package's.
+fn reset_version(rel: &Utf8Path, text: &str, old: &str) -> anyhow::Result<String> {
+    if old == START_VERSION {
+        return Ok(text.to_string());
+    }
+    Ok(match rel.as_str() {
+        "Cargo.toml" => {
+            let mut doc: toml_edit::DocumentMut = text.parse().context("parsing Cargo.toml")?;
+            let version = doc
+                .get_mut("workspace")
+                .and_then(|w| w.get_mut("package"))
+                .and_then(|p| p.get_mut("version"))
+                .and_then(toml_edit::Item::as_value_mut)
+                .filter(|v| v.as_str() == Some(old));
+            match version {
+                Some(version) => {
+                    set_keeping_comments(version, START_VERSION);
+                    doc.to_string()
+                }
+                None => text.to_string(),
+            }
+        }
+        // The package's own version: the first in package.json, the first two in the lock.
+        p if p.ends_with("package.json") || p.ends_with("package-lock.json") => {
+            let times = if p.ends_with("package-lock.json") { 2 } else { 1 };
+            text.replacen(
+                &format!("\"version\": \"{old}\""),
+                &format!("\"version\": \"{START_VERSION}\""),
+                times,
+            )
+        }
+        _ => text.to_string(),
+    })
+}
+
+/// `tag = "0.1.0"` in `[workspace.metadata.extension]`, for an extension with no package.
+fn set_start_tag(manifest: &str) -> anyhow::Result<String> {
+    let mut doc: toml_edit::DocumentMut = manifest.parse()?;
+    let extension = doc
+        .get_mut("workspace")
+        .and_then(|w| w.get_mut("metadata"))
+        .and_then(|m| m.get_mut("extension"))
+        .and_then(toml_edit::Item::as_table_like_mut)
+        .context("there is no [workspace.metadata.extension] table")?;
+    match extension.get_mut("tag").and_then(toml_edit::Item::as_value_mut) {
+        Some(tag) => set_keeping_comments(tag, START_VERSION),
+        None => {
+            extension.insert("tag", toml_edit::value(START_VERSION));
+        }
+    }
+    Ok(doc.to_string())
+}
+
+/// Replaces a value and keeps the spacing and comments around it.
+fn set_keeping_comments(value: &mut toml_edit::Value, new: &str) {
+    let decor = value.decor().clone();
+    *value = new.into();
+    *value.decor_mut() = decor;
+}
+
+fn retitle_readme(text: &str, title: &str) -> String {
+    match text.split_once('\n') {
+        Some((first, rest)) if first.starts_with("# ") => format!("# {title}\n{rest}"),
+        _ => text.to_string(),
+    }
+}
+
+fn write(root: &Utf8Path, file: &NewFile) -> anyhow::Result<()> {
+    let path = root.join(&file.path);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {parent}"))?;
+    }
+    std::fs::write(&path, &file.contents).with_context(|| format!("writing {path}"))?;
+    set_executable(&path, file.executable)
+}
+
+fn remove_empty_dirs(dir: &Utf8Path) -> anyhow::Result<()> {
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    for entry in dir.read_dir_utf8()? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            remove_empty_dirs(entry.path())?;
+        }
+    }
+    if dir.read_dir_utf8()?.next().is_none() {
+        std::fs::remove_dir(dir)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    #[test]
+    fn replaces_whole_words_once_longest_first() {
+        let names = pairs(&[
+            ("sample-app", "disk-usage"),
+            ("probe", "sample-app-cli"),
+            ("org/sample-app", "acme/disk-usage"),
+        ]);
+        assert_eq!(
+            replace_names("image org/sample-app, sample-app-backend, probe.exe, probes, Probe", &names),
+            "image acme/disk-usage, disk-usage-backend, sample-app-cli.exe, probes, Probe"
+        );
+        let names = pairs(&[("db", "store")]);
+        assert_eq!(replace_names("db dbus db-backend mydb", &names), "store dbus store-backend mydb");
+    }
+
+    #[test]
+    fn strips_dropped_parts_and_all_markers() {
+        let text = format!(
+            "a\n// {}\nbackend\n// {}\nb\n# {}\nhost\n# {}\nc\n",
+            Part::Backend.marker("begin"),
+            Part::Backend.marker("end"),
+            Part::HostBinaries.marker("begin"),
+            Part::HostBinaries.marker("end")
+        );
+        assert_eq!(strip_parts(&text, &[]), "a\nbackend\nb\nhost\nc\n");
+        assert_eq!(strip_parts(&text, &[Part::Backend]), "a\nb\nhost\nc\n");
+        assert_eq!(strip_parts(&text, &[Part::Backend, Part::HostBinaries]), "a\nb\nc\n");
+    }
+
+    #[test]
+    fn resets_the_workspace_version() {
+        let toml = "[workspace.package]\nversion = \"2.3.4\" # the extension's\n[dependencies]\nx = { version = \"2.3.4\" }\n";
+        assert_eq!(
+            reset_version("Cargo.toml".into(), toml, "2.3.4").unwrap(),
+            "[workspace.package]\nversion = \"0.1.0\" # the extension's\n[dependencies]\nx = { version = \"2.3.4\" }\n"
+        );
+        // Dotted keys are the same key to TOML.
+        let dotted = "workspace.package.version = \"2.3.4\"\n";
+        assert_eq!(
+            reset_version("Cargo.toml".into(), dotted, "2.3.4").unwrap(),
+            "workspace.package.version = \"0.1.0\"\n"
+        );
+    }
+
+    #[test]
+    fn sets_the_tag_of_an_extension_with_no_package() {
+        let toml = "[workspace.metadata.extension]\nimage = \"acme/x\"\n\n[workspace.metadata.extension.ui]\nout = \"dist\"\n";
+        assert_eq!(
+            set_start_tag(toml).unwrap(),
+            "[workspace.metadata.extension]\nimage = \"acme/x\"\ntag = \"0.1.0\"\n\n[workspace.metadata.extension.ui]\nout = \"dist\"\n"
+        );
+    }
+}

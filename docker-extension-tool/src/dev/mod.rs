@@ -1,0 +1,595 @@
+//! `cargo xtask dev`: the local dev loop, with Docker Desktop or in a plain browser.
+//!
+//! The plan is dist's, narrowed to this machine: this CPU's image variant, this OS's host
+//! binaries, cargo's dev profile (a one-line change rebuilds in under a second, where the
+//! release profile's LTO takes several), a context of its own (under `target/xtask/dev/`) and
+//! the one-platform image written by the builtin engine (a few hundredths of a second) and
+//! `docker load`ed as `IMAGE:dev`, so a dev build never takes a release tag's name.
+//!
+//! Then one of two sessions:
+//! * Docker Desktop: `docker extension install -f` (or `update -f` when `ls` lists it), the
+//!   UI's dev server (Vite, hot reload) on a free port, `docker extension dev ui-source`
+//!   pointing the tab at it, and `dev debug` with `--debug`; `dev reset` at the end.
+//! * `--browser`: the backend as Docker Desktop runs `vm.image` (a container from the
+//!   image, `/run/guest-services` bound to a local folder), or as a local process when no
+//!   Docker engine answers; the dev server with the harness's stand-in Docker Desktop
+//!   (`ui/harness/vite-plugin.mjs`, the same one the UI's browser test uses).
+//!
+//! Both watch the backend, the host binaries, the config's folders and `Cargo.toml`
+//! (notify, debounced), rebuild only the cargo runs a change touches, and update the
+//! extension or restart the backend: one line per rebuild. Ctrl-C or SIGTERM stops every
+//! process the session started (whole process groups) and resets Docker Desktop's tab.
+
+use std::collections::BTreeSet;
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use camino::{Utf8Path, Utf8PathBuf};
+use notify::{RecursiveMode, Watcher};
+use xshell::{cmd, Shell};
+
+use crate::build::cargo::Artifacts;
+use crate::cli::flags;
+use crate::context::ownership::{Ledger, Protected};
+use crate::model::targets::{Os, Variant};
+use crate::pipeline;
+use crate::pipeline::engine::{Check, Engine, Output};
+use crate::plan::{CargoRun, ImageStep, Plan};
+use crate::util::process::{self, Group};
+use crate::util::report;
+use crate::workspace::config::{current_dir, Config, HOST_BINARIES_DIR};
+use crate::workspace::machine::{runs, Machine};
+
+/// The tag of dev images: never a release's.
+pub const DEV_TAG: &str = "dev";
+/// How long the watch waits for changes to settle (an editor's save is several events).
+const DEBOUNCE: Duration = Duration::from_millis(300);
+/// How long a child gets to stop after SIGTERM.
+const GRACE: Duration = Duration::from_secs(5);
+
+impl flags::Dev {
+    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+        process::catch_stop_signals();
+        let mut session = Session::new(sh, self)?;
+        let result = session.start().and_then(|()| if session.flags.once { Ok(()) } else { session.watch() });
+        session.stop();
+        result
+    }
+}
+
+/// What a change touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Part {
+    Backend,
+    HostBinaries,
+    /// The config or the files it names: everything is planned again.
+    Config,
+}
+
+impl Part {
+    fn name(self) -> &'static str {
+        match self {
+            Part::Backend => "backend",
+            Part::HostBinaries => "host binaries",
+            Part::Config => "config",
+        }
+    }
+}
+
+struct Session<'a> {
+    sh: &'a Shell,
+    flags: flags::Dev,
+    root: Utf8PathBuf,
+    config: Config,
+    /// The config narrowed to this machine (this OS's host binaries, the dev tag).
+    dev_config: Config,
+    machine: Machine,
+    plan: Plan,
+    artifacts: Artifacts,
+    protected: Protected,
+    ledger: Ledger,
+    /// A Docker engine answers (Docker Desktop's, or any in `--browser`).
+    docker: bool,
+    /// The UI dev server's port, when there is a UI.
+    port: Option<u16>,
+    /// The folder bound to the backend's /run/guest-services (`--browser`).
+    guest: Utf8PathBuf,
+    dev_server: Option<Group>,
+    /// `--browser` without an engine: the backend as a local process.
+    backend_process: Option<Group>,
+    /// `--browser` with an engine: the backend's container.
+    container: Option<String>,
+    /// Docker Desktop's tab points at the dev server: reset it at the end.
+    ui_source_set: bool,
+}
+
+impl<'a> Session<'a> {
+    fn new(sh: &'a Shell, flags: flags::Dev) -> anyhow::Result<Session<'a>> {
+        let cwd = current_dir()?;
+        let config = Config::load(&cwd)?;
+        sh.change_dir(&config.root);
+        let machine = Machine::probe(sh, &config)?;
+        let docker = crate::pipeline::engine::docker_answers(sh);
+        if !flags.browser {
+            if !docker {
+                Check::DockerRunning.run(sh)?;
+            }
+            if !runs(sh, "docker", &["extension", "version"]) {
+                bail!(
+                    "the `docker extension` CLI plugin is not here: it comes with Docker Desktop \
+                     (https://docs.docker.com/desktop/). Without Docker Desktop, run the extension in \
+                     a plain browser: cargo xtask dev --browser"
+                );
+            }
+        }
+        let port = match (&config.ui, flags.port, flags.once) {
+            (None, _, _) | (_, _, true) => None,
+            (Some(_), Some(port), _) => {
+                if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+                    bail!("--port {port}: the port is taken (another program listens on it): give another --port, or leave --port out to take a free one");
+                }
+                Some(port)
+            }
+            (Some(_), None, _) => Some(crate::testing::services::free_port()?),
+        };
+        let (dev_config, plan) = plan_for_dev(&config, &machine, docker)?;
+        Ok(Session {
+            sh,
+            root: config.root.clone(),
+            protected: config.protected(),
+            ledger: Ledger::open(&config.target_dir),
+            guest: dev_dir(&config).join("guest"),
+            config,
+            dev_config,
+            machine,
+            plan,
+            artifacts: Artifacts::new(),
+            docker,
+            port,
+            dev_server: None,
+            backend_process: None,
+            container: None,
+            ui_source_set: false,
+            flags,
+        })
+    }
+
+    /// The first build, then the session's processes.
+    fn start(&mut self) -> anyhow::Result<()> {
+        report::step("Checking the toolchain", || {
+            crate::build::tools::ensure_for(self.sh, &self.plan.cargo_runs, &self.config.tools_dir())
+        })?;
+        self.build(&[Part::Config].into_iter().collect())?;
+        if self.flags.browser {
+            self.start_backend()?;
+            self.start_dev_server()?;
+            match self.port {
+                Some(port) => println!(
+                    "The extension runs at http://127.0.0.1:{port}/ with a stand-in Docker Desktop (Ctrl-C stops it)."
+                ),
+                None => println!("The backend runs; the extension has no UI to show (Ctrl-C stops it)."),
+            }
+        } else {
+            let installed = self.install_or_update()?;
+            println!("{} {}", if installed { "Installed" } else { "Updated" }, self.plan.reference);
+            if self.flags.once {
+                return Ok(());
+            }
+            self.start_dev_server()?;
+            self.point_docker_desktop()?;
+            println!("Docker Desktop shows {} with hot reload (Ctrl-C stops it).", self.plan.reference);
+        }
+        Ok(())
+    }
+
+    /// Compiles what `parts` touch, lays out the context, writes and loads the image.
+    fn build(&mut self, parts: &BTreeSet<Part>) -> anyhow::Result<()> {
+        if parts.contains(&Part::Config) {
+            self.config = Config::load(&self.root)?;
+            self.protected = self.config.protected();
+            let (dev_config, plan) = plan_for_dev(&self.config, &self.machine, self.docker)?;
+            self.dev_config = dev_config;
+            self.plan = plan;
+        }
+        let backend = self.config.backend.as_ref().map(|b| b.package.clone());
+        let touched = |run: &&CargoRun| {
+            parts.contains(&Part::Config)
+                || run.packages.iter().any(|p| {
+                    let is_backend = backend.as_ref() == Some(p);
+                    (is_backend && parts.contains(&Part::Backend))
+                        || (!is_backend && parts.contains(&Part::HostBinaries))
+                })
+        };
+        let runs: Vec<&CargoRun> = self.plan.cargo_runs.iter().filter(touched).collect();
+        pipeline::compile(self.sh, &self.config, runs.into_iter(), &mut self.artifacts)?;
+        if parts.contains(&Part::Config) {
+            pipeline::build_ui(self.sh, &self.config, &self.plan)?;
+        }
+        pipeline::lay_out(&self.dev_config, &self.plan, &self.artifacts, &self.protected)?;
+        if let ImageStep::Build(build) = &self.plan.image {
+            report::step("Loading the image", || build.run(self.sh, &mut self.ledger))?;
+        }
+        Ok(())
+    }
+
+    // ---- Docker Desktop -----------------------------------------------------------------
+
+    /// `install -f`, or `update -f` when Docker Desktop lists the extension. True: installed.
+    fn install_or_update(&self) -> anyhow::Result<bool> {
+        let sh = self.sh;
+        let listed =
+            cmd!(sh, "docker extension ls").quiet().read().context("`docker extension ls` failed")?;
+        let installed = is_listed(&listed, &self.dev_config.image);
+        let verb = if installed { "update" } else { "install" };
+        let reference = &self.plan.reference;
+        let output = cmd!(sh, "docker extension {verb} -f {reference}").quiet().ignore_status().output()?;
+        if !output.status.success() {
+            let said = String::from_utf8_lossy(&output.stderr).to_string()
+                + &String::from_utf8_lossy(&output.stdout);
+            if said.contains("Marketplace") {
+                bail!(
+                    "Docker Desktop refused to {verb} {reference}: it allows only extensions from the \
+                     Marketplace. Turn off Settings > Extensions > \"Allow only extensions distributed \
+                     through the Docker Marketplace\", then run `cargo xtask dev` again"
+                );
+            }
+            bail!("`docker extension {verb} -f {reference}` failed: {}", said.trim());
+        }
+        Ok(!installed)
+    }
+
+    /// The tab loads the UI from the dev server; `--debug` opens its devtools.
+    fn point_docker_desktop(&mut self) -> anyhow::Result<()> {
+        let sh = self.sh;
+        let reference = &self.plan.reference;
+        if let Some(port) = self.port {
+            let url = format!("http://localhost:{port}");
+            cmd!(sh, "docker extension dev ui-source {reference} {url}").quiet().ignore_stdout().run()?;
+            self.ui_source_set = true;
+        }
+        if self.flags.debug {
+            cmd!(sh, "docker extension dev debug {reference}").quiet().ignore_stdout().run()?;
+        }
+        Ok(())
+    }
+
+    // ---- The browser --------------------------------------------------------------------
+
+    /// The backend, as Docker Desktop runs `vm.image`: a container from the image with the
+    /// guest-services folder bound, or a local process when no engine answers.
+    fn start_backend(&mut self) -> anyhow::Result<()> {
+        let Some(backend) = self.config.backend.clone() else { return Ok(()) };
+        self.stop_backend();
+        std::fs::create_dir_all(&self.guest).with_context(|| format!("creating {}", self.guest))?;
+        let socket = self.guest.join(&backend.socket);
+        if socket.exists() {
+            std::fs::remove_file(&socket).with_context(|| format!("removing the old socket {socket}"))?;
+        }
+        let sh = self.sh;
+        if self.docker {
+            let name = container_name(&self.root);
+            let _ = cmd!(sh, "docker rm -f {name}").quiet().ignore_stdout().ignore_stderr().run();
+            let volume = format!("{}:/run/guest-services", self.guest);
+            let reference = &self.plan.reference;
+            let user = user_flag();
+            cmd!(sh, "docker run -d --name {name} --network none {user...} -v {volume} {reference}")
+                .quiet()
+                .ignore_stdout()
+                .run()
+                .context("starting the backend's container")?;
+            self.container = Some(name);
+        } else {
+            let binary = self.local_backend()?;
+            let mut command: std::process::Command = cmd!(sh, "{binary} --socket {socket}").into();
+            command.stdin(std::process::Stdio::null());
+            self.backend_process = Some(Group::spawn("the backend", command)?);
+        }
+        process::wait_until(&format!("the backend on {socket}"), Duration::from_secs(30), || {
+            process::socket_accepts(&socket)
+        })
+        .with_context(|| self.backend_log())
+    }
+
+    /// The backend binary this machine can run: the variant's Linux build on Linux.
+    fn local_backend(&self) -> anyhow::Result<Utf8PathBuf> {
+        let variant = self.plan.variants[0];
+        if Os::here() == Some(Os::Linux) {
+            return Ok(self.plan.context.join(variant.arch()).join("backend"));
+        }
+        bail!(
+            "with no Docker engine, `dev --browser` runs the backend as a local process, and the \
+             backend is built for Linux: start a Docker engine (Docker Desktop, colima, …) so it \
+             runs as a container, as it does in Docker Desktop"
+        )
+    }
+
+    fn backend_log(&self) -> String {
+        let sh = self.sh;
+        match &self.container {
+            Some(name) => {
+                let logs = cmd!(sh, "docker logs {name}").quiet().ignore_status().output();
+                let logs = logs.map(|o| String::from_utf8_lossy(&o.stderr).to_string()).unwrap_or_default();
+                format!("the backend's container said:\n{logs}")
+            }
+            None => "the backend did not start (its output is above)".to_string(),
+        }
+    }
+
+    fn stop_backend(&mut self) {
+        if let Some(name) = self.container.take() {
+            let sh = self.sh;
+            let _ = cmd!(sh, "docker rm -f {name}").quiet().ignore_stdout().ignore_stderr().run();
+        }
+        if let Some(mut process) = self.backend_process.take() {
+            process.stop(GRACE);
+        }
+    }
+
+    // ---- Both ---------------------------------------------------------------------------
+
+    /// The UI's dev server on the session's port; with `--browser`, with the harness.
+    fn start_dev_server(&mut self) -> anyhow::Result<()> {
+        let (Some(ui), Some(port)) = (self.config.ui.clone(), self.port) else { return Ok(()) };
+        let dir = self.root.join(&ui.dir);
+        let (program, args) = ui.dev.split_first().context("ui.dev is empty")?;
+        let port_text = port.to_string();
+        let sh = self.sh;
+        let mut command: std::process::Command =
+            cmd!(sh, "{program} {args...} --port {port_text} --strictPort --host 127.0.0.1").into();
+        command.current_dir(&dir).stdin(std::process::Stdio::null());
+        if self.flags.browser {
+            let socket = self.config.backend.as_ref().map(|b| self.guest.join(&b.socket));
+            let host_bin =
+                Os::here().map(|os| self.plan.context.join(self.plan.variants[0].arch()).join(os.key()));
+            command.env("HARNESS_SOCKET", socket.map(|s| s.to_string()).unwrap_or_else(|| "none".into()));
+            command.env("HARNESS_HOST_BIN", host_bin.map(|p| p.to_string()).unwrap_or_default());
+        }
+        report::say(&format!("==> Starting the UI's dev server: {} in {dir}", ui.dev.join(" ")));
+        let mut server = Group::spawn("the UI's dev server", command)?;
+        let ready =
+            process::wait_until(&format!("the dev server on port {port}"), Duration::from_secs(60), || {
+                process::http_ok(port) || server.exited().is_some()
+            });
+        if let Some(status) = server.exited() {
+            bail!("the UI's dev server (`{}`) exited ({status}); its output is above", ui.dev.join(" "));
+        }
+        self.dev_server = Some(server);
+        ready
+    }
+
+    /// Rebuilds on every change until Ctrl-C or SIGTERM.
+    fn watch(&mut self) -> anyhow::Result<()> {
+        let (sender, events) = channel();
+        let mut watcher = notify::recommended_watcher(move |event| {
+            let _ = sender.send(event);
+        })
+        .context("starting the file watcher")?;
+        for (path, mode) in self.watched() {
+            watcher.watch(path.as_std_path(), mode).with_context(|| format!("watching {path}"))?;
+        }
+        report::set_quiet(true);
+        eprintln!("Watching the backend, the host binaries, the config and extension/ for changes.");
+        while !process::stop_requested() {
+            let Some(changed) = self.next_change(&events) else { continue };
+            let parts: BTreeSet<Part> = changed.iter().filter_map(|(_, part)| *part).collect();
+            let names: Vec<String> = changed
+                .iter()
+                .map(|(path, _)| path.strip_prefix(&self.root).unwrap_or(path).to_string())
+                .collect();
+            let start = Instant::now();
+            let done = self.build(&parts).and_then(|()| self.deliver(&parts));
+            let what = parts.iter().map(|p| p.name()).collect::<Vec<_>>().join(" and ");
+            match done {
+                Ok(delivered) => eprintln!(
+                    "rebuilt {what} in {:.1}s ({} changed): {delivered}",
+                    start.elapsed().as_secs_f64(),
+                    short_list(&names)
+                ),
+                Err(e) => eprintln!(
+                    "rebuilding {what} failed ({} changed): {e:#}\nfix it and save again",
+                    short_list(&names)
+                ),
+            }
+        }
+        Ok(())
+    }
+
+    /// After a rebuild: the extension updated, or the backend restarted.
+    fn deliver(&mut self, parts: &BTreeSet<Part>) -> anyhow::Result<String> {
+        if self.flags.browser {
+            let touches_backend = parts.contains(&Part::Backend) || parts.contains(&Part::Config);
+            if touches_backend && self.config.backend.is_some() {
+                self.start_backend()?;
+                return Ok("restarted the backend".into());
+            }
+            return Ok("the host binaries are in place".into());
+        }
+        self.install_or_update()?;
+        self.point_docker_desktop()?;
+        Ok(format!("updated {}", self.plan.reference))
+    }
+
+    /// The changes of one burst of saves: waits for the first, then until they settle.
+    fn next_change(
+        &self,
+        events: &Receiver<notify::Result<notify::Event>>,
+    ) -> Option<Vec<(Utf8PathBuf, Option<Part>)>> {
+        let mut changed: Vec<(Utf8PathBuf, Option<Part>)> = vec![];
+        let mut last = None;
+        loop {
+            let timeout = if last.is_some() { DEBOUNCE } else { Duration::from_millis(100) };
+            match events.recv_timeout(timeout) {
+                Ok(Ok(event)) if !matches!(event.kind, notify::EventKind::Access(_)) => {
+                    for path in event.paths {
+                        let Ok(path) = Utf8PathBuf::from_path_buf(path) else { continue };
+                        if let Some(part) = self.part_of(&path) {
+                            if !changed.iter().any(|(p, _)| *p == path) {
+                                changed.push((path, Some(part)));
+                            }
+                            last = Some(Instant::now());
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout) if last.is_some() => return Some(changed),
+                Err(RecvTimeoutError::Timeout) => return None,
+                Err(RecvTimeoutError::Disconnected) => return None,
+            }
+            if process::stop_requested() {
+                return None;
+            }
+        }
+    }
+
+    /// The folders to watch: every package's, and the config's own.
+    fn watched(&self) -> Vec<(Utf8PathBuf, RecursiveMode)> {
+        let mut watched = vec![(self.root.clone(), RecursiveMode::NonRecursive)];
+        for dir in &self.protected.source_dirs {
+            let ui = self.config.ui.as_ref().map(|ui| self.root.join(&ui.dir));
+            if Some(dir) != ui.as_ref()
+                && !dir.ends_with("xtask")
+                && !dir.starts_with(self.root.join("xtask"))
+                && !dir.starts_with(self.root.join("docker-extension-tool"))
+            {
+                watched.push((dir.clone(), RecursiveMode::Recursive));
+            }
+        }
+        watched.sort();
+        watched.dedup();
+        watched
+    }
+
+    /// What a changed path touches (`None`: nothing dev builds).
+    fn part_of(&self, path: &Utf8Path) -> Option<Part> {
+        let rel = path.strip_prefix(&self.root).ok()?;
+        if rel.components().any(|c| c.as_str() == "target" || c.as_str().starts_with('.')) {
+            return None;
+        }
+        if rel == "Cargo.toml" || rel == "Cargo.lock" {
+            return Some(Part::Config);
+        }
+        let backend_dir = self
+            .config
+            .backend
+            .as_ref()
+            .and_then(|b| self.config.members.iter().find(|(_, name)| **name == b.package))
+            .and_then(|(manifest, _)| manifest.parent().map(Utf8Path::to_path_buf));
+        if backend_dir.is_some_and(|dir| path.starts_with(dir)) {
+            return Some(Part::Backend);
+        }
+        if rel.starts_with(HOST_BINARIES_DIR) {
+            return Some(Part::HostBinaries);
+        }
+        let ui = self.config.ui.as_ref().map(|ui| self.root.join(&ui.dir));
+        if ui.is_some_and(|ui| path.starts_with(ui))
+            || rel.starts_with("xtask")
+            || rel.starts_with("docker-extension-tool")
+        {
+            return None;
+        }
+        (rel.components().count() > 1).then_some(Part::Config)
+    }
+
+    /// Stops every process the session started, and resets Docker Desktop's tab.
+    fn stop(&mut self) {
+        report::set_quiet(false);
+        if let Some(mut server) = self.dev_server.take() {
+            server.stop(GRACE);
+        }
+        self.stop_backend();
+        if self.ui_source_set || (self.flags.debug && !self.flags.once && !self.flags.browser) {
+            let sh = self.sh;
+            let reference = &self.plan.reference;
+            let _ = cmd!(sh, "docker extension dev reset {reference}").quiet().ignore_stdout().run();
+        }
+    }
+}
+
+/// The dev plan: this machine's variant and OS, the dev profile and tag, its own context,
+/// the image written by the builtin engine and loaded (when an engine answers).
+fn plan_for_dev(config: &Config, machine: &Machine, docker: bool) -> anyhow::Result<(Config, Plan)> {
+    let variant = Variant::here()
+        .context("this machine's CPU is neither x86_64 nor aarch64: no image variant runs here")?;
+    let os = Os::here().context("this machine's OS is not macOS, Windows or Linux")?;
+    let mut dev = config.clone();
+    dev.host_targets.retain(|o, _| *o == os);
+    dev.tag = DEV_TAG.into();
+    let request = flags::Dist {
+        platform: Some(variant),
+        engine: Some(Engine::Builtin),
+        output: docker.then_some(Output::Load),
+        no_image: !docker,
+        out: Some(dev_dir(config).join("context")),
+        dev_profile: true,
+        ..flags::Dist::default()
+    };
+    let plan = Plan::new(&dev, &request, machine)?;
+    Ok((dev, plan))
+}
+
+/// The dev session's own folder: per workspace, so checkouts that share a target folder
+/// (`CARGO_TARGET_DIR`) never share a context or a backend socket.
+fn dev_dir(config: &Config) -> Utf8PathBuf {
+    config.target_dir.join("xtask/dev").join(crate::context::ownership::short_hash(config.root.as_str()))
+}
+
+/// Whether `docker extension ls` lists the image (by repository, with or without a tag).
+fn is_listed(listed: &str, repository: &str) -> bool {
+    listed.lines().skip(1).filter_map(|l| l.split_whitespace().next()).any(|name| {
+        name == repository
+            || name.rsplit_once(':').is_some_and(|(repo, tag)| repo == repository && !tag.contains('/'))
+    })
+}
+
+/// One container per workspace, so two checkouts' dev sessions do not collide.
+fn container_name(root: &Utf8Path) -> String {
+    format!("xtask-dev-{}", crate::context::ownership::short_hash(root.as_str()))
+}
+
+/// The backend's container runs as this user, so the socket it makes is this user's.
+fn user_flag() -> Vec<String> {
+    #[cfg(unix)]
+    {
+        // SAFETY: getuid and getgid cannot fail and touch no memory.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        vec!["--user".into(), format!("{uid}:{gid}")]
+    }
+    #[cfg(not(unix))]
+    vec![]
+}
+
+fn short_list(names: &[String]) -> String {
+    match names {
+        [] => "nothing".into(),
+        [one] => one.clone(),
+        [first, rest @ ..] => format!("{first} and {} more", rest.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_extension_ls_is_read_by_repository() {
+        // Lines joined, not written with `\n`: `new` renames whole words, and the `n` of an
+        // escape would glue itself to the name.
+        let listed = [
+            "EXTENSION   DESCRIPTION   VENDOR   VERSION",
+            "example/rust-starter:dev   A thing   Example  dev",
+        ]
+        .join("\n");
+        let listed = listed.as_str();
+        assert!(is_listed(listed, "example/rust-starter"));
+        assert!(!is_listed(listed, "example/rust"));
+        assert!(is_listed("EXTENSION\nacme/ext   x\n", "acme/ext"));
+        assert!(!is_listed("EXTENSION\n", "acme/ext"), "the header is not an extension");
+    }
+
+    #[test]
+    fn container_names_are_per_workspace() {
+        assert_ne!(container_name("/a".into()), container_name("/b".into()));
+        assert!(container_name("/a".into()).starts_with("xtask-dev-"));
+    }
+}

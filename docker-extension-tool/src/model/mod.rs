@@ -1,0 +1,6 @@
+//! The model of an extension image, as plain types and rules: targets and image variants,
+//! binary headers, the naming rules of Docker, Cargo and the Marketplace.
+
+pub mod binary;
+pub mod rules;
+pub mod targets;

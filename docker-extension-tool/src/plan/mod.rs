@@ -1,0 +1,800 @@
+//! The plan of a `dist` run: plain data, decided before anything runs. `--dry-run` prints
+//! it; the unit tests assert on it; `dist` carries it out.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::{self, Write as _};
+
+use anyhow::{bail, Context};
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::cli::flags;
+use crate::image::builtin::Layers;
+use crate::image::metadata;
+use crate::image::spec::ImageSpec;
+use crate::model::binary::BinaryKind;
+use crate::model::rules;
+use crate::model::targets::{choose_builder, target_kind, Builder, Os, Variant};
+use crate::pipeline::engine::{Attestations, Engine, ImageBuild, Output};
+#[cfg(test)]
+use crate::pipeline::engine::{SourceDate, SourceDateFrom};
+use crate::workspace::config::Config;
+use crate::workspace::machine::Machine;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub reference: String,
+    /// zig and cargo-zigbuild from this virtual environment's bin, first on PATH.
+    pub zig_venv: Option<Utf8PathBuf>,
+    pub variants: Vec<Variant>,
+    pub cargo_runs: Vec<CargoRun>,
+    pub ui: Option<UiBuild>,
+    /// The build context's final location; it is assembled beside it and renamed.
+    pub context: Utf8PathBuf,
+    pub files: Vec<ContextFile>,
+    pub image: ImageStep,
+}
+
+/// One invocation of a builder: every target it builds, so build scripts and proc-macros
+/// compile once.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CargoRun {
+    pub builder: Builder,
+    pub packages: Vec<String>,
+    pub targets: Vec<String>,
+    /// Environment set for this run only.
+    pub env: Vec<(String, String)>,
+    /// `--release` (dist), or cargo's dev profile (`dev`: a one-line change rebuilds in
+    /// under a second rather than several).
+    pub release: bool,
+}
+
+/// The oldest macOS the host binaries run on, unless MACOSX_DEPLOYMENT_TARGET says otherwise.
+/// Left unset, zig stamps the newest macOS it knows, and the binaries then refuse to start
+/// on older ones. Every macOS that runs Docker Desktop is newer than this.
+pub const MACOS_DEPLOYMENT_TARGET: &str = "11.0";
+
+/// The variable that tells cargo-zigbuild where to keep its linker wrappers (dist sets it
+/// per target folder, unless the user did).
+pub const ZIGBUILD_CACHE_DIR: &str = "CARGO_ZIGBUILD_CACHE_DIR";
+
+impl CargoRun {
+    /// Every (builder, target) pair of some runs.
+    pub fn targets_of(runs: &[CargoRun]) -> BTreeSet<(Builder, String)> {
+        runs.iter().flat_map(|r| r.targets.iter().map(|t| (r.builder, t.clone()))).collect()
+    }
+
+    /// The targets whose standard library the local toolchain needs: every one some
+    /// builder other than cross compiles (cross's images bring their own).
+    pub fn rustup_targets_of(runs: &[CargoRun]) -> BTreeSet<String> {
+        Self::targets_of(runs).into_iter().filter(|(b, _)| *b != Builder::Cross).map(|(_, t)| t).collect()
+    }
+
+    /// The command line, as `--dry-run` shows it (with its environment).
+    pub fn display(&self) -> String {
+        let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
+        format!("{}{}", env.concat(), self.argv().join(" "))
+    }
+
+    pub fn argv(&self) -> Vec<String> {
+        let mut argv: Vec<String> = match self.builder {
+            Builder::Cargo => vec!["cargo".into(), "build".into()],
+            Builder::Zigbuild => vec!["cargo".into(), "zigbuild".into()],
+            Builder::Cross => vec!["cross".into(), "build".into()],
+        };
+        if self.release {
+            argv.push("--release".into());
+        }
+        argv.push("--message-format=json-render-diagnostics".into());
+        for package in &self.packages {
+            argv.extend(["--package".into(), package.clone()]);
+        }
+        for target in &self.targets {
+            argv.extend(["--target".into(), target.clone()]);
+        }
+        argv
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UiBuild {
+    pub dir: Utf8PathBuf,
+    pub command: Vec<String>,
+    pub output: Utf8PathBuf,
+}
+
+/// One file (or folder) of the build context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextFile {
+    /// Relative to the context root.
+    pub dest: Utf8PathBuf,
+    pub source: Source,
+    /// For binaries: what the header must say before the file is laid out.
+    pub expect: Option<Expect>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A binary from a cargo run, found through cargo's own artifact messages.
+    Artifact { package: String, bin: String, target: String },
+    /// A file of the workspace.
+    File(Utf8PathBuf),
+    /// A folder: the UI build's output.
+    Folder(Utf8PathBuf),
+    /// Generated text (Dockerfile, metadata.json).
+    Text(String),
+    /// A binary built elsewhere (`--prebuilt`), checked like dist's own.
+    Prebuilt { path: Utf8PathBuf, target: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expect {
+    pub kind: BinaryKind,
+    /// The backend runs on a `scratch` image, which has no libc to link against.
+    pub static_linked: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+// One plan per run: the size of its variants does not matter.
+#[allow(clippy::large_enum_variant)]
+pub enum ImageStep {
+    Build(ImageBuild),
+    /// `--no-image`.
+    Skip,
+}
+
+pub const CONTEXT_DIR: &str = "extension";
+/// Where the builtin engine writes the image when no output is asked for.
+pub const DEFAULT_ARCHIVE: &str = "extension.tar";
+
+/// A path dist writes that must be free, or something dist wrote itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// The build context folder (`--out`).
+    Context(Utf8PathBuf),
+    /// The OCI archive (`--oci`).
+    Archive(Utf8PathBuf),
+}
+
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Destination::Context(path) => {
+                write!(f, "{path} is free, or a context dist wrote, holding nothing else")
+            }
+            Destination::Archive(path) => {
+                write!(f, "{path} is free, or an archive dist wrote, unchanged since")
+            }
+        }
+    }
+}
+
+impl Plan {
+    pub fn new(config: &Config, request: &flags::Dist, machine: &Machine) -> anyhow::Result<Plan> {
+        let image = request.image.clone().unwrap_or_else(|| config.image.clone());
+        let tag = request.tag.clone().unwrap_or_else(|| config.tag.clone());
+        if request.output == Some(Output::Push) && !request.force {
+            refuse_unsafe_push(&tag, request.platform)?;
+        }
+        let reference = format!("{image}:{tag}");
+        let variants: Vec<Variant> = match request.platform {
+            Some(v) => vec![v],
+            None => Variant::ALL.to_vec(),
+        };
+        let context = match &request.out {
+            Some(out) if out.is_absolute() => out.clone(),
+            Some(out) => config.root.join(out),
+            None => config.target_dir.join(CONTEXT_DIR),
+        };
+
+        let mut files = shared_files(config, &tag);
+        let ui = config.ui.as_ref().map(|ui| {
+            let dir = config.root.join(&ui.dir);
+            let output = dir.join(&ui.output);
+            files.push(ContextFile {
+                dest: "ui".into(),
+                source: Source::Folder(output.clone()),
+                expect: None,
+            });
+            UiBuild { dir, command: ui.build.clone(), output }
+        });
+        let mut builds = Builds::new(config, request, machine);
+        for &variant in &variants {
+            files.extend(variant_binaries(config, variant, &mut builds)?);
+        }
+
+        Ok(Plan {
+            image: image_step(request, machine, &reference, &variants, &context, config, &tag)?,
+            zig_venv: machine.zig_venv.clone(),
+            reference,
+            variants,
+            cargo_runs: builds.runs(),
+            ui,
+            context,
+            files,
+        })
+    }
+
+    /// The top-level names of the context: what an older dist's unmarked context holds.
+    pub fn context_names(&self) -> BTreeSet<String> {
+        let mut names: BTreeSet<String> = self
+            .files
+            .iter()
+            .filter_map(|f| f.dest.components().next())
+            .map(|c| c.as_str().to_string())
+            .collect();
+        names.extend(Variant::ALL.iter().map(|v| v.arch().to_string()));
+        names
+    }
+
+    /// Every path the plan writes to that must be free or dist's own, checked before
+    /// anything is compiled.
+    pub fn destinations(&self) -> Vec<Destination> {
+        let mut destinations = vec![Destination::Context(self.context.clone())];
+        if let ImageStep::Build(ImageBuild { output: Output::Oci(path), .. }) = &self.image {
+            destinations.push(Destination::Archive(path.clone()));
+        }
+        destinations
+    }
+
+    /// The plan of everything the config builds, with no image: what setup, doctor and
+    /// bench look at.
+    pub fn without_image(config: &Config, machine: &Machine) -> anyhow::Result<Plan> {
+        Plan::new(config, &flags::Dist { no_image: true, ..flags::Dist::default() }, machine)
+    }
+
+    /// Every (builder, target) pair the plan compiles.
+    pub fn targets(&self) -> BTreeSet<(Builder, String)> {
+        CargoRun::targets_of(&self.cargo_runs)
+    }
+
+    pub fn builders(&self) -> BTreeSet<Builder> {
+        self.cargo_runs.iter().map(|r| r.builder).collect()
+    }
+
+    /// The targets whose standard library the local toolchain needs.
+    pub fn rustup_targets(&self) -> BTreeSet<String> {
+        CargoRun::rustup_targets_of(&self.cargo_runs)
+    }
+
+    /// The targets only cross compiles.
+    pub fn cross_targets(&self) -> BTreeSet<String> {
+        let local = self.rustup_targets();
+        self.targets().into_iter().map(|(_, t)| t).filter(|t| !local.contains(t)).collect()
+    }
+}
+
+/// The binaries a plan places: each compiled by the builder chosen for its target (its
+/// (builder, package) → targets collected for the cargo runs), or taken from `--prebuilt`.
+struct Builds<'a> {
+    config: &'a Config,
+    request: &'a flags::Dist,
+    machine: &'a Machine,
+    compiled: BTreeMap<(Builder, String), BTreeSet<String>>,
+}
+
+impl<'a> Builds<'a> {
+    fn new(config: &'a Config, request: &'a flags::Dist, machine: &'a Machine) -> Builds<'a> {
+        Builds { config, request, machine, compiled: BTreeMap::new() }
+    }
+
+    /// The context file for `bin` of `package` built for `target`, placed at `dest`.
+    fn binary(
+        &mut self,
+        os_key: &str,
+        package: &str,
+        bin: &str,
+        target: &str,
+        dest: Utf8PathBuf,
+        static_linked: bool,
+    ) -> anyhow::Result<ContextFile> {
+        let kind =
+            target_kind(target).with_context(|| format!("{target} is not a target this tool lays out"))?;
+        let expect = Some(Expect { kind, static_linked });
+        // Host binaries only: build-host makes them; the backend is built here.
+        if let Some(dir) = self.request.prebuilt.as_ref().filter(|_| os_key != "backend") {
+            let name = format!("{bin}{}", if target.contains("-windows") { ".exe" } else { "" });
+            let file = dir.join(target).join(&name);
+            if file.is_file() {
+                return Ok(ContextFile {
+                    dest,
+                    source: Source::Prebuilt { path: file, target: target.into() },
+                    expect,
+                });
+            }
+            if dir.join(target).is_dir() {
+                bail!(
+                    "--prebuilt {dir}: {dir}/{target} has no {name}, which {dest} needs; build it with \
+                     `cargo xtask build-host --target {target} --out {dir}`, or remove {dir}/{target} to build every {target} binary here"
+                );
+            }
+        }
+        let requested = [target, os_key]
+            .iter()
+            .find_map(|key| self.request.build_with.get(*key).or_else(|| self.config.build_with.get(*key)))
+            .copied();
+        let builder =
+            choose_builder(&self.machine.host, target, requested, self.machine.linker_configured(target))
+                .map_err(|reason| anyhow::anyhow!("cannot build {dest} (package `{package}`): {reason}"))?;
+        self.compiled.entry((builder, package.to_string())).or_default().insert(target.to_string());
+        Ok(ContextFile {
+            dest,
+            source: Source::Artifact { package: package.into(), bin: bin.into(), target: target.into() },
+            expect,
+        })
+    }
+
+    fn runs(self) -> Vec<CargoRun> {
+        let mut runs = group_runs(self.compiled, self.machine, &self.config.target_dir);
+        for run in &mut runs {
+            run.release = !self.request.dev_profile;
+        }
+        runs
+    }
+}
+
+/// The plan of `build-host`: the host binaries for `targets`, compiled as dist would and
+/// laid out as TARGET/NAME, what `dist --prebuilt` reads.
+pub fn host_binary_builds(
+    config: &Config,
+    machine: &Machine,
+    targets: &[String],
+) -> anyhow::Result<(Vec<CargoRun>, Vec<ContextFile>)> {
+    if config.host_binaries.is_empty() {
+        bail!(
+            "this extension has no host binaries (crates under {}/)",
+            crate::workspace::config::HOST_BINARIES_DIR
+        );
+    }
+    let request = flags::Dist::default();
+    let mut builds = Builds::new(config, &request, machine);
+    let mut files = vec![];
+    for target in targets {
+        let os = Os::ALL.into_iter().find(|os| os.matches_target(target)).with_context(|| {
+            format!(
+                "--target {target}: not a macOS, Windows or Linux target, so no host binary is built for it"
+            )
+        })?;
+        for host in &config.host_binaries {
+            let dest = Utf8PathBuf::from(format!("{target}/{}{}", host.bin, os.exe_suffix()));
+            files.push(builds.binary(os.key(), &host.package, &host.bin, target, dest, false)?);
+        }
+    }
+    Ok((builds.runs(), files))
+}
+
+/// Packages that need the same targets from the same builder share one run; cross runs
+/// one target at a time (it picks one container image per run).
+fn group_runs(
+    builds: BTreeMap<(Builder, String), BTreeSet<String>>,
+    machine: &Machine,
+    target_dir: &Utf8Path,
+) -> Vec<CargoRun> {
+    let mut runs: BTreeMap<(Builder, Vec<String>), Vec<String>> = BTreeMap::new();
+    for ((builder, package), targets) in builds {
+        if builder == Builder::Cross {
+            for target in targets {
+                runs.entry((builder, vec![target])).or_default().push(package.clone());
+            }
+        } else {
+            runs.entry((builder, targets.into_iter().collect())).or_default().push(package);
+        }
+    }
+    let mut runs: Vec<CargoRun> = runs
+        .into_iter()
+        .map(|((builder, targets), packages)| {
+            let darwin = targets.iter().any(|t| t.ends_with("-apple-darwin"));
+            let mut env = vec![];
+            if darwin && machine.macos_deployment_target.is_none() {
+                env.push(("MACOSX_DEPLOYMENT_TARGET".to_string(), MACOS_DEPLOYMENT_TARGET.to_string()));
+            }
+            // cargo-zigbuild rewrites its linker wrappers in a cache shared by every build on
+            // the machine, on each run: two at once (two workspaces, a dist beside a dev
+            // loop) fail with "Text file busy". One wrapper folder per target folder.
+            if builder == Builder::Zigbuild && !machine.zigbuild_cache_set {
+                env.push((ZIGBUILD_CACHE_DIR.to_string(), target_dir.join("xtask/zigbuild").to_string()));
+            }
+            CargoRun { builder, packages, targets, env, release: true }
+        })
+        .collect();
+    // The widest run first: it builds the shared dependencies for the most targets.
+    runs.sort_by(|a, b| b.targets.len().cmp(&a.targets.len()).then(a.cmp(b)));
+    runs
+}
+
+/// A release tag must be one a user can install for good: semver, not `latest`, and both
+/// platforms (`--force` is the way out, for a throwaway test tag).
+fn refuse_unsafe_push(tag: &str, platform: Option<Variant>) -> anyhow::Result<()> {
+    rules::release_tag(tag).map_err(|e| anyhow::anyhow!("refusing to push: {e} (or pass --force)"))?;
+    if let Some(platform) = platform {
+        bail!(
+            "refusing to push only {}: Docker Desktop and the Marketplace need both \
+             platforms under one tag, and a published tag is never pushed over, so this \
+             release would stay broken. Drop --platform to push both (or pass --force for a \
+             throwaway test tag)",
+            platform.platform()
+        );
+    }
+    Ok(())
+}
+
+/// The files both variants carry at the top of the context: the Dockerfile, metadata.json,
+/// the icon and the compose file.
+fn shared_files(config: &Config, tag: &str) -> Vec<ContextFile> {
+    // The labels name the tag this build really carries (`--tag` included).
+    let dockerfile = ImageSpec::from_config(&Config { tag: tag.to_string(), ..config.clone() }).dockerfile();
+    let mut files = vec![
+        ContextFile { dest: "Dockerfile".into(), source: Source::Text(dockerfile), expect: None },
+        ContextFile {
+            dest: "metadata.json".into(),
+            source: Source::Text(metadata::metadata_json(config)),
+            expect: None,
+        },
+        ContextFile {
+            dest: config.icon_file_name().into(),
+            source: Source::File(config.root.join(&config.icon)),
+            expect: None,
+        },
+    ];
+    if let Some(compose) = config.backend.as_ref().and_then(|b| b.compose_file.as_ref()) {
+        let name = compose.file_name().unwrap_or("docker-compose.yaml");
+        files.push(ContextFile {
+            dest: name.into(),
+            source: Source::File(config.root.join(compose)),
+            expect: None,
+        });
+    }
+    files
+}
+
+/// One variant's binaries: the backend at `/<variant>/backend`, each host binary at
+/// `/<variant>/<os>/<bin>`, the builds that make them added to `builds`.
+fn variant_binaries(
+    config: &Config,
+    variant: Variant,
+    builds: &mut Builds,
+) -> anyhow::Result<Vec<ContextFile>> {
+    let mut files = vec![];
+    if let Some(backend) = &config.backend {
+        let target = &backend.targets[&variant];
+        let dest = Utf8PathBuf::from(format!("{variant}/backend"));
+        let static_linked = config.base_image == "scratch";
+        files.push(builds.binary("backend", &backend.package, &backend.bin, target, dest, static_linked)?);
+    }
+    for (os, targets) in &config.host_targets {
+        let target = targets.for_variant(variant);
+        for host in &config.host_binaries {
+            let dest = Utf8PathBuf::from(format!("{variant}/{os}/{}{}", host.bin, os.exe_suffix()));
+            files.push(builds.binary(os.key(), &host.package, &host.bin, target, dest, false)?);
+        }
+    }
+    Ok(files)
+}
+
+fn image_step(
+    request: &flags::Dist,
+    machine: &Machine,
+    reference: &str,
+    variants: &[Variant],
+    context: &Utf8Path,
+    config: &Config,
+    tag: &str,
+) -> anyhow::Result<ImageStep> {
+    let target_dir = &config.target_dir;
+    if request.no_image {
+        return Ok(ImageStep::Skip);
+    }
+    // With no engine on the machine, dist writes the image itself.
+    let engine = request.engine.or(machine.engines.first().copied()).unwrap_or(Engine::Builtin);
+    if engine == Engine::Builtin && config.base_image != "scratch" {
+        bail!(
+            "the builtin engine writes `FROM scratch` images only, and base-image is `{}`: build \
+             with buildx, buildah or podman (--engine), or leave base-image out",
+            config.base_image
+        );
+    }
+    if request.builder.is_some() && engine != Engine::Buildx {
+        bail!("--builder names a buildx builder, but the engine found here is {engine}: install Docker's buildx, or drop --builder");
+    }
+    // In dist's own folder, never beside the context (which may be anywhere); one per
+    // context, so two runs with different --out never share it.
+    let digest_file = target_dir.join(format!(
+        "xtask/image-metadata-{}.json",
+        crate::context::ownership::short_hash(context.as_str())
+    ));
+    let output = match (engine, request.output.clone()) {
+        // The builtin engine keeps no image anywhere but in a file: by default, this one.
+        (Engine::Builtin, None) => Output::Oci(target_dir.join(DEFAULT_ARCHIVE)),
+        (_, output) => output.unwrap_or(Output::Build),
+    };
+    let attestations = if request.no_attest {
+        Attestations::None
+    } else if request.no_sbom {
+        Attestations::Provenance
+    } else {
+        Attestations::SbomAndProvenance
+    };
+    Ok(ImageStep::Build(ImageBuild {
+        attestations,
+        engine,
+        reference: reference.to_string(),
+        platforms: variants.to_vec(),
+        output,
+        builder: request.builder.clone(),
+        force: request.force,
+        context: context.to_path_buf(),
+        spec: ImageSpec::from_config(&Config { tag: tag.to_string(), ..config.clone() }),
+        epoch: machine.source_date,
+        scratch: target_dir.join("xtask"),
+        digest_file,
+        // The dev loop's image goes straight into the local engine, and is rebuilt often.
+        load_layers: if request.dev_profile { Layers::Uncompressed } else { Layers::Gzip },
+    }))
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::new();
+        writeln!(
+            s,
+            "Plan for {} ({})",
+            self.reference,
+            self.variants.iter().map(|v| v.platform()).collect::<Vec<_>>().join(", ")
+        )?;
+        writeln!(s, "\nChecks, before anything is compiled:")?;
+        for destination in self.destinations() {
+            writeln!(s, "  check {destination}")?;
+        }
+        writeln!(s, "\nCargo runs:")?;
+        if let Some(venv) = &self.zig_venv {
+            writeln!(s, "  (with {venv} first on PATH: zig and cargo-zigbuild were installed there)")?;
+        }
+        for run in &self.cargo_runs {
+            writeln!(s, "  {}", run.display())?;
+        }
+        if let Some(ui) = &self.ui {
+            writeln!(
+                s,
+                "\nUI: in {}: {} (skipped when nothing in it changed), output {}",
+                ui.dir,
+                ui.command.join(" "),
+                ui.output
+            )?;
+        }
+        writeln!(s, "\nContext {}:", self.context)?;
+        for file in &self.files {
+            let from = match &file.source {
+                Source::Artifact { package, bin, target } => format!("{bin} of {package} for {target}"),
+                Source::File(path) => path.to_string(),
+                Source::Folder(path) => format!("{path}/"),
+                Source::Text(_) => "generated".to_string(),
+                Source::Prebuilt { path, .. } => format!("{path} (prebuilt)"),
+            };
+            let expect = match &file.expect {
+                Some(e) => format!(" [{}{}]", if e.static_linked { "static " } else { "" }, e.kind),
+                None => String::new(),
+            };
+            writeln!(s, "  {:<28} <- {from}{expect}", file.dest)?;
+        }
+        writeln!(s, "\nImage:")?;
+        match &self.image {
+            ImageStep::Skip => writeln!(s, "  none (--no-image)")?,
+            ImageStep::Build(build) => {
+                for check in build.checks() {
+                    let commands: Vec<String> = check.commands().iter().map(|c| c.join(" ")).collect();
+                    writeln!(s, "  check {}: {}", check.describe(), commands.join("; "))?;
+                }
+                for command in build.commands() {
+                    writeln!(s, "  {command}")?;
+                }
+            }
+        }
+        f.write_str(&s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::targets::Os;
+    use crate::workspace::sample::sample_config;
+
+    fn machine(engines: &[Engine]) -> Machine {
+        Machine {
+            host: "x86_64-unknown-linux-gnu".into(),
+            linkers: BTreeSet::new(),
+            engines: engines.to_vec(),
+            macos_deployment_target: None,
+            zigbuild_cache_set: true,
+            zig_venv: None,
+            source_date: SourceDate { seconds: 0, from: SourceDateFrom::Zero },
+        }
+    }
+
+    fn plan(config: &Config, request: &flags::Dist) -> Plan {
+        Plan::new(config, request, &machine(&[Engine::Buildah])).unwrap()
+    }
+
+    fn dest(plan: &Plan, dest: &str) -> ContextFile {
+        plan.files.iter().find(|f| f.dest == dest).unwrap_or_else(|| panic!("no {dest} in the plan")).clone()
+    }
+
+    #[test]
+    fn one_run_per_builder_and_target_set() {
+        let plan = plan(&sample_config(), &flags::Dist::default());
+        let runs: Vec<String> = plan.cargo_runs.iter().map(CargoRun::display).collect();
+        assert_eq!(
+            runs,
+            [
+                "MACOSX_DEPLOYMENT_TARGET=11.0 cargo zigbuild --release --message-format=json-render-diagnostics \
+                 --package sample-cli --target aarch64-apple-darwin --target aarch64-pc-windows-gnullvm \
+                 --target aarch64-unknown-linux-musl --target x86_64-apple-darwin --target x86_64-pc-windows-gnu \
+                 --target x86_64-unknown-linux-musl",
+                "cargo zigbuild --release --message-format=json-render-diagnostics --package sample-backend \
+                 --target aarch64-unknown-linux-musl --target x86_64-unknown-linux-musl",
+            ]
+        );
+        assert_eq!(plan.reference, "example/sample:1.2.3");
+        assert_eq!(plan.context, "/work/sample/target/extension");
+    }
+
+    #[test]
+    fn each_variant_gets_its_own_cpu_and_the_backend_must_be_static() {
+        let plan = plan(&sample_config(), &flags::Dist::default());
+        let backend = dest(&plan, "arm64/backend");
+        assert_eq!(
+            backend.source,
+            Source::Artifact {
+                package: "sample-backend".into(),
+                bin: "sample-backend".into(),
+                target: "aarch64-unknown-linux-musl".into()
+            }
+        );
+        let expect = backend.expect.unwrap();
+        assert!(expect.static_linked);
+        assert_eq!(expect.kind.to_string(), "aarch64 ELF");
+        assert_eq!(dest(&plan, "amd64/darwin/sample").expect.unwrap().kind.to_string(), "x86_64 Mach-O");
+        assert_eq!(
+            dest(&plan, "arm64/windows/sample-helper.exe").expect.unwrap().kind.to_string(),
+            "Aarch64 PE"
+        );
+        assert!(!dest(&plan, "amd64/linux/sample").expect.unwrap().static_linked);
+        // 2 variants x (backend + 3 OSes x 2 binaries), plus Dockerfile, metadata, icon, ui.
+        assert_eq!(plan.files.len(), 2 * 7 + 4);
+    }
+
+    #[test]
+    fn without_an_arm64_windows_build_the_arm64_variant_carries_the_x86_64_exe() {
+        let mut config = sample_config();
+        config.host_targets.get_mut(&Os::Windows).unwrap().arm64 = None;
+        let plan = plan(&config, &flags::Dist::default());
+        let exe = dest(&plan, "arm64/windows/sample.exe");
+        assert_eq!(
+            exe.source,
+            Source::Artifact {
+                package: "sample-cli".into(),
+                bin: "sample".into(),
+                target: "x86_64-pc-windows-gnu".into()
+            }
+        );
+        assert_eq!(exe.expect.unwrap().kind.to_string(), "x86-64 PE");
+        assert!(!plan.targets().iter().any(|(_, t)| t == "aarch64-pc-windows-gnullvm"));
+    }
+
+    #[test]
+    fn an_os_turned_off_is_left_out() {
+        let mut config = sample_config();
+        config.host_targets.remove(&Os::Linux);
+        let plan = plan(&config, &flags::Dist::default());
+        assert!(!plan.files.iter().any(|f| f.dest.as_str().contains("/linux/")));
+        // The backend still needs the musl targets.
+        assert!(plan.targets().contains(&(Builder::Zigbuild, "x86_64-unknown-linux-musl".into())));
+    }
+
+    #[test]
+    fn one_platform_narrows_everything() {
+        let request = flags::Dist { platform: Some(Variant::Arm64), ..flags::Dist::default() };
+        let plan = plan(&sample_config(), &request);
+        assert!(plan.files.iter().all(|f| !f.dest.as_str().starts_with("amd64/")));
+        assert!(plan.targets().iter().all(|(_, t)| t.starts_with("aarch64-")));
+        let ImageStep::Build(build) = &plan.image else { panic!() };
+        assert_eq!(build.platforms, [Variant::Arm64]);
+    }
+
+    #[test]
+    fn build_with_picks_builders_per_os_or_target_and_flags_win() {
+        let mut config = sample_config();
+        config.build_with.insert("linux".into(), Builder::Cross);
+        config.build_with.insert("x86_64-pc-windows-gnu".into(), Builder::Cross);
+        let request = flags::Dist {
+            build_with: [("aarch64-unknown-linux-musl".to_string(), Builder::Zigbuild)].into(),
+            ..flags::Dist::default()
+        };
+        let plan = plan(&config, &request);
+        let cross: Vec<(Vec<String>, Vec<String>)> = plan
+            .cargo_runs
+            .iter()
+            .filter(|r| r.builder == Builder::Cross)
+            .map(|r| (r.packages.clone(), r.targets.clone()))
+            .collect();
+        // cross: one target per run; the flag keeps aarch64 linux on zigbuild.
+        assert_eq!(
+            cross,
+            [
+                (vec!["sample-cli".to_string()], vec!["x86_64-pc-windows-gnu".to_string()]),
+                (vec!["sample-cli".to_string()], vec!["x86_64-unknown-linux-musl".to_string()]),
+            ]
+        );
+        let argv = plan.cargo_runs.iter().find(|r| r.builder == Builder::Cross).unwrap().argv();
+        assert_eq!(argv[..2], ["cross", "build"]);
+        // x86_64 musl: cross for the host binary, zigbuild for the backend, so rustup needs it.
+        assert!(plan.rustup_targets().contains("x86_64-unknown-linux-musl"));
+        assert!(!plan.rustup_targets().contains("x86_64-pc-windows-gnu"));
+        assert_eq!(plan.cross_targets(), ["x86_64-pc-windows-gnu".to_string()].into());
+        assert_eq!(plan.builders(), [Builder::Zigbuild, Builder::Cross].into());
+    }
+
+    #[test]
+    fn refusals_name_the_file_and_the_reason() {
+        let mut config = sample_config();
+        config.build_with.insert("darwin".into(), Builder::Cross);
+        let err = Plan::new(&config, &flags::Dist::default(), &machine(&[])).unwrap_err().to_string();
+        assert!(
+            err.starts_with("cannot build amd64/darwin/sample (package `sample-cli`): cross has no images"),
+            "{err}"
+        );
+        let request =
+            flags::Dist { output: Some(Output::Push), tag: Some("latest".into()), ..flags::Dist::default() };
+        let err = Plan::new(&sample_config(), &request, &machine(&[])).unwrap_err().to_string();
+        assert!(err.contains("refusing to push: `latest` is not a release tag"), "{err}");
+        let forced = flags::Dist { force: true, ..request };
+        assert!(Plan::new(&sample_config(), &forced, &machine(&[Engine::Buildx])).is_ok());
+    }
+
+    #[test]
+    fn the_engine_is_the_flag_or_the_first_found() {
+        let config = sample_config();
+        let engine =
+            |request: &flags::Dist, found: &[Engine]| match Plan::new(&config, request, &machine(found))
+                .unwrap()
+                .image
+            {
+                ImageStep::Build(b) => Some(b.engine),
+                ImageStep::Skip => None,
+            };
+        assert_eq!(engine(&flags::Dist::default(), &[Engine::Buildx, Engine::Buildah]), Some(Engine::Buildx));
+        assert_eq!(engine(&flags::Dist::default(), &[Engine::Podman, Engine::Buildah]), Some(Engine::Podman));
+        let buildah = flags::Dist { engine: Some(Engine::Buildah), ..flags::Dist::default() };
+        assert_eq!(engine(&buildah, &[Engine::Buildx]), Some(Engine::Buildah));
+        // No engine here: dist writes the image itself, into target/extension.tar.
+        let ImageStep::Build(builtin) =
+            Plan::new(&config, &flags::Dist::default(), &machine(&[])).unwrap().image
+        else {
+            panic!("an image step")
+        };
+        assert_eq!(builtin.engine, Engine::Builtin);
+        assert_eq!(builtin.output, Output::Oci("/work/sample/target/extension.tar".into()));
+        let none = flags::Dist { no_image: true, ..flags::Dist::default() };
+        assert_eq!(Plan::new(&config, &none, &machine(&[Engine::Buildx])).unwrap().image, ImageStep::Skip);
+    }
+
+    #[test]
+    fn zigbuild_keeps_its_wrappers_in_the_target_folder_unless_the_user_chose_a_place() {
+        let config = sample_config();
+        let machine = Machine { zigbuild_cache_set: false, ..machine(&[]) };
+        let plan = Plan::new(&config, &flags::Dist::default(), &machine).unwrap();
+        let wrappers =
+            ("CARGO_ZIGBUILD_CACHE_DIR".to_string(), config.target_dir.join("xtask/zigbuild").to_string());
+        for run in &plan.cargo_runs {
+            assert_eq!(run.env.contains(&wrappers), run.builder == Builder::Zigbuild, "{}", run.display());
+        }
+        assert!(plan.cargo_runs.iter().any(|r| r.builder == Builder::Zigbuild));
+    }
+
+    #[test]
+    fn a_deployment_target_set_by_the_user_is_left_alone() {
+        let mut machine = machine(&[]);
+        machine.macos_deployment_target = Some("13.0".into());
+        let plan = Plan::new(&sample_config(), &flags::Dist::default(), &machine).unwrap();
+        assert!(plan.cargo_runs.iter().all(|r| r.env.is_empty()));
+    }
+}

@@ -1,0 +1,237 @@
+//! Small file-system helpers shared by the commands that walk or write trees.
+
+use anyhow::Context;
+use camino::{Utf8Path, Utf8PathBuf};
+
+/// An entry [`walk`] found.
+pub struct Found<'a> {
+    /// Its path under the walk's root.
+    pub rel: &'a Utf8Path,
+    pub path: &'a Utf8Path,
+    /// The entry's own type: a link is a link, never what it points at.
+    pub file_type: std::fs::FileType,
+}
+
+/// Walks the tree under `root` (the one folder walk every command uses), never following
+/// a link. `visit` sees every entry, folders included, and says whether to go on into a
+/// folder. The order is unspecified: callers that need one sort.
+pub fn walk(root: &Utf8Path, mut visit: impl FnMut(&Found) -> anyhow::Result<bool>) -> anyhow::Result<()> {
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in dir.read_dir_utf8().with_context(|| format!("reading {dir}"))? {
+            let entry = entry.with_context(|| format!("reading {dir}"))?;
+            let file_type = entry.file_type().with_context(|| format!("reading {}", entry.path()))?;
+            let rel = entry.path().strip_prefix(root).expect("walked from root");
+            let enter = visit(&Found { rel, path: entry.path(), file_type })?;
+            if enter && file_type.is_dir() {
+                stack.push(entry.path().to_path_buf());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every file under `root` (not folders), relative to it and sorted. `skip` sees each
+/// entry's full path and name; a skipped folder is not entered.
+pub fn files_under(
+    root: &Utf8Path,
+    skip: impl Fn(&Utf8Path, &str) -> bool,
+) -> anyhow::Result<Vec<Utf8PathBuf>> {
+    let mut files = vec![];
+    walk(root, |found| {
+        if skip(found.path, found.path.file_name().unwrap_or_default()) {
+            return Ok(false);
+        }
+        if !found.file_type.is_dir() {
+            files.push(found.rel.to_path_buf());
+        }
+        Ok(true)
+    })?;
+    files.sort();
+    Ok(files)
+}
+
+/// Whether the mode marks the file executable (false where files have no modes).
+#[cfg(unix)]
+pub fn is_executable(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+pub fn is_executable(_: &std::fs::Metadata) -> bool {
+    false
+}
+
+/// Mode 755 or 644 (nothing where files have no modes).
+#[cfg(unix)]
+pub fn set_executable(path: &Utf8Path, executable: bool) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = if executable { 0o755 } else { 0o644 };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("setting the mode of {path}"))
+}
+
+#[cfg(not(unix))]
+pub fn set_executable(_: &Utf8Path, _: bool) -> anyhow::Result<()> {
+    Ok(())
+}
+
+/// The most text a config file may give a label (a description, a changelog): a label is
+/// text, not a file of that size.
+pub const MAX_LABEL_FILE: u64 = 1 << 20;
+
+/// Where a path named by the config really is, checked to be inside the workspace: what
+/// dist reads into an image never comes from outside it. `rel` is relative to `root`;
+/// absolute paths, `..` that climbs out, and symbolic links that lead outside are refused
+/// with a sentence naming the path and where it points. A path that does not exist is
+/// returned as it is (the caller says it is missing). Links inside the workspace are
+/// followed.
+pub fn confined(root: &Utf8Path, rel: &Utf8Path) -> Result<Utf8PathBuf, String> {
+    use camino::Utf8Component;
+    if rel.components().any(|c| matches!(c, Utf8Component::Prefix(_) | Utf8Component::RootDir)) {
+        return Err(format!(
+            "{rel} is an absolute path: an image carries only files from inside the workspace; give a path relative to {root}"
+        ));
+    }
+    let mut depth = 0usize;
+    for component in rel.components() {
+        match component {
+            Utf8Component::ParentDir if depth == 0 => {
+                return Err(format!(
+                    "{rel} climbs out of the workspace ({root}) with `..`: an image carries only files from inside it; move the file into the workspace"
+                ));
+            }
+            Utf8Component::ParentDir => depth -= 1,
+            Utf8Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+    }
+    let path = root.join(rel);
+    if std::fs::symlink_metadata(&path).is_err() {
+        return Ok(path);
+    }
+    let real_root = root.canonicalize_utf8().unwrap_or_else(|_| root.to_path_buf());
+    match path.canonicalize_utf8() {
+        Ok(real) if real.starts_with(&real_root) => Ok(real),
+        Ok(real) => Err(leaves(root, rel, &real)),
+        // A link that points nowhere: refused if it points outside.
+        Err(_) => match link_target_outside(&real_root, &path) {
+            Some(target) => Err(leaves(root, rel, &target)),
+            None => Ok(path),
+        },
+    }
+}
+
+/// The sentence for a path that leads out of the workspace: names the link and its target.
+fn leaves(root: &Utf8Path, rel: &Utf8Path, real: &Utf8Path) -> String {
+    let mut prefix = root.to_path_buf();
+    for component in rel.components() {
+        prefix.push(component);
+        if std::fs::symlink_metadata(&prefix).is_ok_and(|m| m.file_type().is_symlink()) {
+            let target = std::fs::read_link(&prefix).map(|t| t.display().to_string()).unwrap_or_default();
+            let through = prefix.strip_prefix(root).unwrap_or(&prefix);
+            let what = if through == rel {
+                format!("{rel} is a symbolic link to {target}")
+            } else {
+                format!("{rel} is reached through the symbolic link {through} (to {target})")
+            };
+            return format!(
+                "{what}, which is {real}, outside the workspace ({root}): an image carries only files from inside the workspace; copy the file into it instead of linking"
+            );
+        }
+    }
+    format!("{rel} leads to {real}, outside the workspace ({root}); copy the file into it instead")
+}
+
+/// For a link at `path`: where it points, when that is outside `real_root` (resolved as
+/// far as it exists; a dangling link is judged by its text).
+pub fn link_target_outside(real_root: &Utf8Path, path: &Utf8Path) -> Option<Utf8PathBuf> {
+    if let Ok(real) = path.canonicalize_utf8() {
+        return (!real.starts_with(real_root)).then_some(real);
+    }
+    let target = Utf8PathBuf::try_from(std::fs::read_link(path).ok()?).ok()?;
+    let parent = path.parent()?.canonicalize_utf8().ok()?;
+    let mut resolved = if target.is_absolute() { Utf8PathBuf::new() } else { parent };
+    for component in target.components() {
+        match component {
+            camino::Utf8Component::ParentDir => {
+                resolved.pop();
+            }
+            camino::Utf8Component::CurDir => {}
+            other => resolved.push(other),
+        }
+    }
+    (!resolved.starts_with(real_root)).then_some(resolved)
+}
+
+/// Every symbolic link under `dir` (not entering `skip`ped folders) that leads outside
+/// `root`, as (the link, where it points).
+pub fn links_leaving(
+    root: &Utf8Path,
+    dir: &Utf8Path,
+    skip: impl Fn(&Utf8Path, &str) -> bool,
+) -> anyhow::Result<Vec<(Utf8PathBuf, Utf8PathBuf)>> {
+    let real_root = root.canonicalize_utf8().with_context(|| format!("resolving {root}"))?;
+    let mut found = vec![];
+    walk(dir, |entry| {
+        if skip(entry.path, entry.path.file_name().unwrap_or_default()) {
+            return Ok(false);
+        }
+        if entry.file_type.is_symlink() {
+            if let Some(target) = link_target_outside(&real_root, entry.path) {
+                found.push((entry.path.to_path_buf(), target));
+            }
+        }
+        Ok(true)
+    })?;
+    found.sort();
+    Ok(found)
+}
+
+/// Copies `from` to `to` in chunks (never the whole file in memory).
+pub fn copy_file(from: &Utf8Path, to: &Utf8Path) -> anyhow::Result<u64> {
+    let mut source = std::fs::File::open(from).with_context(|| format!("opening {from}"))?;
+    let mut dest = std::fs::File::create(to).with_context(|| format!("creating {to}"))?;
+    let copied = std::io::copy(&mut source, &mut dest).with_context(|| format!("copying {from} to {to}"))?;
+    Ok(copied)
+}
+
+/// Whether two files have the same bytes, compared in chunks.
+pub fn same_contents(a: &Utf8Path, b: &Utf8Path) -> bool {
+    use std::io::Read;
+    let (Ok(meta_a), Ok(meta_b)) = (std::fs::metadata(a), std::fs::metadata(b)) else { return false };
+    if meta_a.len() != meta_b.len() {
+        return false;
+    }
+    let (Ok(mut fa), Ok(mut fb)) = (std::fs::File::open(a), std::fs::File::open(b)) else { return false };
+    let (mut ba, mut bb) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
+    loop {
+        let Ok(n) = fa.read(&mut ba) else { return false };
+        if n == 0 {
+            return fb.read(&mut bb[..1]).is_ok_and(|m| m == 0);
+        }
+        if fb.read_exact(&mut bb[..n]).is_err() || ba[..n] != bb[..n] {
+            return false;
+        }
+    }
+}
+
+/// The SHA-256 of a file's bytes, read in chunks, fed to `hasher`.
+pub fn hash_file(path: &Utf8Path, hasher: &mut impl std::io::Write) -> anyhow::Result<u64> {
+    let mut file = std::fs::File::open(path).with_context(|| format!("opening {path}"))?;
+    std::io::copy(&mut file, hasher).with_context(|| format!("reading {path}"))
+}
+
+/// Reads a small file whole, refusing one larger than `max` bytes (checked while reading:
+/// the size the file system reports is not trusted).
+pub fn read_capped(path: &Utf8Path, max: u64) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).with_context(|| format!("opening {path}"))?;
+    let mut bytes = vec![];
+    file.take(max + 1).read_to_end(&mut bytes).with_context(|| format!("reading {path}"))?;
+    if bytes.len() as u64 > max {
+        anyhow::bail!("{path} is larger than {}", crate::util::report::size(max));
+    }
+    Ok(bytes)
+}

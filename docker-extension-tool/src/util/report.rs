@@ -1,0 +1,153 @@
+//! What dist prints: a header per step with its duration, and a summary table at the end;
+//! and the one format every command reports problems in (the config's, an image's).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::Context;
+
+/// Every step this process finished, with its duration: `bench` reads them (see
+/// [`write_timings`]).
+static TIMINGS: Mutex<Vec<(String, f64)>> = Mutex::new(vec![]);
+
+/// When set, steps and the commands they run are not announced (the dev loop prints one
+/// line per rebuild instead); errors and compiler diagnostics still are.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::SeqCst);
+}
+
+/// A progress line on stderr, unless quiet.
+pub fn say(line: &str) {
+    if !QUIET.load(Ordering::SeqCst) {
+        eprintln!("{line}");
+    }
+}
+
+/// Runs one step: prints its header, then how long it took.
+pub fn step<T>(title: &str, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
+    say(&format!("==> {title}"));
+    let start = Instant::now();
+    let result = f().with_context(|| lowercase_first(title));
+    if result.is_ok() {
+        let seconds = start.elapsed().as_secs_f64();
+        say(&format!("    done in {seconds:.1}s"));
+        TIMINGS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((title.to_string(), seconds));
+    }
+    result
+}
+
+/// Writes the steps' durations and this process's peak memory as JSON
+/// (`{"steps": [{"step": …, "seconds": …}], "peak_memory_bytes": …}`).
+pub fn write_timings(path: &camino::Utf8Path) -> anyhow::Result<()> {
+    let timings = TIMINGS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let list: Vec<serde_json::Value> = timings
+        .iter()
+        .map(|(step, seconds)| serde_json::json!({ "step": step, "seconds": seconds }))
+        .collect();
+    let report = serde_json::json!({ "steps": list, "peak_memory_bytes": peak_memory() });
+    crate::context::ownership::write_atomic(path, serde_json::to_string_pretty(&report)?.as_bytes())
+}
+
+/// The most memory this process has held at once (its peak resident set), where the OS
+/// says: not its children's (cargo, node), which are theirs to bound.
+pub fn peak_memory() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+        // SAFETY: getrusage writes one rusage into the pointer it is given, which is valid.
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) } != 0 {
+            return None;
+        }
+        // SAFETY: getrusage succeeded, so it filled the struct.
+        let max_rss = u64::try_from(unsafe { usage.assume_init() }.ru_maxrss).ok()?;
+        // Linux counts kilobytes; macOS counts bytes.
+        Some(if cfg!(target_os = "macos") { max_rss } else { max_rss * 1024 })
+    }
+    #[cfg(not(unix))]
+    None
+}
+
+fn lowercase_first(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// 2.0 GiB, 1.2 MiB, 340 KiB, 512 B.
+pub fn size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.0} KiB", b as f64 / (1 << 10) as f64),
+        b => format!("{b} B"),
+    }
+}
+
+/// Left-aligned columns, two spaces apart.
+pub fn table(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::from("  ");
+        for (c, cell) in row.iter().enumerate() {
+            line.push_str(cell);
+            if c + 1 < row.len() {
+                line.push_str(&" ".repeat(widths[c] - cell.chars().count() + 2));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_and_tables() {
+        assert_eq!(super::size(1_300_000), "1.2 MiB");
+        assert_eq!(super::size(2048), "2 KiB");
+        let t = super::table(&[vec!["a".into(), "bb".into()], vec!["ccc".into(), "d".into()]]);
+        assert_eq!(t, "  a    bb\n  ccc  d\n");
+    }
+}
+
+/// One thing wrong with an input, found while checking it: every problem is reported at
+/// once, so one run tells the user all there is to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Where: a config key, a label, a file in a variant, the archive.
+    pub place: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+pub fn problem(place: impl Into<String>, message: impl Into<String>) -> Problem {
+    Problem { place: place.into(), message: message.into() }
+}
+
+/// How many problems a report lists; the rest are counted (a crafted image can have
+/// millions).
+pub const SHOWN_PROBLEMS: usize = 50;
+
+/// `{what} has N problem(s):`, one line for each of the first [`SHOWN_PROBLEMS`], and how
+/// many more there are.
+pub fn problems_report(problems: &[Problem], what: &str) -> String {
+    let n = problems.len();
+    let mut s = format!("{what} has {n} problem{}:", if n == 1 { "" } else { "s" });
+    for p in problems.iter().take(SHOWN_PROBLEMS) {
+        s.push_str(&format!("\n  - {}: {}", p.place, p.message));
+    }
+    if n > SHOWN_PROBLEMS {
+        s.push_str(&format!("\n  … and {} more", n - SHOWN_PROBLEMS));
+    }
+    s
+}

@@ -1,0 +1,595 @@
+//! `cargo xtask check`: the offline twin of `docker extension validate`. The same checks run
+//! on a build context (dist runs them before building the image) and on an OCI archive of
+//! the built image. Every problem is reported, one line each, with where and how to fix it.
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Context};
+use camino::{Utf8Path, Utf8PathBuf};
+use serde_json::Value;
+use xshell::{cmd, Shell};
+
+use crate::cli::flags::{self, ImageReference};
+use crate::image::metadata::{label, Metadata};
+use crate::image::oci::{Layout, Tree};
+use crate::image::spec::ImageSpec;
+use crate::model::binary::{self, Cpu, Format};
+use crate::model::rules;
+use crate::model::targets::{Os, Variant};
+use crate::plan::CONTEXT_DIR;
+pub use crate::util::report::{problem, problems_report as report, Problem};
+use crate::workspace::config::Config;
+use crate::workspace::machine::runs;
+
+/// One image variant as the checks see it: its files, labels and entrypoint.
+pub struct VariantView<'a> {
+    pub variant: Variant,
+    pub files: Files<'a>,
+    pub labels: BTreeMap<String, String>,
+    pub entrypoint: Vec<String>,
+}
+
+/// Where a variant's files are: folders on disk (a context), or an image's layers (by
+/// name, with copies of the few files a check reads).
+pub enum Files<'a> {
+    /// Searched in order.
+    Folders(Vec<Utf8PathBuf>),
+    Image {
+        tree: &'a Tree,
+        copies: &'a BTreeMap<String, Utf8PathBuf>,
+    },
+}
+
+/// The most metadata.json may be: Docker Desktop's is a few hundred bytes.
+pub const MAX_METADATA: u64 = 1 << 20;
+
+impl Files<'_> {
+    /// Where a regular file's bytes are on disk (`None`: missing, or not a regular file).
+    fn path(&self, image_path: &str) -> Option<Utf8PathBuf> {
+        match self {
+            Files::Folders(roots) => {
+                let rel = image_path.trim_start_matches('/');
+                roots
+                    .iter()
+                    .map(|root| root.join(rel))
+                    .find(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
+            }
+            Files::Image { tree, copies } => {
+                tree.is_file(image_path).then_some(())?;
+                copies.get(&crate::image::oci::normalise(image_path)?).cloned()
+            }
+        }
+    }
+
+    fn exists(&self, image_path: &str) -> bool {
+        match self {
+            Files::Folders(_) => self.path(image_path).is_some(),
+            Files::Image { tree, .. } => tree.is_file(image_path),
+        }
+    }
+
+    /// A small file's bytes (`None`: missing); an error when it is larger than `max`.
+    fn read_small(&self, image_path: &str, max: u64) -> Option<Result<Vec<u8>, String>> {
+        let path = self.path(image_path)?;
+        Some(crate::util::files::read_capped(&path, max).map_err(|_| {
+            format!(
+                "is larger than {}: not a metadata.json Docker Desktop reads",
+                crate::util::report::size(max)
+            )
+        }))
+    }
+
+    /// What the binary at a path is (`None`: missing), read from its header in place.
+    fn binary(&self, image_path: &str) -> Option<Result<binary::BinaryInfo, String>> {
+        Some(binary::inspect_file(&self.path(image_path)?))
+    }
+}
+
+/// The files a check of a variant reads besides metadata.json: the binaries metadata.json
+/// names and the entrypoint (what an image must provide copies of, see [`Files::Image`]).
+pub fn binaries_named(metadata: &[u8], entrypoint: &[String]) -> Vec<String> {
+    let mut paths: Vec<String> = entrypoint.first().cloned().into_iter().collect();
+    if let Ok(metadata) = Metadata::parse(metadata) {
+        for group in metadata.host.iter().flat_map(|h| &h.binaries) {
+            for os in Os::ALL {
+                paths.extend(group.for_os(os).iter().map(|b| b.path.clone()));
+            }
+        }
+    }
+    paths
+}
+
+/// Checks a context written by dist: the files each variant gets, with the labels the
+/// config gives the Dockerfile.
+pub fn check_context(context: &Utf8Path, config: &Config, variants: &[Variant]) -> Vec<Problem> {
+    let spec = ImageSpec::from_config(config);
+    let labels: BTreeMap<String, String> =
+        spec.labels.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let mut problems = vec![];
+    if !context.join("Dockerfile").is_file() {
+        problems.push(problem(
+            format!("{context}/Dockerfile"),
+            "is missing: run `cargo xtask dist --no-image` to write the context",
+        ));
+    }
+    for &variant in variants {
+        let view = VariantView {
+            variant,
+            files: Files::Folders(vec![context.join(variant.arch()), context.to_path_buf()]),
+            labels: labels.clone(),
+            entrypoint: spec.entrypoint.clone().unwrap_or_default(),
+        };
+        problems.extend(check_variant(&view, config.base_image == "scratch"));
+    }
+    dedup(problems)
+}
+
+/// Labels are shared by both variants: report a label problem once.
+fn dedup(problems: Vec<Problem>) -> Vec<Problem> {
+    let mut seen = std::collections::BTreeSet::new();
+    problems.into_iter().filter(|p| seen.insert((p.place.clone(), p.message.clone()))).collect()
+}
+
+/// Every check on one variant: labels, metadata.json, the files it names and their headers.
+pub fn check_variant(view: &VariantView, scratch: bool) -> Vec<Problem> {
+    let mut problems = check_labels(&view.labels);
+    let arch = view.variant.arch();
+    let place = |path: &str| format!("{arch}:{path}");
+    let metadata_bytes = match view.files.read_small("metadata.json", MAX_METADATA) {
+        None => {
+            problems.push(problem(place("/metadata.json"), "is missing: Docker Desktop reads it first"));
+            return problems;
+        }
+        Some(Err(e)) => {
+            problems.push(problem(place("/metadata.json"), e));
+            return problems;
+        }
+        Some(Ok(bytes)) => bytes,
+    };
+    let metadata = match Metadata::parse(&metadata_bytes) {
+        Ok(metadata) => metadata,
+        Err(e) => {
+            problems.push(problem(place("/metadata.json"), format!("{e}; Docker Desktop rejects it")));
+            return problems;
+        }
+    };
+    problems.extend(metadata.problems().into_iter().map(|m| problem(place("/metadata.json"), m)));
+    for path in metadata.named_paths() {
+        if !view.files.exists(&path) {
+            problems.push(problem(place(&path), "is named in metadata.json but missing from the image"));
+        }
+    }
+    // Host binaries: the variant's CPU, in the OS's format.
+    for group in metadata.host.iter().flat_map(|h| &h.binaries) {
+        for os in Os::ALL {
+            for entry in group.for_os(os) {
+                let Some(info) = view.files.binary(&entry.path) else { continue };
+                if let Some(message) =
+                    check_binary(info, os.format(), view.variant, os.arm64_runs_x86_64(), false)
+                {
+                    problems.push(problem(place(&entry.path), message));
+                }
+            }
+        }
+    }
+    // The backend: what the image runs, a Linux binary of the variant's CPU.
+    if let Some(vm) = &metadata.vm {
+        match view.entrypoint.first() {
+            None if vm.composefile.is_none() => {
+                problems.push(problem(
+                    place("/"),
+                    "metadata.json declares a backend (`vm`), but the image has no entrypoint to run",
+                ));
+            }
+            None => {}
+            Some(entry) => match view.files.binary(entry) {
+                None => problems.push(problem(place(entry), "is the image's entrypoint but is missing")),
+                Some(info) => {
+                    if let Some(message) = check_binary(info, Format::Elf, view.variant, false, scratch) {
+                        problems.push(problem(place(entry), message));
+                    }
+                }
+            },
+        }
+    }
+    problems
+}
+
+/// What is wrong with a binary at a path that must be `format` for `variant`, if anything.
+fn check_binary(
+    info: Result<binary::BinaryInfo, String>,
+    format: Format,
+    variant: Variant,
+    emulated_ok: bool,
+    static_required: bool,
+) -> Option<String> {
+    let cpu = variant.cpu();
+    let wanted = binary::BinaryKind { format, cpu };
+    let info = match info {
+        Ok(info) => info,
+        Err(what) => {
+            return Some(format!(
+                "is {what}; the {variant} variant needs {} here",
+                binary::with_article(&wanted.to_string())
+            ))
+        }
+    };
+    let cpu_ok = info.cpu == cpu || (emulated_ok && variant == Variant::Arm64 && info.cpu == Cpu::X86_64);
+    if info.format != format || !cpu_ok || info.library_only {
+        return Some(format!(
+            "is {}; the {variant} variant needs {} executable here (rebuild with `cargo xtask dist`)",
+            binary::with_article(&info.describe()),
+            binary::with_article(&wanted.to_string())
+        ));
+    }
+    if static_required && !info.static_linked {
+        return Some(format!(
+            "is {}; on a `scratch` image the backend must be statically linked (build it for a -musl target)",
+            binary::with_article(&info.describe())
+        ));
+    }
+    None
+}
+
+/// How many items of a JSON list label (screenshots, links) are checked one by one.
+const MAX_LIST_ITEMS: usize = 100;
+
+/// The Marketplace's label rules.
+pub fn check_labels(labels: &BTreeMap<String, String>) -> Vec<Problem> {
+    let mut problems = vec![];
+    let place = |label: &str| format!("label {label}");
+    for &label in label::REQUIRED {
+        match labels.get(label) {
+            None => problems.push(problem(
+                place(label),
+                "is missing; the Marketplace requires it (set it in [workspace.metadata.extension])",
+            )),
+            Some(v) if v.trim().is_empty() => {
+                problems.push(problem(place(label), "is empty; the Marketplace requires a value"));
+            }
+            Some(_) => {}
+        }
+    }
+    let get = |label: &str| labels.get(label).filter(|v| !v.trim().is_empty());
+    if let Some(title) = get(label::TITLE) {
+        if title.to_lowercase().split(|c: char| !c.is_alphanumeric()).any(|w| w == "extension") {
+            problems.push(problem(
+                place(label::TITLE),
+                format!(
+                    "`{title}` contains the word \"extension\", which the Marketplace asks titles not to"
+                ),
+            ));
+        }
+    }
+    if let Some(v) = get(label::API_VERSION) {
+        if let Err(e) = rules::api_version(v) {
+            problems.push(problem(place(label::API_VERSION), e));
+        }
+    }
+    for label in [label::ICON, label::PUBLISHER_URL] {
+        if let Some(v) = get(label) {
+            if let Err(e) = rules::url(v) {
+                problems.push(problem(place(label), e));
+            }
+        }
+    }
+    if let Some(icon) = get(label::ICON) {
+        let lower = icon.to_lowercase();
+        if ![".svg", ".png", ".jpg", ".jpeg"]
+            .iter()
+            .any(|ext| lower.split(['?', '#']).next().unwrap_or("").ends_with(ext))
+        {
+            problems.push(problem(place(label::ICON), "must be the URL of an .svg, .png or .jpg file"));
+        }
+    }
+    let json_list = |label: &str, fields: [&str; 2], problems: &mut Vec<Problem>| {
+        let Some(v) = get(label) else { return };
+        let parsed: Result<Vec<BTreeMap<String, Value>>, _> = serde_json::from_str(v);
+        let Ok(mut items) = parsed else {
+            problems.push(problem(
+                place(label),
+                format!("must be a JSON array of {{\"{}\": …, \"{}\": …}} objects", fields[0], fields[1]),
+            ));
+            return;
+        };
+        if items.len() > MAX_LIST_ITEMS {
+            problems.push(problem(
+                place(label),
+                format!(
+                    "lists {} items; the Marketplace shows a few (at most {MAX_LIST_ITEMS} are checked)",
+                    items.len()
+                ),
+            ));
+            items.truncate(MAX_LIST_ITEMS);
+        }
+        for (i, item) in items.iter().enumerate() {
+            for field in fields {
+                match item.get(field).and_then(Value::as_str) {
+                    Some(s) if !s.trim().is_empty() => {
+                        if field == "url" {
+                            if let Err(e) = rules::url(s) {
+                                problems.push(problem(format!("{}[{i}].url", place(label)), e));
+                            }
+                        }
+                    }
+                    _ => problems.push(problem(
+                        format!("{}[{i}]", place(label)),
+                        format!("needs a non-empty \"{field}\" string"),
+                    )),
+                }
+            }
+            if let Some(extra) = item.keys().find(|k| !fields.contains(&k.as_str())) {
+                problems.push(problem(
+                    format!("{}[{i}]", place(label)),
+                    format!("has the unknown key \"{extra}\""),
+                ));
+            }
+        }
+        if items.is_empty() && label == label::SCREENSHOTS {
+            problems
+                .push(problem(place(label), "lists no screenshot; the Marketplace requires at least one"));
+        }
+    };
+    json_list(label::SCREENSHOTS, ["alt", "url"], &mut problems);
+    json_list(label::ADDITIONAL_URLS, ["title", "url"], &mut problems);
+    if let Some(categories) = get(label::CATEGORIES) {
+        for category in categories.split(',') {
+            if let Err(e) = rules::category(category.trim()) {
+                problems.push(problem(place(label::CATEGORIES), e));
+            }
+        }
+    }
+    problems
+}
+
+// ---- The command ------------------------------------------------------------------------
+
+impl flags::Check {
+    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+        let (layout, what) = if self.published {
+            let config = Config::load_current()?;
+            read_image(sh, &format!("{}:{}", config.image, config.tag), Where::Registry)?
+        } else if let Some(source) = &self.archive {
+            read_image(sh, source.as_str(), Where::Anywhere)?
+        } else {
+            return check_workspace();
+        };
+        let (problems, lines) = check_layout(&layout, &what)?;
+        for line in lines {
+            println!("{line}");
+        }
+        if !problems.is_empty() {
+            bail!("{}", report(&problems, &what));
+        }
+        println!("{what}: no problems found");
+        Ok(())
+    }
+}
+
+/// The config and the context dist wrote.
+fn check_workspace() -> anyhow::Result<()> {
+    let config = Config::load_current()?;
+    let context = config.target_dir.join(CONTEXT_DIR);
+    let mut problems = vec![];
+    if let Err(e) = rules::release_tag(&config.tag) {
+        problems.push(problem("tag", e));
+    }
+    if !context.is_dir() {
+        problems
+            .push(problem(context.to_string(), "does not exist: run `cargo xtask dist --no-image` first"));
+    } else {
+        problems.extend(check_context(&context, &config, &Variant::ALL));
+    }
+    if !problems.is_empty() {
+        bail!("{}", report(&problems, "the extension"));
+    }
+    println!("the extension: no problems found");
+    Ok(())
+}
+
+/// Where `read_image` may look.
+#[derive(Clone, Copy, PartialEq)]
+enum Where {
+    /// A file, a folder, docker's image store, then the registry.
+    Anywhere,
+    /// Only the registry: what users pull.
+    Registry,
+}
+
+/// An image from wherever `source` says: an archive file, a layout folder, an image in
+/// docker's store, or a registry.
+fn read_image(sh: &Shell, source: &str, place: Where) -> anyhow::Result<(Layout, String)> {
+    let path = Utf8Path::new(source);
+    if path.is_file() {
+        return Ok((Layout::read_archive(path)?, source.to_string()));
+    }
+    if path.is_dir() {
+        return Ok((Layout::read_dir(path)?, source.to_string()));
+    }
+    let looks_like_a_path = source.starts_with(['/', '.'])
+        || source.ends_with(".tar")
+        || path.parent().is_some_and(|p| !p.as_str().is_empty() && p.is_dir());
+    if looks_like_a_path {
+        bail!("{source} does not exist: give an OCI archive (`cargo xtask dist --oci {source}` writes one) or an image reference");
+    }
+    let reference: ImageReference = source.parse().map_err(|e| {
+        anyhow::anyhow!("{source} is neither a file nor an image reference ({e}): give an OCI archive (`cargo xtask dist --oci PATH` writes one) or an image reference")
+    })?;
+    let in_docker = place == Where::Anywhere
+        && !names_registry(&reference.repository)
+        && runs(sh, "docker", &["image", "inspect", "--format", "{{.Id}}", source]);
+    if in_docker {
+        let temp = sh.create_temp_dir().context("creating a temporary folder")?;
+        let file = Utf8PathBuf::try_from(temp.path().join("image.tar"))?;
+        cmd!(sh, "docker image save --output {file} {source}")
+            .quiet()
+            .ignore_stdout()
+            .run()
+            .with_context(|| format!("exporting {source} from docker's image store"))?;
+        return Ok((Layout::read_archive(&file)?.keeping(temp), format!("{source} (docker's image store)")));
+    }
+    let temp = sh.create_temp_dir().context("creating a temporary folder")?;
+    let dir = Utf8PathBuf::try_from(temp.path().join("layout"))?;
+    if !runs(sh, "skopeo", &["--version"]) {
+        // The builtin engine's own registry client (compiled on first use).
+        eprintln!("    skopeo is not here: reading {source} with the builtin registry client");
+        cmd!(sh, "cargo run --quiet --package docker-extension-tool --features registry --bin docker-extension-registry -- pull {source} {dir}")
+            .quiet()
+            .run()
+            .with_context(|| format!("reading {source} from its registry"))?;
+        return Ok((Layout::read_dir(&dir)?.keeping(temp), format!("{source} (registry)")));
+    }
+    let destination = format!("oci:{dir}");
+    let remote = format!("docker://{source}");
+    // Plain HTTP only for a registry on this machine, as Docker itself allows.
+    let tls = if is_loopback_registry(&reference.repository) {
+        "--src-tls-verify=false"
+    } else {
+        "--src-tls-verify=true"
+    };
+    cmd!(sh, "skopeo copy --quiet --all {tls} {remote} {destination}")
+        .quiet()
+        .run()
+        .with_context(|| format!("reading {source} from its registry with skopeo"))?;
+    Ok((Layout::read_dir(&dir)?.keeping(temp), format!("{source} (registry)")))
+}
+
+/// Whether the repository's first component names a registry host.
+fn names_registry(repository: &str) -> bool {
+    repository.split_once('/').is_some_and(|(first, _)| first.contains(['.', ':']) || first == "localhost")
+}
+
+/// `localhost` or 127.0.0.0/8, with or without a port.
+pub fn is_loopback_registry(repository: &str) -> bool {
+    let host = repository.split('/').next().unwrap_or_default();
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    host == "localhost" || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// One variant's files by name, and copies (in a private temporary folder, removed when
+/// the last value is dropped) of metadata.json and the binaries it names.
+fn read_variant(
+    layout: &Layout,
+    manifest: &crate::image::oci::Manifest,
+    entrypoint: &[String],
+) -> anyhow::Result<(Tree, BTreeMap<String, Utf8PathBuf>, TempFolder)> {
+    let tree = layout.files(manifest)?;
+    let scratch = TempFolder::new()?;
+    let mut copies = layout.extract(manifest, &tree, &["metadata.json".to_string()], &scratch.0)?;
+    let metadata = copies
+        .get("metadata.json")
+        .map(|path| crate::util::files::read_capped(path, MAX_METADATA).unwrap_or_default())
+        .unwrap_or_default();
+    let binaries = binaries_named(&metadata, entrypoint);
+    let binaries: Vec<String> = binaries.iter().filter(|p| tree.is_file(p)).cloned().collect();
+    let scratch_binaries = scratch.0.join("binaries");
+    std::fs::create_dir_all(&scratch_binaries).with_context(|| format!("creating {scratch_binaries}"))?;
+    copies.extend(layout.extract(manifest, &tree, &binaries, &scratch_binaries)?);
+    let copies =
+        copies.into_iter().filter_map(|(k, v)| Some((crate::image::oci::normalise(&k)?, v))).collect();
+    Ok((tree, copies, scratch))
+}
+
+/// A private temporary folder (mode 0700), removed when dropped.
+pub struct TempFolder(pub Utf8PathBuf);
+
+impl TempFolder {
+    pub fn new() -> anyhow::Result<TempFolder> {
+        let base =
+            Utf8PathBuf::try_from(std::env::temp_dir()).context("the temporary folder is not UTF-8")?;
+        for attempt in 0..100u32 {
+            let dir = base.join(format!("xtask-check-{}-{attempt}", std::process::id()));
+            let mut builder = std::fs::DirBuilder::new();
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            match builder.create(&dir) {
+                Ok(()) => return Ok(TempFolder(dir)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e).with_context(|| format!("creating {dir}")),
+            }
+        }
+        bail!("cannot create a temporary folder under {base}")
+    }
+}
+
+impl Drop for TempFolder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Checks an image layout: both platforms present, the tag, and each variant in full.
+/// Also returns a line per variant (its compressed layer sizes: what users download) and
+/// per attestation.
+pub fn check_layout(layout: &Layout, what: &str) -> anyhow::Result<(Vec<Problem>, Vec<String>)> {
+    let mut problems = vec![];
+    let contents = match layout.contents() {
+        Ok(contents) => contents,
+        Err(e) => {
+            problems.push(problem(what, format!("cannot be read: {e:#}")));
+            return Ok((problems, vec![]));
+        }
+    };
+    let mut lines = vec![];
+    for variant in Variant::ALL {
+        if !contents.images.iter().any(|image| image.variant == variant) {
+            problems.push(problem(
+                what,
+                format!(
+                    "has no {} image; Docker Desktop needs both linux/amd64 and linux/arm64",
+                    variant.platform()
+                ),
+            ));
+        }
+    }
+    for other in &contents.others {
+        lines.push(format!("{other}: not an extension platform (ignored)"));
+    }
+    for image in &contents.images {
+        let variant = image.variant;
+        let sizes: Vec<u64> = image.manifest.layers.iter().map(|l| l.size).collect();
+        lines.push(format!(
+            "{}: {} layers, {} compressed ({})",
+            variant.platform(),
+            sizes.len(),
+            crate::util::report::size(sizes.iter().sum()),
+            sizes.iter().map(|s| crate::util::report::size(*s)).collect::<Vec<_>>().join(" + ")
+        ));
+        let entrypoint = image.config.config.entrypoint.clone().unwrap_or_default();
+        let read = read_variant(layout, &image.manifest, &entrypoint);
+        let (tree, copies, _scratch) = match read {
+            Ok(read) => read,
+            Err(e) => {
+                problems.push(problem(format!("{}:/", variant.arch()), format!("cannot be read: {e:#}")));
+                continue;
+            }
+        };
+        problems.extend(tree.problems.iter().map(|p| problem(format!("{}:/", variant.arch()), p.clone())));
+        if tree.more_problems > 0 {
+            problems.push(problem(
+                format!("{}:/", variant.arch()),
+                format!("{} more entries are wrong in these ways", tree.more_problems),
+            ));
+        }
+        let labels = image.config.config.labels.clone().unwrap_or_default();
+        if let Some(version) = labels.get(label::VERSION) {
+            if let Err(e) = rules::release_tag(version) {
+                problems.push(problem(format!("label {}", label::VERSION), e));
+            }
+        }
+        // No C library in the image: the backend must be static.
+        let has_libc = ["lib", "usr/lib", "lib64"].iter().any(|d| tree.is_dir(d));
+        let view =
+            VariantView { variant, files: Files::Image { tree: &tree, copies: &copies }, labels, entrypoint };
+        problems.extend(check_variant(&view, !has_libc));
+    }
+    for attestation in &contents.attestations {
+        let kinds = if attestation.kinds.is_empty() {
+            "unknown kind".to_string()
+        } else {
+            attestation.kinds.join(", ")
+        };
+        lines.push(format!("attestation for {} ({kinds})", attestation.platform));
+    }
+    Ok((dedup(problems), lines))
+}

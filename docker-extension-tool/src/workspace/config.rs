@@ -1,0 +1,832 @@
+//! The extension's config: `[workspace.metadata.extension]` in the root `Cargo.toml`, read
+//! through `cargo metadata`, checked, and resolved (files read, defaults filled in).
+//! Everything downstream (plan, generators) is a function of [`Config`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use anyhow::{bail, Context};
+use camino::{Utf8Path, Utf8PathBuf};
+use cargo_metadata::{Metadata, MetadataCommand};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+
+use crate::model::rules;
+use crate::model::targets::{target_cpu, Builder, Os, Variant};
+use crate::util::files::{confined, MAX_LABEL_FILE};
+use crate::util::report::{problem, problems_report, Problem};
+
+pub const KEY: &str = "workspace.metadata.extension";
+/// Host binaries are every `[[bin]]` of the workspace's crates under this folder.
+pub const HOST_BINARIES_DIR: &str = "host-binaries";
+pub const DEFAULT_API_VERSION: &str = ">= 0.3.4";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The workspace root (paths in the config are relative to it) and its Cargo.toml.
+    pub root: Utf8PathBuf,
+    pub manifest: Utf8PathBuf,
+    pub target_dir: Utf8PathBuf,
+    pub image: String,
+    pub tag: String,
+    pub labels: Labels,
+    /// The icon file, relative to `root`; it goes to the image root under its file name.
+    pub icon: Utf8PathBuf,
+    pub base_image: String,
+    pub backend: Option<Backend>,
+    pub ui: Option<Ui>,
+    pub host_binaries: Vec<HostBinary>,
+    /// Per OS that ships host binaries: the target built for each variant.
+    pub host_targets: BTreeMap<Os, VariantTargets>,
+    /// `build-with` from the config: builder per OS key (`darwin`, …, `backend`) or target.
+    pub build_with: BTreeMap<String, Builder>,
+    /// The workspace's packages by manifest path (to read cargo's artifact messages).
+    pub members: BTreeMap<Utf8PathBuf, String>,
+}
+
+/// The Marketplace labels, resolved to their final text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Labels {
+    pub title: String,
+    pub description: String,
+    pub vendor: String,
+    pub api_version: String,
+    pub icon_url: String,
+    pub screenshots: Vec<Screenshot>,
+    pub detailed_description: String,
+    pub publisher_url: String,
+    pub additional_urls: Vec<Link>,
+    pub changelog: String,
+    pub categories: Vec<String>,
+    pub account_info: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Screenshot {
+    pub alt: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Link {
+    pub title: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backend {
+    pub package: String,
+    pub bin: String,
+    pub socket: String,
+    /// A compose file (relative to root) for `vm.composefile`, instead of `vm.image`.
+    pub compose_file: Option<Utf8PathBuf>,
+    pub targets: BTreeMap<Variant, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ui {
+    pub dir: Utf8PathBuf,
+    pub build: Vec<String>,
+    /// The build's output folder, relative to `dir`.
+    pub output: Utf8PathBuf,
+    /// The dev server (`cargo xtask dev`), run in `dir`; dev adds Vite's
+    /// `--port PORT --strictPort --host 127.0.0.1`.
+    pub dev: Vec<String>,
+}
+
+/// The dev server when the config names none: the UI's own Vite.
+pub const DEFAULT_UI_DEV: [&str; 3] = ["npx", "--no-install", "vite"];
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HostBinary {
+    pub package: String,
+    pub bin: String,
+}
+
+/// Which target each image variant gets for one OS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariantTargets {
+    pub amd64: String,
+    /// `None`: the arm64 variant carries the amd64 build, which that OS runs emulated.
+    pub arm64: Option<String>,
+}
+
+impl VariantTargets {
+    /// The target whose build the variant carries.
+    pub fn for_variant(&self, variant: Variant) -> &str {
+        match variant {
+            Variant::Amd64 => &self.amd64,
+            Variant::Arm64 => self.arm64.as_deref().unwrap_or(&self.amd64),
+        }
+    }
+}
+
+/// The current folder, as a UTF-8 path.
+pub fn current_dir() -> anyhow::Result<Utf8PathBuf> {
+    let dir = std::env::current_dir().context("reading the current folder")?;
+    Utf8PathBuf::from_path_buf(dir)
+        .map_err(|p| anyhow::anyhow!("the current folder {} is not UTF-8", p.display()))
+}
+
+impl Config {
+    /// Reads the config of the workspace the current folder is in.
+    pub fn load_current() -> anyhow::Result<Config> {
+        Config::load(&current_dir()?)
+    }
+
+    /// Reads the config of the workspace that `cargo metadata` finds from `dir`.
+    pub fn load(dir: &Utf8Path) -> anyhow::Result<Config> {
+        let metadata = MetadataCommand::new()
+            .current_dir(dir)
+            .no_deps()
+            .exec()
+            .with_context(|| format!("running `cargo metadata` in {dir}"))?;
+        Config::from_metadata(&metadata)
+    }
+
+    pub fn from_metadata(metadata: &Metadata) -> anyhow::Result<Config> {
+        let root = metadata.workspace_root.clone();
+        let manifest = root.join("Cargo.toml");
+        let raw = parse_raw(&metadata.workspace_metadata, &manifest)?;
+        let mut problems = Problems { manifest: &manifest, list: vec![] };
+        let config = resolve(raw, metadata, &mut problems);
+        if problems.list.is_empty() {
+            Ok(config)
+        } else {
+            bail!("{}", problems.report())
+        }
+    }
+
+    /// What no command may replace: the workspace root and the folders of its sources.
+    pub fn protected(&self) -> crate::context::ownership::Protected {
+        let mut source_dirs: Vec<Utf8PathBuf> = self
+            .members
+            .keys()
+            .filter_map(|manifest| manifest.parent())
+            .filter(|dir| *dir != self.root)
+            .map(Utf8Path::to_path_buf)
+            .collect();
+        source_dirs.extend(self.ui.as_ref().map(|ui| self.root.join(&ui.dir)));
+        source_dirs.extend(self.icon.parent().filter(|p| !p.as_str().is_empty()).map(|p| self.root.join(p)));
+        source_dirs.sort();
+        source_dirs.dedup();
+        crate::context::ownership::Protected { root: self.root.clone(), source_dirs }
+    }
+
+    /// Where setup puts the tools it installs itself (the zig virtual environment, the
+    /// test engine): the target folder, so `cargo clean` removes them too.
+    pub fn tools_dir(&self) -> Utf8PathBuf {
+        self.target_dir.join("tools")
+    }
+
+    pub fn icon_file_name(&self) -> &str {
+        self.icon.file_name().unwrap_or("icon.svg")
+    }
+}
+
+/// Problems found while resolving the config, placed at their key path.
+struct Problems<'a> {
+    manifest: &'a Utf8Path,
+    list: Vec<Problem>,
+}
+
+impl Problems<'_> {
+    fn add(&mut self, key: &str, message: impl fmt::Display) {
+        let key = if key.is_empty() { KEY.to_string() } else { format!("{KEY}.{key}") };
+        self.list.push(problem(format!("`{key}`"), message.to_string()));
+    }
+
+    fn check(&mut self, key: &str, result: Result<(), String>) {
+        if let Err(message) = result {
+            self.add(key, message);
+        }
+    }
+
+    fn report(&self) -> String {
+        problems_report(&self.list, &format!("the extension config in {}", self.manifest))
+    }
+}
+
+// ---- The config as written -------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawConfig {
+    image: String,
+    tag: Option<String>,
+    title: String,
+    description: String,
+    vendor: String,
+    api_version: Option<String>,
+    icon: Utf8PathBuf,
+    icon_url: Option<String>,
+    assets_url: Option<String>,
+    #[serde(default)]
+    screenshots: Vec<RawScreenshot>,
+    detailed_description: Text,
+    changelog: Text,
+    publisher_url: String,
+    #[serde(default)]
+    additional_urls: Vec<RawLink>,
+    categories: Vec<String>,
+    account_info: Option<String>,
+    base_image: Option<String>,
+    backend: Option<RawBackend>,
+    ui: Option<RawUi>,
+    #[serde(default)]
+    targets: RawTargets,
+    #[serde(default)]
+    build_with: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScreenshot {
+    alt: String,
+    url: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLink {
+    title: String,
+    url: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawBackend {
+    package: String,
+    bin: Option<String>,
+    socket: String,
+    compose_file: Option<Utf8PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUi {
+    dir: Utf8PathBuf,
+    build: Vec<String>,
+    output: Utf8PathBuf,
+    dev: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTargets {
+    darwin: Option<Toggle<RawPair>>,
+    windows: Option<Toggle<RawPair>>,
+    linux: Option<Toggle<RawPair>>,
+    backend: Option<RawPair>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPair {
+    amd64: Option<Toggle<String>>,
+    arm64: Option<Toggle<String>>,
+}
+
+/// `false` (turned off), `true` (the defaults) or a value.
+#[derive(Debug)]
+enum Toggle<T> {
+    Off,
+    Default,
+    On(T),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Toggle<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // Buffer once, then decide: a bool toggles, anything else must be a `T`.
+        let value = serde_json::Value::deserialize(deserializer)?;
+        match value {
+            serde_json::Value::Bool(false) => Ok(Toggle::Off),
+            serde_json::Value::Bool(true) => Ok(Toggle::Default),
+            other => T::deserialize(other).map(Toggle::On).map_err(de::Error::custom),
+        }
+    }
+}
+
+/// Inline text, or `{ file = "extension/changelog.html" }`.
+#[derive(Debug, Clone)]
+enum Text {
+    Inline(String),
+    File(Utf8PathBuf),
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string, or a table `{ file = \"path\" }`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text, E> {
+                Ok(Text::Inline(v.to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Text, A::Error> {
+                let mut file = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "file" => file = Some(map.next_value::<Utf8PathBuf>()?),
+                        other => return Err(de::Error::unknown_field(other, &["file"])),
+                    }
+                }
+                file.map(Text::File).ok_or_else(|| de::Error::missing_field("file"))
+            }
+        }
+        deserializer.deserialize_any(TextVisitor)
+    }
+}
+
+fn parse_raw(workspace_metadata: &serde_json::Value, manifest: &Utf8Path) -> anyhow::Result<RawConfig> {
+    let Some(value) = workspace_metadata.get("extension") else {
+        bail!(
+            "{manifest} has no [{KEY}] table: this workspace is not set up as a Docker Desktop \
+             extension (see the README's config reference, or start one with `cargo xtask new`)"
+        );
+    };
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let key = if path == "." { KEY.to_string() } else { format!("{KEY}.{path}") };
+        anyhow::anyhow!("`{key}` in {manifest}: {}", e.inner())
+    })
+}
+
+// ---- Resolution -------------------------------------------------------------------------
+
+fn resolve(raw: RawConfig, metadata: &Metadata, problems: &mut Problems) -> Config {
+    let root = metadata.workspace_root.clone();
+    let members: Vec<&cargo_metadata::Package> = metadata.workspace_packages();
+
+    problems.check("image", rules::image_repository(&raw.image));
+    let (labels, icon) = resolve_labels(&raw, &root, problems);
+    let base_image = raw.base_image.unwrap_or_else(|| "scratch".into());
+    problems.check("base-image", non_empty(&base_image, "an image reference, or `scratch` (the default)"));
+
+    let backend = raw.backend.map(|b| resolve_backend(b, raw.targets.backend, &root, &members, problems));
+    let ui = raw.ui.map(|ui| resolve_ui(ui, &root, problems));
+    let host_binaries = host_binaries(&root, &members, problems);
+    let host_targets = resolve_host_targets(
+        [
+            (Os::Darwin, raw.targets.darwin),
+            (Os::Windows, raw.targets.windows),
+            (Os::Linux, raw.targets.linux),
+        ],
+        problems,
+    );
+    let build_with = resolve_build_with(raw.build_with, problems);
+    let tag = match raw.tag {
+        Some(tag) => tag,
+        None => default_tag(&backend, &host_binaries, &members, problems),
+    };
+    if !tag.is_empty() {
+        problems.check("tag", rules::tag(&tag));
+    }
+
+    Config {
+        manifest: root.join("Cargo.toml"),
+        target_dir: metadata.target_directory.clone(),
+        root,
+        image: raw.image,
+        tag,
+        labels,
+        icon,
+        base_image,
+        backend,
+        ui,
+        host_binaries,
+        host_targets,
+        build_with,
+        members: members.iter().map(|p| (p.manifest_path.clone(), p.name.to_string())).collect(),
+    }
+}
+
+/// The Marketplace's labels and the icon file, as the config gives them.
+fn resolve_labels(raw: &RawConfig, root: &Utf8Path, problems: &mut Problems) -> (Labels, Utf8PathBuf) {
+    problems.check("title", non_empty(&raw.title, "the extension's name, as the Marketplace shows it"));
+    problems.check("description", non_empty(&raw.description, "a one-line summary"));
+    problems.check("vendor", non_empty(&raw.vendor, "who publishes the extension"));
+    let api_version = raw.api_version.clone().unwrap_or_else(|| DEFAULT_API_VERSION.into());
+    problems.check("api-version", rules::api_version(&api_version));
+
+    let assets_url = raw.assets_url.clone().map(|url| {
+        problems.check("assets-url", rules::url(&url));
+        if url.ends_with('/') {
+            url
+        } else {
+            format!("{url}/")
+        }
+    });
+    // A relative path is a file of this repository, served under `assets-url`.
+    let asset_url = |key: &str, value: &str, problems: &mut Problems| -> String {
+        if value.contains("://") {
+            problems.check(key, rules::url(value));
+            return value.to_string();
+        }
+        match confined(root, Utf8Path::new(value)) {
+            Err(e) => problems.add(key, e),
+            Ok(path) if !path.is_file() => problems.add(key, format!("{value} does not exist (a path relative to {root}); add the file or give an https:// URL")),
+            Ok(_) => {}
+        }
+        match &assets_url {
+            Some(base) => format!("{base}{value}"),
+            None => {
+                problems.add(key, format!("`{value}` is a file path, so `assets-url` must say where the repository's files are served (e.g. https://raw.githubusercontent.com/ORG/REPO/main/)"));
+                String::new()
+            }
+        }
+    };
+
+    let icon = raw.icon.clone();
+    let icon_ext = icon.extension().unwrap_or_default().to_ascii_lowercase();
+    if let Err(e) = confined(root, &icon) {
+        problems.add("icon", e);
+    } else if !root.join(&icon).is_file() {
+        problems.add(
+            "icon",
+            format!("{icon} does not exist (a path relative to {root}); add the icon there or fix the path"),
+        );
+    } else if !matches!(icon_ext.as_str(), "svg" | "png" | "jpg" | "jpeg") {
+        problems.add(
+            "icon",
+            format!("{icon} is not an .svg, .png or .jpg file, the formats Docker Desktop shows"),
+        );
+    }
+    let icon_url = match raw.icon_url.clone() {
+        Some(url) => {
+            problems.check("icon-url", rules::url(&url));
+            url
+        }
+        None => asset_url("icon", icon.as_str(), problems),
+    };
+
+    if raw.screenshots.is_empty() {
+        problems.add("screenshots", "the Marketplace requires at least one screenshot: add `screenshots = [{ alt = \"…\", url = \"extension/screenshots/1.png\" }]` (2400x1600 recommended)");
+    }
+    let screenshots: Vec<Screenshot> = raw
+        .screenshots
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            problems.check(
+                &format!("screenshots[{i}].alt"),
+                non_empty(&s.alt, "a description of the screenshot"),
+            );
+            let url = asset_url(&format!("screenshots[{i}].url"), &s.url, problems);
+            Screenshot { alt: s.alt.clone(), url }
+        })
+        .collect();
+
+    let detailed_description =
+        read_text(root, "detailed-description", raw.detailed_description.clone(), problems);
+    let changelog = read_text(root, "changelog", raw.changelog.clone(), problems);
+    problems.check("publisher-url", rules::url(&raw.publisher_url));
+    let additional_urls: Vec<Link> = raw
+        .additional_urls
+        .iter()
+        .enumerate()
+        .map(|(i, link)| {
+            problems.check(&format!("additional-urls[{i}].title"), non_empty(&link.title, "the link's text"));
+            problems.check(&format!("additional-urls[{i}].url"), rules::url(&link.url));
+            Link { title: link.title.clone(), url: link.url.clone() }
+        })
+        .collect();
+    if raw.categories.is_empty() {
+        problems.add(
+            "categories",
+            format!("give at least one Marketplace category, from: {}", rules::CATEGORIES.join(", ")),
+        );
+    }
+    for (i, category) in raw.categories.iter().enumerate() {
+        problems.check(&format!("categories[{i}]"), rules::category(category));
+    }
+    no_duplicates("categories", "", raw.categories.iter().map(String::as_str), problems);
+    no_duplicates("screenshots", ".url", screenshots.iter().map(|s| s.url.as_str()), problems);
+    no_duplicates("additional-urls", ".title", additional_urls.iter().map(|l| l.title.as_str()), problems);
+    if let Some(account_info) = &raw.account_info {
+        if account_info != "required" && !account_info.is_empty() {
+            problems.add("account-info", format!("`{account_info}` is not allowed: use \"required\" (the extension needs a Docker login) or leave it out"));
+        }
+    }
+    let labels = Labels {
+        title: raw.title.clone(),
+        description: raw.description.clone(),
+        vendor: raw.vendor.clone(),
+        api_version,
+        icon_url,
+        screenshots,
+        detailed_description,
+        publisher_url: raw.publisher_url.clone(),
+        additional_urls,
+        changelog,
+        categories: raw.categories.clone(),
+        account_info: raw.account_info.clone().filter(|a| !a.is_empty()),
+    };
+    (labels, icon)
+}
+
+/// The UI's folder, its build and dev commands.
+fn resolve_ui(ui: RawUi, root: &Utf8Path, problems: &mut Problems) -> Ui {
+    match confined(root, &ui.dir) {
+        Err(e) => problems.add("ui.dir", e),
+        Ok(path) if !path.is_dir() => {
+            problems.add("ui.dir", format!("{} is not a folder (a path relative to {root})", ui.dir));
+        }
+        Ok(_) => {}
+    }
+    if ui.build.is_empty() || ui.build[0].is_empty() {
+        problems.add("ui.build", "give the UI's build command as a list, e.g. [\"npm\", \"run\", \"build\"]");
+    }
+    if ui.output.is_absolute() || ui.output.as_str().is_empty() {
+        problems.add("ui.output", "give the build's output folder relative to `ui.dir`, e.g. \"dist\"");
+    } else if let Err(e) = confined(root, &ui.dir.join(&ui.output)) {
+        problems.add("ui.output", e);
+    }
+    let dev = ui.dev.unwrap_or_else(|| DEFAULT_UI_DEV.map(String::from).to_vec());
+    if dev.first().is_none_or(std::string::String::is_empty) {
+        problems.add("ui.dev", "give the UI's dev server command as a list, e.g. [\"npx\", \"vite\"]");
+    }
+    Ui { dir: ui.dir, build: ui.build, output: ui.output, dev }
+}
+
+/// The host binaries' targets for each OS that is not turned off.
+fn resolve_host_targets(
+    raw_targets: [(Os, Option<Toggle<RawPair>>); 3],
+    problems: &mut Problems,
+) -> BTreeMap<Os, VariantTargets> {
+    let mut host_targets = BTreeMap::new();
+    for (os, setting) in raw_targets {
+        let pair = match setting {
+            Some(Toggle::Off) => continue,
+            None | Some(Toggle::Default) => RawPair::default(),
+            Some(Toggle::On(pair)) => pair,
+        };
+        if let Some(targets) = resolve_os_targets(os, pair, problems) {
+            host_targets.insert(os, targets);
+        }
+    }
+
+    host_targets
+}
+
+/// `build-with`: which builder compiles an OS's, the backend's or one target's binaries.
+fn resolve_build_with(raw: BTreeMap<String, String>, problems: &mut Problems) -> BTreeMap<String, Builder> {
+    let mut build_with = BTreeMap::new();
+    for (key, builder) in raw {
+        let known_key =
+            matches!(key.as_str(), "darwin" | "windows" | "linux" | "backend") || key.contains('-');
+        if !known_key {
+            problems.add(&format!("build-with.{key}"), "keys are an OS (darwin, windows, linux), `backend`, or a target such as x86_64-pc-windows-gnu");
+        }
+        match builder.parse::<Builder>() {
+            Ok(b) => {
+                build_with.insert(key, b);
+            }
+            Err(e) => problems.add(&format!("build-with.{key}"), e),
+        }
+    }
+
+    build_with
+}
+
+/// A value given twice in a list: the Marketplace would show it twice.
+fn no_duplicates<'a>(key: &str, field: &str, values: impl Iterator<Item = &'a str>, problems: &mut Problems) {
+    let mut first_at = BTreeMap::new();
+    for (i, value) in values.enumerate() {
+        if value.is_empty() {
+            continue;
+        }
+        match first_at.entry(value) {
+            std::collections::btree_map::Entry::Vacant(entry) => {
+                entry.insert(i);
+            }
+            std::collections::btree_map::Entry::Occupied(first) => problems.add(
+                &format!("{key}[{i}]{field}"),
+                format!("`{value}` is already given at {key}[{}]{field}; remove one of them", first.get()),
+            ),
+        }
+    }
+}
+
+fn non_empty(value: &str, what: &str) -> Result<(), String> {
+    if value.trim().is_empty() {
+        Err(format!("is empty; the Marketplace requires it ({what})"))
+    } else {
+        Ok(())
+    }
+}
+
+fn read_text(root: &Utf8Path, key: &str, text: Text, problems: &mut Problems) -> String {
+    let text = match text {
+        Text::Inline(s) => s,
+        Text::File(path) => {
+            let read = confined(root, &path).map_err(anyhow::Error::msg).and_then(|real| {
+                let bytes = crate::util::files::read_capped(&real, MAX_LABEL_FILE)?;
+                String::from_utf8(bytes).with_context(|| format!("{path} is not UTF-8 text"))
+            });
+            match read {
+                Ok(s) => s,
+                Err(e) => {
+                    problems.add(key, format!("cannot read {path} (relative to {root}): {e:#}"));
+                    return String::new();
+                }
+            }
+        }
+    };
+    problems.check(key, non_empty(&text, "text or HTML"));
+    text
+}
+
+fn resolve_backend(
+    raw: RawBackend,
+    targets: Option<RawPair>,
+    root: &Utf8Path,
+    members: &[&cargo_metadata::Package],
+    problems: &mut Problems,
+) -> Backend {
+    problems.check("backend.socket", rules::socket_name(&raw.socket));
+    let bin = match members.iter().find(|p| p.name.as_str() == raw.package) {
+        None => {
+            let names: Vec<&str> = members.iter().map(|p| p.name.as_str()).collect();
+            problems.add(
+                "backend.package",
+                format!(
+                    "`{}` is not a package of this workspace (members: {})",
+                    raw.package,
+                    names.join(", ")
+                ),
+            );
+            raw.bin.unwrap_or_default()
+        }
+        Some(package) => {
+            let bins: Vec<&str> =
+                package.targets.iter().filter(|t| t.is_bin()).map(|t| t.name.as_str()).collect();
+            match (raw.bin, bins.as_slice()) {
+                (Some(bin), _) if bins.contains(&bin.as_str()) => bin,
+                (Some(bin), _) => {
+                    problems.add(
+                        "backend.bin",
+                        format!(
+                            "package `{}` has no binary `{bin}` (it has: {})",
+                            raw.package,
+                            bins.join(", ")
+                        ),
+                    );
+                    bin
+                }
+                (None, [only]) => only.to_string(),
+                (None, []) => {
+                    problems.add(
+                        "backend.package",
+                        format!("package `{}` has no binary to run as the backend", raw.package),
+                    );
+                    String::new()
+                }
+                (None, many) => {
+                    problems.add(
+                        "backend.bin",
+                        format!(
+                            "package `{}` has several binaries ({}); say which is the backend with `bin`",
+                            raw.package,
+                            many.join(", ")
+                        ),
+                    );
+                    String::new()
+                }
+            }
+        }
+    };
+    if let Some(compose) = &raw.compose_file {
+        match confined(root, compose) {
+            Err(e) => problems.add("backend.compose-file", e),
+            Ok(path) if !path.is_file() => problems
+                .add("backend.compose-file", format!("{compose} does not exist (a path relative to {root})")),
+            Ok(_) => {}
+        }
+    }
+    let targets = targets.unwrap_or_default();
+    let mut resolved = BTreeMap::new();
+    for (variant, setting) in [(Variant::Amd64, targets.amd64), (Variant::Arm64, targets.arm64)] {
+        let key = format!("targets.backend.{variant}");
+        let target = match setting {
+            None | Some(Toggle::Default) => Os::Linux.default_target(variant).to_string(),
+            Some(Toggle::On(target)) => target,
+            Some(Toggle::Off) => {
+                problems.add(&key, format!("the {variant} image variant runs its own backend in Docker Desktop's VM, so it needs a Linux {variant} target"));
+                continue;
+            }
+        };
+        check_target(&key, &target, Os::Linux, variant, problems);
+        resolved.insert(variant, target);
+    }
+    Backend {
+        package: raw.package,
+        bin,
+        socket: raw.socket,
+        compose_file: raw.compose_file,
+        targets: resolved,
+    }
+}
+
+fn resolve_os_targets(os: Os, pair: RawPair, problems: &mut Problems) -> Option<VariantTargets> {
+    let key = |variant: Variant| format!("targets.{os}.{variant}");
+    let amd64 = match pair.amd64 {
+        None | Some(Toggle::Default) => os.default_target(Variant::Amd64).to_string(),
+        Some(Toggle::On(target)) => target,
+        Some(Toggle::Off) => {
+            problems.add(&key(Variant::Amd64), format!("x86_64 machines cannot run arm64 builds; to ship no {os} binaries at all, set `targets.{os} = false`"));
+            return None;
+        }
+    };
+    check_target(&key(Variant::Amd64), &amd64, os, Variant::Amd64, problems);
+    let arm64 = match pair.arm64 {
+        None | Some(Toggle::Default) => Some(os.default_target(Variant::Arm64).to_string()),
+        Some(Toggle::On(target)) => Some(target),
+        Some(Toggle::Off) if os.arm64_runs_x86_64() => None,
+        Some(Toggle::Off) => {
+            problems.add(&key(Variant::Arm64), format!("{os} on arm64 cannot run x86_64 binaries, so the arm64 variant needs its own build; give an aarch64 target or set `targets.{os} = false`"));
+            None
+        }
+    };
+    if let Some(arm64) = &arm64 {
+        check_target(&key(Variant::Arm64), arm64, os, Variant::Arm64, problems);
+    }
+    Some(VariantTargets { amd64, arm64 })
+}
+
+/// A target must build for the OS and the variant's CPU it is configured for.
+fn check_target(key: &str, target: &str, os: Os, variant: Variant, problems: &mut Problems) {
+    if !os.matches_target(target) {
+        problems.add(
+            key,
+            format!("`{target}` does not build for {os}; the default is {}", os.default_target(variant)),
+        );
+    } else if target_cpu(target) != Some(variant.cpu()) {
+        problems.add(
+            key,
+            format!(
+                "`{target}` does not build for the {variant} variant's CPU ({}); the default is {}",
+                variant.cpu().name_in(os.format()),
+                os.default_target(variant)
+            ),
+        );
+    }
+}
+
+fn host_binaries(
+    root: &Utf8Path,
+    members: &[&cargo_metadata::Package],
+    problems: &mut Problems,
+) -> Vec<HostBinary> {
+    let dir = root.join(HOST_BINARIES_DIR);
+    let mut bins: Vec<HostBinary> = members
+        .iter()
+        .filter(|p| p.manifest_path.starts_with(&dir))
+        .flat_map(|p| {
+            p.targets
+                .iter()
+                .filter(|t| t.is_bin())
+                .map(|t| HostBinary { package: p.name.to_string(), bin: t.name.clone() })
+        })
+        .collect();
+    bins.sort();
+    let mut seen = BTreeMap::new();
+    for bin in &bins {
+        if let Some(other) = seen.insert(bin.bin.as_str(), bin.package.as_str()) {
+            problems.add("", format!("the host binary name `{}` is built by two packages under {HOST_BINARIES_DIR}/ (`{other}` and `{}`); Docker Desktop installs host binaries by name, so rename one ([[bin]] name in its Cargo.toml)", bin.bin, bin.package));
+        }
+    }
+    bins
+}
+
+/// The tag defaults to the version the extension's packages share (the workspace version).
+fn default_tag(
+    backend: &Option<Backend>,
+    host_binaries: &[HostBinary],
+    members: &[&cargo_metadata::Package],
+    problems: &mut Problems,
+) -> String {
+    let packages: BTreeSet<&str> = backend
+        .iter()
+        .map(|b| b.package.as_str())
+        .chain(host_binaries.iter().map(|h| h.package.as_str()))
+        .collect();
+    let versions: BTreeSet<String> = members
+        .iter()
+        .filter(|p| packages.contains(p.name.as_str()))
+        .map(|p| p.version.to_string())
+        .collect();
+    match versions.len() {
+        1 => versions.into_iter().next().unwrap_or_default(),
+        0 => {
+            problems.add("tag", "there is no backend or host binary to take the version from: set `tag`");
+            String::new()
+        }
+        _ => {
+            problems.add("tag", format!("the extension's packages have different versions ({}): set `tag`, or give them one `version.workspace = true`", versions.into_iter().collect::<Vec<_>>().join(", ")));
+            String::new()
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! The workspace: the extension's config (read, validated, typed) and the facts of this
+//! machine that a plan depends on.
+
+pub mod config;
+pub mod machine;
+
+#[cfg(test)]
+pub(crate) mod sample;

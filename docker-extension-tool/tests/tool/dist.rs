@@ -1,0 +1,577 @@
+//! `cargo xtask dist` on the template itself, for real: one cross-build of every target
+//! and one buildah image, then many checks on that result (build once, assert many).
+//! The checks use independent tools (skopeo, tar, `file`, Wine, qemu-user) rather than
+//! the xtask's own parsers, so a bug there cannot hide itself.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+use serde_json::Value;
+
+struct Built {
+    archive: PathBuf,
+    context: PathBuf,
+    output: Output,
+}
+
+/// The one real build every test here checks: exactly the README's command.
+fn built() -> &'static Built {
+    static BUILT: OnceLock<Built> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        require("buildah");
+        let root = repo_root();
+        let archive = root.join("target/ext.tar");
+        let _ = std::fs::remove_file(&archive);
+        let output = run(&mut xtask(&root, &["dist", "--engine", "buildah", "--oci", "target/ext.tar"]));
+        output.assert_ok();
+        Built { archive, context: root.join("target/extension"), output }
+    })
+}
+
+/// One variant of the built archive, unpacked with skopeo and tar.
+struct Unpacked {
+    _dir: TempDir,
+    root: PathBuf,
+    labels: BTreeMap<String, String>,
+    entrypoint: Vec<String>,
+}
+
+fn unpack(variant: &str) -> Unpacked {
+    require("skopeo");
+    let archive = format!("oci-archive:{}", built().archive.display());
+    let dir = TempDir::new(&format!("unpacked-{variant}"));
+    let blobs = dir.join("blobs");
+    run(Command::new("skopeo").args([
+        "--override-arch",
+        variant,
+        "copy",
+        &archive,
+        &format!("dir:{}", blobs.display()),
+    ]))
+    .assert_ok();
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(blobs.join("manifest.json")).unwrap()).unwrap();
+    let root = dir.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    for layer in manifest["layers"].as_array().unwrap() {
+        let hex = layer["digest"].as_str().unwrap().trim_start_matches("sha256:");
+        run(Command::new("tar").arg("-xf").arg(blobs.join(hex)).arg("-C").arg(&root)).assert_ok();
+    }
+    let inspect =
+        run(Command::new("skopeo").args(["--override-arch", variant, "inspect", "--config", &archive]));
+    let config: Value = serde_json::from_str(&inspect.assert_ok().stdout).unwrap();
+    assert_eq!(config["architecture"], variant);
+    let labels = config["config"]["Labels"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect();
+    let entrypoint = config["config"]["Entrypoint"]
+        .as_array()
+        .map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default();
+    Unpacked { _dir: dir, root, labels, entrypoint }
+}
+
+/// What `file` says about a binary.
+fn file_type(path: &Path) -> String {
+    require("file");
+    run(Command::new("file").arg("-b").arg(path)).assert_ok().stdout.trim().to_string()
+}
+
+#[test]
+fn archive_index_has_both_platforms() {
+    let built = built();
+    assert!(
+        built.output.stdout.contains(&format!("archive  {}", built.archive.display())),
+        "{}",
+        built.output.stdout
+    );
+    let index = run(Command::new("skopeo").args([
+        "inspect",
+        "--raw",
+        &format!("oci-archive:{}", built.archive.display()),
+    ]));
+    let index: Value = serde_json::from_str(&index.assert_ok().stdout).unwrap();
+    assert_eq!(crate::common::platforms(&index), ["linux/amd64", "linux/arm64"], "{index}");
+}
+
+/// The layers of one variant, by digest (skopeo's own reading of the archive).
+fn layers(variant: &str) -> Vec<String> {
+    let archive = format!("oci-archive:{}", built().archive.display());
+    let inspect = run(Command::new("skopeo").args(["--override-arch", variant, "inspect", &archive]));
+    let image: Value = serde_json::from_str(&inspect.assert_ok().stdout).unwrap();
+    image["Layers"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_string()).collect()
+}
+
+// template:host-binaries:begin
+#[test]
+fn shared_files_are_layers_identical_in_both_variants() {
+    let (amd64, arm64) = (layers("amd64"), layers("arm64"));
+    assert_eq!(amd64.len(), 3, "metadata and icon, ui, then the variant's binaries: {amd64:?}");
+    assert_eq!(amd64[..2], arm64[..2], "the shared layers are byte-identical, so stored and pulled once");
+    assert_ne!(amd64[2], arm64[2], "each variant has its own binaries");
+}
+// template:host-binaries:end
+
+#[test]
+fn each_variant_carries_binaries_for_its_own_cpu() {
+    // What `file` must say of each path named in metadata.json, per variant.
+    let expected: &[(&str, &str, &[&str])] = &[
+        ("amd64", "darwin", &["Mach-O 64-bit", "x86_64 executable"]),
+        ("amd64", "windows", &["PE32+ executable", "x86-64"]),
+        ("amd64", "linux", &["ELF 64-bit", "x86-64"]),
+        ("arm64", "darwin", &["Mach-O 64-bit", "arm64 executable"]),
+        ("arm64", "windows", &["PE32+ executable", "Aarch64"]),
+        ("arm64", "linux", &["ELF 64-bit", "ARM aarch64"]),
+    ];
+    for variant in ["amd64", "arm64"] {
+        let image = unpack(variant);
+        let metadata: Value =
+            serde_json::from_slice(&std::fs::read(image.root.join("metadata.json")).unwrap()).unwrap();
+        let top: Vec<&String> = metadata.as_object().unwrap().keys().collect();
+        let mut keys = vec!["icon"];
+        // template:backend:begin
+        keys.push("vm");
+        // template:backend:end
+        keys.push("ui");
+        // template:host-binaries:begin
+        keys.push("host");
+        // template:host-binaries:end
+        assert_eq!(top, keys, "no other top-level key");
+        assert!(image.root.join(metadata["icon"].as_str().unwrap()).is_file());
+        assert!(image.root.join("ui/index.html").is_file());
+        // template:host-binaries:begin
+        let binaries = &metadata["host"]["binaries"][0];
+        for os in ["darwin", "windows", "linux"] {
+            let paths = binaries[os].as_array().unwrap_or_else(|| panic!("{os} binaries are listed"));
+            assert!(!paths.is_empty());
+            for entry in paths {
+                let path = entry["path"].as_str().unwrap();
+                let file = image.root.join(path.trim_start_matches('/'));
+                assert!(file.is_file(), "{variant}: {path} is named in metadata.json but missing");
+                let kind = file_type(&file);
+                let (_, _, needles) = expected.iter().find(|(v, o, _)| *v == variant && *o == os).unwrap();
+                for needle in *needles {
+                    assert!(kind.contains(needle), "{variant}:{path} is `{kind}`, expected {needle}");
+                }
+            }
+        }
+        // template:host-binaries:end
+        // template:backend:begin
+        // The backend: a static ELF of the variant's CPU, run as the entrypoint.
+        assert_eq!(image.entrypoint, ["/backend", "--socket", "/run/guest-services/backend.sock"]);
+        let backend = file_type(&image.root.join("backend"));
+        let cpu = if variant == "amd64" { "x86-64" } else { "ARM aarch64" };
+        assert!(
+            backend.starts_with("ELF 64-bit") && backend.contains(cpu),
+            "{variant}: backend is `{backend}`"
+        );
+        assert!(backend.contains("static-pie linked") || backend.contains("statically linked"), "{backend}");
+        // template:backend:end
+
+        for &label in REQUIRED_LABELS {
+            let value =
+                image.labels.get(label).unwrap_or_else(|| panic!("{variant}: label {label} is missing"));
+            assert!(!value.trim().is_empty(), "{variant}: label {label} is empty");
+        }
+        let screenshots: Value =
+            serde_json::from_str(&image.labels["com.docker.extension.screenshots"]).unwrap();
+        assert!(screenshots[0]["url"].as_str().unwrap().starts_with("https://"));
+        assert_eq!(image.labels["com.docker.extension.categories"], "utility-tools");
+    }
+}
+
+// template:host-binaries:begin
+#[test]
+fn darwin_binaries_need_nothing_but_libsystem_and_macos_11() {
+    let context = &built().context;
+    for variant in ["amd64", "arm64"] {
+        let bytes = std::fs::read(context.join(variant).join("darwin/hostinfo")).unwrap();
+        let info = docker_extension_tool::model::binary::inspect(&bytes).unwrap();
+        assert_eq!(info.libraries, ["/usr/lib/libSystem.B.dylib"], "{variant}");
+        assert_eq!(
+            info.min_os.as_deref(),
+            Some("11.0"),
+            "{variant}: runs on every macOS Docker Desktop runs on"
+        );
+    }
+}
+
+/// Wine lacks `ProcessPrng` (bcryptprimitives.dll), which Rust's std imports: a stand-in DLL,
+/// built here and placed beside the exe in the test's folder only (never in the image).
+fn wine_prepared_dir() -> TempDir {
+    require("wine");
+    require("x86_64-w64-mingw32-gcc");
+    let dir = TempDir::new("wine");
+    let source = dir.join("prng.c");
+    std::fs::write(
+        &source,
+        "#include <windows.h>\n\
+         BOOLEAN WINAPI SystemFunction036(PVOID buffer, ULONG length);\n\
+         __declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T length) {\n\
+         \treturn SystemFunction036(data, (ULONG)length);\n}\n",
+    )
+    .unwrap();
+    run(Command::new("x86_64-w64-mingw32-gcc")
+        .args(["-shared", "-O2", "-o"])
+        .arg(dir.join("bcryptprimitives.dll"))
+        .arg(&source)
+        .arg("-ladvapi32"))
+    .assert_ok();
+    dir
+}
+
+fn wine(dir: &Path, args: &[&str]) -> Output {
+    let prefix = repo_root().join("target/wine-prefix");
+    run(Command::new("wine")
+        .args(args)
+        .current_dir(dir)
+        .env("WINEDEBUG", "-all")
+        .env("WINEPREFIX", prefix)
+        .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
+        .stdin(Stdio::null()))
+}
+
+#[test]
+fn windows_host_binary_runs_under_wine() {
+    let dir = wine_prepared_dir();
+    std::fs::copy(built().context.join("amd64/windows/hostinfo.exe"), dir.join("hostinfo.exe")).unwrap();
+    let output = wine(dir.path(), &["hostinfo.exe", "--json", "--tool", "cmd"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    let facts: Value =
+        serde_json::from_str(output.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {output:?}"));
+    assert_eq!(facts["os"], "windows");
+    assert_eq!(facts["arch"], "x86_64");
+    assert!(facts["cpus"].as_u64().unwrap() >= 1);
+    assert_eq!(facts["tools"][0]["name"], "cmd");
+
+    let output = wine(dir.path(), &["hostinfo.exe", "--frobnicate"]);
+    assert_eq!(output.code, 2, "{output:?}");
+    assert!(output.stderr.contains("unexpected argument `--frobnicate`"), "{output:?}");
+}
+
+fn qemu(binary: &Path, args: &[&str]) -> Output {
+    require("qemu-aarch64-static");
+    run(Command::new("qemu-aarch64-static").arg(binary).args(args).stdin(Stdio::null()))
+}
+
+#[test]
+fn arm64_linux_host_binary_runs_under_qemu() {
+    let binary = built().context.join("arm64/linux/hostinfo");
+    let output = qemu(&binary, &["--json", "--no-tools"]);
+    assert_eq!(output.code, 0, "{output:?}");
+    let facts: Value = serde_json::from_str(output.stdout.trim()).unwrap();
+    assert_eq!(facts["os"], "linux");
+    assert_eq!(facts["arch"], "aarch64");
+    assert_eq!(facts["tools"], serde_json::json!([]));
+    let output = qemu(&binary, &["--tool"]);
+    assert_eq!(output.code, 2);
+    assert!(output.stderr.contains("--tool needs a program name"), "{output:?}");
+}
+
+#[test]
+fn amd64_linux_host_binary_runs_here() {
+    let output =
+        run(Command::new(built().context.join("amd64/linux/hostinfo")).args(["--json", "--tool", "cargo"]));
+    let facts: Value = serde_json::from_str(output.assert_ok().stdout.trim()).unwrap();
+    assert_eq!(facts["arch"], "x86_64");
+    assert_eq!(facts["tools"][0]["found"], true);
+}
+// template:host-binaries:end
+
+// template:backend:begin
+/// GET /hello from a backend binary started (through `launcher`, if any) on a temp socket.
+fn backend_hello(launcher: Option<&str>, backend: &Path) -> Value {
+    let dir = TempDir::new("backend");
+    let socket = dir.join("backend.sock");
+    let mut command = match launcher {
+        Some(launcher) => {
+            let mut c = Command::new(launcher);
+            c.arg(backend);
+            c
+        }
+        None => Command::new(backend),
+    };
+    let mut child = command.arg("--socket").arg(&socket).stderr(Stdio::null()).spawn().unwrap();
+    let start = Instant::now();
+    let mut stream = loop {
+        match UnixStream::connect(&socket) {
+            Ok(stream) => break stream,
+            Err(_) if start.elapsed() < Duration::from_secs(20) => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("the backend did not listen: {e}"),
+        }
+    };
+    stream.write_all(b"GET /hello HTTP/1.1\r\nHost: backend\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let body = response.split_once("\r\n\r\n").unwrap().1;
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {response}"))
+}
+
+#[test]
+fn backends_answer_on_their_socket_natively_and_under_qemu() {
+    let context = &built().context;
+    assert_eq!(backend_hello(None, &context.join("amd64/backend"))["arch"], "x86_64");
+    let arm64 = backend_hello(Some("qemu-aarch64-static"), &context.join("arm64/backend"));
+    assert_eq!(arm64["arch"], "aarch64");
+    assert_eq!(arm64["message"], "Hello from the Rust backend");
+}
+// template:backend:end
+
+#[test]
+fn check_passes_on_the_built_archive() {
+    let built = built();
+    let output = run(&mut xtask(&repo_root(), &["check", built.archive.to_str().unwrap()]));
+    assert!(output.assert_ok().stdout.contains("no problems found"), "{output:?}");
+}
+
+#[test]
+fn the_generated_files_in_the_context_match_the_generators() {
+    // The golden-file tests pin the generators; this pins that dist writes what they make.
+    let context = &built().context;
+    let dockerfile = std::fs::read_to_string(context.join("Dockerfile")).unwrap();
+    assert!(dockerfile.starts_with("# Generated by `cargo xtask dist`"));
+    assert!(dockerfile.contains("\nFROM scratch\nARG TARGETARCH\n"));
+    assert!(dockerfile.contains("\nCOPY ${TARGETARCH}/ /\n"));
+    assert!(!dockerfile.contains("\nRUN "), "no RUN step: no build needs emulation");
+    let config = docker_extension_tool::workspace::config::Config::load(
+        camino::Utf8Path::from_path(&repo_root()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(dockerfile, docker_extension_tool::image::spec::dockerfile(&config));
+    assert_eq!(
+        std::fs::read_to_string(context.join("metadata.json")).unwrap(),
+        docker_extension_tool::image::metadata::metadata_json(&config)
+    );
+}
+
+#[test]
+fn a_second_run_keeps_unchanged_files_and_their_mtimes() {
+    built();
+    let out = TempDir::new("rerun");
+    let context = out.join("context");
+    let args = ["dist", "--no-image", "--out", context.to_str().unwrap()];
+    run(&mut xtask(&repo_root(), &args)).assert_ok();
+    let first = snapshot(&context);
+    assert!(first.len() >= 4, "{first:?}");
+    std::thread::sleep(Duration::from_millis(50));
+    let second_output = run(&mut xtask(&repo_root(), &args));
+    second_output.assert_ok();
+    assert!(
+        second_output.stderr.contains("up to date: nothing in"),
+        "the UI build is skipped: {}",
+        second_output.stderr
+    );
+    let second = snapshot(&context);
+    assert_eq!(first, second, "same files, same bytes, same mtimes");
+    let siblings: Vec<_> = std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(siblings, ["context"], "no staging folder is left behind");
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_runs_nothing() {
+    let out = TempDir::new("dry-run");
+    let context = out.join("context");
+    let output = run(&mut xtask(
+        &repo_root(),
+        &["dist", "--dry-run", "--engine", "buildah", "--out", context.to_str().unwrap()],
+    ));
+    let plan = &output.assert_ok().stdout;
+    // template:host-binaries:begin
+    // cargo-zigbuild's wrappers live in the workspace's target folder (see plan.rs).
+    let wrappers = format!("CARGO_ZIGBUILD_CACHE_DIR={}/target/xtask/zigbuild ", repo_root().display());
+    assert!(plan.contains(&format!("MACOSX_DEPLOYMENT_TARGET=11.0 {wrappers}cargo zigbuild --release --message-format=json-render-diagnostics --package hostinfo --target aarch64-apple-darwin --target aarch64-pc-windows-gnullvm")), "{plan}");
+    assert!(plan.contains("arm64/windows/hostinfo.exe"), "{plan}");
+    // template:host-binaries:end
+    // template:backend:begin
+    let wrappers = format!("CARGO_ZIGBUILD_CACHE_DIR={}/target/xtask/zigbuild ", repo_root().display());
+    assert!(plan.contains(&format!("{wrappers}cargo zigbuild --release --message-format=json-render-diagnostics --package rust-starter-backend --target aarch64-unknown-linux-musl --target x86_64-unknown-linux-musl")), "{plan}");
+    // template:backend:end
+    assert!(
+        plan.contains(
+            "buildah build --layers --platform linux/amd64,linux/arm64 --manifest example/rust-starter:0.1.0"
+        ),
+        "{plan}"
+    );
+    assert!(!context.exists(), "a dry run writes nothing");
+}
+
+// ---- The exact docker buildx command lines, against a recording stand-in docker --------
+
+fn standin_dist(standin: &StandInDocker, extra: &[&str]) -> (Output, PathBuf, TempDir) {
+    built(); // warm: the stand-in runs reuse the real build's cargo output
+    let out = TempDir::new("buildx");
+    let context = out.join("context");
+    let mut args = vec!["dist", "--out", context.to_str().unwrap()];
+    args.extend(extra);
+    let output = run(&mut standin.command(&repo_root(), &args));
+    (output, context, out)
+}
+
+/// Each `buildx build` call, with its `--metadata-file` value (dist's own file under
+/// target/xtask, one per context) checked and replaced by `METADATA`.
+fn buildx_builds(calls: &[Vec<String>]) -> Vec<Vec<String>> {
+    let folder = repo_root().join("target/xtask").display().to_string();
+    calls
+        .iter()
+        .filter(|c| c.starts_with(&["buildx".to_string(), "build".to_string()]))
+        .map(|c| {
+            let mut c = c.clone();
+            if let Some(i) = c.iter().position(|a| a == "--metadata-file") {
+                let file = &c[i + 1];
+                assert!(
+                    file.starts_with(&format!("{folder}/image-metadata-")) && file.ends_with(".json"),
+                    "{file}"
+                );
+                c[i + 1] = "METADATA".into();
+            }
+            c
+        })
+        .collect()
+}
+
+fn position(calls: &[Vec<String>], prefix: &[&str]) -> usize {
+    calls
+        .iter()
+        .position(|c| c.len() >= prefix.len() && c.iter().zip(prefix).all(|(a, b)| a == b))
+        .unwrap_or_else(|| panic!("no call {prefix:?} in {calls:?}"))
+}
+
+#[test]
+fn push_runs_one_buildx_build_with_both_platforms_and_attestations() {
+    let standin = StandInDocker::new();
+    let (output, context, _out) = standin_dist(&standin, &["--push", "--tag", "example/ext:1.2.3"]);
+    output.assert_ok();
+    let calls = standin.calls();
+    let builds = buildx_builds(&calls);
+    assert_eq!(builds.len(), 1, "{calls:?}");
+    let context = context.to_str().unwrap();
+    assert_eq!(
+        builds[0],
+        [
+            "buildx",
+            "build",
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "--tag",
+            "example/ext:1.2.3",
+            "--push",
+            "--sbom=true",
+            "--provenance=mode=max",
+            "--metadata-file",
+            "METADATA",
+            context
+        ]
+    );
+    // The builder is checked, and the tag proved unpublished, before building.
+    let build = position(&calls, &["buildx", "build"]);
+    assert!(position(&calls, &["buildx", "inspect"]) < build);
+    assert!(position(&calls, &["buildx", "imagetools", "inspect", "example/ext:1.2.3"]) < build);
+    assert!(output.stdout.contains(&format!("digest   sha256:{:064}", 7)), "{}", output.stdout);
+}
+
+#[test]
+fn force_pushes_latest_over_a_published_tag_without_asking() {
+    let standin = StandInDocker::new();
+    let mut command = standin.command(&repo_root(), &[]);
+    command.env("STANDIN_PUBLISHED", "example/ext:latest");
+    built();
+    let out = TempDir::new("force");
+    let context = out.join("context");
+    let args =
+        ["dist", "--push", "--force", "--tag", "example/ext:latest", "--out", context.to_str().unwrap()];
+    let output = run(command.args(args));
+    output.assert_ok();
+    let calls = standin.calls();
+    assert_eq!(buildx_builds(&calls).len(), 1);
+    assert!(
+        !calls.iter().any(|c| c.get(1).is_some_and(|a| a == "imagetools")),
+        "no published-tag check: {calls:?}"
+    );
+    assert!(buildx_builds(&calls)[0].contains(&"--push".to_string()));
+}
+
+#[test]
+fn load_and_oci_and_builder_flags_reach_buildx() {
+    let standin = StandInDocker::new();
+    let (output, context, _out) = standin_dist(&standin, &["--load", "--builder", "extensions"]);
+    output.assert_ok();
+    let calls = standin.calls();
+    let builds = buildx_builds(&calls);
+    assert_eq!(builds.len(), 1);
+    let context = context.to_str().unwrap();
+    assert_eq!(
+        builds[0],
+        [
+            "buildx",
+            "build",
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "--tag",
+            "example/rust-starter:0.1.0",
+            "--builder",
+            "extensions",
+            "--load",
+            "--metadata-file",
+            "METADATA",
+            context
+        ]
+    );
+    assert!(position(&calls, &["buildx", "inspect", "extensions"]) < position(&calls, &["buildx", "build"]));
+    assert!(
+        position(&calls, &["info", "--format"]) < position(&calls, &["buildx", "build"]),
+        "the image store is checked"
+    );
+
+    let standin = StandInDocker::new();
+    let archive_dir = TempDir::new("oci");
+    let archive = archive_dir.join("ext.tar");
+    let (output, context, _out) =
+        standin_dist(&standin, &["--oci", archive.to_str().unwrap(), "--platform", "linux/arm64"]);
+    output.assert_ok();
+    let calls = standin.calls();
+    let builds = buildx_builds(&calls);
+    assert_eq!(builds.len(), 1);
+    let context = context.to_str().unwrap();
+    assert_eq!(
+        builds[0],
+        [
+            "buildx",
+            "build",
+            "--platform",
+            "linux/arm64",
+            "--tag",
+            "example/rust-starter:0.1.0",
+            "--output",
+            &format!("type=oci,dest={}", archive_dir.join(".ext.tar.dist-partial").display()),
+            "--metadata-file",
+            "METADATA",
+            context
+        ]
+    );
+    assert_eq!(std::fs::read_to_string(&archive).unwrap(), "stand-in oci archive\n", "renamed into place");
+    // dist's own archive is replaced by the next run; once someone edits it, it is not.
+    let again = ["--oci", archive.to_str().unwrap(), "--platform", "linux/arm64"];
+    standin_dist(&standin, &again).0.assert_ok();
+    std::fs::write(&archive, "edited by hand\n").unwrap();
+    let (refused, _, _out2) = standin_dist(&standin, &again);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(refused.stderr.contains("it is a file that changed since dist wrote it"), "{}", refused.stderr);
+    assert_eq!(std::fs::read_to_string(&archive).unwrap(), "edited by hand\n");
+    assert!(!Path::new(context).join("amd64").exists(), "--platform linux/arm64 lays out only that variant");
+    // template:backend:begin
+    assert!(Path::new(context).join("arm64/backend").is_file());
+    // template:backend:end
+}

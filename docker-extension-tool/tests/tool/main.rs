@@ -1,0 +1,23 @@
+//! The tool's integration tests: one binary, one module per area (the real command run
+//! against fixtures, a real Docker engine and registry, buildah, Wine, qemu-user, Chromium).
+//! `cargo xtask test` in the tool's repository starts the engine and registry once and
+//! hands them over (see `common::engine`).
+#![allow(clippy::unwrap_used)] // a test that unwraps fails with the reason
+
+mod common;
+
+mod bad_inputs;
+mod big_assets;
+mod builtin;
+mod check;
+mod dependencies;
+mod dev;
+mod dist;
+mod doctor;
+mod engine;
+mod labels;
+mod new;
+mod prebuilt;
+mod rebuilds;
+mod setup;
+mod workflows;
