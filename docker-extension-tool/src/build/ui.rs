@@ -7,9 +7,9 @@ use camino::{Utf8Path, Utf8PathBuf};
 use sha2::{Digest, Sha256};
 use xshell::{cmd, Shell};
 
-use crate::context::ownership::write_atomic;
 use crate::plan::UiBuild;
 use crate::util::files::files_under;
+use crate::util::files::write_atomic;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum UiOutcome {

@@ -21,10 +21,11 @@ use camino::Utf8PathBuf;
 use xshell::{cmd, Shell};
 
 use crate::cli::flags;
-use crate::pipeline::engine::Engine;
+use crate::model::engine::Engine;
 use crate::pipeline::TIMINGS_FILE;
+use crate::plan::image::SERVER_VERSION;
 use crate::plan::Plan;
-use crate::testing::services::{self, Services, SERVER_VERSION};
+use crate::testing::services::{self, Services};
 use crate::workspace::config::Config;
 use crate::workspace::machine::{runs, Machine};
 

@@ -11,9 +11,10 @@ use xshell::{cmd, Shell};
 use crate::build::tools::{self, CROSS_INSTALL, ZIGBUILD_CARGO, ZIGBUILD_PIP, ZIG_PIP};
 use crate::cli::flags;
 use crate::model::targets::Variant;
-use crate::pipeline::engine::{BuilderFacts, Check};
+use crate::pipeline::engine::BuilderFacts;
+use crate::plan::image::Check;
+use crate::plan::image::SERVER_VERSION;
 use crate::plan::Plan;
-use crate::testing::services::SERVER_VERSION;
 use crate::workspace::config::Config;
 use crate::workspace::machine::{version, Machine};
 

@@ -9,9 +9,10 @@ use std::str::FromStr;
 use camino::Utf8PathBuf;
 use lexopt::prelude::*;
 
+use crate::model::engine::Engine;
 use crate::model::rules;
 use crate::model::targets::{Builder, Variant};
-use crate::pipeline::engine::{Engine, Output};
+use crate::plan::image::Output;
 
 pub const USAGE: &str = "\
 Build, check and start Docker Desktop extensions written in Rust.

@@ -12,10 +12,11 @@ use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::build::cargo::Artifacts;
-use crate::context::ownership::{check_context_destination, marker_text, Protected, CONTEXT_MARKER};
+use crate::context::ownership::{check_context_destination, marker_text, CONTEXT_MARKER};
 use crate::model::binary::{self, BinaryInfo};
 use crate::plan::{ContextFile, Expect, Source};
 use crate::util::files::{self, is_executable, set_executable};
+use crate::workspace::config::Protected;
 
 /// A binary placed in the context, for the summary.
 #[derive(Debug, Clone)]

@@ -31,13 +31,15 @@ use xshell::{cmd, Shell};
 
 use crate::build::cargo::Artifacts;
 use crate::cli::flags;
-use crate::context::ownership::{Ledger, Protected};
+use crate::context::ownership::Ledger;
+use crate::model::engine::Engine;
 use crate::model::targets::{Os, Variant};
 use crate::pipeline;
-use crate::pipeline::engine::{Check, Engine, Output};
+use crate::plan::image::{Check, Output};
 use crate::plan::{CargoRun, ImageStep, Plan};
 use crate::util::process::{self, Group};
 use crate::util::report;
+use crate::workspace::config::Protected;
 use crate::workspace::config::{current_dir, Config, HOST_BINARIES_DIR};
 use crate::workspace::machine::{runs, Machine};
 
@@ -531,7 +533,7 @@ fn plan_for_dev(config: &Config, machine: &Machine, docker: bool) -> anyhow::Res
 /// The dev session's own folder: per workspace, so checkouts that share a target folder
 /// (`CARGO_TARGET_DIR`) never share a context or a backend socket.
 fn dev_dir(config: &Config) -> Utf8PathBuf {
-    config.target_dir.join("xtask/dev").join(crate::context::ownership::short_hash(config.root.as_str()))
+    config.target_dir.join("xtask/dev").join(crate::util::files::short_hash(config.root.as_str()))
 }
 
 /// Whether `docker extension ls` lists the image (by repository, with or without a tag).
@@ -544,7 +546,7 @@ fn is_listed(listed: &str, repository: &str) -> bool {
 
 /// One container per workspace, so two checkouts' dev sessions do not collide.
 fn container_name(root: &Utf8Path) -> String {
-    format!("xtask-dev-{}", crate::context::ownership::short_hash(root.as_str()))
+    format!("xtask-dev-{}", crate::util::files::short_hash(root.as_str()))
 }
 
 /// The backend's container runs as this user, so the socket it makes is this user's.

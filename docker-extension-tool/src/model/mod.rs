@@ -2,5 +2,6 @@
 //! binary headers, the naming rules of Docker, Cargo and the Marketplace.
 
 pub mod binary;
+pub mod engine;
 pub mod rules;
 pub mod targets;

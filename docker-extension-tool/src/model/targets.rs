@@ -173,6 +173,11 @@ pub fn target_kind(target: &str) -> Option<BinaryKind> {
     Some(BinaryKind { format, cpu: target_cpu(target)? })
 }
 
+/// A target as Cargo spells it in environment variables: `X86_64_UNKNOWN_LINUX_MUSL`.
+pub fn env_spelling(target: &str) -> String {
+    target.to_uppercase().replace(['-', '.'], "_")
+}
+
 /// How a target gets compiled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Builder {
@@ -259,7 +264,7 @@ pub fn choose_builder(
             "plain cargo cannot link {target} on {host} without a linker for it: set \
              `linker` under [target.{target}] in .cargo/config.toml (or \
              CARGO_TARGET_{}_LINKER), or build it with zigbuild (the default)",
-            crate::workspace::machine::env_spelling(target)
+            env_spelling(target)
         )),
     }
 }

@@ -11,15 +11,15 @@ use xshell::Shell;
 use crate::build::cargo::{self, Artifacts};
 use crate::build::{tools, ui};
 use crate::cli::flags;
-use crate::context::ownership::{
-    check_context_destination, refuse_tracked, resolve_destination, Ledger, Protected,
-};
+use crate::context::ownership::{check_context_destination, refuse_tracked, resolve_destination, Ledger};
 use crate::context::staging::{Placed, Staging};
 use crate::model::targets::Variant;
-use crate::pipeline::engine::{ImageResult, Output};
+use crate::pipeline::engine::ImageResult;
+use crate::plan::image::Output;
 use crate::plan::{CargoRun, Destination, ImageStep, Plan};
 use crate::util::report::{self, step};
 use crate::verify::check;
+use crate::workspace::config::Protected;
 use crate::workspace::config::{current_dir, Config};
 use crate::workspace::machine::Machine;
 

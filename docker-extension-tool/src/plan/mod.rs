@@ -1,6 +1,8 @@
 //! The plan of a `dist` run: plain data, decided before anything runs. `--dry-run` prints
 //! it; the unit tests assert on it; `dist` carries it out.
 
+pub mod image;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
 
@@ -12,13 +14,14 @@ use crate::image::builtin::Layers;
 use crate::image::metadata;
 use crate::image::spec::ImageSpec;
 use crate::model::binary::BinaryKind;
+use crate::model::engine::Engine;
 use crate::model::rules;
 use crate::model::targets::{choose_builder, target_kind, Builder, Os, Variant};
-use crate::pipeline::engine::{Attestations, Engine, ImageBuild, Output};
-#[cfg(test)]
-use crate::pipeline::engine::{SourceDate, SourceDateFrom};
+use crate::plan::image::{Attestations, ImageBuild, Output};
 use crate::workspace::config::Config;
 use crate::workspace::machine::Machine;
+#[cfg(test)]
+use crate::workspace::machine::{SourceDate, SourceDateFrom};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
@@ -497,10 +500,8 @@ fn image_step(
     }
     // In dist's own folder, never beside the context (which may be anywhere); one per
     // context, so two runs with different --out never share it.
-    let digest_file = target_dir.join(format!(
-        "xtask/image-metadata-{}.json",
-        crate::context::ownership::short_hash(context.as_str())
-    ));
+    let digest_file = target_dir
+        .join(format!("xtask/image-metadata-{}.json", crate::util::files::short_hash(context.as_str())));
     let output = match (engine, request.output.clone()) {
         // The builtin engine keeps no image anywhere but in a file: by default, this one.
         (Engine::Builtin, None) => Output::Oci(target_dir.join(DEFAULT_ARCHIVE)),

@@ -320,9 +320,6 @@ pub fn stop(child: &mut Child, grace: Duration) {
     let _ = child.wait();
 }
 
-/// A Go template for `docker info`: it answers only when the daemon does.
-pub const SERVER_VERSION: &str = "{{.ServerVersion}}";
-
 /// A port on 127.0.0.1 that nothing listens on right now.
 pub fn free_port() -> anyhow::Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port on 127.0.0.1")?;

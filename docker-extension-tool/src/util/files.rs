@@ -1,7 +1,10 @@
 //! Small file-system helpers shared by the commands that walk or write trees.
 
+use std::io::Write as _;
+
 use anyhow::Context;
 use camino::{Utf8Path, Utf8PathBuf};
+use sha2::{Digest, Sha256};
 
 /// An entry [`walk`] found.
 pub struct Found<'a> {
@@ -231,7 +234,40 @@ pub fn read_capped(path: &Utf8Path, max: u64) -> anyhow::Result<Vec<u8>> {
     let mut bytes = vec![];
     file.take(max + 1).read_to_end(&mut bytes).with_context(|| format!("reading {path}"))?;
     if bytes.len() as u64 > max {
-        anyhow::bail!("{path} is larger than {}", crate::util::report::size(max));
+        anyhow::bail!("{path} is larger than {max} bytes");
     }
     Ok(bytes)
+}
+
+/// Twelve hex digits of SHA-256: a stable short name for a path (scratch files, dev
+/// sessions, containers), so two contexts or checkouts never share one.
+pub fn short_hash(text: &str) -> String {
+    format!("{:x}", Sha256::digest(text.as_bytes()))[..12].to_string()
+}
+
+/// `sha256:` and the hex digest of a file's bytes.
+pub fn sha256_file(path: &Utf8Path) -> anyhow::Result<String> {
+    let mut file = std::fs::File::open(path).with_context(|| format!("opening {path}"))?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).with_context(|| format!("reading {path}"))?;
+    Ok(format!("sha256:{:x}", hasher.finalize()))
+}
+
+/// Writes a file through a temporary sibling and a rename: readers never see half a file,
+/// and a symlink standing at `path` is replaced, never followed.
+pub fn write_atomic(path: &Utf8Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let parent = path.parent().filter(|p| !p.as_str().is_empty()).unwrap_or(Utf8Path::new("."));
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {parent}"))?;
+    let name = path.file_name().with_context(|| format!("{path} has no file name"))?;
+    let temp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    let written = std::fs::File::create(&temp)
+        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
+        .with_context(|| format!("writing {temp}"));
+    if let Err(e) = written
+        .and_then(|()| std::fs::rename(&temp, path).with_context(|| format!("renaming {temp} to {path}")))
+    {
+        let _ = std::fs::remove_file(&temp);
+        return Err(e);
+    }
+    Ok(())
 }

@@ -4,3 +4,4 @@
 pub mod files;
 pub mod process;
 pub mod report;
+pub mod time;

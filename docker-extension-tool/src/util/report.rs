@@ -48,7 +48,7 @@ pub fn write_timings(path: &camino::Utf8Path) -> anyhow::Result<()> {
         .map(|(step, seconds)| serde_json::json!({ "step": step, "seconds": seconds }))
         .collect();
     let report = serde_json::json!({ "steps": list, "peak_memory_bytes": peak_memory() });
-    crate::context::ownership::write_atomic(path, serde_json::to_string_pretty(&report)?.as_bytes())
+    crate::util::files::write_atomic(path, serde_json::to_string_pretty(&report)?.as_bytes())
 }
 
 /// The most memory this process has held at once (its peak resident set), where the OS

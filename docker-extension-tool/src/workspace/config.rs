@@ -158,7 +158,7 @@ impl Config {
     }
 
     /// What no command may replace: the workspace root and the folders of its sources.
-    pub fn protected(&self) -> crate::context::ownership::Protected {
+    pub fn protected(&self) -> Protected {
         let mut source_dirs: Vec<Utf8PathBuf> = self
             .members
             .keys()
@@ -170,7 +170,7 @@ impl Config {
         source_dirs.extend(self.icon.parent().filter(|p| !p.as_str().is_empty()).map(|p| self.root.join(p)));
         source_dirs.sort();
         source_dirs.dedup();
-        crate::context::ownership::Protected { root: self.root.clone(), source_dirs }
+        Protected { root: self.root.clone(), source_dirs }
     }
 
     /// Where setup puts the tools it installs itself (the zig virtual environment, the
@@ -182,6 +182,14 @@ impl Config {
     pub fn icon_file_name(&self) -> &str {
         self.icon.file_name().unwrap_or("icon.svg")
     }
+}
+
+/// The workspace facts the checks protect.
+#[derive(Debug, Clone)]
+pub struct Protected {
+    pub root: Utf8PathBuf,
+    /// Folders that hold the workspace's sources (packages, the UI), besides the root.
+    pub source_dirs: Vec<Utf8PathBuf>,
 }
 
 /// Problems found while resolving the config, placed at their key path.

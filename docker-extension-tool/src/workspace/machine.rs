@@ -2,21 +2,23 @@
 //! planning itself stays a pure function (and `--dry-run` shows what would really run).
 
 use std::collections::BTreeSet;
+use std::fmt;
 
 use anyhow::Context;
 use camino::{Utf8Path, Utf8PathBuf};
 
+use crate::model::targets::env_spelling;
 use crate::workspace::config::Config;
 use xshell::{cmd, Shell};
 
-use crate::pipeline::engine::{Engine, SourceDate, SourceDateFrom};
+use crate::model::engine::Engine;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Machine {
     /// rustc's host target, e.g. `x86_64-unknown-linux-gnu`.
     pub host: String,
     /// Targets for which the user configured a linker (env or the workspace's .cargo/config),
-    /// in the spelling of `CARGO_TARGET_<TRIPLE>_LINKER`: see [`env_spelling`].
+    /// in the spelling of `CARGO_TARGET_<TRIPLE>_LINKER`: see [`env_spelling`](crate::model::targets::env_spelling).
     pub linkers: BTreeSet<String>,
     /// Image builders found on PATH, in order of preference.
     pub engines: Vec<Engine>,
@@ -46,7 +48,7 @@ impl Machine {
         Ok(Machine {
             host,
             linkers: configured_linkers(root),
-            engines: Engine::detect(sh),
+            engines: detect_engines(sh),
             macos_deployment_target: std::env::var("MACOSX_DEPLOYMENT_TARGET").ok().filter(|v| !v.is_empty()),
             zigbuild_cache_set: std::env::var_os(crate::plan::ZIGBUILD_CACHE_DIR)
                 .is_some_and(|v| !v.is_empty()),
@@ -54,6 +56,50 @@ impl Machine {
             source_date: source_date(sh, root)?,
         })
     }
+}
+
+/// The time a builtin image says it was made, and where that came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceDate {
+    pub seconds: u64,
+    pub from: SourceDateFrom,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceDateFrom {
+    /// The `SOURCE_DATE_EPOCH` variable.
+    Variable,
+    /// The last commit's time.
+    LastCommit,
+    /// Neither: 1970.
+    Zero,
+}
+
+impl fmt::Display for SourceDate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let from = match self.from {
+            SourceDateFrom::Variable => "SOURCE_DATE_EPOCH",
+            SourceDateFrom::LastCommit => "the last commit's time",
+            SourceDateFrom::Zero => "no SOURCE_DATE_EPOCH and no commit",
+        };
+        write!(f, "{} ({}, {from})", self.seconds, crate::util::time::rfc3339(self.seconds))
+    }
+}
+
+/// The engines this machine has, in the order `dist` prefers them (the builtin one,
+/// always there, is the fallback and not listed).
+fn detect_engines(sh: &Shell) -> Vec<Engine> {
+    let mut engines = vec![];
+    if runs(sh, "docker", &["buildx", "version"]) {
+        engines.push(Engine::Buildx);
+    }
+    if runs(sh, "podman", &["--version"]) {
+        engines.push(Engine::Podman);
+    }
+    if runs(sh, "buildah", &["--version"]) {
+        engines.push(Engine::Buildah);
+    }
+    engines
 }
 
 /// Targets with a linker set by `CARGO_TARGET_<TRIPLE>_LINKER` or in one of the config
@@ -134,11 +180,6 @@ impl Machine {
     pub fn linker_configured(&self, target: &str) -> bool {
         self.linkers.contains(&env_spelling(target))
     }
-}
-
-/// A target as Cargo spells it in environment variables: `X86_64_UNKNOWN_LINUX_MUSL`.
-pub fn env_spelling(target: &str) -> String {
-    target.to_uppercase().replace(['-', '.'], "_")
 }
 
 /// The first line `program args…` prints, when it runs and succeeds (a version, usually).

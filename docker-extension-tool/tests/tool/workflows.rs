@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use crate::common::repo_root;
 use docker_extension_tool::cli::flags::{self, Command};
-use docker_extension_tool::pipeline::engine::Output;
+use docker_extension_tool::plan::image::Output;
 use serde_yaml::Value;
 
 fn workflow(name: &str) -> Value {

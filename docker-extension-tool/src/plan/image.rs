@@ -1,0 +1,471 @@
+//! The image step of a plan, as plain data: which engine builds what, where it goes, the
+//! checks made before anything is compiled and the commands that build the image. Each
+//! check is a sentence and the commands that answer it; each step a command or a write of
+//! the builtin engine. `--dry-run` prints both lists, and `pipeline::engine` runs exactly
+//! those, in that order.
+
+use std::fmt;
+
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::image::builtin::Layers;
+use crate::image::spec::ImageSpec;
+use crate::model::engine::Engine;
+use crate::model::targets::Variant;
+use crate::workspace::machine::SourceDate;
+
+/// Where the built image goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Push every platform to the registry (`--push`).
+    Push,
+    /// Load into the local image store (`--load`).
+    Load,
+    /// Write an OCI archive holding every platform (`--oci PATH`).
+    Oci(Utf8PathBuf),
+    /// Only build: buildx keeps the result in its cache, buildah/podman in local storage.
+    Build,
+}
+
+/// What a push attaches (buildx only: buildah and podman attach nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attestations {
+    /// An SBOM (made by Docker Hub's scanner image) and max-mode provenance: the default.
+    SbomAndProvenance,
+    /// `--no-sbom`: provenance only, for builders that cannot pull the scanner.
+    Provenance,
+    /// `--no-attest`: nothing.
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageBuild {
+    pub engine: Engine,
+    pub reference: String,
+    pub platforms: Vec<Variant>,
+    pub output: Output,
+    /// `--builder`: the buildx builder instance to use.
+    pub builder: Option<String>,
+    /// `--force`: push over an existing tag.
+    pub force: bool,
+    pub attestations: Attestations,
+    pub context: Utf8PathBuf,
+    /// Where the engine writes the image digest (buildx `--metadata-file`, buildah `--digestfile`).
+    pub digest_file: Utf8PathBuf,
+    /// What the image holds: the builtin engine builds it from this (the others from the
+    /// Dockerfile rendered from it).
+    pub spec: ImageSpec,
+    /// Every timestamp in a builtin image (`SOURCE_DATE_EPOCH`).
+    pub epoch: SourceDate,
+    /// dist's own folder (target/xtask): the builtin engine's scratch files.
+    pub scratch: Utf8PathBuf,
+    /// How the builtin engine stores the layers of an image it loads (`--load`).
+    pub load_layers: Layers,
+}
+
+/// A check made before anything is compiled: it fails in seconds, with the fix, rather
+/// than after minutes of cross-compiling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// The Docker engine answers (Docker Desktop is started).
+    DockerRunning,
+    /// The buildx builder can export an image of every platform. No platform list is
+    /// asked for: the Dockerfile has no RUN step, so no platform needs emulation.
+    BuilderExports { builder: Option<String>, platforms: usize },
+    /// `--load` of several platforms needs Docker's containerd image store.
+    ContainerdStore,
+    /// The tag is not published yet (a released tag must not change under its users).
+    /// With `absent_exit`, only that exit code means "not published" and any other failure
+    /// is an error; without it, any failure does.
+    NotPublished { reference: String, command: Vec<String>, absent_exit: Option<i32> },
+}
+
+/// A step of the image build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Run {
+    /// A program, run as it is; `only_if` first decides whether it runs.
+    Command { argv: Vec<String>, only_if: Option<Vec<String>> },
+    /// dist writes the image itself (the builtin engine) as an OCI archive at `to`.
+    WriteArchive { to: Utf8PathBuf, layers: Layers },
+    /// The same, as an OCI layout folder (what the registry client pushes).
+    WriteLayout { to: Utf8PathBuf },
+}
+
+impl fmt::Display for Run {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Run::Command { argv, only_if: Some(condition) } => {
+                write!(f, "{} (only if `{}` succeeds)", argv.join(" "), condition.join(" "))
+            }
+            Run::Command { argv, only_if: None } => f.write_str(&argv.join(" ")),
+            Run::WriteArchive { to, layers: Layers::Gzip } => {
+                write!(f, "write the image as an OCI archive (builtin): {to}")
+            }
+            Run::WriteArchive { to, layers: Layers::Uncompressed } => {
+                write!(f, "write the image as an OCI archive (builtin, uncompressed layers to load): {to}")
+            }
+            Run::WriteLayout { to } => write!(f, "write the image as an OCI layout (builtin): {to}"),
+        }
+    }
+}
+
+/// A Go template for `docker info`: the image store's driver (the containerd store shows
+/// its snapshotter).
+pub const DRIVER_STATUS: &str = "{{json .DriverStatus}}";
+
+/// A Go template for `docker info`: it answers only when the daemon does.
+pub const SERVER_VERSION: &str = "{{.ServerVersion}}";
+
+impl Check {
+    pub fn describe(&self) -> String {
+        match self {
+            Check::DockerRunning => "Docker is running".into(),
+            Check::BuilderExports { builder, platforms } => format!(
+                "the buildx builder {} can export {}",
+                builder.as_deref().unwrap_or("in use"),
+                if *platforms > 1 { "a multi-platform image" } else { "the image" }
+            ),
+            Check::ContainerdStore => "the image store can hold a multi-platform image (containerd)".into(),
+            Check::NotPublished { reference, .. } => format!("{reference} is not published yet"),
+        }
+    }
+
+    /// The commands whose answers decide the check.
+    pub fn commands(&self) -> Vec<Vec<String>> {
+        match self {
+            Check::DockerRunning => vec![argv(["docker", "info", "--format", SERVER_VERSION])],
+            Check::BuilderExports { builder, platforms } => {
+                let mut inspect = argv(["docker", "buildx", "inspect"]);
+                inspect.extend(builder.clone());
+                let mut commands = vec![inspect];
+                if *platforms > 1 {
+                    commands.push(argv(["docker", "info", "--format", DRIVER_STATUS]));
+                }
+                commands
+            }
+            Check::ContainerdStore => vec![argv(["docker", "info", "--format", DRIVER_STATUS])],
+            Check::NotPublished { command, .. } => vec![command.clone()],
+        }
+    }
+}
+
+impl ImageBuild {
+    pub(crate) fn platform_list(&self) -> String {
+        self.platforms.iter().map(|v| v.platform()).collect::<Vec<_>>().join(",")
+    }
+
+    /// An OCI archive is written beside its final path under a hidden name, then renamed:
+    /// a failed build leaves the previous archive intact.
+    pub fn partial_archive(path: &Utf8Path) -> Utf8PathBuf {
+        let name = path.file_name().unwrap_or("image.tar");
+        path.with_file_name(format!(".{name}.dist-partial"))
+    }
+
+    /// The checks made before building, in order.
+    pub fn checks(&self) -> Vec<Check> {
+        let mut checks = vec![];
+        let multi = self.platforms.len();
+        let publish_check = |command: Vec<String>| Check::NotPublished {
+            reference: self.reference.clone(),
+            command,
+            absent_exit: None,
+        };
+        match self.engine {
+            Engine::Buildx => {
+                checks.push(Check::DockerRunning);
+                checks.push(Check::BuilderExports { builder: self.builder.clone(), platforms: multi });
+                if self.output == Output::Load && multi > 1 {
+                    checks.push(Check::ContainerdStore);
+                }
+                if self.output == Output::Push && !self.force {
+                    checks.push(publish_check(argv([
+                        "docker",
+                        "buildx",
+                        "imagetools",
+                        "inspect",
+                        &self.reference,
+                    ])));
+                }
+            }
+            Engine::Buildah | Engine::Podman => {
+                if self.output == Output::Push && !self.force {
+                    let remote = format!("docker://{}", self.reference);
+                    checks.push(publish_check(argv(["skopeo", "inspect", "--raw", &remote])));
+                }
+            }
+            Engine::Builtin => {
+                if self.output == Output::Load {
+                    checks.push(Check::DockerRunning);
+                }
+                if self.output == Output::Push && !self.force {
+                    let mut command = registry_client();
+                    command.extend(argv(["digest", &self.reference]));
+                    checks.push(Check::NotPublished {
+                        reference: self.reference.clone(),
+                        command,
+                        absent_exit: Some(3),
+                    });
+                }
+            }
+        }
+        checks
+    }
+
+    /// The commands that build (and push or export) the image, exactly as they run.
+    pub fn commands(&self) -> Vec<Run> {
+        let platforms = self.platform_list();
+        let context = self.context.as_str();
+        let digest_file = self.digest_file.as_str();
+        let always = |argv: Vec<String>| Run::Command { argv, only_if: None };
+        match self.engine {
+            Engine::Buildx => {
+                let mut build = argv(["docker", "buildx", "build", "--platform", &platforms]);
+                build.extend(argv(["--tag", &self.reference]));
+                if let Some(builder) = &self.builder {
+                    build.extend(argv(["--builder", builder]));
+                }
+                match &self.output {
+                    Output::Push => {
+                        build.push("--push".into());
+                        build.extend(match self.attestations {
+                            Attestations::SbomAndProvenance => argv(["--sbom=true", "--provenance=mode=max"]),
+                            Attestations::Provenance => argv(["--sbom=false", "--provenance=mode=max"]),
+                            Attestations::None => argv(["--sbom=false", "--provenance=false"]),
+                        });
+                    }
+                    Output::Load => build.push("--load".into()),
+                    Output::Oci(path) => {
+                        let dest = format!("type=oci,dest={}", Self::partial_archive(path));
+                        build.extend(argv(["--output", &dest]));
+                    }
+                    Output::Build => {}
+                }
+                build.extend(argv(["--metadata-file", digest_file, context]));
+                vec![always(build)]
+            }
+            Engine::Buildah | Engine::Podman => {
+                let program = self.engine.program();
+                let reference = self.reference.as_str();
+                // A manifest list of the same name from an earlier build would gain
+                // duplicate entries: it goes first.
+                let mut commands = vec![Run::Command {
+                    argv: argv([program, "manifest", "rm", reference]),
+                    only_if: Some(argv([program, "manifest", "exists", reference])),
+                }];
+                // --layers: one layer per step (buildah otherwise squashes them into one), so
+                // the shared files' layers are identical in both variants.
+                commands.push(always(argv([
+                    program,
+                    "build",
+                    "--layers",
+                    "--platform",
+                    &platforms,
+                    "--manifest",
+                    reference,
+                    context,
+                ])));
+                let destination = match &self.output {
+                    Output::Push => Some(format!("docker://{reference}")),
+                    Output::Oci(path) => Some(format!("oci-archive:{}", Self::partial_archive(path))),
+                    Output::Load | Output::Build => None,
+                };
+                if let Some(destination) = destination {
+                    commands.push(always(argv([
+                        program,
+                        "manifest",
+                        "push",
+                        "--all",
+                        "--digestfile",
+                        digest_file,
+                        reference,
+                        &destination,
+                    ])));
+                }
+                commands
+            }
+            Engine::Builtin => match &self.output {
+                Output::Oci(path) => {
+                    vec![Run::WriteArchive { to: Self::partial_archive(path), layers: Layers::Gzip }]
+                }
+                Output::Load => {
+                    let archive = self.load_archive();
+                    vec![
+                        Run::WriteArchive { to: archive.clone(), layers: self.load_layers },
+                        always(argv(["docker", "load", "--input", archive.as_str()])),
+                    ]
+                }
+                Output::Push => {
+                    let layout = self.scratch.join(format!("builtin-push-{}", self.context_hash()));
+                    let mut push = registry_client();
+                    push.extend(argv(["push", layout.as_str(), &self.reference]));
+                    vec![Run::WriteLayout { to: layout }, always(push)]
+                }
+                Output::Build => unreachable!("the plan gives the builtin engine --oci, --load or --push"),
+            },
+        }
+    }
+
+    /// The archive the builtin engine writes for `docker load`, in dist's own folder (one
+    /// per context, like the digest file: concurrent runs never share it).
+    pub(crate) fn load_archive(&self) -> Utf8PathBuf {
+        self.scratch.join(format!("builtin-load-{}.tar", self.context_hash()))
+    }
+
+    pub(crate) fn context_hash(&self) -> String {
+        crate::util::files::short_hash(self.context.as_str())
+    }
+}
+
+/// The builtin engine's registry client, compiled on first use (it carries an HTTP and TLS
+/// stack that every first `cargo xtask` need not compile).
+fn registry_client() -> Vec<String> {
+    argv([
+        "cargo",
+        "run",
+        "--quiet",
+        "--package",
+        "docker-extension-tool",
+        "--features",
+        "registry",
+        "--bin",
+        "docker-extension-registry",
+        "--",
+    ])
+}
+
+fn argv<const N: usize>(items: [&str; N]) -> Vec<String> {
+    items.iter().map(std::string::ToString::to_string).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workspace::machine::SourceDateFrom;
+
+    fn build(engine: Engine, output: Output) -> ImageBuild {
+        ImageBuild {
+            engine,
+            reference: "example/ext:1.2.3".into(),
+            platforms: Variant::ALL.to_vec(),
+            output,
+            builder: None,
+            force: false,
+            attestations: Attestations::SbomAndProvenance,
+            context: "/w/target/extension".into(),
+            digest_file: "/w/target/xtask/image-metadata.json".into(),
+            spec: ImageSpec::from_config(&crate::workspace::sample::sample_config()),
+            epoch: SourceDate { seconds: 0, from: SourceDateFrom::Zero },
+            scratch: "/w/target/xtask".into(),
+            load_layers: Layers::Gzip,
+        }
+    }
+
+    fn argvs(build: &ImageBuild) -> Vec<Vec<String>> {
+        build
+            .commands()
+            .into_iter()
+            .map(|r| match r {
+                Run::Command { argv, .. } => argv,
+                Run::WriteArchive { to, .. } | Run::WriteLayout { to } => {
+                    vec!["WRITE".into(), to.to_string()]
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn buildx_push_with_each_attestation_choice() {
+        let expected = |attest: [&str; 2]| {
+            let mut argv = argv([
+                "docker",
+                "buildx",
+                "build",
+                "--platform",
+                "linux/amd64,linux/arm64",
+                "--tag",
+                "example/ext:1.2.3",
+                "--push",
+            ]);
+            argv.extend(attest.map(String::from));
+            argv.extend(argv_tail());
+            vec![argv]
+        };
+        fn argv_tail() -> Vec<String> {
+            argv(["--metadata-file", "/w/target/xtask/image-metadata.json", "/w/target/extension"])
+        }
+        let mut push = build(Engine::Buildx, Output::Push);
+        assert_eq!(argvs(&push), expected(["--sbom=true", "--provenance=mode=max"]));
+        push.attestations = Attestations::Provenance;
+        assert_eq!(argvs(&push), expected(["--sbom=false", "--provenance=mode=max"]));
+        push.attestations = Attestations::None;
+        assert_eq!(argvs(&push), expected(["--sbom=false", "--provenance=false"]));
+    }
+
+    #[test]
+    fn buildx_checks_ask_what_the_build_needs() {
+        let checks = build(Engine::Buildx, Output::Push).checks();
+        assert_eq!(checks[0], Check::DockerRunning);
+        assert_eq!(checks[1], Check::BuilderExports { builder: None, platforms: 2 });
+        assert_eq!(
+            checks[2].commands(),
+            [argv(["docker", "buildx", "imagetools", "inspect", "example/ext:1.2.3"])]
+        );
+        let load = build(Engine::Buildx, Output::Load).checks();
+        assert!(load.contains(&Check::ContainerdStore));
+        let one = ImageBuild { platforms: vec![Variant::Arm64], ..build(Engine::Buildx, Output::Load) };
+        assert!(!one.checks().contains(&Check::ContainerdStore), "one platform loads into any store");
+        assert_eq!(one.checks()[1].commands().len(), 1, "one platform: no store question");
+        let forced = ImageBuild { force: true, ..build(Engine::Buildx, Output::Push) };
+        assert!(!forced.checks().iter().any(|c| matches!(c, Check::NotPublished { .. })));
+    }
+
+    #[test]
+    fn buildah_oci() {
+        let commands = build(Engine::Buildah, Output::Oci("/w/ext.tar".into())).commands();
+        assert_eq!(commands.len(), 3);
+        assert_eq!(commands[0].to_string(), "buildah manifest rm example/ext:1.2.3 (only if `buildah manifest exists example/ext:1.2.3` succeeds)");
+        assert_eq!(commands[1].to_string(), "buildah build --layers --platform linux/amd64,linux/arm64 --manifest example/ext:1.2.3 /w/target/extension");
+        assert_eq!(
+            argvs(&build(Engine::Buildah, Output::Oci("/w/ext.tar".into())))[2].last().unwrap(),
+            "oci-archive:/w/.ext.tar.dist-partial"
+        );
+    }
+
+    #[test]
+    fn podman_and_buildah_push_the_whole_manifest_list() {
+        let commands = argvs(&build(Engine::Podman, Output::Push));
+        assert_eq!(
+            commands[1..],
+            [
+                argv([
+                    "podman",
+                    "build",
+                    "--layers",
+                    "--platform",
+                    "linux/amd64,linux/arm64",
+                    "--manifest",
+                    "example/ext:1.2.3",
+                    "/w/target/extension",
+                ]),
+                argv([
+                    "podman",
+                    "manifest",
+                    "push",
+                    "--all",
+                    "--digestfile",
+                    "/w/target/xtask/image-metadata.json",
+                    "example/ext:1.2.3",
+                    "docker://example/ext:1.2.3",
+                ]),
+            ]
+        );
+        let buildah = build(Engine::Buildah, Output::Push);
+        assert_eq!(argvs(&buildah)[2][0], "buildah");
+        assert_eq!(
+            buildah.checks()[0].commands(),
+            [argv(["skopeo", "inspect", "--raw", "docker://example/ext:1.2.3"])]
+        );
+        // Only a build: the image stays in local storage, nothing is pushed.
+        assert_eq!(build(Engine::Podman, Output::Build).commands().len(), 2);
+    }
+}
