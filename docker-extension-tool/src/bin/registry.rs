@@ -19,6 +19,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use base64::Engine as _;
+use docker_extension_tool::model::reference::ImageReference;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use ureq::http::{Response, StatusCode};
@@ -76,32 +77,18 @@ struct Reference {
 }
 
 impl Reference {
+    /// Where a reference's registry API is, and how `docker login` names it (the one
+    /// image reference type reads it).
     fn parse(reference: &str) -> anyhow::Result<Reference> {
-        let (name, tag) = match reference.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
-            Some((name, tag)) => (name, tag.to_string()),
-            None => (reference, "latest".to_string()),
+        let parsed: ImageReference = reference.parse().map_err(|e| {
+            anyhow::anyhow!("`{reference}` is not an image reference ({e}): write it as [HOST/]ORG/NAME:TAG")
+        })?;
+        let (base, login) = match parsed.registry() {
+            None => ("https://registry-1.docker.io".to_string(), "https://index.docker.io/v1/".to_string()),
+            Some(host) if parsed.is_loopback() => (format!("http://{host}"), host.to_string()),
+            Some(host) => (format!("https://{host}"), host.to_string()),
         };
-        let (host, repository) = match name.split_once('/') {
-            Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
-                (first, rest.to_string())
-            }
-            Some(_) => ("docker.io", name.to_string()),
-            None => ("docker.io", format!("library/{name}")),
-        };
-        if repository.is_empty() || tag.is_empty() {
-            bail!("`{reference}` is not an image reference: write it as [HOST/]ORG/NAME:TAG");
-        }
-        let hostname = host.rsplit_once(':').map_or(host, |(h, _)| h);
-        let loopback = hostname == "localhost"
-            || hostname.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback());
-        let (base, login) = match host {
-            "docker.io" => {
-                ("https://registry-1.docker.io".to_string(), "https://index.docker.io/v1/".to_string())
-            }
-            _ if loopback => (format!("http://{host}"), host.to_string()),
-            _ => (format!("https://{host}"), host.to_string()),
-        };
-        Ok(Reference { base, login, repository, tag })
+        Ok(Reference { base, login, repository: parsed.path(), tag: parsed.tag_or_latest().to_string() })
     }
 
     fn url(&self, path: &str) -> String {

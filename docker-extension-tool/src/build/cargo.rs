@@ -11,7 +11,8 @@ use camino::{Utf8Path, Utf8PathBuf};
 use cargo_metadata::Message;
 use xshell::{cmd, Shell};
 
-use crate::plan::{CargoRun, ZIGBUILD_CACHE_DIR};
+use crate::plan::CargoRun;
+use crate::workspace::machine::ZIGBUILD_CACHE_DIR;
 
 /// (package, bin, target) -> the executable cargo reported.
 pub type Artifacts = BTreeMap<(String, String, String), Utf8PathBuf>;

@@ -9,7 +9,7 @@ use xshell::{cmd, Shell};
 
 use crate::model::targets::Builder;
 use crate::plan::CargoRun;
-use crate::workspace::machine::{runs, version};
+use crate::workspace::machine::{runs, version, zig_venv, zig_venv_bin};
 
 /// The versions dist installs: a pinned toolchain is part of "the same sources give the
 /// same image digest" (a newer zig may lay out a binary differently).
@@ -94,19 +94,10 @@ pub fn has_pip(sh: &Shell) -> bool {
     runs(sh, "python3", &["-m", "pip", "--version"])
 }
 
-/// The virtual environment zig and cargo-zigbuild go into where pip refuses to install
-/// into the system's Python (PEP 668: Debian and Ubuntu's, Homebrew's).
-pub fn zig_venv(tools: &Utf8Path) -> Utf8PathBuf {
-    tools.join("zig-venv")
-}
-
 /// Puts the zig virtual environment first on the shell's PATH, when setup made one: its
 /// `cargo-zigbuild`, and the `python3` whose `-m ziglang` finds zig. Returns its bin folder.
 pub fn activate_zig_venv(sh: &Shell, tools: &Utf8Path) -> Option<Utf8PathBuf> {
-    let bin = zig_venv(tools).join("bin");
-    if !bin.join("cargo-zigbuild").is_file() {
-        return None;
-    }
+    let bin = zig_venv_bin(tools)?;
     let path = std::env::join_paths(
         std::iter::once(bin.clone().into_std_path_buf())
             .chain(std::env::split_paths(&sh.var_os("PATH").unwrap_or_default())),

@@ -61,6 +61,8 @@ impl flags::Doctor {
     pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
         let config = Config::load_current()?;
         let plan = Plan::without_image(&config, &Machine::probe(sh, &config)?)?;
+        // zig and cargo-zigbuild from setup's virtual environment, when it made one.
+        tools::activate_zig_venv(sh, &config.tools_dir());
         let mut lines = rust(sh, &plan);
         lines.extend(zig(sh));
         lines.extend(cross(sh, &plan));

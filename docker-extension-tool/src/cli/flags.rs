@@ -10,7 +10,7 @@ use camino::Utf8PathBuf;
 use lexopt::prelude::*;
 
 use crate::model::engine::Engine;
-use crate::model::rules;
+use crate::model::reference::ImageReference;
 use crate::model::targets::{Builder, Variant};
 use crate::plan::image::Output;
 
@@ -180,8 +180,7 @@ pub struct Bench {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Dist {
     /// `--tag NAME[:TAG]`: the repository, and the tag when given.
-    pub image: Option<String>,
-    pub tag: Option<String>,
+    pub reference: Option<ImageReference>,
     /// `--push`, `--load` or `--oci PATH`.
     pub output: Option<Output>,
     pub engine: Option<Engine>,
@@ -198,8 +197,6 @@ pub struct Dist {
     pub no_attest: bool,
     /// `--prebuilt DIR`: binaries built elsewhere, at DIR/TARGET/NAME.
     pub prebuilt: Option<Utf8PathBuf>,
-    /// Not a flag: `dev` builds with cargo's dev profile.
-    pub dev_profile: bool,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -430,10 +427,7 @@ fn parse_dist(args: &mut Args) -> Result<Dist, UsageError> {
             other => return unexpected(usage, other),
         }
     }
-    if let Some(reference) = reference {
-        dist.image = Some(reference.repository);
-        dist.tag = reference.tag;
-    }
+    dist.reference = reference;
     let outputs = [push, load, oci.is_some()].iter().filter(|&&b| b).count();
     if outputs > 1 {
         return args.error("--push, --load and --oci are exclusive: choose one");
@@ -455,30 +449,6 @@ fn parse_dist(args: &mut Args) -> Result<Dist, UsageError> {
         _ => None,
     };
     Ok(dist)
-}
-
-/// `--tag NAME[:TAG]`, checked against Docker's grammar.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageReference {
-    pub repository: String,
-    pub tag: Option<String>,
-}
-
-impl FromStr for ImageReference {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<ImageReference, String> {
-        // A colon after the last slash starts the tag; one before it is a registry port.
-        let (repository, tag) = match s.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')) {
-            Some((repository, tag)) => (repository, Some(tag)),
-            None => (s, None),
-        };
-        rules::image_repository(repository)?;
-        if let Some(tag) = tag {
-            rules::tag(tag)?;
-        }
-        Ok(ImageReference { repository: repository.to_string(), tag: tag.map(str::to_string) })
-    }
 }
 
 fn parse_dev(args: &mut Args) -> Result<Dev, UsageError> {
@@ -694,11 +664,12 @@ mod tests {
         let dist =
             dist("dist --push --tag=example/ext:1.2.3 --build-with windows=cross --platform linux/arm64");
         assert_eq!(dist.output, Some(Output::Push));
-        assert_eq!((dist.image.as_deref(), dist.tag.as_deref()), (Some("example/ext"), Some("1.2.3")));
+        assert_eq!(dist.reference.unwrap().to_string(), "example/ext:1.2.3");
         assert_eq!(dist.build_with, [("windows".to_string(), Builder::Cross)].into());
         assert_eq!(dist.platform, Some(Variant::Arm64));
         let dist = self::dist("dist --tag localhost:5000/acme/ext --oci out.tar --engine buildah");
-        assert_eq!((dist.image.as_deref(), dist.tag), (Some("localhost:5000/acme/ext"), None));
+        let reference = dist.reference.as_ref().unwrap();
+        assert_eq!((reference.repository(), reference.tag()), ("localhost:5000/acme/ext", None));
         assert_eq!(dist.output, Some(Output::Oci("out.tar".into())));
         assert_eq!(dist.engine, Some(Engine::Buildah));
     }

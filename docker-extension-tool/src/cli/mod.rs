@@ -2,6 +2,9 @@
 
 pub mod bench;
 pub mod build_host;
+pub mod check;
+pub mod dev;
+pub mod dist;
 pub mod doctor;
 pub mod flags;
 pub mod new;

@@ -30,13 +30,12 @@ use notify::{RecursiveMode, Watcher};
 use xshell::{cmd, Shell};
 
 use crate::build::cargo::Artifacts;
-use crate::cli::flags;
 use crate::context::ownership::Ledger;
 use crate::model::engine::Engine;
 use crate::model::targets::{Os, Variant};
 use crate::pipeline;
 use crate::plan::image::{Check, Output};
-use crate::plan::{CargoRun, ImageStep, Plan};
+use crate::plan::{CargoRun, ImageStep, Plan, Profile, Request};
 use crate::util::process::{self, Group};
 use crate::util::report;
 use crate::workspace::config::Protected;
@@ -50,14 +49,27 @@ const DEBOUNCE: Duration = Duration::from_millis(300);
 /// How long a child gets to stop after SIGTERM.
 const GRACE: Duration = Duration::from_secs(5);
 
-impl flags::Dev {
-    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        process::catch_stop_signals();
-        let mut session = Session::new(sh, self)?;
-        let result = session.start().and_then(|()| if session.flags.once { Ok(()) } else { session.watch() });
-        session.stop();
-        result
-    }
+/// What `dev` was asked for (its flags).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// In a plain browser, without Docker Desktop.
+    pub browser: bool,
+    /// Build, install or update, then exit.
+    pub once: bool,
+    /// Also open devtools on Docker Desktop's tab.
+    pub debug: bool,
+    /// The UI dev server's port (a free one when not given).
+    pub port: Option<u16>,
+}
+
+/// Runs a dev session until Ctrl-C or SIGTERM (or once, with `--once`), stopping every
+/// process it started.
+pub fn run(sh: &Shell, options: Options) -> anyhow::Result<()> {
+    process::catch_stop_signals();
+    let mut session = Session::new(sh, options)?;
+    let result = session.start().and_then(|()| if session.flags.once { Ok(()) } else { session.watch() });
+    session.stop();
+    result
 }
 
 /// What a change touches.
@@ -81,7 +93,7 @@ impl Part {
 
 struct Session<'a> {
     sh: &'a Shell,
-    flags: flags::Dev,
+    flags: Options,
     root: Utf8PathBuf,
     config: Config,
     /// The config narrowed to this machine (this OS's host binaries, the dev tag).
@@ -107,7 +119,7 @@ struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    fn new(sh: &'a Shell, flags: flags::Dev) -> anyhow::Result<Session<'a>> {
+    fn new(sh: &'a Shell, flags: Options) -> anyhow::Result<Session<'a>> {
         let cwd = current_dir()?;
         let config = Config::load(&cwd)?;
         sh.change_dir(&config.root);
@@ -133,7 +145,7 @@ impl<'a> Session<'a> {
                 }
                 Some(port)
             }
-            (Some(_), None, _) => Some(crate::testing::services::free_port()?),
+            (Some(_), None, _) => Some(process::free_port()?),
         };
         let (dev_config, plan) = plan_for_dev(&config, &machine, docker)?;
         Ok(Session {
@@ -224,7 +236,7 @@ impl<'a> Session<'a> {
             cmd!(sh, "docker extension ls").quiet().read().context("`docker extension ls` failed")?;
         let installed = is_listed(&listed, &self.dev_config.image);
         let verb = if installed { "update" } else { "install" };
-        let reference = &self.plan.reference;
+        let reference = self.plan.reference.to_string();
         let output = cmd!(sh, "docker extension {verb} -f {reference}").quiet().ignore_status().output()?;
         if !output.status.success() {
             let said = String::from_utf8_lossy(&output.stderr).to_string()
@@ -244,7 +256,7 @@ impl<'a> Session<'a> {
     /// The tab loads the UI from the dev server; `--debug` opens its devtools.
     fn point_docker_desktop(&mut self) -> anyhow::Result<()> {
         let sh = self.sh;
-        let reference = &self.plan.reference;
+        let reference = self.plan.reference.to_string();
         if let Some(port) = self.port {
             let url = format!("http://localhost:{port}");
             cmd!(sh, "docker extension dev ui-source {reference} {url}").quiet().ignore_stdout().run()?;
@@ -273,7 +285,7 @@ impl<'a> Session<'a> {
             let name = container_name(&self.root);
             let _ = cmd!(sh, "docker rm -f {name}").quiet().ignore_stdout().ignore_stderr().run();
             let volume = format!("{}:/run/guest-services", self.guest);
-            let reference = &self.plan.reference;
+            let reference = self.plan.reference.to_string();
             let user = user_flag();
             cmd!(sh, "docker run -d --name {name} --network none {user...} -v {volume} {reference}")
                 .quiet()
@@ -502,7 +514,7 @@ impl<'a> Session<'a> {
         self.stop_backend();
         if self.ui_source_set || (self.flags.debug && !self.flags.once && !self.flags.browser) {
             let sh = self.sh;
-            let reference = &self.plan.reference;
+            let reference = self.plan.reference.to_string();
             let _ = cmd!(sh, "docker extension dev reset {reference}").quiet().ignore_stdout().run();
         }
     }
@@ -517,14 +529,14 @@ fn plan_for_dev(config: &Config, machine: &Machine, docker: bool) -> anyhow::Res
     let mut dev = config.clone();
     dev.host_targets.retain(|o, _| *o == os);
     dev.tag = DEV_TAG.into();
-    let request = flags::Dist {
+    let request = Request {
         platform: Some(variant),
         engine: Some(Engine::Builtin),
         output: docker.then_some(Output::Load),
         no_image: !docker,
         out: Some(dev_dir(config).join("context")),
-        dev_profile: true,
-        ..flags::Dist::default()
+        profile: Profile::Dev,
+        ..Request::default()
     };
     let plan = Plan::new(&dev, &request, machine)?;
     Ok((dev, plan))

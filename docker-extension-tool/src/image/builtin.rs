@@ -26,6 +26,7 @@ use sha2::{Digest, Sha256};
 
 use crate::image::oci::{self, Descriptor, Index, Manifest, Platform};
 use crate::image::spec::{ImageSpec, VARIANT_FOLDER};
+use crate::model::reference::ImageReference;
 use crate::model::targets::Variant;
 
 /// A written image: every blob by digest, and the index that names the platforms. The
@@ -393,11 +394,10 @@ pub fn archive_platform(image: &BuiltImage) -> Variant {
 /// `index.json` (the image index, with the name annotations Docker and containerd read),
 /// `manifest.json` (Docker's own format, for the classic store) and the blobs, streamed
 /// from their files. Byte for byte the same for the same image.
-pub fn write_archive(image: &BuiltImage, reference: &str, to: &Utf8Path) -> anyhow::Result<()> {
-    let tag = reference.rsplit_once(':').filter(|(_, t)| !t.contains('/')).map_or("latest", |(_, t)| t);
+pub fn write_archive(image: &BuiltImage, reference: &ImageReference, to: &Utf8Path) -> anyhow::Result<()> {
     let annotations = BTreeMap::from([
-        ("io.containerd.image.name".to_string(), full_name(reference)),
-        ("org.opencontainers.image.ref.name".to_string(), tag.to_string()),
+        ("io.containerd.image.name".to_string(), reference.full_name()),
+        ("org.opencontainers.image.ref.name".to_string(), reference.tag_or_latest().to_string()),
     ]);
     let top = image.layout_index(annotations);
     let platform = archive_platform(image);
@@ -411,7 +411,7 @@ pub fn write_archive(image: &BuiltImage, reference: &str, to: &Utf8Path) -> anyh
     let blob_path = |digest: &str| format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"));
     let docker_manifest = serde_json::json!([{
         "Config": blob_path(&manifest.config.digest),
-        "RepoTags": [reference],
+        "RepoTags": [reference.to_string()],
         "Layers": manifest.layers.iter().map(|l| blob_path(&l.digest)).collect::<Vec<_>>(),
     }]);
     let mut entries = vec![
@@ -450,7 +450,7 @@ pub fn write_archive(image: &BuiltImage, reference: &str, to: &Utf8Path) -> anyh
 
 /// Writes the image as an OCI layout folder (for the registry client). `to` is dist's own
 /// scratch folder: what was there is replaced. Layer files are linked in, not copied.
-pub fn write_layout(image: &BuiltImage, reference: &str, to: &Utf8Path) -> anyhow::Result<()> {
+pub fn write_layout(image: &BuiltImage, reference: &ImageReference, to: &Utf8Path) -> anyhow::Result<()> {
     if to.exists() {
         std::fs::remove_dir_all(to).with_context(|| format!("removing {to}"))?;
     }
@@ -473,18 +473,6 @@ pub fn write_layout(image: &BuiltImage, reference: &str, to: &Utf8Path) -> anyho
         .with_context(|| format!("writing {to}/index.json"))?;
     std::fs::write(to.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)?;
     Ok(())
-}
-
-/// A reference as Docker and containerd store it: `acme/ext:1` → `docker.io/acme/ext:1`,
-/// `ext:1` → `docker.io/library/ext:1`; one with a registry host stays as it is.
-pub fn full_name(reference: &str) -> String {
-    let first = reference.split('/').next().unwrap_or_default();
-    let has_host = reference.contains('/') && (first.contains(['.', ':']) || first == "localhost");
-    match (has_host, reference.contains('/')) {
-        (true, _) => reference.to_string(),
-        (false, true) => format!("docker.io/{reference}"),
-        (false, false) => format!("docker.io/library/{reference}"),
-    }
 }
 
 /// The image config, its keys in this order.
@@ -675,8 +663,8 @@ mod tests {
         let gzip = build(&spec, &dir, &Variant::ALL, 0, Layers::Gzip, &dir.join("scratch-gzip")).unwrap();
         let plain =
             build(&spec, &dir, &Variant::ALL, 0, Layers::Uncompressed, &dir.join("scratch-plain")).unwrap();
-        write_archive(&gzip, "acme/ext:1.0.0", &dir.join("gzip.tar")).unwrap();
-        write_archive(&plain, "acme/ext:1.0.0", &dir.join("plain.tar")).unwrap();
+        write_archive(&gzip, &"acme/ext:1.0.0".parse().unwrap(), &dir.join("gzip.tar")).unwrap();
+        write_archive(&plain, &"acme/ext:1.0.0".parse().unwrap(), &dir.join("plain.tar")).unwrap();
         let read = |name: &str| oci::Layout::read_archive(&dir.join(name)).unwrap();
         let (gzip_layout, plain_layout) = (read("gzip.tar"), read("plain.tar"));
 
@@ -702,13 +690,5 @@ mod tests {
             assert!(backend.starts_with(p.variant.arch().as_bytes()));
         }
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn full_names() {
-        assert_eq!(full_name("acme/ext:1.2.3"), "docker.io/acme/ext:1.2.3");
-        assert_eq!(full_name("ext:1"), "docker.io/library/ext:1");
-        assert_eq!(full_name("127.0.0.1:5000/acme/ext:1"), "127.0.0.1:5000/acme/ext:1");
-        assert_eq!(full_name("ghcr.io/acme/ext:1"), "ghcr.io/acme/ext:1");
     }
 }

@@ -3,5 +3,6 @@
 
 pub mod binary;
 pub mod engine;
+pub mod reference;
 pub mod rules;
 pub mod targets;

@@ -9,13 +9,14 @@ use xshell::{cmd, Shell};
 use crate::context::ownership::Ledger;
 use crate::image::builtin::Layers;
 use crate::model::engine::Engine;
+use crate::model::reference::ImageReference;
 use crate::plan::image::{Check, ImageBuild, Output, Run, DRIVER_STATUS, SERVER_VERSION};
 use crate::workspace::machine::runs;
 
 /// What a finished image build produced, for the summary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageResult {
-    pub reference: String,
+    pub reference: ImageReference,
     pub digest: Option<String>,
     pub archive: Option<Utf8PathBuf>,
     pub note: Option<String>,

@@ -11,6 +11,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use crate::image::builtin::Layers;
 use crate::image::spec::ImageSpec;
 use crate::model::engine::Engine;
+use crate::model::reference::ImageReference;
 use crate::model::targets::Variant;
 use crate::workspace::machine::SourceDate;
 
@@ -28,9 +29,10 @@ pub enum Output {
 }
 
 /// What a push attaches (buildx only: buildah and podman attach nothing).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Attestations {
     /// An SBOM (made by Docker Hub's scanner image) and max-mode provenance: the default.
+    #[default]
     SbomAndProvenance,
     /// `--no-sbom`: provenance only, for builders that cannot pull the scanner.
     Provenance,
@@ -41,7 +43,7 @@ pub enum Attestations {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageBuild {
     pub engine: Engine,
-    pub reference: String,
+    pub reference: ImageReference,
     pub platforms: Vec<Variant>,
     pub output: Output,
     /// `--builder`: the buildx builder instance to use.
@@ -77,7 +79,7 @@ pub enum Check {
     /// The tag is not published yet (a released tag must not change under its users).
     /// With `absent_exit`, only that exit code means "not published" and any other failure
     /// is an error; without it, any failure does.
-    NotPublished { reference: String, command: Vec<String>, absent_exit: Option<i32> },
+    NotPublished { reference: ImageReference, command: Vec<String>, absent_exit: Option<i32> },
 }
 
 /// A step of the image build.
@@ -183,7 +185,7 @@ impl ImageBuild {
                         "buildx",
                         "imagetools",
                         "inspect",
-                        &self.reference,
+                        &self.reference.to_string(),
                     ])));
                 }
             }
@@ -199,7 +201,7 @@ impl ImageBuild {
                 }
                 if self.output == Output::Push && !self.force {
                     let mut command = registry_client();
-                    command.extend(argv(["digest", &self.reference]));
+                    command.extend(argv(["digest", &self.reference.to_string()]));
                     checks.push(Check::NotPublished {
                         reference: self.reference.clone(),
                         command,
@@ -220,7 +222,7 @@ impl ImageBuild {
         match self.engine {
             Engine::Buildx => {
                 let mut build = argv(["docker", "buildx", "build", "--platform", &platforms]);
-                build.extend(argv(["--tag", &self.reference]));
+                build.extend(argv(["--tag", &self.reference.to_string()]));
                 if let Some(builder) = &self.builder {
                     build.extend(argv(["--builder", builder]));
                 }
@@ -245,7 +247,8 @@ impl ImageBuild {
             }
             Engine::Buildah | Engine::Podman => {
                 let program = self.engine.program();
-                let reference = self.reference.as_str();
+                let reference = self.reference.to_string();
+                let reference = reference.as_str();
                 // A manifest list of the same name from an earlier build would gain
                 // duplicate entries: it goes first.
                 let mut commands = vec![Run::Command {
@@ -297,7 +300,7 @@ impl ImageBuild {
                 Output::Push => {
                     let layout = self.scratch.join(format!("builtin-push-{}", self.context_hash()));
                     let mut push = registry_client();
-                    push.extend(argv(["push", layout.as_str(), &self.reference]));
+                    push.extend(argv(["push", layout.as_str(), &self.reference.to_string()]));
                     vec![Run::WriteLayout { to: layout }, always(push)]
                 }
                 Output::Build => unreachable!("the plan gives the builtin engine --oci, --load or --push"),
@@ -345,7 +348,7 @@ mod tests {
     fn build(engine: Engine, output: Output) -> ImageBuild {
         ImageBuild {
             engine,
-            reference: "example/ext:1.2.3".into(),
+            reference: "example/ext:1.2.3".parse().unwrap(),
             platforms: Variant::ALL.to_vec(),
             output,
             builder: None,

@@ -9,23 +9,60 @@ use std::fmt::{self, Write as _};
 use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::cli::flags;
 use crate::image::builtin::Layers;
 use crate::image::metadata;
 use crate::image::spec::ImageSpec;
 use crate::model::binary::BinaryKind;
 use crate::model::engine::Engine;
+use crate::model::reference::ImageReference;
 use crate::model::rules;
 use crate::model::targets::{choose_builder, target_kind, Builder, Os, Variant};
 use crate::plan::image::{Attestations, ImageBuild, Output};
 use crate::workspace::config::Config;
-use crate::workspace::machine::Machine;
+use crate::workspace::machine::{Machine, ZIGBUILD_CACHE_DIR};
 #[cfg(test)]
 use crate::workspace::machine::{SourceDate, SourceDateFrom};
 
+/// What a command asks of a plan: dist's flags, typed and with their paths resolved, or
+/// what `dev` and `build-host` ask for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Request {
+    /// `--tag NAME[:TAG]`: the repository, and the tag when given.
+    pub reference: Option<ImageReference>,
+    /// `--push`, `--load` or `--oci PATH`.
+    pub output: Option<Output>,
+    pub engine: Option<Engine>,
+    /// The buildx builder instance to use.
+    pub builder: Option<String>,
+    /// One variant only.
+    pub platform: Option<Variant>,
+    pub build_with: BTreeMap<String, Builder>,
+    /// Where the context goes (absolute).
+    pub out: Option<Utf8PathBuf>,
+    pub no_image: bool,
+    /// Push a non-semver tag, one platform, or over a published tag.
+    pub force: bool,
+    /// What a push attaches.
+    pub attestations: Attestations,
+    /// Binaries built elsewhere, at DIR/TARGET/NAME.
+    pub prebuilt: Option<Utf8PathBuf>,
+    pub profile: Profile,
+}
+
+/// Which cargo profile builds the binaries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Profile {
+    /// `--release`: what ships.
+    #[default]
+    Release,
+    /// Cargo's dev profile, for `dev`: a one-line change rebuilds in under a second rather
+    /// than several.
+    Dev,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
-    pub reference: String,
+    pub reference: ImageReference,
     /// zig and cargo-zigbuild from this virtual environment's bin, first on PATH.
     pub zig_venv: Option<Utf8PathBuf>,
     pub variants: Vec<Variant>,
@@ -55,10 +92,6 @@ pub struct CargoRun {
 /// Left unset, zig stamps the newest macOS it knows, and the binaries then refuse to start
 /// on older ones. Every macOS that runs Docker Desktop is newer than this.
 pub const MACOS_DEPLOYMENT_TARGET: &str = "11.0";
-
-/// The variable that tells cargo-zigbuild where to keep its linker wrappers (dist sets it
-/// per target folder, unless the user did).
-pub const ZIGBUILD_CACHE_DIR: &str = "CARGO_ZIGBUILD_CACHE_DIR";
 
 impl CargoRun {
     /// Every (builder, target) pair of some runs.
@@ -172,13 +205,17 @@ impl fmt::Display for Destination {
 }
 
 impl Plan {
-    pub fn new(config: &Config, request: &flags::Dist, machine: &Machine) -> anyhow::Result<Plan> {
-        let image = request.image.clone().unwrap_or_else(|| config.image.clone());
-        let tag = request.tag.clone().unwrap_or_else(|| config.tag.clone());
+    pub fn new(config: &Config, request: &Request, machine: &Machine) -> anyhow::Result<Plan> {
+        let reference = match &request.reference {
+            Some(given) if given.tag().is_some() => given.clone(),
+            Some(given) => given.with_tag(&config.tag),
+            None => ImageReference::new(&config.image, Some(&config.tag))
+                .map_err(|e| anyhow::anyhow!("the config's image and tag: {e}"))?,
+        };
+        let tag = reference.tag_or_latest().to_string();
         if request.output == Some(Output::Push) && !request.force {
             refuse_unsafe_push(&tag, request.platform)?;
         }
-        let reference = format!("{image}:{tag}");
         let variants: Vec<Variant> = match request.platform {
             Some(v) => vec![v],
             None => Variant::ALL.to_vec(),
@@ -242,7 +279,7 @@ impl Plan {
     /// The plan of everything the config builds, with no image: what setup, doctor and
     /// bench look at.
     pub fn without_image(config: &Config, machine: &Machine) -> anyhow::Result<Plan> {
-        Plan::new(config, &flags::Dist { no_image: true, ..flags::Dist::default() }, machine)
+        Plan::new(config, &Request { no_image: true, ..Request::default() }, machine)
     }
 
     /// Every (builder, target) pair the plan compiles.
@@ -270,13 +307,13 @@ impl Plan {
 /// (builder, package) → targets collected for the cargo runs), or taken from `--prebuilt`.
 struct Builds<'a> {
     config: &'a Config,
-    request: &'a flags::Dist,
+    request: &'a Request,
     machine: &'a Machine,
     compiled: BTreeMap<(Builder, String), BTreeSet<String>>,
 }
 
 impl<'a> Builds<'a> {
-    fn new(config: &'a Config, request: &'a flags::Dist, machine: &'a Machine) -> Builds<'a> {
+    fn new(config: &'a Config, request: &'a Request, machine: &'a Machine) -> Builds<'a> {
         Builds { config, request, machine, compiled: BTreeMap::new() }
     }
 
@@ -329,7 +366,7 @@ impl<'a> Builds<'a> {
     fn runs(self) -> Vec<CargoRun> {
         let mut runs = group_runs(self.compiled, self.machine, &self.config.target_dir);
         for run in &mut runs {
-            run.release = !self.request.dev_profile;
+            run.release = self.request.profile == Profile::Release;
         }
         runs
     }
@@ -348,7 +385,7 @@ pub fn host_binary_builds(
             crate::workspace::config::HOST_BINARIES_DIR
         );
     }
-    let request = flags::Dist::default();
+    let request = Request::default();
     let mut builds = Builds::new(config, &request, machine);
     let mut files = vec![];
     for target in targets {
@@ -474,9 +511,9 @@ fn variant_binaries(
 }
 
 fn image_step(
-    request: &flags::Dist,
+    request: &Request,
     machine: &Machine,
-    reference: &str,
+    reference: &ImageReference,
     variants: &[Variant],
     context: &Utf8Path,
     config: &Config,
@@ -507,17 +544,10 @@ fn image_step(
         (Engine::Builtin, None) => Output::Oci(target_dir.join(DEFAULT_ARCHIVE)),
         (_, output) => output.unwrap_or(Output::Build),
     };
-    let attestations = if request.no_attest {
-        Attestations::None
-    } else if request.no_sbom {
-        Attestations::Provenance
-    } else {
-        Attestations::SbomAndProvenance
-    };
     Ok(ImageStep::Build(ImageBuild {
-        attestations,
+        attestations: request.attestations,
         engine,
-        reference: reference.to_string(),
+        reference: reference.clone(),
         platforms: variants.to_vec(),
         output,
         builder: request.builder.clone(),
@@ -528,7 +558,10 @@ fn image_step(
         scratch: target_dir.join("xtask"),
         digest_file,
         // The dev loop's image goes straight into the local engine, and is rebuilt often.
-        load_layers: if request.dev_profile { Layers::Uncompressed } else { Layers::Gzip },
+        load_layers: match request.profile {
+            Profile::Release => Layers::Gzip,
+            Profile::Dev => Layers::Uncompressed,
+        },
     }))
 }
 
@@ -611,7 +644,7 @@ mod tests {
         }
     }
 
-    fn plan(config: &Config, request: &flags::Dist) -> Plan {
+    fn plan(config: &Config, request: &Request) -> Plan {
         Plan::new(config, request, &machine(&[Engine::Buildah])).unwrap()
     }
 
@@ -621,7 +654,7 @@ mod tests {
 
     #[test]
     fn one_run_per_builder_and_target_set() {
-        let plan = plan(&sample_config(), &flags::Dist::default());
+        let plan = plan(&sample_config(), &Request::default());
         let runs: Vec<String> = plan.cargo_runs.iter().map(CargoRun::display).collect();
         assert_eq!(
             runs,
@@ -634,13 +667,13 @@ mod tests {
                  --target aarch64-unknown-linux-musl --target x86_64-unknown-linux-musl",
             ]
         );
-        assert_eq!(plan.reference, "example/sample:1.2.3");
+        assert_eq!(plan.reference.to_string(), "example/sample:1.2.3");
         assert_eq!(plan.context, "/work/sample/target/extension");
     }
 
     #[test]
     fn each_variant_gets_its_own_cpu_and_the_backend_must_be_static() {
-        let plan = plan(&sample_config(), &flags::Dist::default());
+        let plan = plan(&sample_config(), &Request::default());
         let backend = dest(&plan, "arm64/backend");
         assert_eq!(
             backend.source,
@@ -667,7 +700,7 @@ mod tests {
     fn without_an_arm64_windows_build_the_arm64_variant_carries_the_x86_64_exe() {
         let mut config = sample_config();
         config.host_targets.get_mut(&Os::Windows).unwrap().arm64 = None;
-        let plan = plan(&config, &flags::Dist::default());
+        let plan = plan(&config, &Request::default());
         let exe = dest(&plan, "arm64/windows/sample.exe");
         assert_eq!(
             exe.source,
@@ -685,7 +718,7 @@ mod tests {
     fn an_os_turned_off_is_left_out() {
         let mut config = sample_config();
         config.host_targets.remove(&Os::Linux);
-        let plan = plan(&config, &flags::Dist::default());
+        let plan = plan(&config, &Request::default());
         assert!(!plan.files.iter().any(|f| f.dest.as_str().contains("/linux/")));
         // The backend still needs the musl targets.
         assert!(plan.targets().contains(&(Builder::Zigbuild, "x86_64-unknown-linux-musl".into())));
@@ -693,7 +726,7 @@ mod tests {
 
     #[test]
     fn one_platform_narrows_everything() {
-        let request = flags::Dist { platform: Some(Variant::Arm64), ..flags::Dist::default() };
+        let request = Request { platform: Some(Variant::Arm64), ..Request::default() };
         let plan = plan(&sample_config(), &request);
         assert!(plan.files.iter().all(|f| !f.dest.as_str().starts_with("amd64/")));
         assert!(plan.targets().iter().all(|(_, t)| t.starts_with("aarch64-")));
@@ -706,9 +739,9 @@ mod tests {
         let mut config = sample_config();
         config.build_with.insert("linux".into(), Builder::Cross);
         config.build_with.insert("x86_64-pc-windows-gnu".into(), Builder::Cross);
-        let request = flags::Dist {
+        let request = Request {
             build_with: [("aarch64-unknown-linux-musl".to_string(), Builder::Zigbuild)].into(),
-            ..flags::Dist::default()
+            ..Request::default()
         };
         let plan = plan(&config, &request);
         let cross: Vec<(Vec<String>, Vec<String>)> = plan
@@ -738,43 +771,44 @@ mod tests {
     fn refusals_name_the_file_and_the_reason() {
         let mut config = sample_config();
         config.build_with.insert("darwin".into(), Builder::Cross);
-        let err = Plan::new(&config, &flags::Dist::default(), &machine(&[])).unwrap_err().to_string();
+        let err = Plan::new(&config, &Request::default(), &machine(&[])).unwrap_err().to_string();
         assert!(
             err.starts_with("cannot build amd64/darwin/sample (package `sample-cli`): cross has no images"),
             "{err}"
         );
-        let request =
-            flags::Dist { output: Some(Output::Push), tag: Some("latest".into()), ..flags::Dist::default() };
+        let request = Request {
+            output: Some(Output::Push),
+            reference: Some("example/sample:latest".parse().unwrap()),
+            ..Request::default()
+        };
         let err = Plan::new(&sample_config(), &request, &machine(&[])).unwrap_err().to_string();
         assert!(err.contains("refusing to push: `latest` is not a release tag"), "{err}");
-        let forced = flags::Dist { force: true, ..request };
+        let forced = Request { force: true, ..request };
         assert!(Plan::new(&sample_config(), &forced, &machine(&[Engine::Buildx])).is_ok());
     }
 
     #[test]
     fn the_engine_is_the_flag_or_the_first_found() {
         let config = sample_config();
-        let engine =
-            |request: &flags::Dist, found: &[Engine]| match Plan::new(&config, request, &machine(found))
-                .unwrap()
-                .image
-            {
-                ImageStep::Build(b) => Some(b.engine),
-                ImageStep::Skip => None,
-            };
-        assert_eq!(engine(&flags::Dist::default(), &[Engine::Buildx, Engine::Buildah]), Some(Engine::Buildx));
-        assert_eq!(engine(&flags::Dist::default(), &[Engine::Podman, Engine::Buildah]), Some(Engine::Podman));
-        let buildah = flags::Dist { engine: Some(Engine::Buildah), ..flags::Dist::default() };
+        let engine = |request: &Request, found: &[Engine]| match Plan::new(&config, request, &machine(found))
+            .unwrap()
+            .image
+        {
+            ImageStep::Build(b) => Some(b.engine),
+            ImageStep::Skip => None,
+        };
+        assert_eq!(engine(&Request::default(), &[Engine::Buildx, Engine::Buildah]), Some(Engine::Buildx));
+        assert_eq!(engine(&Request::default(), &[Engine::Podman, Engine::Buildah]), Some(Engine::Podman));
+        let buildah = Request { engine: Some(Engine::Buildah), ..Request::default() };
         assert_eq!(engine(&buildah, &[Engine::Buildx]), Some(Engine::Buildah));
         // No engine here: dist writes the image itself, into target/extension.tar.
-        let ImageStep::Build(builtin) =
-            Plan::new(&config, &flags::Dist::default(), &machine(&[])).unwrap().image
+        let ImageStep::Build(builtin) = Plan::new(&config, &Request::default(), &machine(&[])).unwrap().image
         else {
             panic!("an image step")
         };
         assert_eq!(builtin.engine, Engine::Builtin);
         assert_eq!(builtin.output, Output::Oci("/work/sample/target/extension.tar".into()));
-        let none = flags::Dist { no_image: true, ..flags::Dist::default() };
+        let none = Request { no_image: true, ..Request::default() };
         assert_eq!(Plan::new(&config, &none, &machine(&[Engine::Buildx])).unwrap().image, ImageStep::Skip);
     }
 
@@ -782,7 +816,7 @@ mod tests {
     fn zigbuild_keeps_its_wrappers_in_the_target_folder_unless_the_user_chose_a_place() {
         let config = sample_config();
         let machine = Machine { zigbuild_cache_set: false, ..machine(&[]) };
-        let plan = Plan::new(&config, &flags::Dist::default(), &machine).unwrap();
+        let plan = Plan::new(&config, &Request::default(), &machine).unwrap();
         let wrappers =
             ("CARGO_ZIGBUILD_CACHE_DIR".to_string(), config.target_dir.join("xtask/zigbuild").to_string());
         for run in &plan.cargo_runs {
@@ -795,7 +829,7 @@ mod tests {
     fn a_deployment_target_set_by_the_user_is_left_alone() {
         let mut machine = machine(&[]);
         machine.macos_deployment_target = Some("13.0".into());
-        let plan = Plan::new(&sample_config(), &flags::Dist::default(), &machine).unwrap();
+        let plan = Plan::new(&sample_config(), &Request::default(), &machine).unwrap();
         assert!(plan.cargo_runs.iter().all(|r| r.env.is_empty()));
     }
 }

@@ -12,7 +12,6 @@
 //! is new enough (25+, for the containerd store), else Debian 13's packages unpacked under
 //! `target/tools/docker-engine` (see [`install_engine`]).
 
-use std::net::TcpListener;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -178,7 +177,7 @@ impl Services {
         )
         .context("starting dockerd")?;
 
-        let port = free_port()?;
+        let port = crate::util::process::free_port()?;
         let registry = format!("127.0.0.1:{port}");
         let registry_config = dir.join("registry.yml");
         std::fs::write(
@@ -318,10 +317,4 @@ pub fn stop(child: &mut Child, grace: Duration) {
     }
     let _ = child.kill();
     let _ = child.wait();
-}
-
-/// A port on 127.0.0.1 that nothing listens on right now.
-pub fn free_port() -> anyhow::Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port on 127.0.0.1")?;
-    Ok(listener.local_addr()?.port())
 }

@@ -124,3 +124,9 @@ pub fn socket_accepts(path: &camino::Utf8Path) -> bool {
 pub fn socket_accepts(path: &camino::Utf8Path) -> bool {
     path.exists()
 }
+
+/// A port on 127.0.0.1 that nothing listens on right now.
+pub fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port on 127.0.0.1")?;
+    Ok(listener.local_addr()?.port())
+}

@@ -9,14 +9,13 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::Value;
 use xshell::{cmd, Shell};
 
-use crate::cli::flags::{self, ImageReference};
 use crate::image::metadata::{label, Metadata};
 use crate::image::oci::{Layout, Tree};
 use crate::image::spec::ImageSpec;
 use crate::model::binary::{self, Cpu, Format};
+use crate::model::reference::ImageReference;
 use crate::model::rules;
 use crate::model::targets::{Os, Variant};
-use crate::plan::CONTEXT_DIR;
 pub use crate::util::report::{problem, problems_report as report, Problem};
 use crate::workspace::config::Config;
 use crate::workspace::machine::runs;
@@ -342,54 +341,11 @@ pub fn check_labels(labels: &BTreeMap<String, String>) -> Vec<Problem> {
     problems
 }
 
-// ---- The command ------------------------------------------------------------------------
-
-impl flags::Check {
-    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        let (layout, what) = if self.published {
-            let config = Config::load_current()?;
-            read_image(sh, &format!("{}:{}", config.image, config.tag), Where::Registry)?
-        } else if let Some(source) = &self.archive {
-            read_image(sh, source.as_str(), Where::Anywhere)?
-        } else {
-            return check_workspace();
-        };
-        let (problems, lines) = check_layout(&layout, &what)?;
-        for line in lines {
-            println!("{line}");
-        }
-        if !problems.is_empty() {
-            bail!("{}", report(&problems, &what));
-        }
-        println!("{what}: no problems found");
-        Ok(())
-    }
-}
-
-/// The config and the context dist wrote.
-fn check_workspace() -> anyhow::Result<()> {
-    let config = Config::load_current()?;
-    let context = config.target_dir.join(CONTEXT_DIR);
-    let mut problems = vec![];
-    if let Err(e) = rules::release_tag(&config.tag) {
-        problems.push(problem("tag", e));
-    }
-    if !context.is_dir() {
-        problems
-            .push(problem(context.to_string(), "does not exist: run `cargo xtask dist --no-image` first"));
-    } else {
-        problems.extend(check_context(&context, &config, &Variant::ALL));
-    }
-    if !problems.is_empty() {
-        bail!("{}", report(&problems, "the extension"));
-    }
-    println!("the extension: no problems found");
-    Ok(())
-}
+// ---- Reading an image from wherever it is -----------------------------------------------
 
 /// Where `read_image` may look.
-#[derive(Clone, Copy, PartialEq)]
-enum Where {
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Where {
     /// A file, a folder, docker's image store, then the registry.
     Anywhere,
     /// Only the registry: what users pull.
@@ -398,7 +354,7 @@ enum Where {
 
 /// An image from wherever `source` says: an archive file, a layout folder, an image in
 /// docker's store, or a registry.
-fn read_image(sh: &Shell, source: &str, place: Where) -> anyhow::Result<(Layout, String)> {
+pub fn read_image(sh: &Shell, source: &str, place: Where) -> anyhow::Result<(Layout, String)> {
     let path = Utf8Path::new(source);
     if path.is_file() {
         return Ok((Layout::read_archive(path)?, source.to_string()));
@@ -416,7 +372,7 @@ fn read_image(sh: &Shell, source: &str, place: Where) -> anyhow::Result<(Layout,
         anyhow::anyhow!("{source} is neither a file nor an image reference ({e}): give an OCI archive (`cargo xtask dist --oci PATH` writes one) or an image reference")
     })?;
     let in_docker = place == Where::Anywhere
-        && !names_registry(&reference.repository)
+        && reference.registry().is_none()
         && runs(sh, "docker", &["image", "inspect", "--format", "{{.Id}}", source]);
     if in_docker {
         let temp = sh.create_temp_dir().context("creating a temporary folder")?;
@@ -442,28 +398,12 @@ fn read_image(sh: &Shell, source: &str, place: Where) -> anyhow::Result<(Layout,
     let destination = format!("oci:{dir}");
     let remote = format!("docker://{source}");
     // Plain HTTP only for a registry on this machine, as Docker itself allows.
-    let tls = if is_loopback_registry(&reference.repository) {
-        "--src-tls-verify=false"
-    } else {
-        "--src-tls-verify=true"
-    };
+    let tls = if reference.is_loopback() { "--src-tls-verify=false" } else { "--src-tls-verify=true" };
     cmd!(sh, "skopeo copy --quiet --all {tls} {remote} {destination}")
         .quiet()
         .run()
         .with_context(|| format!("reading {source} from its registry with skopeo"))?;
     Ok((Layout::read_dir(&dir)?.keeping(temp), format!("{source} (registry)")))
-}
-
-/// Whether the repository's first component names a registry host.
-fn names_registry(repository: &str) -> bool {
-    repository.split_once('/').is_some_and(|(first, _)| first.contains(['.', ':']) || first == "localhost")
-}
-
-/// `localhost` or 127.0.0.0/8, with or without a port.
-pub fn is_loopback_registry(repository: &str) -> bool {
-    let host = repository.split('/').next().unwrap_or_default();
-    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-    host == "localhost" || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// One variant's files by name, and copies (in a private temporary folder, removed when

@@ -34,11 +34,10 @@ pub struct Machine {
 }
 
 impl Machine {
-    /// Reads this machine's facts for a workspace; puts the zig virtual environment on
-    /// the shell's PATH when there is one.
+    /// Reads this machine's facts for a workspace, changing nothing.
     pub fn probe(sh: &Shell, config: &Config) -> anyhow::Result<Machine> {
         let root = &config.root;
-        let zig_venv = crate::build::tools::activate_zig_venv(sh, &config.tools_dir());
+        let zig_venv = zig_venv_bin(&config.tools_dir());
         let rustc = cmd!(sh, "rustc -vV").quiet().read().context("running `rustc -vV`")?;
         let host = rustc
             .lines()
@@ -50,8 +49,7 @@ impl Machine {
             linkers: configured_linkers(root),
             engines: detect_engines(sh),
             macos_deployment_target: std::env::var("MACOSX_DEPLOYMENT_TARGET").ok().filter(|v| !v.is_empty()),
-            zigbuild_cache_set: std::env::var_os(crate::plan::ZIGBUILD_CACHE_DIR)
-                .is_some_and(|v| !v.is_empty()),
+            zigbuild_cache_set: std::env::var_os(ZIGBUILD_CACHE_DIR).is_some_and(|v| !v.is_empty()),
             zig_venv,
             source_date: source_date(sh, root)?,
         })
@@ -84,6 +82,23 @@ impl fmt::Display for SourceDate {
         };
         write!(f, "{} ({}, {from})", self.seconds, crate::util::time::rfc3339(self.seconds))
     }
+}
+
+/// The variable that tells cargo-zigbuild where to keep its linker wrappers (dist sets it
+/// per target folder, unless the user did).
+pub const ZIGBUILD_CACHE_DIR: &str = "CARGO_ZIGBUILD_CACHE_DIR";
+
+/// The virtual environment zig and cargo-zigbuild go into where pip refuses to install
+/// into the system's Python (PEP 668: Debian and Ubuntu's, Homebrew's).
+pub fn zig_venv(tools: &Utf8Path) -> Utf8PathBuf {
+    tools.join("zig-venv")
+}
+
+/// The virtual environment's bin folder, when setup made one (it holds cargo-zigbuild).
+/// Only looked at: the build puts it on PATH (`build::tools`).
+pub fn zig_venv_bin(tools: &Utf8Path) -> Option<Utf8PathBuf> {
+    let bin = zig_venv(tools).join("bin");
+    bin.join("cargo-zigbuild").is_file().then_some(bin)
 }
 
 /// The engines this machine has, in the order `dist` prefers them (the builtin one,

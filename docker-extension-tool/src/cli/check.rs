@@ -1,0 +1,55 @@
+//! `cargo xtask check`: the offline twin of `docker extension validate` (see `verify`).
+
+use anyhow::bail;
+use xshell::Shell;
+
+use crate::cli::flags;
+use crate::model::rules;
+use crate::model::targets::Variant;
+use crate::plan::CONTEXT_DIR;
+use crate::util::report::problem;
+use crate::verify::check::{check_context, check_layout, read_image, report, Where};
+use crate::workspace::config::Config;
+
+impl flags::Check {
+    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+        let (layout, what) = if self.published {
+            let config = Config::load_current()?;
+            read_image(sh, &format!("{}:{}", config.image, config.tag), Where::Registry)?
+        } else if let Some(source) = &self.archive {
+            read_image(sh, source.as_str(), Where::Anywhere)?
+        } else {
+            return check_workspace();
+        };
+        let (problems, lines) = check_layout(&layout, &what)?;
+        for line in lines {
+            println!("{line}");
+        }
+        if !problems.is_empty() {
+            bail!("{}", report(&problems, &what));
+        }
+        println!("{what}: no problems found");
+        Ok(())
+    }
+}
+
+/// The config and the context dist wrote.
+fn check_workspace() -> anyhow::Result<()> {
+    let config = Config::load_current()?;
+    let context = config.target_dir.join(CONTEXT_DIR);
+    let mut problems = vec![];
+    if let Err(e) = rules::release_tag(&config.tag) {
+        problems.push(problem("tag", e));
+    }
+    if !context.is_dir() {
+        problems
+            .push(problem(context.to_string(), "does not exist: run `cargo xtask dist --no-image` first"));
+    } else {
+        problems.extend(check_context(&context, &config, &Variant::ALL));
+    }
+    if !problems.is_empty() {
+        bail!("{}", report(&problems, "the extension"));
+    }
+    println!("the extension: no problems found");
+    Ok(())
+}

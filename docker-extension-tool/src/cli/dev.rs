@@ -1,0 +1,13 @@
+//! `cargo xtask dev`: the local dev loop (see `dev`).
+
+use xshell::Shell;
+
+use crate::cli::flags;
+use crate::dev::{self, Options};
+
+impl flags::Dev {
+    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+        let options = Options { browser: self.browser, once: self.once, debug: self.debug, port: self.port };
+        dev::run(sh, options)
+    }
+}

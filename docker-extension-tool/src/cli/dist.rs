@@ -1,0 +1,133 @@
+//! `cargo xtask dist`: config → request → plan → builds → verified context → image.
+
+use camino::Utf8Path;
+use xshell::Shell;
+
+use crate::build::cargo::Artifacts;
+use crate::build::{tools, ui};
+use crate::cli::flags;
+use crate::context::ownership::{resolve_destination, Ledger};
+use crate::context::staging::Placed;
+use crate::model::targets::Variant;
+use crate::pipeline::engine::ImageResult;
+use crate::pipeline::{build_ui, check_destination, compile, lay_out, TIMINGS_FILE};
+use crate::plan::image::{Attestations, Output};
+use crate::plan::{ImageStep, Plan, Profile, Request};
+use crate::util::report::{self, step};
+use crate::workspace::config::{current_dir, Config};
+use crate::workspace::machine::Machine;
+
+impl flags::Dist {
+    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+        let cwd = current_dir()?;
+        let (config, plan) = step("Reading the config and planning", || {
+            let config = Config::load(&cwd)?;
+            let request = self.request(&cwd);
+            let machine = Machine::probe(sh, &config)?;
+            let plan = Plan::new(&config, &request, &machine)?;
+            Ok((config, plan))
+        })?;
+        if self.dry_run {
+            print!("{plan}");
+            return Ok(());
+        }
+        sh.change_dir(&config.root);
+
+        let protected = config.protected();
+        let mut ledger = Ledger::open(&config.target_dir);
+        step("Checking where dist writes", || {
+            let names = plan.context_names();
+            for destination in plan.destinations() {
+                check_destination(sh, &destination, &protected, &ledger, &names)?;
+            }
+            Ok(())
+        })?;
+        if let Some(ui_build) = &plan.ui {
+            step("Checking the UI's sources", || ui::check_sources(&config.root, ui_build))?;
+        }
+        if let ImageStep::Build(build) = &plan.image {
+            step(&format!("Checking the image builder ({})", build.engine), || build.check(sh))?;
+        }
+        step("Checking the toolchain", || tools::ensure_for(sh, &plan.cargo_runs, &config.tools_dir()))?;
+        let mut artifacts = Artifacts::new();
+        compile(sh, &config, plan.cargo_runs.iter(), &mut artifacts)?;
+        build_ui(sh, &config, &plan)?;
+        let placed = lay_out(&config, &plan, &artifacts, &protected)?;
+
+        let image = match &plan.image {
+            ImageStep::Build(build) => {
+                let title =
+                    format!("Building the image with {} for {}", build.engine, platforms(&plan.variants));
+                Some(step(&title, || build.run(sh, &mut ledger))?)
+            }
+            ImageStep::Skip => None,
+        };
+        print!("{}", summary(&plan, &placed, image.as_ref()));
+        report::write_timings(&config.target_dir.join(TIMINGS_FILE))?;
+        Ok(())
+    }
+
+    /// What the flags ask of a plan, their paths made absolute where they really point.
+    pub fn request(&self, cwd: &Utf8Path) -> Request {
+        let output = match &self.output {
+            Some(Output::Oci(path)) => Some(Output::Oci(resolve_destination(cwd, path))),
+            other => other.clone(),
+        };
+        let attestations = if self.no_attest {
+            Attestations::None
+        } else if self.no_sbom {
+            Attestations::Provenance
+        } else {
+            Attestations::SbomAndProvenance
+        };
+        Request {
+            reference: self.reference.clone(),
+            output,
+            engine: self.engine,
+            builder: self.builder.clone(),
+            platform: self.platform,
+            build_with: self.build_with.clone(),
+            out: self.out.as_ref().map(|out| resolve_destination(cwd, out)),
+            no_image: self.no_image,
+            force: self.force,
+            attestations,
+            prebuilt: self.prebuilt.clone(),
+            profile: Profile::Release,
+        }
+    }
+}
+
+fn platforms(variants: &[Variant]) -> String {
+    variants.iter().map(|v| v.platform()).collect::<Vec<_>>().join(", ")
+}
+
+fn summary(plan: &Plan, placed: &[Placed], image: Option<&ImageResult>) -> String {
+    let mut rows =
+        vec![vec!["variant".into(), "path".into(), "built for".into(), "size".into(), "binary".into()]];
+    for p in placed {
+        let (variant, path) = p.dest.as_str().split_once('/').unwrap_or(("", p.dest.as_str()));
+        rows.push(vec![
+            variant.into(),
+            format!("/{path}"),
+            p.target.clone(),
+            report::size(p.size),
+            p.info.describe(),
+        ]);
+    }
+    let mut s = format!("\nExtension {}\n", plan.reference);
+    s.push_str(&report::table(&rows));
+    s.push_str(&format!("\n  context  {}\n", plan.context));
+    if let Some(image) = image {
+        s.push_str(&format!("  image    {}\n", image.reference));
+        if let Some(digest) = &image.digest {
+            s.push_str(&format!("  digest   {digest}\n"));
+        }
+        if let Some(archive) = &image.archive {
+            s.push_str(&format!("  archive  {archive}\n"));
+        }
+        if let Some(note) = &image.note {
+            s.push_str(&format!("  note     {note}\n"));
+        }
+    }
+    s
+}

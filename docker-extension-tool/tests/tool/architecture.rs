@@ -1,0 +1,443 @@
+//! The tool's layers, held by a test (as rust-analyzer's `tidy` holds its rules): the
+//! sources are parsed with syn, every reference between the tool's modules is collected
+//! (`use` trees, paths in code, paths in macro calls; `crate::`, `super::`, `self::` and
+//! child modules alike, `pub use` included), and the test fails on a reference from a
+//! lower layer to a higher one, or on a cycle among modules, naming the file and line.
+//! The order of the layers is the one list in ARCHITECTURE.md.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use syn::visit::Visit;
+
+/// A module of the crate: `["image", "spec"]`; the crate root is `[]`.
+type Module = Vec<String>;
+
+/// A reference from one module to another, where it is written.
+#[derive(Debug, Clone)]
+struct Edge {
+    from: Module,
+    to: Module,
+    file: String,
+    line: usize,
+}
+
+/// The layers, highest first, as ARCHITECTURE.md lists them between its markers.
+fn declared_layers(architecture: &str) -> Vec<String> {
+    let list = architecture
+        .split_once("<!-- layers:begin -->")
+        .and_then(|(_, rest)| rest.split_once("<!-- layers:end -->"))
+        .map(|(list, _)| list)
+        .expect("ARCHITECTURE.md lists the layers between <!-- layers:begin --> and <!-- layers:end -->");
+    list.lines()
+        .filter_map(|l| l.trim().strip_prefix("- `"))
+        .filter_map(|l| l.split_once('`').map(|(name, _)| name.trim_end_matches('/').to_string()))
+        .collect()
+}
+
+/// The module a source file is, from its path under `src/` (binaries are crates of their own).
+fn module_of(rel: &str) -> Option<Module> {
+    if rel == "main.rs" || rel.starts_with("bin/") {
+        return None;
+    }
+    let rel = rel.strip_suffix(".rs")?;
+    let mut parts: Vec<String> = rel.split('/').map(String::from).collect();
+    if parts.last().is_some_and(|p| p == "mod" || p == "lib") {
+        parts.pop();
+    }
+    Some(parts)
+}
+
+struct Collector<'a> {
+    file: &'a str,
+    /// The module being visited (inline `mod x { … }` blocks nest).
+    stack: Vec<Module>,
+    /// Per nesting level: the child modules declared there.
+    children: Vec<BTreeSet<String>>,
+    modules: &'a BTreeSet<Module>,
+    edges: Vec<Edge>,
+}
+
+impl Collector<'_> {
+    fn current(&self) -> &Module {
+        self.stack.last().expect("a module")
+    }
+
+    /// Records a reference, when `segments` lead into one of the crate's modules.
+    fn reference(&mut self, segments: &[String], line: usize) {
+        let Some(first) = segments.first() else { return };
+        let current = self.current().clone();
+        match first.as_str() {
+            "crate" => self.resolve(vec![], &segments[1..], line),
+            "self" => self.resolve(current, &segments[1..], line),
+            "super" => {
+                let (mut base, mut rest) = (current, segments);
+                while rest.first().is_some_and(|s| s == "super") {
+                    base.pop();
+                    rest = &rest[1..];
+                }
+                self.resolve(base, rest, line);
+            }
+            child if self.children.last().is_some_and(|c| c.contains(child)) => {
+                self.resolve(current, segments, line);
+            }
+            _ => {}
+        }
+    }
+
+    /// Records an edge to the longest known module that `base` + a prefix of `rest` names.
+    fn resolve(&mut self, base: Module, rest: &[String], line: usize) {
+        let mut target = base;
+        let mut found = self.modules.contains(&target).then(|| target.clone());
+        for segment in rest {
+            target.push(segment.clone());
+            if !self.modules.contains(&target) {
+                break;
+            }
+            found = Some(target.clone());
+        }
+        let from = self.file_module();
+        if let Some(to) = found.filter(|to| *to != from) {
+            self.edges.push(Edge { from, to, file: self.file.to_string(), line });
+        }
+    }
+
+    /// The file's own module (inline test modules belong to their file).
+    fn file_module(&self) -> Module {
+        self.stack[0].clone()
+    }
+
+    fn use_tree(&mut self, prefix: &mut Vec<String>, tree: &syn::UseTree) {
+        match tree {
+            syn::UseTree::Path(path) => {
+                prefix.push(path.ident.to_string());
+                self.use_tree(prefix, &path.tree);
+                prefix.pop();
+            }
+            syn::UseTree::Name(name) => {
+                let line = name.ident.span().start().line;
+                let mut full = prefix.clone();
+                if name.ident != "self" {
+                    full.push(name.ident.to_string());
+                }
+                self.reference(&full, line);
+            }
+            syn::UseTree::Rename(rename) => {
+                let line = rename.ident.span().start().line;
+                let mut full = prefix.clone();
+                if rename.ident != "self" {
+                    full.push(rename.ident.to_string());
+                }
+                self.reference(&full, line);
+            }
+            syn::UseTree::Glob(glob) => {
+                let line = glob.star_token.span.start().line;
+                self.reference(&prefix.clone(), line);
+            }
+            syn::UseTree::Group(group) => {
+                for tree in &group.items {
+                    self.use_tree(prefix, tree);
+                }
+            }
+        }
+    }
+}
+
+fn declared_children(items: &[syn::Item]) -> BTreeSet<String> {
+    items
+        .iter()
+        .filter_map(|item| match item {
+            syn::Item::Mod(m) => Some(m.ident.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+impl<'ast> Visit<'ast> for Collector<'_> {
+    fn visit_item_mod(&mut self, item: &'ast syn::ItemMod) {
+        if let Some((_, items)) = &item.content {
+            let mut module = self.current().clone();
+            module.push(item.ident.to_string());
+            self.stack.push(module);
+            self.children.push(declared_children(items));
+            for item in items {
+                self.visit_item(item);
+            }
+            self.children.pop();
+            self.stack.pop();
+        }
+    }
+
+    fn visit_visibility(&mut self, _: &'ast syn::Visibility) {
+        // `pub(crate)`, `pub(super)`: who may see an item, not a use of a module.
+    }
+
+    fn visit_item_use(&mut self, item: &'ast syn::ItemUse) {
+        self.use_tree(&mut vec![], &item.tree);
+    }
+
+    fn visit_path(&mut self, path: &'ast syn::Path) {
+        let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+        if let Some(first) = path.segments.first() {
+            self.reference(&segments, first.ident.span().start().line);
+        }
+        syn::visit::visit_path(self, path);
+    }
+
+    fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+        // Macro bodies are tokens: find `crate :: a :: b` (and `super ::`) runs in them.
+        let tokens: Vec<proc_macro2::TokenTree> = flatten(mac.tokens.clone());
+        let mut i = 0;
+        while i < tokens.len() {
+            if let proc_macro2::TokenTree::Ident(ident) = &tokens[i] {
+                if ident == "crate" || ident == "super" {
+                    let line = ident.span().start().line;
+                    let mut segments = vec![ident.to_string()];
+                    let mut j = i + 1;
+                    while j + 2 < tokens.len() + 1 && is_colons(&tokens[j..]) {
+                        match tokens.get(j + 2) {
+                            Some(proc_macro2::TokenTree::Ident(next)) => segments.push(next.to_string()),
+                            _ => break,
+                        }
+                        j += 3;
+                    }
+                    self.reference(&segments, line);
+                    i = j;
+                    continue;
+                }
+            }
+            i += 1;
+        }
+        syn::visit::visit_macro(self, mac);
+    }
+}
+
+fn flatten(stream: proc_macro2::TokenStream) -> Vec<proc_macro2::TokenTree> {
+    let mut out = vec![];
+    for tree in stream {
+        match tree {
+            proc_macro2::TokenTree::Group(group) => out.extend(flatten(group.stream())),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn is_colons(tokens: &[proc_macro2::TokenTree]) -> bool {
+    matches!(
+        (tokens.first(), tokens.get(1)),
+        (Some(proc_macro2::TokenTree::Punct(a)), Some(proc_macro2::TokenTree::Punct(b)))
+            if a.as_char() == ':' && b.as_char() == ':'
+    )
+}
+
+/// Every reference between the crate's modules in `sources` (path under src/ → text).
+fn edges(sources: &BTreeMap<String, String>) -> Vec<Edge> {
+    let modules: BTreeSet<Module> = sources.keys().filter_map(|rel| module_of(rel)).collect();
+    let mut edges = vec![];
+    for (rel, text) in sources {
+        let Some(module) = module_of(rel) else { continue };
+        let file = syn::parse_file(text).unwrap_or_else(|e| panic!("{rel} does not parse: {e}"));
+        let mut collector = Collector {
+            file: rel,
+            stack: vec![module],
+            children: vec![declared_children(&file.items)],
+            modules: &modules,
+            edges: vec![],
+        };
+        collector.visit_file(&file);
+        let mut seen = BTreeSet::new();
+        edges.extend(collector.edges.into_iter().filter(|e| seen.insert((e.to.clone(), e.line))));
+    }
+    edges
+}
+
+/// What breaks the layering: upward references and cycles, one sentence each.
+fn violations(sources: &BTreeMap<String, String>, layers: &[String]) -> Vec<String> {
+    let rank = |module: &Module| -> usize {
+        match module.first() {
+            // The crate root sits above every layer.
+            None => usize::MAX,
+            Some(first) => {
+                let at = layers.iter().position(|l| l == first);
+                layers.len()
+                    - at.unwrap_or_else(|| panic!("the module `{first}` is in no layer of ARCHITECTURE.md"))
+            }
+        }
+    };
+    let name = |m: &Module| if m.is_empty() { "crate".to_string() } else { m.join("::") };
+    let edges = edges(sources);
+    let mut found = vec![];
+    for edge in &edges {
+        if rank(&edge.to) > rank(&edge.from) {
+            found.push(format!(
+                "src/{}:{}: `{}` uses `{}`, a higher layer",
+                edge.file,
+                edge.line,
+                name(&edge.from),
+                name(&edge.to)
+            ));
+        }
+    }
+    // Cycles: strongly connected components of more than one module (Tarjan).
+    let mut graph: BTreeMap<&Module, BTreeSet<&Module>> = BTreeMap::new();
+    for edge in &edges {
+        graph.entry(&edge.from).or_default().insert(&edge.to);
+        graph.entry(&edge.to).or_default();
+    }
+    for component in strongly_connected(&graph) {
+        if component.len() < 2 {
+            continue;
+        }
+        let members: BTreeSet<&Module> = component.iter().copied().collect();
+        let inside: Vec<String> = edges
+            .iter()
+            .filter(|e| members.contains(&e.from) && members.contains(&e.to))
+            .map(|e| format!("src/{}:{} ({} → {})", e.file, e.line, name(&e.from), name(&e.to)))
+            .collect();
+        found.push(format!(
+            "a cycle among {}: {}",
+            component.iter().map(|m| format!("`{}`", name(m))).collect::<Vec<_>>().join(", "),
+            inside.join("; ")
+        ));
+    }
+    found
+}
+
+fn strongly_connected<'a>(graph: &BTreeMap<&'a Module, BTreeSet<&'a Module>>) -> Vec<Vec<&'a Module>> {
+    struct State<'a> {
+        index: BTreeMap<&'a Module, usize>,
+        low: BTreeMap<&'a Module, usize>,
+        stack: Vec<&'a Module>,
+        on_stack: BTreeSet<&'a Module>,
+        next: usize,
+        out: Vec<Vec<&'a Module>>,
+    }
+    fn visit<'a>(node: &'a Module, graph: &BTreeMap<&'a Module, BTreeSet<&'a Module>>, s: &mut State<'a>) {
+        s.index.insert(node, s.next);
+        s.low.insert(node, s.next);
+        s.next += 1;
+        s.stack.push(node);
+        s.on_stack.insert(node);
+        for &next in &graph[node] {
+            if !s.index.contains_key(next) {
+                visit(next, graph, s);
+                let low = s.low[node].min(s.low[next]);
+                s.low.insert(node, low);
+            } else if s.on_stack.contains(next) {
+                let low = s.low[node].min(s.index[next]);
+                s.low.insert(node, low);
+            }
+        }
+        if s.low[node] == s.index[node] {
+            let mut component = vec![];
+            while let Some(top) = s.stack.pop() {
+                s.on_stack.remove(top);
+                component.push(top);
+                if top == node {
+                    break;
+                }
+            }
+            s.out.push(component);
+        }
+    }
+    let mut state = State {
+        index: BTreeMap::new(),
+        low: BTreeMap::new(),
+        stack: vec![],
+        on_stack: BTreeSet::new(),
+        next: 0,
+        out: vec![],
+    };
+    for &node in graph.keys() {
+        if !state.index.contains_key(node) {
+            visit(node, graph, &mut state);
+        }
+    }
+    state.out
+}
+
+fn tool_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read_sources(src: &Path) -> BTreeMap<String, String> {
+    let mut sources = BTreeMap::new();
+    let mut stack = vec![src.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let rel = path.strip_prefix(src).unwrap().to_str().unwrap().replace('\\', "/");
+                sources.insert(rel, std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    sources
+}
+
+#[test]
+fn layers_are_used_downward_only_and_no_module_cycle() {
+    let architecture = std::fs::read_to_string(tool_dir().join("ARCHITECTURE.md")).unwrap();
+    let layers = declared_layers(&architecture);
+    assert!(layers.len() >= 8, "{layers:?}");
+    let sources = read_sources(&tool_dir().join("src"));
+    // Every folder of src/ is a declared layer, and every layer a folder.
+    let folders: BTreeSet<String> = sources
+        .keys()
+        .filter_map(|rel| rel.split_once('/').map(|(d, _)| d.to_string()))
+        .filter(|d| d != "bin")
+        .collect();
+    assert_eq!(
+        folders,
+        layers.iter().cloned().collect::<BTreeSet<_>>(),
+        "src/'s folders and ARCHITECTURE.md's layers"
+    );
+    let found = violations(&sources, &layers);
+    assert!(found.is_empty(), "{} violations of the layering:\n{}", found.len(), found.join("\n"));
+    // The analysis does see the tool's references (it would pass on an empty graph).
+    assert!(edges(&sources).len() > 100);
+}
+
+#[test]
+fn the_check_finds_a_planted_cycle_and_an_upward_reference() {
+    let layers: Vec<String> = ["high", "low"].map(String::from).to_vec();
+    let sources: BTreeMap<String, String> = [
+        ("lib.rs", "pub mod high;\npub mod low;\n"),
+        ("high/mod.rs", "pub mod a;\n"),
+        ("high/a.rs", "use crate::low::b::Thing;\npub struct Top;\n"),
+        ("low/mod.rs", "pub mod b;\npub mod c;\n"),
+        (
+            "low/b.rs",
+            "pub struct Thing;\npub fn f() {\n    let _ = crate::high::a::Top;\n    super::c::g();\n}\n",
+        ),
+        ("low/c.rs", "use super::b;\npub fn g() {\n    b::f();\n}\n"),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .into_iter()
+    .collect();
+    let found = violations(&sources, &layers);
+    assert!(
+        found.iter().any(|v| v == "src/low/b.rs:3: `low::b` uses `high::a`, a higher layer"),
+        "{found:#?}"
+    );
+    assert!(
+        found.iter().any(|v| v.starts_with("a cycle among `low::b`, `low::c`")
+            || v.starts_with("a cycle among `low::c`, `low::b`")),
+        "{found:#?}"
+    );
+    assert!(found.iter().any(|v| v.contains("src/low/c.rs:1 (low::c → low::b)")), "{found:#?}");
+    assert_eq!(found.len(), 2, "{found:#?}");
+    // A macro's body counts too.
+    let mut with_macro = sources.clone();
+    with_macro.insert(
+        "low/b.rs".into(),
+        "pub struct Thing;\npub fn f() {\n    println!(\"{:?}\", crate::high::a::Top);\n}\n".into(),
+    );
+    with_macro.insert("low/c.rs".into(), "pub fn g() {}\n".into());
+    let found = violations(&with_macro, &layers);
+    assert_eq!(found[0], "src/low/b.rs:3: `low::b` uses `high::a`, a higher layer");
+    assert!(found[1].starts_with("a cycle among"), "high uses low, low uses high: {found:#?}");
+}
