@@ -9,13 +9,23 @@ use std::thread;
 use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
 use cargo_metadata::Message;
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
+use crate::model::targets::is_apple;
 use crate::plan::CargoRun;
+use crate::util::report::Report;
 use crate::workspace::machine::ZIGBUILD_CACHE_DIR;
 
-/// (package, bin, target) -> the executable cargo reported.
-pub type Artifacts = BTreeMap<(String, String, String), Utf8PathBuf>;
+/// Which binary a build made: its package, its `[[bin]]` name and the target.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ArtifactKey {
+    pub package: String,
+    pub bin: String,
+    pub target: String,
+}
+
+/// The executables cargo reported, by what they are.
+pub type Artifacts = BTreeMap<ArtifactKey, Utf8PathBuf>;
 
 /// A binary cargo built, as its JSON messages report it.
 pub struct BuiltBinary {
@@ -48,7 +58,7 @@ const WRAPPERS_LOCK: &str = ".cargo-xtask.lock";
 /// wrappers (in CARGO_ZIGBUILD_CACHE_DIR, see the plan) before cargo takes its own lock on
 /// the target folder, so a second run beside the first could rewrite a wrapper the first
 /// is executing ("Text file busy"). Cargo would make the second wait anyway.
-fn lock_zigbuild_wrappers(run: &CargoRun) -> anyhow::Result<Option<std::fs::File>> {
+fn lock_zigbuild_wrappers(run: &CargoRun, report: &Report) -> anyhow::Result<Option<std::fs::File>> {
     let Some((_, dir)) = run.env.iter().find(|(key, _)| key == ZIGBUILD_CACHE_DIR) else {
         return Ok(None);
     };
@@ -60,14 +70,14 @@ fn lock_zigbuild_wrappers(run: &CargoRun) -> anyhow::Result<Option<std::fs::File
         .write(true)
         .open(&path)
         .with_context(|| format!("opening {path}"))?;
-    lock_exclusive(&file).with_context(|| format!("locking {path}"))?;
+    lock_exclusive(&file, report).with_context(|| format!("locking {path}"))?;
     Ok(Some(file))
 }
 
 /// Takes an exclusive lock on the file (released when it is closed), saying so when it
 /// has to wait for another build.
 #[cfg(unix)]
-fn lock_exclusive(file: &std::fs::File) -> std::io::Result<()> {
+fn lock_exclusive(file: &std::fs::File, report: &Report) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     let fd = file.as_raw_fd();
     // SAFETY: flock only reads the descriptor, which `file` keeps open.
@@ -78,7 +88,7 @@ fn lock_exclusive(file: &std::fs::File) -> std::io::Result<()> {
     if error.raw_os_error() != Some(libc::EWOULDBLOCK) {
         return Err(error);
     }
-    crate::util::report::say("    (waiting for another cargo-zigbuild run of this workspace to finish)");
+    report.say("    (waiting for another cargo-zigbuild run of this workspace to finish)");
     // SAFETY: as above.
     if unsafe { libc::flock(fd, libc::LOCK_EX) } == 0 {
         Ok(())
@@ -88,7 +98,7 @@ fn lock_exclusive(file: &std::fs::File) -> std::io::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn lock_exclusive(_: &std::fs::File) -> std::io::Result<()> {
+fn lock_exclusive(_: &std::fs::File, _: &Report) -> std::io::Result<()> {
     Ok(()) // no flock here; cargo's own lock still orders the builds
 }
 
@@ -96,17 +106,17 @@ fn lock_exclusive(_: &std::fs::File) -> std::io::Result<()> {
 /// executables it produced.
 pub fn run(
     sh: &Shell,
+    report: &Report,
     run: &CargoRun,
     packages_by_manifest: &BTreeMap<Utf8PathBuf, String>,
     root: &Utf8Path,
     target_dir: &Utf8Path,
 ) -> anyhow::Result<Artifacts> {
     let argv = run.argv();
-    let (program, args) = argv.split_first().expect("a cargo run has a program");
-    let _wrappers = lock_zigbuild_wrappers(run)?;
-    crate::util::report::say(&format!("    $ {}", run.display()));
-    let mut command: std::process::Command =
-        cmd!(sh, "{program} {args...}").envs(run.env.iter().map(|(k, v)| (k, v))).into();
+    let _wrappers = lock_zigbuild_wrappers(run, report)?;
+    report.say(&format!("    $ {}", run.display()));
+    let mut command: std::process::Command = argv.cmd(sh).envs(run.env.iter().map(|(k, v)| (k, v))).into();
+    let program = argv.program();
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = command.spawn().with_context(|| format!("starting `{program}`"))?;
 
@@ -138,12 +148,12 @@ pub fn run(
         let executable = host_path(executable, target_dir);
         let package = package_of(&manifest_path, packages_by_manifest, root)
             .with_context(|| format!("cargo built {manifest_path}, which is not in this workspace"))?;
-        artifacts.insert((package, name, target), executable);
+        artifacts.insert(ArtifactKey { package, bin: name, target }, executable);
     }
     let status = child.wait().context("waiting for cargo")?;
     let frameworks = watcher.join().unwrap_or_default();
     if !status.success() {
-        let apple: Vec<&String> = run.targets.iter().filter(|t| t.ends_with("-apple-darwin")).collect();
+        let apple: Vec<&String> = run.targets.iter().filter(|t| is_apple(t)).collect();
         if !frameworks.is_empty() && !apple.is_empty() {
             let sdk_hint = if std::env::var_os("SDKROOT").is_some() {
                 "SDKROOT is set, but the linker found no such framework in it: point SDKROOT at a MacOSX SDK folder (MacOSX.sdk, with System/Library/Frameworks inside)"
@@ -158,7 +168,7 @@ pub fn run(
                 frameworks.join(", "),
             );
         }
-        bail!("`{}` failed ({status}); its errors are above", argv.join(" "));
+        bail!("`{argv}` failed ({status}); its errors are above");
     }
     Ok(artifacts)
 }

@@ -8,6 +8,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
 use crate::model::targets::Builder;
+use crate::plan::image::RegistryClient;
 use crate::plan::CargoRun;
 use crate::workspace::machine::{runs, version, zig_venv, zig_venv_bin};
 
@@ -193,4 +194,22 @@ pub fn ensure_cross(sh: &Shell) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+impl RegistryClient {
+    /// Builds the registry client when it is missing or out of date (cargo decides: a
+    /// second build is a no-op), and returns it. The first one compiles an HTTP and TLS
+    /// stack: a minute or so.
+    pub fn ensure(&self, sh: &Shell) -> anyhow::Result<Utf8PathBuf> {
+        let install = self.install();
+        if !self.program().is_file() {
+            eprintln!("    building the registry client (once, on the first push): {install}");
+        }
+        install
+            .cmd(sh)
+            .quiet()
+            .run()
+            .with_context(|| format!("building the registry client: `{install}` failed"))?;
+        Ok(self.program())
+    }
 }

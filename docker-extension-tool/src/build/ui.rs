@@ -10,6 +10,7 @@ use xshell::{cmd, Shell};
 use crate::plan::UiBuild;
 use crate::util::files::files_under;
 use crate::util::files::write_atomic;
+use crate::util::report::Report;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum UiOutcome {
@@ -19,7 +20,7 @@ pub enum UiOutcome {
 
 /// Installs the UI's npm packages when `node_modules` is stale: `npm ci` from the lock
 /// file, or `npm install` where there is none yet. The one rule, for dist and setup alike.
-pub fn install_packages(sh: &Shell, dir: &Utf8Path) -> anyhow::Result<()> {
+pub fn install_packages(sh: &Shell, report: &Report, dir: &Utf8Path) -> anyhow::Result<()> {
     if !dir.join("package.json").is_file() || !node_modules_stale(dir) {
         return Ok(());
     }
@@ -28,10 +29,10 @@ pub fn install_packages(sh: &Shell, dir: &Utf8Path) -> anyhow::Result<()> {
     }
     let _dir = sh.push_dir(dir);
     if dir.join("package-lock.json").is_file() {
-        crate::util::report::say("    $ npm ci (node_modules is missing or older than package-lock.json)");
+        report.say("    $ npm ci (node_modules is missing or older than package-lock.json)");
         cmd!(sh, "npm ci --no-audit --no-fund").quiet().run().context("`npm ci` failed in the UI folder")
     } else {
-        crate::util::report::say("    $ npm install (no package-lock.json yet)");
+        report.say("    $ npm install (no package-lock.json yet)");
         cmd!(sh, "npm install --no-audit --no-fund")
             .quiet()
             .run()
@@ -39,16 +40,22 @@ pub fn install_packages(sh: &Shell, dir: &Utf8Path) -> anyhow::Result<()> {
     }
 }
 
-pub fn build(sh: &Shell, ui: &UiBuild, stamp: &Utf8Path, workspace: &Utf8Path) -> anyhow::Result<UiOutcome> {
+pub fn build(
+    sh: &Shell,
+    report: &Report,
+    ui: &UiBuild,
+    stamp: &Utf8Path,
+    workspace: &Utf8Path,
+) -> anyhow::Result<UiOutcome> {
     check_sources(workspace, ui)?;
-    install_packages(sh, &ui.dir)?;
+    install_packages(sh, report, &ui.dir)?;
     let fingerprint = fingerprint(ui)?;
     let previous = std::fs::read_to_string(stamp).unwrap_or_default();
     if previous.trim() == fingerprint && ui.output.join("index.html").is_file() {
         return Ok(UiOutcome::UpToDate);
     }
     let (program, args) = ui.command.split_first().context("the UI build command is empty")?;
-    crate::util::report::say(&format!("    $ {}", ui.command.join(" ")));
+    report.say(&format!("    $ {}", ui.command.join(" ")));
     {
         let _dir = sh.push_dir(&ui.dir);
         cmd!(sh, "{program} {args...}")

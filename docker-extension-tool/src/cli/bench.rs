@@ -17,12 +17,12 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
+use crate::cli::dist::IMAGE_STEP;
 use crate::cli::flags;
 use crate::model::engine::Engine;
-use crate::pipeline::TIMINGS_FILE;
 use crate::plan::image::SERVER_VERSION;
 use crate::plan::Plan;
 use crate::testing::services::{self, Services};
@@ -62,11 +62,12 @@ impl flags::Bench {
         eprintln!("==> Warming up: cargo xtask dist --no-image, then once per engine");
         cmd!(sh, "{xtask} dist --no-image").quiet().ignore_stdout().ignore_stderr().run()?;
         let archive = |engine: Engine| config.target_dir.join(format!("xtask/bench-{engine}.tar"));
+        let events = config.target_dir.join("xtask/bench-dist-events.json");
         let dist_with = |engine: Engine| -> anyhow::Result<(Duration, f64)> {
             let engine_name = engine.name();
             let out = archive(engine);
             let elapsed = time(|| {
-                cmd!(sh, "{xtask} dist --engine {engine_name} --oci {out}")
+                cmd!(sh, "{xtask} dist --engine {engine_name} --oci {out} --events {events}")
                     .envs(docker_env.iter().map(|(k, v)| (*k, v.as_str())))
                     .quiet()
                     .ignore_stdout()
@@ -74,7 +75,7 @@ impl flags::Bench {
                     .run()
             })
             .with_context(|| format!("dist --engine {engine_name}"))?;
-            Ok((elapsed, image_step_seconds(&config)?))
+            Ok((elapsed, image_step_seconds(&events)?))
         };
         for &engine in &engines {
             dist_with(engine)?;
@@ -90,9 +91,8 @@ impl flags::Bench {
             })?);
             cargo.push(time(|| {
                 for run in &plan.cargo_runs {
-                    let argv = run.argv();
-                    let (program, args) = argv.split_first().expect("a program");
-                    cmd!(sh, "{program} {args...}")
+                    run.argv()
+                        .cmd(sh)
                         .envs(run.env.iter().map(|(k, v)| (k, v)))
                         .quiet()
                         .ignore_stdout()
@@ -209,10 +209,11 @@ fn dev_latencies(
     env: &[(&'static str, String)],
     rounds: usize,
 ) -> anyhow::Result<Vec<Duration>> {
-    use std::io::{BufRead, BufReader};
+    let events = copy.root.join("target/dev-events.jsonl");
+    let _ = std::fs::remove_file(&events);
     let mut command = std::process::Command::new(xtask);
     command
-        .args(["dev", "--browser"])
+        .args(["dev", "--browser", "--events", events.as_str()])
         .current_dir(&copy.root)
         // A target folder of its own: cargo's fingerprints do not depend on the checkout's
         // folder, so sharing the workspace's would make cargo check this copy's files for
@@ -220,39 +221,47 @@ fn dev_latencies(
         .env("CARGO_TARGET_DIR", copy.root.join("target"))
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped());
+        .stderr(std::process::Stdio::null());
     let mut dev = crate::util::process::Group::spawn("dev --browser", command)?;
-    let stderr = dev.child.stderr.take().context("dev's stderr")?;
-    let (lines, received) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let wait_for = |needle: &str| -> anyhow::Result<()> {
+    // The events dev has written so far; waits for the next one of a kind.
+    let mut seen = 0;
+    let mut next_event = |kind: &str| -> anyhow::Result<serde_json::Value> {
+        let start = Instant::now();
         loop {
-            let line = received
-                .recv_timeout(Duration::from_secs(300))
-                .with_context(|| format!("dev --browser printed no {needle:?}"))?;
-            if line.contains(needle) {
-                return Ok(());
+            let text = std::fs::read_to_string(&events).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            while seen < lines.len() {
+                let event: serde_json::Value = serde_json::from_str(lines[seen])
+                    .with_context(|| format!("{events} holds a line that is not JSON"))?;
+                seen += 1;
+                if event["event"] == "failed" {
+                    anyhow::bail!("the dev loop failed: {}", event["error"]);
+                }
+                if event["event"] == kind {
+                    return Ok(event);
+                }
             }
-            if line.starts_with("rebuilding") && line.contains("failed") {
-                anyhow::bail!("the dev loop failed: {line}");
+            if dev.exited().is_some() {
+                anyhow::bail!("dev --browser exited before its {kind:?} event");
             }
+            if start.elapsed() > Duration::from_secs(300) {
+                anyhow::bail!("dev --browser wrote no {kind:?} event in 300 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     };
     let result = (|| {
-        wait_for("Watching the backend")?;
+        next_event("watching")?;
         let mut latencies = vec![];
         for i in 0..=rounds {
             let start = Instant::now();
             let mut file = std::fs::OpenOptions::new().append(true).open(main_rs)?;
             std::io::Write::write_all(&mut file, format!("// bench change {i}\n").as_bytes())?;
             drop(file);
-            wait_for("restarted the backend")?;
+            let rebuilt = next_event("rebuilt")?;
+            if rebuilt["delivered"] != "backend-restarted" {
+                anyhow::bail!("the dev loop rebuilt without restarting the backend: {rebuilt}");
+            }
             // The first change also warms what the dev profile builds: not counted.
             if i > 0 {
                 latencies.push(start.elapsed());
@@ -264,18 +273,18 @@ fn dev_latencies(
     result
 }
 
-/// How long the last dist's image step took, from the timings it recorded.
-fn image_step_seconds(config: &Config) -> anyhow::Result<f64> {
-    let path = config.target_dir.join(TIMINGS_FILE);
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-    let report: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("parsing {path}"))?;
+/// How long a dist's image step took, from the events it wrote (`--events`).
+fn image_step_seconds(events: &Utf8Path) -> anyhow::Result<f64> {
+    let text = std::fs::read_to_string(events).with_context(|| format!("reading {events}"))?;
+    let report: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {events}"))?;
     report["steps"]
         .as_array()
         .into_iter()
         .flatten()
-        .find(|s| s["step"].as_str().is_some_and(|t| t.starts_with("Building the image")))
+        .find(|s| s["key"] == IMAGE_STEP)
         .and_then(|s| s["seconds"].as_f64())
-        .with_context(|| format!("{path} records no image step"))
+        .with_context(|| format!("{events} records no image step"))
 }
 
 fn time(f: impl FnOnce() -> xshell::Result<()>) -> anyhow::Result<Duration> {

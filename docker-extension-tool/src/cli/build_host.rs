@@ -7,18 +7,20 @@ use std::collections::BTreeSet;
 
 use xshell::Shell;
 
-use crate::build::cargo::{self, Artifacts};
+use crate::build::cargo::Artifacts;
 use crate::build::tools;
 use crate::cli::flags;
 use crate::context::ownership::{check_context_destination, refuse_tracked, resolve_destination};
 use crate::context::staging::Staging;
+use crate::pipeline::compile;
 use crate::plan::host_binary_builds;
-use crate::util::report::{self, step};
+use crate::util::report::{self, Report};
 use crate::workspace::config::{current_dir, Config};
 use crate::workspace::machine::Machine;
 
 impl flags::BuildHost {
     pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+        let report = Report::new();
         let cwd = current_dir()?;
         let config = Config::load(&cwd)?;
         let out = resolve_destination(&cwd, &self.out);
@@ -28,24 +30,14 @@ impl flags::BuildHost {
         // The folder holds one folder per target: only what build-host wrote is replaced.
         let protected = config.protected();
         let names: BTreeSet<String> = self.targets.iter().cloned().collect();
-        step(&format!("Checking {out}"), || {
+        report.step(&format!("Checking {out}"), || {
             check_context_destination(&out, &protected, &names)?;
             refuse_tracked(sh, &protected.root, &out, "choose a new folder for --out")
         })?;
-        step("Checking the toolchain", || tools::ensure_for(sh, &runs, &config.tools_dir()))?;
+        report.step("Checking the toolchain", || tools::ensure_for(sh, &runs, &config.tools_dir()))?;
         let mut artifacts = Artifacts::new();
-        for run in &runs {
-            let title = format!(
-                "Building {} with {} for {}",
-                run.packages.join(", "),
-                run.builder,
-                run.targets.join(", ")
-            );
-            artifacts.extend(step(&title, || {
-                cargo::run(sh, run, &config.members, &config.root, &config.target_dir)
-            })?);
-        }
-        let placed = step(&format!("Writing {out}"), || {
+        compile(sh, &report, &config, runs.iter(), &mut artifacts)?;
+        let placed = report.step(&format!("Writing {out}"), || {
             let staging = Staging::new(&out)?;
             let placed = staging.lay_out(&files, &artifacts, &config.root)?;
             staging.commit(&protected, &names)?;

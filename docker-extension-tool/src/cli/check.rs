@@ -1,11 +1,13 @@
 //! `cargo xtask check`: the offline twin of `docker extension validate` (see `verify`).
 
 use anyhow::bail;
+use camino::Utf8PathBuf;
 use xshell::Shell;
 
 use crate::cli::flags;
 use crate::model::rules;
 use crate::model::targets::Variant;
+use crate::plan::image::RegistryClient;
 use crate::plan::CONTEXT_DIR;
 use crate::util::report::problem;
 use crate::verify::check::{check_context, check_layout, read_image, report, Where};
@@ -13,11 +15,19 @@ use crate::workspace::config::Config;
 
 impl flags::Check {
     pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+        // Where the registry client is built if one is needed (no skopeo): the workspace's
+        // target folder, or, outside any workspace, the temporary folder.
+        let config = Config::load_current();
+        let target = match &config {
+            Ok(config) => config.target_dir.clone(),
+            Err(_) => Utf8PathBuf::try_from(std::env::temp_dir())?.join("docker-extension-tool"),
+        };
+        let client = RegistryClient::in_target(&target);
         let (layout, what) = if self.published {
-            let config = Config::load_current()?;
-            read_image(sh, &format!("{}:{}", config.image, config.tag), Where::Registry)?
+            let config = config?;
+            read_image(sh, &format!("{}:{}", config.image, config.tag), Where::Registry, &client)?
         } else if let Some(source) = &self.archive {
-            read_image(sh, source.as_str(), Where::Anywhere)?
+            read_image(sh, source.as_str(), Where::Anywhere, &client)?
         } else {
             return check_workspace();
         };

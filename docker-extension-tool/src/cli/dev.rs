@@ -7,7 +7,13 @@ use crate::dev::{self, Options};
 
 impl flags::Dev {
     pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        let options = Options { browser: self.browser, once: self.once, debug: self.debug, port: self.port };
+        let options = Options {
+            browser: self.browser,
+            once: self.once,
+            debug: self.debug,
+            port: self.port,
+            events: self.events,
+        };
         dev::run(sh, options)
     }
 }

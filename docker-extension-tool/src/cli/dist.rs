@@ -10,17 +10,22 @@ use crate::context::ownership::{resolve_destination, Ledger};
 use crate::context::staging::Placed;
 use crate::model::targets::Variant;
 use crate::pipeline::engine::ImageResult;
-use crate::pipeline::{build_ui, check_destination, compile, lay_out, TIMINGS_FILE};
+use crate::pipeline::{build_ui, check_destination, compile, lay_out};
 use crate::plan::image::{Attestations, Output};
 use crate::plan::{ImageStep, Plan, Profile, Request};
-use crate::util::report::{self, step};
+use crate::util::files::write_atomic;
+use crate::util::report::{self, Report};
 use crate::workspace::config::{current_dir, Config};
 use crate::workspace::machine::Machine;
 
+/// The key of dist's image step in its `--events` (what `bench` reads).
+pub const IMAGE_STEP: &str = "image";
+
 impl flags::Dist {
     pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+        let report = Report::new();
         let cwd = current_dir()?;
-        let (config, plan) = step("Reading the config and planning", || {
+        let (config, plan) = report.step("Reading the config and planning", || {
             let config = Config::load(&cwd)?;
             let request = self.request(&cwd);
             let machine = Machine::probe(sh, &config)?;
@@ -35,7 +40,7 @@ impl flags::Dist {
 
         let protected = config.protected();
         let mut ledger = Ledger::open(&config.target_dir);
-        step("Checking where dist writes", || {
+        report.step("Checking where dist writes", || {
             let names = plan.context_names();
             for destination in plan.destinations() {
                 check_destination(sh, &destination, &protected, &ledger, &names)?;
@@ -43,27 +48,32 @@ impl flags::Dist {
             Ok(())
         })?;
         if let Some(ui_build) = &plan.ui {
-            step("Checking the UI's sources", || ui::check_sources(&config.root, ui_build))?;
+            report.step("Checking the UI's sources", || ui::check_sources(&config.root, ui_build))?;
         }
         if let ImageStep::Build(build) = &plan.image {
-            step(&format!("Checking the image builder ({})", build.engine), || build.check(sh))?;
+            report.step(&format!("Checking the image builder ({})", build.engine), || build.check(sh))?;
         }
-        step("Checking the toolchain", || tools::ensure_for(sh, &plan.cargo_runs, &config.tools_dir()))?;
+        report.step("Checking the toolchain", || {
+            tools::ensure_for(sh, &plan.cargo_runs, &config.tools_dir())
+        })?;
         let mut artifacts = Artifacts::new();
-        compile(sh, &config, plan.cargo_runs.iter(), &mut artifacts)?;
-        build_ui(sh, &config, &plan)?;
-        let placed = lay_out(&config, &plan, &artifacts, &protected)?;
+        compile(sh, &report, &config, plan.cargo_runs.iter(), &mut artifacts)?;
+        build_ui(sh, &report, &config, &plan)?;
+        let placed = lay_out(&report, &config, &plan, &artifacts, &protected)?;
 
         let image = match &plan.image {
             ImageStep::Build(build) => {
                 let title =
                     format!("Building the image with {} for {}", build.engine, platforms(&plan.variants));
-                Some(step(&title, || build.run(sh, &mut ledger))?)
+                Some(report.keyed_step(Some(IMAGE_STEP), &title, || build.run(sh, &report, &mut ledger))?)
             }
             ImageStep::Skip => None,
         };
         print!("{}", summary(&plan, &placed, image.as_ref()));
-        report::write_timings(&config.target_dir.join(TIMINGS_FILE))?;
+        if let Some(events) = &self.events {
+            let json = serde_json::to_string_pretty(&report.to_json())?;
+            write_atomic(&cwd.join(events), json.as_bytes())?;
+        }
         Ok(())
     }
 

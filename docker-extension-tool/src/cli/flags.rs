@@ -63,10 +63,11 @@ Options:
   --dry-run                Print the plan (checks, builds, layout, image commands); run nothing
   --no-sbom                 Push without an SBOM (it needs Docker Hub's scanner image); keep provenance
   --no-attest              Push without any attestation (no SBOM, no provenance)
-  --force                  Push a non-semver or `latest` tag, one platform, or over an existing tag";
+  --force                  Push a non-semver or `latest` tag, one platform, or over an existing tag
+  --events FILE            Write each step's duration and dist's peak memory to FILE as JSON";
 
 pub const DEV_USAGE: &str = "\
-Usage: cargo xtask dev [--browser] [--once] [--debug] [--port PORT]
+Usage: cargo xtask dev [--browser] [--once] [--debug] [--port PORT] [--events FILE]
 
 The local dev loop. Builds for this machine only (this OS's host binaries, the backend for
 this CPU's Linux, cargo's dev profile), writes the one-platform image and loads it as
@@ -84,7 +85,8 @@ Options:
   --browser      Run in a plain browser, without Docker Desktop
   --once         Build, load, install or update, then exit (scripts, CI)
   --debug        Also open devtools on the tab (docker extension dev debug)
-  --port PORT    The UI dev server's port (default: a free one)";
+  --port PORT    The UI dev server's port (default: a free one)
+  --events FILE  Append a JSON line to FILE for each event (ready, each rebuild)";
 
 pub const CHECK_USAGE: &str = "\
 Usage: cargo xtask check [ARCHIVE | LAYOUT | IMAGE | --published]
@@ -197,6 +199,8 @@ pub struct Dist {
     pub no_attest: bool,
     /// `--prebuilt DIR`: binaries built elsewhere, at DIR/TARGET/NAME.
     pub prebuilt: Option<Utf8PathBuf>,
+    /// `--events FILE`: the steps' durations and the peak memory, as JSON.
+    pub events: Option<Utf8PathBuf>,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -208,6 +212,8 @@ pub struct Dev {
     pub once: bool,
     pub debug: bool,
     pub port: Option<u16>,
+    /// `--events FILE`: one JSON line per event.
+    pub events: Option<Utf8PathBuf>,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -413,6 +419,10 @@ fn parse_dist(args: &mut Args) -> Result<Dist, UsageError> {
                 let value = args.string("--prebuilt")?;
                 args.once(&mut dist.prebuilt, "--prebuilt", Utf8PathBuf::from(value))?;
             }
+            Long("events") => {
+                let value = args.string("--events")?;
+                args.once(&mut dist.events, "--events", Utf8PathBuf::from(value))?;
+            }
             Long("build-with") => {
                 let value = args.string("--build-with")?;
                 let Some((key, builder)) = value.split_once('=') else {
@@ -459,6 +469,10 @@ fn parse_dev(args: &mut Args) -> Result<Dev, UsageError> {
             Long("browser") => dev.browser = true,
             Long("once") => dev.once = true,
             Long("debug") => dev.debug = true,
+            Long("events") => {
+                let value = args.string("--events")?;
+                args.once(&mut dev.events, "--events", Utf8PathBuf::from(value))?;
+            }
             Long("port") => {
                 let value = args.string("--port")?;
                 match value.parse::<u16>() {

@@ -60,7 +60,7 @@ pub fn setup_test_tools(sh: &Shell, config: &Config) -> anyhow::Result<()> {
     if let Some(ui) = &config.ui {
         let dir = config.root.join(&ui.dir);
         if dir.join("package.json").is_file() {
-            crate::build::ui::install_packages(sh, &dir)?;
+            crate::build::ui::install_packages(sh, &crate::util::report::Report::new(), &dir)?;
         }
     }
     Ok(())

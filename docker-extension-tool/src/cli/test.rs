@@ -11,7 +11,7 @@ use xshell::{cmd, Shell};
 use crate::cli::flags;
 use crate::cli::setup::{setup_build_tools, setup_test_tools};
 use crate::testing::services::{self, Services};
-use crate::util::report::step;
+use crate::util::report::Report;
 use crate::workspace::config::Config;
 
 impl flags::Test {
@@ -39,7 +39,7 @@ impl flags::Test {
         // stopped by pid when `services` drops, also when a suite fails.
         let engine = services::locate_engine(sh, &config.tools_dir())
             .context("no Docker engine for the tests: run `cargo xtask setup --for-tests`")?;
-        let services = step("Starting the tests' Docker engine and registry", || {
+        let services = Report::new().step("Starting the tests' Docker engine and registry", || {
             Services::start(sh, &engine, &services_dir(&config))
         })?;
         eprintln!("    engine {}, registry {}", services.docker_host, services.registry);

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::build::cargo::Artifacts;
+use crate::build::cargo::{ArtifactKey, Artifacts};
 use crate::context::ownership::{check_context_destination, marker_text, CONTEXT_MARKER};
 use crate::model::binary::{self, BinaryInfo};
 use crate::plan::{ContextFile, Expect, Source};
@@ -66,7 +66,11 @@ impl Staging {
                 Source::Artifact { .. } | Source::Prebuilt { .. } => {
                     let (path, target) = match &file.source {
                         Source::Artifact { package, bin, target } => {
-                            let key = (package.clone(), bin.clone(), target.clone());
+                            let key = ArtifactKey {
+                                package: package.clone(),
+                                bin: bin.clone(),
+                                target: target.clone(),
+                            };
                             let path = artifacts.get(&key).with_context(|| {
                                 format!(
                                     "cargo reported no binary `{bin}` of package `{package}` for {target}"

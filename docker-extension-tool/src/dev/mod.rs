@@ -37,7 +37,7 @@ use crate::pipeline;
 use crate::plan::image::{Check, Output};
 use crate::plan::{CargoRun, ImageStep, Plan, Profile, Request};
 use crate::util::process::{self, Group};
-use crate::util::report;
+use crate::util::report::Report;
 use crate::workspace::config::Protected;
 use crate::workspace::config::{current_dir, Config, HOST_BINARIES_DIR};
 use crate::workspace::machine::{runs, Machine};
@@ -50,7 +50,7 @@ const DEBOUNCE: Duration = Duration::from_millis(300);
 const GRACE: Duration = Duration::from_secs(5);
 
 /// What `dev` was asked for (its flags).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Options {
     /// In a plain browser, without Docker Desktop.
     pub browser: bool,
@@ -60,6 +60,9 @@ pub struct Options {
     pub debug: bool,
     /// The UI dev server's port (a free one when not given).
     pub port: Option<u16>,
+    /// Where to append one JSON line per event (ready, each rebuild), for scripts and
+    /// `bench`.
+    pub events: Option<Utf8PathBuf>,
 }
 
 /// Runs a dev session until Ctrl-C or SIGTERM (or once, with `--once`), stopping every
@@ -67,9 +70,41 @@ pub struct Options {
 pub fn run(sh: &Shell, options: Options) -> anyhow::Result<()> {
     process::catch_stop_signals();
     let mut session = Session::new(sh, options)?;
-    let result = session.start().and_then(|()| if session.flags.once { Ok(()) } else { session.watch() });
+    let once = session.flags.once;
+    let result = session.start().and_then(|()| if once { Ok(()) } else { session.watch() });
     session.stop();
     result
+}
+
+/// What a rebuild delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Delivered {
+    /// `--browser`: the new backend answers.
+    BackendRestarted,
+    HostBinariesInPlace,
+    /// Docker Desktop: the extension was updated (this reference).
+    Updated(String),
+}
+
+impl Delivered {
+    /// What `--events` says (a reader matches it, not the sentence).
+    fn key(&self) -> &'static str {
+        match self {
+            Delivered::BackendRestarted => "backend-restarted",
+            Delivered::HostBinariesInPlace => "host-binaries-in-place",
+            Delivered::Updated(_) => "extension-updated",
+        }
+    }
+}
+
+impl std::fmt::Display for Delivered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Delivered::BackendRestarted => f.write_str("restarted the backend"),
+            Delivered::HostBinariesInPlace => f.write_str("the host binaries are in place"),
+            Delivered::Updated(reference) => write!(f, "updated {reference}"),
+        }
+    }
 }
 
 /// What a change touches.
@@ -93,6 +128,8 @@ impl Part {
 
 struct Session<'a> {
     sh: &'a Shell,
+    /// What the session prints (quiet while it watches).
+    report: Report,
     flags: Options,
     root: Utf8PathBuf,
     config: Config,
@@ -150,6 +187,7 @@ impl<'a> Session<'a> {
         let (dev_config, plan) = plan_for_dev(&config, &machine, docker)?;
         Ok(Session {
             sh,
+            report: Report::new(),
             root: config.root.clone(),
             protected: config.protected(),
             ledger: Ledger::open(&config.target_dir),
@@ -171,7 +209,7 @@ impl<'a> Session<'a> {
 
     /// The first build, then the session's processes.
     fn start(&mut self) -> anyhow::Result<()> {
-        report::step("Checking the toolchain", || {
+        self.report.step("Checking the toolchain", || {
             crate::build::tools::ensure_for(self.sh, &self.plan.cargo_runs, &self.config.tools_dir())
         })?;
         self.build(&[Part::Config].into_iter().collect())?;
@@ -216,13 +254,14 @@ impl<'a> Session<'a> {
                 })
         };
         let runs: Vec<&CargoRun> = self.plan.cargo_runs.iter().filter(touched).collect();
-        pipeline::compile(self.sh, &self.config, runs.into_iter(), &mut self.artifacts)?;
+        pipeline::compile(self.sh, &self.report, &self.config, runs.into_iter(), &mut self.artifacts)?;
         if parts.contains(&Part::Config) {
-            pipeline::build_ui(self.sh, &self.config, &self.plan)?;
+            pipeline::build_ui(self.sh, &self.report, &self.config, &self.plan)?;
         }
-        pipeline::lay_out(&self.dev_config, &self.plan, &self.artifacts, &self.protected)?;
+        pipeline::lay_out(&self.report, &self.dev_config, &self.plan, &self.artifacts, &self.protected)?;
         if let ImageStep::Build(build) = &self.plan.image {
-            report::step("Loading the image", || build.run(self.sh, &mut self.ledger))?;
+            let (sh, report, ledger) = (self.sh, &self.report, &mut self.ledger);
+            report.step("Loading the image", || build.run(sh, report, ledger))?;
         }
         Ok(())
     }
@@ -359,7 +398,7 @@ impl<'a> Session<'a> {
             command.env("HARNESS_SOCKET", socket.map(|s| s.to_string()).unwrap_or_else(|| "none".into()));
             command.env("HARNESS_HOST_BIN", host_bin.map(|p| p.to_string()).unwrap_or_default());
         }
-        report::say(&format!("==> Starting the UI's dev server: {} in {dir}", ui.dev.join(" ")));
+        self.report.say(&format!("==> Starting the UI's dev server: {} in {dir}", ui.dev.join(" ")));
         let mut server = Group::spawn("the UI's dev server", command)?;
         let ready =
             process::wait_until(&format!("the dev server on port {port}"), Duration::from_secs(60), || {
@@ -382,8 +421,9 @@ impl<'a> Session<'a> {
         for (path, mode) in self.watched() {
             watcher.watch(path.as_std_path(), mode).with_context(|| format!("watching {path}"))?;
         }
-        report::set_quiet(true);
+        self.report.set_quiet(true);
         eprintln!("Watching the backend, the host binaries, the config and extension/ for changes.");
+        self.event(&serde_json::json!({ "event": "watching" }))?;
         while !process::stop_requested() {
             let Some(changed) = self.next_change(&events) else { continue };
             let parts: BTreeSet<Part> = changed.iter().filter_map(|(_, part)| *part).collect();
@@ -394,34 +434,57 @@ impl<'a> Session<'a> {
             let start = Instant::now();
             let done = self.build(&parts).and_then(|()| self.deliver(&parts));
             let what = parts.iter().map(|p| p.name()).collect::<Vec<_>>().join(" and ");
+            let seconds = start.elapsed().as_secs_f64();
+            let parts: Vec<&str> = parts.iter().map(|p| p.name()).collect();
             match done {
-                Ok(delivered) => eprintln!(
-                    "rebuilt {what} in {:.1}s ({} changed): {delivered}",
-                    start.elapsed().as_secs_f64(),
-                    short_list(&names)
-                ),
-                Err(e) => eprintln!(
-                    "rebuilding {what} failed ({} changed): {e:#}\nfix it and save again",
-                    short_list(&names)
-                ),
+                Ok(delivered) => {
+                    eprintln!(
+                        "rebuilt {what} in {seconds:.1}s ({} changed): {delivered}",
+                        short_list(&names)
+                    );
+                    self.event(&serde_json::json!({
+                        "event": "rebuilt", "parts": parts, "seconds": seconds, "delivered": delivered.key(),
+                    }))?;
+                }
+                Err(e) => {
+                    eprintln!(
+                        "rebuilding {what} failed ({} changed): {e:#}\nfix it and save again",
+                        short_list(&names)
+                    );
+                    self.event(&serde_json::json!({
+                        "event": "failed", "parts": parts, "error": format!("{e:#}"),
+                    }))?;
+                }
             }
         }
         Ok(())
     }
 
+    /// Appends one event to the `--events` file, as a JSON line.
+    fn event(&self, event: &serde_json::Value) -> anyhow::Result<()> {
+        let Some(path) = &self.flags.events else { return Ok(()) };
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening {path}"))?;
+        let line = format!("{event}\n");
+        std::io::Write::write_all(&mut file, line.as_bytes()).with_context(|| format!("writing {path}"))
+    }
+
     /// After a rebuild: the extension updated, or the backend restarted.
-    fn deliver(&mut self, parts: &BTreeSet<Part>) -> anyhow::Result<String> {
+    fn deliver(&mut self, parts: &BTreeSet<Part>) -> anyhow::Result<Delivered> {
         if self.flags.browser {
             let touches_backend = parts.contains(&Part::Backend) || parts.contains(&Part::Config);
             if touches_backend && self.config.backend.is_some() {
                 self.start_backend()?;
-                return Ok("restarted the backend".into());
+                return Ok(Delivered::BackendRestarted);
             }
-            return Ok("the host binaries are in place".into());
+            return Ok(Delivered::HostBinariesInPlace);
         }
         self.install_or_update()?;
         self.point_docker_desktop()?;
-        Ok(format!("updated {}", self.plan.reference))
+        Ok(Delivered::Updated(self.plan.reference.to_string()))
     }
 
     /// The changes of one burst of saves: waits for the first, then until they settle.
@@ -507,7 +570,7 @@ impl<'a> Session<'a> {
 
     /// Stops every process the session started, and resets Docker Desktop's tab.
     fn stop(&mut self) {
-        report::set_quiet(false);
+        self.report.set_quiet(false);
         if let Some(mut server) = self.dev_server.take() {
             server.stop(GRACE);
         }

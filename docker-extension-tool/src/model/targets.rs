@@ -156,6 +156,16 @@ impl fmt::Display for Os {
     }
 }
 
+/// Whether a target builds for macOS (Apple's linker and SDK matter for it).
+pub fn is_apple(target: &str) -> bool {
+    Os::Darwin.matches_target(target)
+}
+
+/// The OS a target builds for, when it is one this tool lays out host binaries for.
+pub fn target_os(target: &str) -> Option<Os> {
+    Os::ALL.into_iter().find(|os| os.matches_target(target))
+}
+
 /// The CPU a target triple builds for, from its first component.
 pub fn target_cpu(target: &str) -> Option<Cpu> {
     match target.split('-').next()? {
@@ -169,7 +179,7 @@ pub fn target_cpu(target: &str) -> Option<Cpu> {
 
 /// The kind of binary a target produces, when it is one this tool lays out.
 pub fn target_kind(target: &str) -> Option<BinaryKind> {
-    let format = Os::ALL.into_iter().find(|os| os.matches_target(target))?.format();
+    let format = target_os(target)?.format();
     Some(BinaryKind { format, cpu: target_cpu(target)? })
 }
 
@@ -229,9 +239,9 @@ pub fn choose_builder(
     requested: Option<Builder>,
     linker_configured: bool,
 ) -> Result<Builder, String> {
-    let apple = target.ends_with("-apple-darwin");
+    let apple = is_apple(target);
     let msvc = target.ends_with("-msvc");
-    let apple_host = host.ends_with("-apple-darwin");
+    let apple_host = is_apple(host);
     match requested {
         None if target == host || linker_configured => Ok(Builder::Cargo),
         // Xcode's linker links both Mac CPUs.

@@ -11,6 +11,8 @@ use crate::image::builtin::Layers;
 use crate::model::engine::Engine;
 use crate::model::reference::ImageReference;
 use crate::plan::image::{Check, ImageBuild, Output, Run, DRIVER_STATUS, SERVER_VERSION};
+use crate::util::process::Argv;
+use crate::util::report::Report;
 use crate::workspace::machine::runs;
 
 /// What a finished image build produced, for the summary.
@@ -44,19 +46,17 @@ impl Check {
                 )
             }
             Check::NotPublished { reference, command, absent_exit } => {
-                let (program, args) = command.split_first().expect("a command");
-                if program == "skopeo" && !runs(sh, "skopeo", &["--version"]) {
+                if command.program() == "skopeo" && !runs(sh, "skopeo", &["--version"]) {
                     eprintln!("    note: skopeo is not installed, so whether {reference} is already published cannot be checked");
                     return Ok(());
                 }
-                let asked = cmd!(sh, "{program} {args...}").quiet().ignore_status().output()?;
+                let asked = command.cmd(sh).quiet().ignore_status().output()?;
                 if let (Some(absent), false) = (absent_exit, asked.status.success()) {
                     if asked.status.code() == Some(*absent) {
                         return Ok(());
                     }
                     bail!(
-                        "cannot tell whether {reference} is already published: `{}` failed: {}",
-                        command.join(" "),
+                        "cannot tell whether {reference} is already published: `{command}` failed: {}",
                         String::from_utf8_lossy(&asked.stderr).trim()
                     );
                 }
@@ -69,6 +69,7 @@ impl Check {
                 }
                 Ok(())
             }
+            Check::RegistryClient(client) => client.ensure(sh).map(drop),
         }
     }
 }
@@ -127,8 +128,13 @@ fn builder_exports(sh: &Shell, builder: Option<&str>, platforms: usize) -> anyho
 
 impl ImageBuild {
     /// The builtin engine's image of the context, announced as the step that writes it.
-    fn builtin_image(&self, step: &Run, layers: Layers) -> anyhow::Result<crate::image::builtin::BuiltImage> {
-        crate::util::report::say(&format!("    {step}"));
+    fn builtin_image(
+        &self,
+        report: &Report,
+        step: &Run,
+        layers: Layers,
+    ) -> anyhow::Result<crate::image::builtin::BuiltImage> {
+        report.say(&format!("    {step}"));
         let scratch = self.scratch.join(format!("builtin-{}", self.context_hash()));
         crate::image::builtin::build(
             &self.spec,
@@ -150,7 +156,7 @@ impl ImageBuild {
 
     /// Builds, and exports or pushes, the image (after `check`). An archive replaces the
     /// previous one only if the ledger still says dist wrote it, and is recorded there.
-    pub fn run(&self, sh: &Shell, ledger: &mut Ledger) -> anyhow::Result<ImageResult> {
+    pub fn run(&self, sh: &Shell, report: &Report, ledger: &mut Ledger) -> anyhow::Result<ImageResult> {
         if let Output::Oci(path) = &self.output {
             let partial = Self::partial_archive(path);
             if partial.exists() {
@@ -169,13 +175,20 @@ impl ImageBuild {
         let mut built = None;
         for step in self.commands() {
             let ran = match &step {
-                Run::Command { argv, only_if } => run_command(sh, argv, only_if.as_deref()).map(|()| None),
-                Run::WriteArchive { to, layers } => self.builtin_image(&step, *layers).and_then(|image| {
-                    crate::image::builtin::write_archive(&image, &self.reference, to).map(|()| Some(image))
-                }),
-                Run::WriteLayout { to } => self.builtin_image(&step, Layers::Gzip).and_then(|image| {
-                    crate::image::builtin::write_layout(&image, &self.reference, to).map(|()| Some(image))
-                }),
+                Run::Command { argv, only_if } => {
+                    run_command(sh, report, argv, only_if.as_ref()).map(|()| None)
+                }
+                Run::WriteArchive { to, layers } => {
+                    self.builtin_image(report, &step, *layers).and_then(|image| {
+                        crate::image::builtin::write_archive(&image, &self.reference, to)
+                            .map(|()| Some(image))
+                    })
+                }
+                Run::WriteLayout { to } => {
+                    self.builtin_image(report, &step, Layers::Gzip).and_then(|image| {
+                        crate::image::builtin::write_layout(&image, &self.reference, to).map(|()| Some(image))
+                    })
+                }
             };
             match ran {
                 Ok(image) => built = image.or(built),
@@ -232,19 +245,14 @@ impl ImageBuild {
 }
 
 /// Runs a step's command (when its condition holds), echoing it first.
-fn run_command(sh: &Shell, argv: &[String], only_if: Option<&[String]>) -> anyhow::Result<()> {
+fn run_command(sh: &Shell, report: &Report, argv: &Argv, only_if: Option<&Argv>) -> anyhow::Result<()> {
     if let Some(condition) = only_if {
-        let (program, args) = condition.split_first().expect("a condition is a command");
-        if cmd!(sh, "{program} {args...}").quiet().ignore_stdout().ignore_stderr().run().is_err() {
+        if condition.cmd(sh).quiet().ignore_stdout().ignore_stderr().run().is_err() {
             return Ok(());
         }
     }
-    let (program, args) = argv.split_first().expect("commands are never empty");
-    crate::util::report::say(&format!("    $ {}", argv.join(" ")));
-    cmd!(sh, "{program} {args...}")
-        .quiet()
-        .run()
-        .with_context(|| format!("`{}` failed (its output is above)", argv.join(" ")))
+    report.say(&format!("    $ {argv}"));
+    argv.cmd(sh).quiet().run().with_context(|| format!("`{argv}` failed (its output is above)"))
 }
 
 fn host_arch() -> &'static str {

@@ -14,17 +14,15 @@ use crate::build::ui;
 use crate::context::ownership::{check_context_destination, refuse_tracked, Ledger};
 use crate::context::staging::{Placed, Staging};
 use crate::plan::{CargoRun, Destination, Plan};
-use crate::util::report::step;
+use crate::util::report::Report;
 use crate::verify::check;
 use crate::workspace::config::Config;
 use crate::workspace::config::Protected;
 
-/// Where dist records how long each of its steps took (for `cargo xtask bench`).
-pub const TIMINGS_FILE: &str = "xtask/dist-timings.json";
-
 /// Runs cargo runs, one step each, adding the binaries they report to `artifacts`.
 pub fn compile<'a>(
     sh: &Shell,
+    report: &Report,
     config: &Config,
     runs: impl Iterator<Item = &'a CargoRun>,
     artifacts: &mut Artifacts,
@@ -37,19 +35,21 @@ pub fn compile<'a>(
             run.builder,
             run.targets.join(", ")
         );
-        artifacts
-            .extend(step(&title, || cargo::run(sh, run, &config.members, &config.root, &config.target_dir))?);
+        let built = report.step(&title, || {
+            cargo::run(sh, report, run, &config.members, &config.root, &config.target_dir)
+        })?;
+        artifacts.extend(built);
     }
     Ok(())
 }
 
 /// Builds the UI, unless nothing that decides its output changed.
-pub fn build_ui(sh: &Shell, config: &Config, plan: &Plan) -> anyhow::Result<()> {
+pub fn build_ui(sh: &Shell, report: &Report, config: &Config, plan: &Plan) -> anyhow::Result<()> {
     let Some(ui_build) = &plan.ui else { return Ok(()) };
     let stamp = config.target_dir.join("xtask/ui-build.stamp");
-    step("Building the UI", || {
-        if ui::build(sh, ui_build, &stamp, &config.root)? == ui::UiOutcome::UpToDate {
-            crate::util::report::say(&format!("    up to date: nothing in {} changed", ui_build.dir));
+    report.step("Building the UI", || {
+        if ui::build(sh, report, ui_build, &stamp, &config.root)? == ui::UiOutcome::UpToDate {
+            report.say(&format!("    up to date: nothing in {} changed", ui_build.dir));
         }
         Ok(())
     })
@@ -57,12 +57,13 @@ pub fn build_ui(sh: &Shell, config: &Config, plan: &Plan) -> anyhow::Result<()> 
 
 /// Lays out the plan's context from `artifacts`: staged, checked, then renamed into place.
 pub fn lay_out(
+    report: &Report,
     config: &Config,
     plan: &Plan,
     artifacts: &Artifacts,
     protected: &Protected,
 ) -> anyhow::Result<Vec<Placed>> {
-    step(&format!("Laying out {}", plan.context), || {
+    report.step(&format!("Laying out {}", plan.context), || {
         let staging = Staging::new(&plan.context)?;
         let placed = staging.lay_out(&plan.files, artifacts, &config.root)?;
         let problems = check::check_context(&staging.dir, config, &plan.variants);

@@ -13,6 +13,7 @@ use crate::image::spec::ImageSpec;
 use crate::model::engine::Engine;
 use crate::model::reference::ImageReference;
 use crate::model::targets::Variant;
+use crate::util::process::Argv;
 use crate::workspace::machine::SourceDate;
 
 /// Where the built image goes.
@@ -63,6 +64,8 @@ pub struct ImageBuild {
     pub scratch: Utf8PathBuf,
     /// How the builtin engine stores the layers of an image it loads (`--load`).
     pub load_layers: Layers,
+    /// The builtin engine's registry client (what its `--push` runs).
+    pub registry: RegistryClient,
 }
 
 /// A check made before anything is compiled: it fails in seconds, with the fix, rather
@@ -79,14 +82,16 @@ pub enum Check {
     /// The tag is not published yet (a released tag must not change under its users).
     /// With `absent_exit`, only that exit code means "not published" and any other failure
     /// is an error; without it, any failure does.
-    NotPublished { reference: ImageReference, command: Vec<String>, absent_exit: Option<i32> },
+    NotPublished { reference: ImageReference, command: Argv, absent_exit: Option<i32> },
+    /// The builtin engine's registry client is built (the first push compiles it).
+    RegistryClient(RegistryClient),
 }
 
 /// A step of the image build.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Run {
     /// A program, run as it is; `only_if` first decides whether it runs.
-    Command { argv: Vec<String>, only_if: Option<Vec<String>> },
+    Command { argv: Argv, only_if: Option<Argv> },
     /// dist writes the image itself (the builtin engine) as an OCI archive at `to`.
     WriteArchive { to: Utf8PathBuf, layers: Layers },
     /// The same, as an OCI layout folder (what the registry client pushes).
@@ -97,9 +102,9 @@ impl fmt::Display for Run {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Run::Command { argv, only_if: Some(condition) } => {
-                write!(f, "{} (only if `{}` succeeds)", argv.join(" "), condition.join(" "))
+                write!(f, "{argv} (only if `{condition}` succeeds)")
             }
-            Run::Command { argv, only_if: None } => f.write_str(&argv.join(" ")),
+            Run::Command { argv, only_if: None } => write!(f, "{argv}"),
             Run::WriteArchive { to, layers: Layers::Gzip } => {
                 write!(f, "write the image as an OCI archive (builtin): {to}")
             }
@@ -129,24 +134,25 @@ impl Check {
             ),
             Check::ContainerdStore => "the image store can hold a multi-platform image (containerd)".into(),
             Check::NotPublished { reference, .. } => format!("{reference} is not published yet"),
+            Check::RegistryClient(_) => "the registry client is built (on the first push only)".into(),
         }
     }
 
     /// The commands whose answers decide the check.
-    pub fn commands(&self) -> Vec<Vec<String>> {
+    pub fn commands(&self) -> Vec<Argv> {
         match self {
-            Check::DockerRunning => vec![argv(["docker", "info", "--format", SERVER_VERSION])],
+            Check::DockerRunning => vec![docker_info(SERVER_VERSION)],
             Check::BuilderExports { builder, platforms } => {
-                let mut inspect = argv(["docker", "buildx", "inspect"]);
-                inspect.extend(builder.clone());
+                let inspect = argv("docker", ["buildx", "inspect"]).with(builder);
                 let mut commands = vec![inspect];
                 if *platforms > 1 {
-                    commands.push(argv(["docker", "info", "--format", DRIVER_STATUS]));
+                    commands.push(docker_info(DRIVER_STATUS));
                 }
                 commands
             }
-            Check::ContainerdStore => vec![argv(["docker", "info", "--format", DRIVER_STATUS])],
+            Check::ContainerdStore => vec![docker_info(DRIVER_STATUS)],
             Check::NotPublished { command, .. } => vec![command.clone()],
+            Check::RegistryClient(client) => vec![client.install()],
         }
     }
 }
@@ -167,7 +173,7 @@ impl ImageBuild {
     pub fn checks(&self) -> Vec<Check> {
         let mut checks = vec![];
         let multi = self.platforms.len();
-        let publish_check = |command: Vec<String>| Check::NotPublished {
+        let publish_check = |command: Argv| Check::NotPublished {
             reference: self.reference.clone(),
             command,
             absent_exit: None,
@@ -180,31 +186,28 @@ impl ImageBuild {
                     checks.push(Check::ContainerdStore);
                 }
                 if self.output == Output::Push && !self.force {
-                    checks.push(publish_check(argv([
-                        "docker",
-                        "buildx",
-                        "imagetools",
-                        "inspect",
-                        &self.reference.to_string(),
-                    ])));
+                    let reference = self.reference.to_string();
+                    checks
+                        .push(publish_check(argv("docker", ["buildx", "imagetools", "inspect", &reference])));
                 }
             }
             Engine::Buildah | Engine::Podman => {
                 if self.output == Output::Push && !self.force {
                     let remote = format!("docker://{}", self.reference);
-                    checks.push(publish_check(argv(["skopeo", "inspect", "--raw", &remote])));
+                    checks.push(publish_check(argv("skopeo", ["inspect", "--raw", &remote])));
                 }
             }
             Engine::Builtin => {
                 if self.output == Output::Load {
                     checks.push(Check::DockerRunning);
                 }
+                if self.output == Output::Push {
+                    checks.push(Check::RegistryClient(self.registry.clone()));
+                }
                 if self.output == Output::Push && !self.force {
-                    let mut command = registry_client();
-                    command.extend(argv(["digest", &self.reference.to_string()]));
                     checks.push(Check::NotPublished {
                         reference: self.reference.clone(),
-                        command,
+                        command: self.registry.command(["digest", &self.reference.to_string()]),
                         absent_exit: Some(3),
                     });
                 }
@@ -218,31 +221,32 @@ impl ImageBuild {
         let platforms = self.platform_list();
         let context = self.context.as_str();
         let digest_file = self.digest_file.as_str();
-        let always = |argv: Vec<String>| Run::Command { argv, only_if: None };
+        let always = |argv: Argv| Run::Command { argv, only_if: None };
         match self.engine {
             Engine::Buildx => {
-                let mut build = argv(["docker", "buildx", "build", "--platform", &platforms]);
-                build.extend(argv(["--tag", &self.reference.to_string()]));
+                let reference = self.reference.to_string();
+                let mut build =
+                    argv("docker", ["buildx", "build", "--platform", &platforms, "--tag", &reference]);
                 if let Some(builder) = &self.builder {
-                    build.extend(argv(["--builder", builder]));
+                    build.push(["--builder", builder]);
                 }
                 match &self.output {
                     Output::Push => {
-                        build.push("--push".into());
-                        build.extend(match self.attestations {
-                            Attestations::SbomAndProvenance => argv(["--sbom=true", "--provenance=mode=max"]),
-                            Attestations::Provenance => argv(["--sbom=false", "--provenance=mode=max"]),
-                            Attestations::None => argv(["--sbom=false", "--provenance=false"]),
+                        build.push(["--push"]);
+                        build.push(match self.attestations {
+                            Attestations::SbomAndProvenance => ["--sbom=true", "--provenance=mode=max"],
+                            Attestations::Provenance => ["--sbom=false", "--provenance=mode=max"],
+                            Attestations::None => ["--sbom=false", "--provenance=false"],
                         });
                     }
-                    Output::Load => build.push("--load".into()),
+                    Output::Load => build.push(["--load"]),
                     Output::Oci(path) => {
                         let dest = format!("type=oci,dest={}", Self::partial_archive(path));
-                        build.extend(argv(["--output", &dest]));
+                        build.push(["--output", &dest]);
                     }
                     Output::Build => {}
                 }
-                build.extend(argv(["--metadata-file", digest_file, context]));
+                build.push(["--metadata-file", digest_file, context]);
                 vec![always(build)]
             }
             Engine::Buildah | Engine::Podman => {
@@ -252,37 +256,25 @@ impl ImageBuild {
                 // A manifest list of the same name from an earlier build would gain
                 // duplicate entries: it goes first.
                 let mut commands = vec![Run::Command {
-                    argv: argv([program, "manifest", "rm", reference]),
-                    only_if: Some(argv([program, "manifest", "exists", reference])),
+                    argv: argv(program, ["manifest", "rm", reference]),
+                    only_if: Some(argv(program, ["manifest", "exists", reference])),
                 }];
                 // --layers: one layer per step (buildah otherwise squashes them into one), so
                 // the shared files' layers are identical in both variants.
-                commands.push(always(argv([
+                commands.push(always(argv(
                     program,
-                    "build",
-                    "--layers",
-                    "--platform",
-                    &platforms,
-                    "--manifest",
-                    reference,
-                    context,
-                ])));
+                    ["build", "--layers", "--platform", &platforms, "--manifest", reference, context],
+                )));
                 let destination = match &self.output {
                     Output::Push => Some(format!("docker://{reference}")),
                     Output::Oci(path) => Some(format!("oci-archive:{}", Self::partial_archive(path))),
                     Output::Load | Output::Build => None,
                 };
                 if let Some(destination) = destination {
-                    commands.push(always(argv([
+                    commands.push(always(argv(
                         program,
-                        "manifest",
-                        "push",
-                        "--all",
-                        "--digestfile",
-                        digest_file,
-                        reference,
-                        &destination,
-                    ])));
+                        ["manifest", "push", "--all", "--digestfile", digest_file, reference, &destination],
+                    )));
                 }
                 commands
             }
@@ -294,13 +286,12 @@ impl ImageBuild {
                     let archive = self.load_archive();
                     vec![
                         Run::WriteArchive { to: archive.clone(), layers: self.load_layers },
-                        always(argv(["docker", "load", "--input", archive.as_str()])),
+                        always(argv("docker", ["load", "--input", archive.as_str()])),
                     ]
                 }
                 Output::Push => {
                     let layout = self.scratch.join(format!("builtin-push-{}", self.context_hash()));
-                    let mut push = registry_client();
-                    push.extend(argv(["push", layout.as_str(), &self.reference.to_string()]));
+                    let push = self.registry.command(["push", layout.as_str(), &self.reference.to_string()]);
                     vec![Run::WriteLayout { to: layout }, always(push)]
                 }
                 Output::Build => unreachable!("the plan gives the builtin engine --oci, --load or --push"),
@@ -319,30 +310,80 @@ impl ImageBuild {
     }
 }
 
-/// The builtin engine's registry client, compiled on first use (it carries an HTTP and TLS
-/// stack that every first `cargo xtask` need not compile).
-fn registry_client() -> Vec<String> {
-    argv([
-        "cargo",
-        "run",
-        "--quiet",
-        "--package",
-        "docker-extension-tool",
-        "--features",
-        "registry",
-        "--bin",
-        "docker-extension-registry",
-        "--",
-    ])
+/// The builtin engine's registry client: a binary of this tool (feature `registry`), built
+/// from the tool's own sources, wherever they came from (a path, git, a registry: the
+/// folder cargo compiled this tool from), into the target folder on the first push. So no
+/// first `cargo xtask` compiles an HTTP and TLS stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryClient {
+    /// Where `cargo install` puts it (`ROOT/bin/`).
+    pub root: Utf8PathBuf,
+    /// Its cargo target folder (kept: a second build is a no-op).
+    pub build_dir: Utf8PathBuf,
 }
 
-fn argv<const N: usize>(items: [&str; N]) -> Vec<String> {
-    items.iter().map(std::string::ToString::to_string).collect()
+/// The name of the registry client's binary (a `[[bin]]` of this tool).
+pub const REGISTRY_CLIENT: &str = "docker-extension-registry";
+
+impl RegistryClient {
+    /// Its place in a workspace's target folder.
+    pub fn in_target(target_dir: &Utf8Path) -> RegistryClient {
+        RegistryClient {
+            root: target_dir.join("xtask/registry"),
+            build_dir: target_dir.join("xtask/registry-build"),
+        }
+    }
+
+    /// The binary, once built.
+    pub fn program(&self) -> Utf8PathBuf {
+        self.root.join("bin").join(format!("{REGISTRY_CLIENT}{}", std::env::consts::EXE_SUFFIX))
+    }
+
+    /// The command that builds it (a no-op when it is up to date).
+    pub fn install(&self) -> Argv {
+        let tool_dir = env!("CARGO_MANIFEST_DIR");
+        argv(
+            "cargo",
+            [
+                "install",
+                "--quiet",
+                "--locked",
+                "--debug",
+                "--path",
+                tool_dir,
+                "--features",
+                "registry",
+                "--bin",
+                REGISTRY_CLIENT,
+                "--root",
+                self.root.as_str(),
+                "--target-dir",
+                self.build_dir.as_str(),
+            ],
+        )
+    }
+
+    /// A command of the client: `push LAYOUT REFERENCE`, `digest REFERENCE`, `pull …`.
+    pub fn command<S: AsRef<str>>(&self, args: impl IntoIterator<Item = S>) -> Argv {
+        Argv::new(self.program().as_str(), args)
+    }
+}
+
+fn argv<S: AsRef<str>>(program: &str, args: impl IntoIterator<Item = S>) -> Argv {
+    Argv::new(program, args)
+}
+
+fn docker_info(template: &str) -> Argv {
+    argv("docker", ["info", "--format", template])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn words<const N: usize>(items: [&str; N]) -> Vec<String> {
+        items.map(String::from).to_vec()
+    }
     use crate::workspace::machine::SourceDateFrom;
 
     fn build(engine: Engine, output: Output) -> ImageBuild {
@@ -360,6 +401,7 @@ mod tests {
             epoch: SourceDate { seconds: 0, from: SourceDateFrom::Zero },
             scratch: "/w/target/xtask".into(),
             load_layers: Layers::Gzip,
+            registry: RegistryClient::in_target("/w/target".into()),
         }
     }
 
@@ -368,7 +410,7 @@ mod tests {
             .commands()
             .into_iter()
             .map(|r| match r {
-                Run::Command { argv, .. } => argv,
+                Run::Command { argv, .. } => argv.words(),
                 Run::WriteArchive { to, .. } | Run::WriteLayout { to } => {
                     vec!["WRITE".into(), to.to_string()]
                 }
@@ -379,7 +421,7 @@ mod tests {
     #[test]
     fn buildx_push_with_each_attestation_choice() {
         let expected = |attest: [&str; 2]| {
-            let mut argv = argv([
+            let mut argv = words([
                 "docker",
                 "buildx",
                 "build",
@@ -394,7 +436,7 @@ mod tests {
             vec![argv]
         };
         fn argv_tail() -> Vec<String> {
-            argv(["--metadata-file", "/w/target/xtask/image-metadata.json", "/w/target/extension"])
+            words(["--metadata-file", "/w/target/xtask/image-metadata.json", "/w/target/extension"])
         }
         let mut push = build(Engine::Buildx, Output::Push);
         assert_eq!(argvs(&push), expected(["--sbom=true", "--provenance=mode=max"]));
@@ -410,8 +452,8 @@ mod tests {
         assert_eq!(checks[0], Check::DockerRunning);
         assert_eq!(checks[1], Check::BuilderExports { builder: None, platforms: 2 });
         assert_eq!(
-            checks[2].commands(),
-            [argv(["docker", "buildx", "imagetools", "inspect", "example/ext:1.2.3"])]
+            checks[2].commands().iter().map(Argv::words).collect::<Vec<_>>(),
+            [words(["docker", "buildx", "imagetools", "inspect", "example/ext:1.2.3"])]
         );
         let load = build(Engine::Buildx, Output::Load).checks();
         assert!(load.contains(&Check::ContainerdStore));
@@ -440,7 +482,7 @@ mod tests {
         assert_eq!(
             commands[1..],
             [
-                argv([
+                words([
                     "podman",
                     "build",
                     "--layers",
@@ -450,7 +492,7 @@ mod tests {
                     "example/ext:1.2.3",
                     "/w/target/extension",
                 ]),
-                argv([
+                words([
                     "podman",
                     "manifest",
                     "push",
@@ -465,8 +507,8 @@ mod tests {
         let buildah = build(Engine::Buildah, Output::Push);
         assert_eq!(argvs(&buildah)[2][0], "buildah");
         assert_eq!(
-            buildah.checks()[0].commands(),
-            [argv(["skopeo", "inspect", "--raw", "docker://example/ext:1.2.3"])]
+            buildah.checks()[0].commands().iter().map(Argv::words).collect::<Vec<_>>(),
+            [words(["skopeo", "inspect", "--raw", "docker://example/ext:1.2.3"])]
         );
         // Only a build: the image stays in local storage, nothing is pushed.
         assert_eq!(build(Engine::Podman, Output::Build).commands().len(), 2);

@@ -16,8 +16,9 @@ use crate::model::binary::BinaryKind;
 use crate::model::engine::Engine;
 use crate::model::reference::ImageReference;
 use crate::model::rules;
-use crate::model::targets::{choose_builder, target_kind, Builder, Os, Variant};
-use crate::plan::image::{Attestations, ImageBuild, Output};
+use crate::model::targets::{choose_builder, is_apple, target_kind, target_os, Builder, Os, Variant};
+use crate::plan::image::{Attestations, ImageBuild, Output, RegistryClient};
+use crate::util::process::Argv;
 use crate::workspace::config::Config;
 use crate::workspace::machine::{Machine, ZIGBUILD_CACHE_DIR};
 #[cfg(test)]
@@ -108,24 +109,24 @@ impl CargoRun {
     /// The command line, as `--dry-run` shows it (with its environment).
     pub fn display(&self) -> String {
         let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
-        format!("{}{}", env.concat(), self.argv().join(" "))
+        format!("{}{}", env.concat(), self.argv())
     }
 
-    pub fn argv(&self) -> Vec<String> {
-        let mut argv: Vec<String> = match self.builder {
-            Builder::Cargo => vec!["cargo".into(), "build".into()],
-            Builder::Zigbuild => vec!["cargo".into(), "zigbuild".into()],
-            Builder::Cross => vec!["cross".into(), "build".into()],
+    pub fn argv(&self) -> Argv {
+        let mut argv = match self.builder {
+            Builder::Cargo => Argv::new("cargo", ["build"]),
+            Builder::Zigbuild => Argv::new("cargo", ["zigbuild"]),
+            Builder::Cross => Argv::new("cross", ["build"]),
         };
         if self.release {
-            argv.push("--release".into());
+            argv.push(["--release"]);
         }
-        argv.push("--message-format=json-render-diagnostics".into());
+        argv.push(["--message-format=json-render-diagnostics"]);
         for package in &self.packages {
-            argv.extend(["--package".into(), package.clone()]);
+            argv.push(["--package", package]);
         }
         for target in &self.targets {
-            argv.extend(["--target".into(), target.clone()]);
+            argv.push(["--target", target]);
         }
         argv
     }
@@ -332,7 +333,8 @@ impl<'a> Builds<'a> {
         let expect = Some(Expect { kind, static_linked });
         // Host binaries only: build-host makes them; the backend is built here.
         if let Some(dir) = self.request.prebuilt.as_ref().filter(|_| os_key != "backend") {
-            let name = format!("{bin}{}", if target.contains("-windows") { ".exe" } else { "" });
+            let suffix = target_os(target).map_or("", Os::exe_suffix);
+            let name = format!("{bin}{suffix}");
             let file = dir.join(target).join(&name);
             if file.is_file() {
                 return Ok(ContextFile {
@@ -389,7 +391,7 @@ pub fn host_binary_builds(
     let mut builds = Builds::new(config, &request, machine);
     let mut files = vec![];
     for target in targets {
-        let os = Os::ALL.into_iter().find(|os| os.matches_target(target)).with_context(|| {
+        let os = target_os(target).with_context(|| {
             format!(
                 "--target {target}: not a macOS, Windows or Linux target, so no host binary is built for it"
             )
@@ -422,7 +424,7 @@ fn group_runs(
     let mut runs: Vec<CargoRun> = runs
         .into_iter()
         .map(|((builder, targets), packages)| {
-            let darwin = targets.iter().any(|t| t.ends_with("-apple-darwin"));
+            let darwin = targets.iter().any(|t| is_apple(t));
             let mut env = vec![];
             if darwin && machine.macos_deployment_target.is_none() {
                 env.push(("MACOSX_DEPLOYMENT_TARGET".to_string(), MACOS_DEPLOYMENT_TARGET.to_string()));
@@ -558,6 +560,7 @@ fn image_step(
         scratch: target_dir.join("xtask"),
         digest_file,
         // The dev loop's image goes straight into the local engine, and is rebuilt often.
+        registry: RegistryClient::in_target(target_dir),
         load_layers: match request.profile {
             Profile::Release => Layers::Gzip,
             Profile::Dev => Layers::Uncompressed,
@@ -614,7 +617,7 @@ impl fmt::Display for Plan {
             ImageStep::Skip => writeln!(s, "  none (--no-image)")?,
             ImageStep::Build(build) => {
                 for check in build.checks() {
-                    let commands: Vec<String> = check.commands().iter().map(|c| c.join(" ")).collect();
+                    let commands: Vec<String> = check.commands().iter().map(ToString::to_string).collect();
                     writeln!(s, "  check {}: {}", check.describe(), commands.join("; "))?;
                 }
                 for command in build.commands() {
@@ -759,7 +762,7 @@ mod tests {
             ]
         );
         let argv = plan.cargo_runs.iter().find(|r| r.builder == Builder::Cross).unwrap().argv();
-        assert_eq!(argv[..2], ["cross", "build"]);
+        assert_eq!(argv.words()[..2], ["cross", "build"]);
         // x86_64 musl: cross for the host binary, zigbuild for the backend, so rustup needs it.
         assert!(plan.rustup_targets().contains("x86_64-unknown-linux-musl"));
         assert!(!plan.rustup_targets().contains("x86_64-pc-windows-gnu"));

@@ -12,13 +12,14 @@
 //! is new enough (25+, for the containerd store), else Debian 13's packages unpacked under
 //! `target/tools/docker-engine` (see [`install_engine`]).
 
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
+use crate::util::process::{Argv, Group};
 use crate::workspace::machine::{runs, version};
 
 /// The variables through which `cargo xtask test` hands its services to the tests.
@@ -139,8 +140,8 @@ pub struct Services {
     pub registry_log: Utf8PathBuf,
     /// PATH with the engine's programs first.
     pub path: String,
-    dockerd: Child,
-    registry_process: Child,
+    dockerd: Group,
+    registry_process: Group,
 }
 
 impl Services {
@@ -170,8 +171,19 @@ impl Services {
         let log = std::fs::File::create(dir.join("dockerd.log"))?;
         let dockerd = spawn_supervised(
             sh,
-            &["dockerd", "--config-file", daemon_json.as_str(), "--data-root", data.as_str()],
-            &["--exec-root", exec.as_str(), "-H", &docker_host, "--pidfile", pidfile.as_str()],
+            "dockerd",
+            &[
+                "--config-file",
+                daemon_json.as_str(),
+                "--data-root",
+                data.as_str(),
+                "--exec-root",
+                exec.as_str(),
+                "-H",
+                &docker_host,
+                "--pidfile",
+                pidfile.as_str(),
+            ],
             &path,
             log,
         )
@@ -190,7 +202,7 @@ impl Services {
         let registry_log = dir.join("registry.log");
         let log = std::fs::File::create(&registry_log)?;
         let registry_process =
-            spawn_supervised(sh, &["docker-registry", "serve"], &[registry_config.as_str()], &path, log)
+            spawn_supervised(sh, "docker-registry", &["serve", registry_config.as_str()], &path, log)
                 .context("starting docker-registry (apt-get install docker-registry)")?;
 
         let services = Services {
@@ -264,8 +276,8 @@ impl Services {
 
     /// Stops both by pid: SIGTERM, then SIGKILL after 20 s.
     pub fn stop(&mut self) {
-        for child in [&mut self.dockerd, &mut self.registry_process] {
-            stop(child, Duration::from_secs(20));
+        for process in [&mut self.dockerd, &mut self.registry_process] {
+            process.stop(Duration::from_secs(20));
         }
     }
 }
@@ -280,41 +292,18 @@ impl Drop for Services {
 /// (`setpriv --pdeathsig TERM`, where util-linux has it), in its own process group.
 fn spawn_supervised(
     sh: &Shell,
-    program_and_args: &[&str],
-    more_args: &[&str],
+    program: &str,
+    args: &[&str],
     path: &str,
     log: std::fs::File,
-) -> anyhow::Result<Child> {
-    let mut argv: Vec<&str> = vec![];
-    if runs(sh, "setpriv", &["--version"]) {
-        argv.extend(["setpriv", "--pdeathsig", "TERM", "--"]);
-    }
-    argv.extend(program_and_args);
-    argv.extend(more_args);
-    let (program, args) = argv.split_first().expect("a program");
-    let mut command: std::process::Command = cmd!(sh, "{program} {args...}").env("PATH", path).into();
+) -> anyhow::Result<Group> {
+    let argv = if runs(sh, "setpriv", &["--version"]) {
+        Argv::new("setpriv", ["--pdeathsig", "TERM", "--", program]).with(args)
+    } else {
+        Argv::new(program, args)
+    };
+    let mut command: std::process::Command = argv.cmd(sh).env("PATH", path).into();
     let err = log.try_clone()?;
     command.stdin(Stdio::null()).stdout(log).stderr(err);
-    std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    command.spawn().with_context(|| format!("running {}", argv.join(" ")))
-}
-
-/// SIGTERM, wait up to `grace`, then SIGKILL; always reaped.
-pub fn stop(child: &mut Child, grace: Duration) {
-    if let Ok(Some(_)) = child.try_wait() {
-        return;
-    }
-    let pid = child.id().to_string();
-    if let Ok(sh) = Shell::new() {
-        let _ = cmd!(sh, "kill -TERM {pid}").quiet().ignore_stderr().run();
-    }
-    let start = Instant::now();
-    while start.elapsed() < grace {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+    Group::spawn(&argv.to_string(), command)
 }

@@ -130,3 +130,57 @@ pub fn free_port() -> anyhow::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port on 127.0.0.1")?;
     Ok(listener.local_addr()?.port())
 }
+
+/// A command line: a program and its arguments, never empty. What `--dry-run` prints of it
+/// is what runs: [`Argv::cmd`] makes the command from the same words.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Argv {
+    program: String,
+    args: Vec<String>,
+}
+
+impl Argv {
+    /// `program` and `args`.
+    pub fn new<S: AsRef<str>>(program: &str, args: impl IntoIterator<Item = S>) -> Argv {
+        Argv {
+            program: program.to_string(),
+            args: args.into_iter().map(|a| a.as_ref().to_string()).collect(),
+        }
+    }
+
+    pub fn program(&self) -> &str {
+        &self.program
+    }
+
+    pub fn args(&self) -> &[String] {
+        &self.args
+    }
+
+    /// Adds arguments at the end.
+    pub fn push<S: AsRef<str>>(&mut self, args: impl IntoIterator<Item = S>) {
+        self.args.extend(args.into_iter().map(|a| a.as_ref().to_string()));
+    }
+
+    /// The same command line with more arguments.
+    pub fn with<S: AsRef<str>>(mut self, args: impl IntoIterator<Item = S>) -> Argv {
+        self.push(args);
+        self
+    }
+
+    /// Every word, the program first.
+    pub fn words(&self) -> Vec<String> {
+        std::iter::once(self.program.clone()).chain(self.args.iter().cloned()).collect()
+    }
+
+    /// The command, to run with xshell (never through a shell).
+    pub fn cmd<'a>(&self, sh: &'a xshell::Shell) -> xshell::Cmd<'a> {
+        let (program, args) = (&self.program, &self.args);
+        xshell::cmd!(sh, "{program} {args...}")
+    }
+}
+
+impl std::fmt::Display for Argv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.words().join(" "))
+    }
+}

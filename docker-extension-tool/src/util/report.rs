@@ -1,54 +1,79 @@
-//! What dist prints: a header per step with its duration, and a summary table at the end;
-//! and the one format every command reports problems in (the config's, an image's).
+//! What commands print: a header per step with its duration (see [`Report`]), summary
+//! tables, sizes; and the one format every command reports problems in (the config's, an
+//! image's).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::cell::{Cell, RefCell};
 use std::time::Instant;
 
 use anyhow::Context;
 
-/// Every step this process finished, with its duration: `bench` reads them (see
-/// [`write_timings`]).
-static TIMINGS: Mutex<Vec<(String, f64)>> = Mutex::new(vec![]);
-
-/// When set, steps and the commands they run are not announced (the dev loop prints one
-/// line per rebuild instead); errors and compiler diagnostics still are.
-static QUIET: AtomicBool = AtomicBool::new(false);
-
-pub fn set_quiet(quiet: bool) {
-    QUIET.store(quiet, Ordering::SeqCst);
+/// What a command prints as it goes, and what it remembers of it: a header per step and how
+/// long it took, progress lines (unless quiet: the dev loop prints one line per rebuild
+/// instead; errors and compiler diagnostics are printed whatever this says). One per
+/// command run, passed down to what prints; no global state.
+#[derive(Debug, Default)]
+pub struct Report {
+    quiet: Cell<bool>,
+    steps: RefCell<Vec<Step>>,
 }
 
-/// A progress line on stderr, unless quiet.
-pub fn say(line: &str) {
-    if !QUIET.load(Ordering::SeqCst) {
-        eprintln!("{line}");
+/// A step that finished: its title, what it is (for a reader such as `bench`: `image`, the
+/// image step), and how long it took.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Step {
+    pub title: String,
+    pub key: Option<&'static str>,
+    pub seconds: f64,
+}
+
+impl Report {
+    pub fn new() -> Report {
+        Report::default()
     }
-}
 
-/// Runs one step: prints its header, then how long it took.
-pub fn step<T>(title: &str, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
-    say(&format!("==> {title}"));
-    let start = Instant::now();
-    let result = f().with_context(|| lowercase_first(title));
-    if result.is_ok() {
-        let seconds = start.elapsed().as_secs_f64();
-        say(&format!("    done in {seconds:.1}s"));
-        TIMINGS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((title.to_string(), seconds));
+    pub fn set_quiet(&self, quiet: bool) {
+        self.quiet.set(quiet);
     }
-    result
-}
 
-/// Writes the steps' durations and this process's peak memory as JSON
-/// (`{"steps": [{"step": …, "seconds": …}], "peak_memory_bytes": …}`).
-pub fn write_timings(path: &camino::Utf8Path) -> anyhow::Result<()> {
-    let timings = TIMINGS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let list: Vec<serde_json::Value> = timings
-        .iter()
-        .map(|(step, seconds)| serde_json::json!({ "step": step, "seconds": seconds }))
-        .collect();
-    let report = serde_json::json!({ "steps": list, "peak_memory_bytes": peak_memory() });
-    crate::util::files::write_atomic(path, serde_json::to_string_pretty(&report)?.as_bytes())
+    /// A progress line on stderr, unless quiet.
+    pub fn say(&self, line: &str) {
+        if !self.quiet.get() {
+            eprintln!("{line}");
+        }
+    }
+
+    /// Runs one step: prints its header, then how long it took; a failure says which step.
+    pub fn step<T>(&self, title: &str, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
+        self.keyed_step(None, title, f)
+    }
+
+    /// The same, for a step a reader finds by its key rather than by its title.
+    pub fn keyed_step<T>(
+        &self,
+        key: Option<&'static str>,
+        title: &str,
+        f: impl FnOnce() -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        self.say(&format!("==> {title}"));
+        let start = Instant::now();
+        let result = f().with_context(|| lowercase_first(title));
+        if result.is_ok() {
+            let seconds = start.elapsed().as_secs_f64();
+            self.say(&format!("    done in {seconds:.1}s"));
+            self.steps.borrow_mut().push(Step { title: title.to_string(), key, seconds });
+        }
+        result
+    }
+
+    /// The steps that finished, in order.
+    pub fn steps(&self) -> Vec<Step> {
+        self.steps.borrow().clone()
+    }
+
+    /// The steps and this process's peak memory, as JSON: what `--events` writes.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({ "steps": self.steps(), "peak_memory_bytes": peak_memory() })
+    }
 }
 
 /// The most memory this process has held at once (its peak resident set), where the OS

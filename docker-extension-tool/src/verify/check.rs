@@ -16,6 +16,7 @@ use crate::model::binary::{self, Cpu, Format};
 use crate::model::reference::ImageReference;
 use crate::model::rules;
 use crate::model::targets::{Os, Variant};
+use crate::plan::image::RegistryClient;
 pub use crate::util::report::{problem, problems_report as report, Problem};
 use crate::workspace::config::Config;
 use crate::workspace::machine::runs;
@@ -354,7 +355,12 @@ pub enum Where {
 
 /// An image from wherever `source` says: an archive file, a layout folder, an image in
 /// docker's store, or a registry.
-pub fn read_image(sh: &Shell, source: &str, place: Where) -> anyhow::Result<(Layout, String)> {
+pub fn read_image(
+    sh: &Shell,
+    source: &str,
+    place: Where,
+    client: &RegistryClient,
+) -> anyhow::Result<(Layout, String)> {
     let path = Utf8Path::new(source);
     if path.is_file() {
         return Ok((Layout::read_archive(path)?, source.to_string()));
@@ -389,7 +395,8 @@ pub fn read_image(sh: &Shell, source: &str, place: Where) -> anyhow::Result<(Lay
     if !runs(sh, "skopeo", &["--version"]) {
         // The builtin engine's own registry client (compiled on first use).
         eprintln!("    skopeo is not here: reading {source} with the builtin registry client");
-        cmd!(sh, "cargo run --quiet --package docker-extension-tool --features registry --bin docker-extension-registry -- pull {source} {dir}")
+        let program = client.ensure(sh)?;
+        cmd!(sh, "{program} pull {source} {dir}")
             .quiet()
             .run()
             .with_context(|| format!("reading {source} from its registry"))?;

@@ -18,19 +18,27 @@ fn a_one_gib_asset_goes_into_the_image_with_bounded_memory() {
         "[workspace.metadata.extension.targets]",
         "[workspace.metadata.extension.ui]\ndir = \"ui\"\nbuild = [\"sh\", \"build.sh\"]\noutput = \"dist\"\n\n[workspace.metadata.extension.targets]",
     );
-    // A target folder of its own: dist records its report there.
-    let target = fixture.root().join("target");
     let archive = fixture.root().join("big.tar");
-    let mut command = fixture.command(&["dist", "--engine", "builtin", "--oci", archive.to_str().unwrap()]);
-    command.env("CARGO_TARGET_DIR", &target);
+    let context = fixture.context();
+    let events = fixture.root().join("events.json");
+    let args = [
+        "dist",
+        "--engine",
+        "builtin",
+        "--oci",
+        archive.to_str().unwrap(),
+        "--out",
+        context.to_str().unwrap(),
+    ];
+    let mut command = fixture.command(&args);
+    command.args(["--events", events.to_str().unwrap()]);
     run(&mut command).assert_ok();
 
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(target.join("xtask/dist-timings.json")).unwrap()).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&events).unwrap()).unwrap();
     let peak = report["peak_memory_bytes"].as_u64().unwrap();
     assert!(peak < MEMORY_BOUND, "dist held {} MiB", peak >> 20);
     eprintln!("dist with a 1 GiB asset: peak memory {} MiB", peak >> 20);
-    let context_model = std::fs::metadata(target.join("extension/ui/model.bin")).unwrap();
+    let context_model = std::fs::metadata(context.join("ui/model.bin")).unwrap();
     assert_eq!(context_model.len(), 1 << 30);
 
     // check reads it back: the asset is there, in both variants, and memory stays bounded.
