@@ -1,4 +1,6 @@
-//! The backend, run as a real process on a real Unix socket.
+//! The backend, run as a real process on a real Unix socket (where there are: the backend
+//! runs in Docker Desktop's Linux VM; on Windows these tests are compiled out).
+#![cfg(unix)]
 #![allow(clippy::unwrap_used)] // a test that unwraps fails with the reason
 
 use std::io::{Read, Write};

@@ -1,9 +1,24 @@
-//! The build tool of Docker Desktop extensions written in Rust: what `cargo xtask` runs in
-//! an extension made from the template.
+//! The build tool of Docker Desktop extensions written in Rust: what `cargo xtask` runs in an
+//! extension made from the template (`dist`, `dev`, `check`, `test`, `new`, …).
 //!
-//! Shape: config (what the author wrote) → plan (plain data: builds, layout, image
-//! commands) → run. The modules are layers, each using only those below it (see
-//! ARCHITECTURE.md).
+//! An extension's `xtask/src/main.rs` hands over to it, and adds tasks of its own:
+//!
+//! ```no_run
+//! use docker_extension_tool::Tasks;
+//!
+//! fn main() -> std::process::ExitCode {
+//!     Tasks::new()
+//!         .task("hello", "Print the workspace's folder", |task| {
+//!             println!("hello from {}", task.root());
+//!             Ok(())
+//!         })
+//!         .run()
+//! }
+//! ```
+//!
+//! `cargo xtask help` lists the tool's commands and the extension's tasks. Inside, the tool
+//! is a small compiler: config → request → plan (plain data) → builds → context → image →
+//! check. Its modules are layers, each using only those below it: see ARCHITECTURE.md.
 
 pub mod build;
 pub mod cli;
@@ -18,4 +33,11 @@ pub mod util;
 pub mod verify;
 pub mod workspace;
 
-pub use cli::main;
+#[cfg(feature = "self-test")]
+pub use cli::self_test;
+pub use cli::tasks::{TaskContext, Tasks, TestSuite};
+
+/// The tool's commands alone, with no task of an extension's: `Tasks::new().run()`.
+pub fn main() -> std::process::ExitCode {
+    Tasks::new().run()
+}

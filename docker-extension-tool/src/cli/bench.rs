@@ -25,6 +25,7 @@ use crate::cli::flags;
 use crate::model::engine::Engine;
 use crate::plan::image::SERVER_VERSION;
 use crate::plan::Plan;
+#[cfg(unix)]
 use crate::testing::services::{self, Services};
 use crate::workspace::config::Config;
 use crate::workspace::machine::{runs, Machine};
@@ -50,10 +51,7 @@ impl flags::Bench {
         let mut docker_env: Vec<(&'static str, String)> = vec![];
         if runs(sh, "docker", &["info", "--format", SERVER_VERSION]) {
             engines.push(Engine::Buildx);
-        } else if let Some(engine) = services::locate_engine(sh, &config.tools_dir()) {
-            eprintln!("==> No Docker engine answers: starting the tests' private one for buildx");
-            let dir = Utf8PathBuf::from(format!("/tmp/xtask-bench-services-{}", std::process::id()));
-            let private = Services::start(sh, &engine, &dir)?;
+        } else if let Some(private) = PrivateEngine::start(sh, &config)? {
             docker_env = private.env();
             private_engine = Some(private);
             engines.push(Engine::Buildx);
@@ -149,13 +147,45 @@ impl flags::Bench {
                 println!("  {mode:<32} {:>6.2}s", median(&mut latencies).as_secs_f64());
             }
         }
-        // The private engine: stopped, then its folder (dist made it) removed.
-        if let Some(private) = private_engine.take() {
-            let dir = private.dir.clone();
-            drop(private);
-            let _ = std::fs::remove_dir_all(dir);
-        }
+        drop(private_engine);
         Ok(())
+    }
+}
+
+/// The tests' private Docker engine, for the buildx figures where no engine answers but
+/// `setup` installed it (Linux): stopped, then its folder removed, when dropped.
+struct PrivateEngine {
+    #[cfg(unix)]
+    services: Services,
+}
+
+impl PrivateEngine {
+    #[cfg(unix)]
+    fn start(sh: &Shell, config: &Config) -> anyhow::Result<Option<PrivateEngine>> {
+        let Some(engine) = services::locate_engine(sh, &config.tools_dir()) else { return Ok(None) };
+        eprintln!("==> No Docker engine answers: starting the tests' private one for buildx");
+        let dir = Utf8PathBuf::from(format!("/tmp/xtask-bench-services-{}", std::process::id()));
+        Ok(Some(PrivateEngine { services: Services::start(sh, &engine, &dir)? }))
+    }
+
+    #[cfg(not(unix))]
+    fn start(_: &Shell, _: &Config) -> anyhow::Result<Option<PrivateEngine>> {
+        Ok(None)
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        #[cfg(unix)]
+        return self.services.env();
+        #[cfg(not(unix))]
+        vec![]
+    }
+}
+
+#[cfg(unix)]
+impl Drop for PrivateEngine {
+    fn drop(&mut self) {
+        self.services.stop();
+        let _ = std::fs::remove_dir_all(&self.services.dir);
     }
 }
 

@@ -30,7 +30,7 @@ Commands:
   new       Start a new extension workspace from this template
   init      Rename this copy of the template in place (after \"Use this template\")
   setup     Install the build tools dist needs (rustup targets, zig, cargo-zigbuild)
-  test      Install what the tests need, then run every test of the workspace
+  test      Run the extension's tests: clippy, Rust, UI, browser, packaging
   bench     Measure a warm, no-op dist against the bare cargo builds it runs
   help      Print this help, or a command's: cargo xtask help dist
 
@@ -131,21 +131,33 @@ Options:
   --vendor VENDOR        Who publishes it (required)
   --host-binary NAME     A host binary to start with (repeatable; default: the sample's)
   --no-backend           Leave the backend out
-  --no-host-binaries     Leave the host binaries out";
+  --no-host-binaries     Leave the host binaries out
+  --tool-git URL[#REF]   Take the build tool from this git repository, at REF (a tag, a
+                         branch or a commit; default: the tool's release tag)
+  --tool-path DIR        Take the build tool from a checkout on this machine (to work on it)
+
+The new extension depends on the build tool (xtask/Cargo.toml, pinned in Cargo.lock): by
+default its own repository, at the release tag it was built from (or its commit).";
 
 pub const SETUP_USAGE: &str = "\
 Usage: cargo xtask setup [--for-tests]
 
 Installs what dist needs to cross-compile: the configured rustup targets, zig and
-cargo-zigbuild. With --for-tests, also what the tests use: buildah, skopeo, Wine, the
-MinGW compiler, qemu-user, Chromium (Debian packages) and the UI's npm packages.";
+cargo-zigbuild. With --for-tests, also what the extension's tests use: the UI's npm
+packages (and it says which browser the browser test will use), then prepares the test
+suites the xtask adds. No root, no system packages.";
 
 pub const TEST_USAGE: &str = "\
-Usage: cargo xtask test [-- CARGO TEST ARGS]
+Usage: cargo xtask test [--skip-browser] [-- CARGO TEST ARGS]
 
-Installs what the tests need (`setup --for-tests`), starts a private Docker engine and
-registry for them, then runs clippy (-D warnings) and every test: the Rust workspace's
-(`cargo test --workspace`) and the UI's (`npm test`, then the browser test).";
+The extension's tests, on macOS, Windows or Linux (no root, no Docker): clippy (-D
+warnings), the Rust workspace's tests (`cargo test --workspace`), the UI's unit tests
+(`npm test`) and its browser test (headless Chromium, Chrome or Edge, with the real
+backend and host binary; CHROMIUM=PATH chooses the browser), then a packaging test: dist
+with the builtin engine, and `check` on the image. Then the suites the xtask adds.
+
+Options:
+  --skip-browser   No Chromium, Chrome or Edge here: skip the browser test (said so)";
 
 pub const BENCH_USAGE: &str = "\
 Usage: cargo xtask bench [--runs N]
@@ -243,6 +255,10 @@ pub struct New {
     pub host_binaries: Vec<String>,
     pub no_backend: bool,
     pub no_host_binaries: bool,
+    /// `--tool-path DIR`: the build tool from a checkout on this machine.
+    pub tool_path: Option<Utf8PathBuf>,
+    /// `--tool-git URL[#REF]`: the build tool from another git repository or ref.
+    pub tool_git: Option<String>,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -252,6 +268,8 @@ pub struct Setup {
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Test {
+    /// `--skip-browser`: no browser here; the UI's browser test is skipped (said so).
+    pub skip_browser: bool,
     pub cargo_args: Vec<String>,
 }
 
@@ -591,17 +609,28 @@ fn parse_bench(args: &mut Args) -> Result<Bench, UsageError> {
     Ok(Bench { runs: runs.unwrap_or(5) })
 }
 
-/// `test [-- CARGO TEST ARGS]`: everything after `--` goes to cargo test as it is.
+/// `test [--skip-browser] [-- CARGO TEST ARGS]`: everything after `--` goes to cargo test
+/// as it is.
 fn parse_test(rest: Vec<String>) -> Result<Command, UsageError> {
+    let mut test = Test::default();
     let mut rest = rest.into_iter();
-    match rest.next().as_deref() {
-        None => Ok(Command::Test(Test::default())),
-        Some("--") => Ok(Command::Test(Test { cargo_args: rest.collect() })),
-        Some(other) => Err(UsageError::new(
-            TEST_USAGE,
-            format!("unexpected argument `{other}` (pass cargo test's after `--`)"),
-        )),
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--skip-browser" if !test.skip_browser => test.skip_browser = true,
+            "--skip-browser" => return Err(UsageError::new(TEST_USAGE, "--skip-browser is given twice")),
+            "--" => {
+                test.cargo_args = rest.collect();
+                break;
+            }
+            other => {
+                return Err(UsageError::new(
+                    TEST_USAGE,
+                    format!("unexpected argument `{other}` (pass cargo test's after `--`)"),
+                ))
+            }
+        }
     }
+    Ok(Command::Test(test))
 }
 
 fn parse_new(args: &mut Args, with_path: bool) -> Result<New, UsageError> {
@@ -625,6 +654,14 @@ fn parse_new(args: &mut Args, with_path: bool) -> Result<New, UsageError> {
                 args.once(&mut vendor, "--vendor", value)?;
             }
             Long("host-binary") => new.host_binaries.push(args.string("--host-binary")?),
+            Long("tool-path") => {
+                let value = args.string("--tool-path")?;
+                args.once(&mut new.tool_path, "--tool-path", Utf8PathBuf::from(value))?;
+            }
+            Long("tool-git") => {
+                let value = args.string("--tool-git")?;
+                args.once(&mut new.tool_git, "--tool-git", value)?;
+            }
             Value(path) if with_path && new.path.is_none() => {
                 new.path = Some(Utf8PathBuf::from(path.to_string_lossy().into_owned()));
             }
@@ -645,6 +682,9 @@ fn parse_new(args: &mut Args, with_path: bool) -> Result<New, UsageError> {
     }
     if new.no_host_binaries && !new.host_binaries.is_empty() {
         return args.error("--no-host-binaries and --host-binary contradict each other");
+    }
+    if new.tool_path.is_some() && new.tool_git.is_some() {
+        return args.error("--tool-path and --tool-git each say where the tool comes from: choose one");
     }
     new.image = image.unwrap_or_default();
     new.title = title.unwrap_or_default();

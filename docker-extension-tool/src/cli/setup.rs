@@ -1,44 +1,35 @@
 //! `cargo xtask setup`: installs what dist needs (rustup targets, zig, cargo-zigbuild), and
-//! with `--for-tests` what the tests use. Quiet when everything is already there.
+//! with `--for-tests` what the extension's tests use (the UI's npm packages; it says whether a
+//! browser for the browser test is here), then prepares the test suites the xtask adds.
+//! Quiet when everything is already there. No root, no system packages.
 
-use std::collections::BTreeSet;
-
-use anyhow::{bail, Context};
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
 use crate::build::tools;
 use crate::cli::flags;
+use crate::cli::tasks::TestSuite;
+use crate::cli::test::find_browser;
 use crate::plan::Plan;
-use crate::testing::services;
+use crate::util::report::Report;
 use crate::workspace::config::Config;
 use crate::workspace::machine::Machine;
 
-/// The Debian packages the tests use: image builds (buildah, skopeo), header checks (file),
-/// running the arm64 builds (qemu-user-static), the Windows build (wine, wine64, and MinGW
-/// for the small DLL Wine lacks), the browser test (chromium), and what the test engine
-/// needs from the machine (runc, a registry, setpriv; see `services`), and Debian's venv
-/// module (the test of zig's install where pip refuses).
-pub const TEST_PACKAGES: &[&str] = &[
-    "buildah",
-    "skopeo",
-    "file",
-    "qemu-user-static",
-    "wine",
-    "wine64",
-    "gcc-mingw-w64-x86-64",
-    "chromium",
-    "runc",
-    "docker-registry",
-    "util-linux",
-    "python3-venv",
-];
-
 impl flags::Setup {
-    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+    pub fn run(self, sh: &Shell, suites: &[Box<dyn TestSuite>]) -> anyhow::Result<()> {
         let config = Config::load_current()?;
         setup_build_tools(sh, &config)?;
         if self.for_tests {
-            setup_test_tools(sh, &config)?;
+            setup_ui_packages(sh, &config)?;
+            if config.ui.is_some() {
+                match find_browser() {
+                    Ok(browser) => eprintln!("    the browser test will use {browser}"),
+                    Err(e) => eprintln!("    note: {e:#}"),
+                }
+            }
+            for suite in suites {
+                eprintln!("==> Preparing {}", suite.name());
+                suite.prepare(sh)?;
+            }
         }
         Ok(())
     }
@@ -51,71 +42,13 @@ pub fn setup_build_tools(sh: &Shell, config: &Config) -> anyhow::Result<()> {
     tools::ensure_zigbuild(sh, &config.tools_dir())
 }
 
-pub fn setup_test_tools(sh: &Shell, config: &Config) -> anyhow::Result<()> {
-    let missing = missing_debian_packages(sh, TEST_PACKAGES);
-    if !missing.is_empty() {
-        install_debian_packages(sh, &missing)?;
-    }
-    services::install_engine(sh, &config.tools_dir())?;
+/// The UI's npm packages, when they are missing or older than its lock file.
+pub fn setup_ui_packages(sh: &Shell, config: &Config) -> anyhow::Result<()> {
     if let Some(ui) = &config.ui {
         let dir = config.root.join(&ui.dir);
         if dir.join("package.json").is_file() {
-            crate::build::ui::install_packages(sh, &crate::util::report::Report::new(), &dir)?;
+            crate::build::ui::install_packages(sh, &Report::new(), &dir)?;
         }
     }
-    Ok(())
-}
-
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
-        .unwrap_or(false)
-}
-
-/// The packages dpkg does not list as installed (all of them where there is no dpkg).
-fn missing_debian_packages<'a>(sh: &Shell, packages: &[&'a str]) -> Vec<&'a str> {
-    let format = "${Package} ${Status}\\n";
-    let status =
-        cmd!(sh, "dpkg-query -W -f={format} {packages...}").quiet().ignore_stderr().ignore_status().read();
-    let installed: BTreeSet<&str> = status
-        .as_deref()
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.ends_with("install ok installed"))
-        .filter_map(|l| l.split_whitespace().next())
-        .collect();
-    packages.iter().copied().filter(|p| !installed.contains(p)).collect()
-}
-
-fn install_debian_packages(sh: &Shell, packages: &[&str]) -> anyhow::Result<()> {
-    let list = packages.join(" ");
-    if !on_path("apt-get") {
-        bail!("the tests need these packages, and this is not a Debian-like system with apt-get: install {list} (or their equivalents)");
-    }
-    let root = cmd!(sh, "id -u").quiet().read().map(|id| id.trim() == "0").unwrap_or(false);
-    // As root, apt-get itself; otherwise through sudo.
-    let (program, apt): (&str, &[&str]) = if root {
-        ("apt-get", &[])
-    } else if on_path("sudo") {
-        ("sudo", &["apt-get"])
-    } else {
-        bail!("the tests need {list}; install them as root: apt-get install {list}");
-    };
-    eprintln!("==> Installing what the tests use: apt-get install {list}");
-    // A fresh machine may be running its first unattended upgrade: wait for dpkg's lock.
-    let _env = sh.push_env("DEBIAN_FRONTEND", "noninteractive");
-    cmd!(sh, "{program} {apt...} -o DPkg::Lock::Timeout=300 update -qq")
-        .quiet()
-        .ignore_stdout()
-        .run()
-        .context("apt-get update failed")?;
-    cmd!(
-        sh,
-        "{program} {apt...} -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends {packages...}"
-    )
-    .quiet()
-    .ignore_stdout()
-    .run()
-    .with_context(|| format!("apt-get install {list} failed"))?;
     Ok(())
 }

@@ -1,85 +1,129 @@
-//! `cargo xtask test`: every test of the workspace, after installing what they need.
-//! The README's test command, and what CI runs.
+//! `cargo xtask test`: the extension's own tests, on its author's machine (macOS, Windows or
+//! Linux; no root, no Docker): clippy, the workspace's Rust tests, the UI's unit tests and
+//! its browser test, and a packaging test (dist with the builtin engine, then `check` on
+//! the image). Then the test suites the xtask adds (the tool's repository adds the tool's
+//! own, see `self_test`). The README's test command, and what CI runs.
 
 use std::time::Instant;
 
-use crate::build::cargo::{built_binaries, BuiltBinary};
 use anyhow::{bail, Context};
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
+use crate::build::cargo::{built_binaries, BuiltBinary};
 use crate::cli::flags;
-use crate::cli::setup::{setup_build_tools, setup_test_tools};
-use crate::testing::services::{self, Services};
-use crate::util::report::Report;
+use crate::cli::setup::{setup_build_tools, setup_ui_packages};
+use crate::cli::tasks::TestSuite;
+use crate::model::engine::Engine;
+use crate::plan::image::Output;
 use crate::workspace::config::Config;
 
+/// The variable that chooses the browser of the browser test (the UI harness reads it too).
+pub const BROWSER_VARIABLE: &str = "CHROMIUM";
+
 impl flags::Test {
-    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+    pub fn run(self, sh: &Shell, suites: &[Box<dyn TestSuite>]) -> anyhow::Result<()> {
         let config = Config::load_current()?;
         let root = config.root.clone();
         sh.change_dir(&root);
+        for suite in suites {
+            eprintln!("==> Preparing {}", suite.name());
+            suite.prepare(sh).with_context(|| format!("preparing {}", suite.name()))?;
+        }
         setup_build_tools(sh, &config).context("installing the build tools")?;
-        setup_test_tools(sh, &config).context("installing what the tests use")?;
+        setup_ui_packages(sh, &config).context("installing the UI's packages")?;
 
-        let mut failed = vec![];
-        let mut suite = |name: &str, f: &mut dyn FnMut() -> anyhow::Result<()>| {
-            eprintln!("==> {name}");
-            let start = Instant::now();
-            match f() {
-                Ok(()) => eprintln!("    {name}: passed in {:.0}s", start.elapsed().as_secs_f64()),
-                Err(e) => {
-                    eprintln!("    {name}: FAILED: {e:#}");
-                    failed.push(name.to_string());
-                }
-            }
-        };
-
-        // One engine and registry for the whole run, shared by every test that needs them;
-        // stopped by pid when `services` drops, also when a suite fails.
-        let engine = services::locate_engine(sh, &config.tools_dir())
-            .context("no Docker engine for the tests: run `cargo xtask setup --for-tests`")?;
-        let services = Report::new().step("Starting the tests' Docker engine and registry", || {
-            Services::start(sh, &engine, &services_dir(&config))
-        })?;
-        eprintln!("    engine {}, registry {}", services.docker_host, services.registry);
-        suite("cargo clippy --workspace --all-targets -- -D warnings", &mut || {
+        let mut results = Results::default();
+        results.run("cargo clippy --workspace --all-targets -- -D warnings", || {
             cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings").run()?;
             Ok(())
         });
+        // The tool's own tests are its suite's, where the tool is a member (its repository).
+        let tool = env!("CARGO_PKG_NAME");
+        let exclude: Vec<&str> =
+            if config.members.values().any(|name| name == tool) { vec!["--exclude", tool] } else { vec![] };
         let cargo_args = &self.cargo_args;
         // Every test binary runs, even after one fails: the report names them all.
-        suite("cargo test --workspace", &mut || {
-            cmd!(sh, "cargo test --workspace --no-fail-fast {cargo_args...}")
-                .envs(services.test_env())
-                .run()?;
+        results.run("cargo test --workspace", || {
+            cmd!(sh, "cargo test --workspace {exclude...} --no-fail-fast {cargo_args...}").run()?;
             Ok(())
         });
+        let backend_runs_here = cfg!(unix);
+        if config.backend.is_some() && !backend_runs_here {
+            results.skipped(
+                "the backend's tests and its part of the browser test",
+                "the backend serves a Unix socket and runs in Docker Desktop's Linux VM; Windows has no \
+                 Unix-socket server in Rust's std or tokio (its code is compiled out here)",
+            );
+        }
         if let Some(ui) = &config.ui {
             let ui_dir = root.join(&ui.dir);
-            suite("UI unit tests (npm test)", &mut || {
+            results.run("UI unit tests (npm test)", || {
                 let _dir = sh.push_dir(&ui_dir);
                 cmd!(sh, "npm test").run()?;
                 Ok(())
             });
-            suite("UI browser test (headless Chromium, real backend and host binary)", &mut || {
-                let (backend, host_bin_dir) = native_binaries(sh, &config)?;
-                let _dir = sh.push_dir(&ui_dir);
-                cmd!(sh, "npm run build").quiet().run()?;
-                let screenshot = config.target_dir.join("ui-screenshot.png");
-                cmd!(sh, "npm run test:browser")
-                    .env("BACKEND_BIN", backend.as_ref().map(|b| b.as_str()).unwrap_or_default())
-                    .env("HOST_BIN_DIR", &host_bin_dir)
-                    .env("SCREENSHOT", &screenshot)
-                    .run()?;
-                Ok(())
-            });
+            if self.skip_browser {
+                results.skipped("the UI's browser test", "--skip-browser");
+            } else {
+                results.run("UI browser test (headless Chromium, real backend and host binary)", || {
+                    let browser = find_browser()?;
+                    let (backend, host_bin_dir) = native_binaries(sh, &config, backend_runs_here)?;
+                    let _dir = sh.push_dir(&ui_dir);
+                    cmd!(sh, "npm run build").quiet().run()?;
+                    let screenshot = config.target_dir.join("ui-screenshot.png");
+                    let mut browser_test = cmd!(sh, "npm run test:browser")
+                        .env(BROWSER_VARIABLE, &browser)
+                        .env("HOST_BIN_DIR", &host_bin_dir)
+                        .env("SCREENSHOT", &screenshot);
+                    browser_test = match &backend {
+                        Some(backend) => browser_test.env("BACKEND_BIN", backend),
+                        None => browser_test.env("NO_BACKEND", "1"),
+                    };
+                    browser_test.run()?;
+                    Ok(())
+                });
+            }
         }
-        if !failed.is_empty() {
+        results.run("packaging: dist with the builtin engine, then check on the image", || {
+            package(sh, &config.target_dir.join("xtask/test-package"))
+        });
+        for suite in suites {
+            results.run(&suite.name(), || suite.run(sh, cargo_args));
+        }
+        results.finish()
+    }
+}
+
+/// What each part of the run gave.
+#[derive(Default)]
+struct Results {
+    failed: Vec<String>,
+}
+
+impl Results {
+    fn run(&mut self, name: &str, f: impl FnOnce() -> anyhow::Result<()>) {
+        eprintln!("==> {name}");
+        let start = Instant::now();
+        match f() {
+            Ok(()) => eprintln!("    {name}: passed in {:.0}s", start.elapsed().as_secs_f64()),
+            Err(e) => {
+                eprintln!("    {name}: FAILED: {e:#}");
+                self.failed.push(name.to_string());
+            }
+        }
+    }
+
+    fn skipped(&mut self, name: &str, why: &str) {
+        eprintln!("==> skipped: {name} ({why})");
+    }
+
+    fn finish(self) -> anyhow::Result<()> {
+        if !self.failed.is_empty() {
             bail!(
                 "{} failed: {}",
-                if failed.len() == 1 { "a test suite" } else { "test suites" },
-                failed.join("; ")
+                if self.failed.len() == 1 { "a test suite" } else { "test suites" },
+                self.failed.join("; ")
             );
         }
         eprintln!("==> all tests passed");
@@ -87,23 +131,94 @@ impl flags::Test {
     }
 }
 
-/// A short folder for the services: Unix socket paths have a length limit (~100 bytes).
-fn services_dir(config: &Config) -> Utf8PathBuf {
-    let dir = config.target_dir.join("xtask-services");
-    if dir.join("exec/containerd/containerd.sock.ttrpc").as_str().len() < 100 {
-        dir
-    } else {
-        Utf8PathBuf::from(format!("/tmp/xtask-services-{}", std::process::id()))
-    }
+/// The image as a release makes it, written by the builtin engine (no Docker needed) into
+/// `dir`, then checked as `cargo xtask check` checks any image.
+fn package(sh: &Shell, dir: &Utf8Path) -> anyhow::Result<()> {
+    let archive = dir.join("extension.tar");
+    let dist = flags::Dist {
+        engine: Some(Engine::Builtin),
+        output: Some(Output::Oci(archive.clone())),
+        out: Some(dir.join("context")),
+        ..flags::Dist::default()
+    };
+    dist.run(sh).context("cargo xtask dist --engine builtin")?;
+    flags::Check { archive: Some(archive), published: false }.run(sh).context("cargo xtask check")
 }
 
-/// Builds the backend and the host binaries for this machine; returns the backend (if the
-/// extension has one) and a folder holding the host binaries by name (as Docker Desktop
-/// installs them).
-fn native_binaries(sh: &Shell, config: &Config) -> anyhow::Result<(Option<Utf8PathBuf>, Utf8PathBuf)> {
+/// A Chromium-based browser for the browser test: `CHROMIUM` when set, else Chromium, Chrome
+/// or Edge where each OS installs them.
+pub fn find_browser() -> anyhow::Result<Utf8PathBuf> {
+    if let Some(chosen) = std::env::var_os(BROWSER_VARIABLE).filter(|v| !v.is_empty()) {
+        let chosen = Utf8PathBuf::try_from(std::path::PathBuf::from(chosen))?;
+        if chosen.is_file() {
+            return Ok(chosen);
+        }
+        bail!("{BROWSER_VARIABLE}={chosen} is not a file: point it at a Chromium, Chrome or Edge executable");
+    }
+    if let Some(found) = browser_candidates().into_iter().find(|c| c.is_file()) {
+        return Ok(found);
+    }
+    bail!(
+        "the browser test needs Chromium, Chrome or Edge and found none ({}): install one, point \
+         {BROWSER_VARIABLE} at its executable, or run `cargo xtask test --skip-browser`",
+        if cfg!(target_os = "linux") {
+            "e.g. `apt-get install chromium`"
+        } else if cfg!(target_os = "macos") {
+            "e.g. https://www.google.com/chrome/ into /Applications"
+        } else {
+            "Edge comes with Windows"
+        }
+    )
+}
+
+/// Where each OS installs Chromium-based browsers.
+fn browser_candidates() -> Vec<Utf8PathBuf> {
+    let mut candidates: Vec<Utf8PathBuf> = vec![];
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty()).map(Utf8PathBuf::from);
+    if cfg!(target_os = "macos") {
+        for app in [
+            "Google Chrome.app/Contents/MacOS/Google Chrome",
+            "Chromium.app/Contents/MacOS/Chromium",
+            "Microsoft Edge.app/Contents/MacOS/Microsoft Edge",
+        ] {
+            candidates.push(Utf8Path::new("/Applications").join(app));
+            candidates.extend(env("HOME").map(|home| home.join("Applications").join(app)));
+        }
+    } else if cfg!(windows) {
+        for base in ["ProgramFiles", "ProgramFiles(x86)", "LOCALAPPDATA"].iter().filter_map(|v| env(v)) {
+            candidates.push(base.join(r"Google\Chrome\Application\chrome.exe"));
+            candidates.push(base.join(r"Microsoft\Edge\Application\msedge.exe"));
+            candidates.push(base.join(r"Chromium\Application\chrome.exe"));
+        }
+    } else {
+        let names = [
+            "chromium",
+            "chromium-browser",
+            "google-chrome",
+            "google-chrome-stable",
+            "microsoft-edge",
+            "microsoft-edge-stable",
+        ];
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        for dir in std::env::split_paths(&path).filter_map(|d| Utf8PathBuf::try_from(d).ok()) {
+            candidates.extend(names.iter().map(|name| dir.join(name)));
+        }
+    }
+    candidates
+}
+
+/// Builds the backend (where it runs) and the host binaries for this machine; returns the
+/// backend (if the extension has one and it runs here) and a folder holding the host
+/// binaries by name (as Docker Desktop installs them).
+fn native_binaries(
+    sh: &Shell,
+    config: &Config,
+    backend_runs_here: bool,
+) -> anyhow::Result<(Option<Utf8PathBuf>, Utf8PathBuf)> {
+    let backend = config.backend.as_ref().filter(|_| backend_runs_here);
     let mut packages = vec![];
     let package_names =
-        config.backend.iter().map(|b| &b.package).chain(config.host_binaries.iter().map(|h| &h.package));
+        backend.iter().map(|b| &b.package).chain(config.host_binaries.iter().map(|h| &h.package));
     for package in package_names {
         packages.extend(["--package".to_string(), package.clone()]);
     }
@@ -117,14 +232,14 @@ fn native_binaries(sh: &Shell, config: &Config) -> anyhow::Result<(Option<Utf8Pa
     let mut backend_path = None;
     for built in built_binaries(output.as_bytes()) {
         let BuiltBinary { name, executable, .. } = built?;
-        if config.backend.as_ref().is_some_and(|b| b.bin == name) {
+        if backend.is_some_and(|b| b.bin == name) {
             backend_path = Some(executable);
         } else if config.host_binaries.iter().any(|h| h.bin == name) {
             let dest = host_bin_dir.join(executable.file_name().unwrap_or(&name));
             std::fs::copy(&executable, &dest).with_context(|| format!("copying {executable} to {dest}"))?;
         }
     }
-    if config.backend.is_some() && backend_path.is_none() {
+    if backend.is_some() && backend_path.is_none() {
         bail!("cargo built no backend binary");
     }
     Ok((backend_path, host_bin_dir))

@@ -293,6 +293,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn sources_roots_files_and_links_are_refused() {
         let root = temp("refused");
         std::fs::create_dir_all(root.join("ui/src")).unwrap();
@@ -315,6 +316,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn destinations_are_judged_where_they_really_are() {
         let root = temp("resolve");
         std::fs::create_dir_all(root.join("ws/ui")).unwrap();
@@ -346,6 +348,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn atomic_writes_replace_a_link_without_following_it() {
         let root = temp("atomic");
         std::fs::write(root.join("precious"), "keep").unwrap();

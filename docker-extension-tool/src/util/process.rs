@@ -75,6 +75,8 @@ impl Group {
             // SAFETY: as above.
             unsafe { libc::kill(-group, libc::SIGKILL) };
         }
+        #[cfg(not(unix))]
+        let _ = grace; // no process groups: the child is killed at once
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -446,6 +446,7 @@ impl TempFolder {
             Utf8PathBuf::try_from(std::env::temp_dir()).context("the temporary folder is not UTF-8")?;
         for attempt in 0..100u32 {
             let dir = base.join(format!("xtask-check-{}-{attempt}", std::process::id()));
+            #[cfg_attr(not(unix), allow(unused_mut))]
             let mut builder = std::fs::DirBuilder::new();
             #[cfg(unix)]
             std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);

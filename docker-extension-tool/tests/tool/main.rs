@@ -2,6 +2,7 @@
 //! against fixtures, a real Docker engine and registry, buildah, Wine, qemu-user, Chromium).
 //! `cargo xtask test` in the tool's repository starts the engine and registry once and
 //! hands them over (see `common::engine`).
+#![cfg(unix)] // they drive Linux tools (an engine, buildah, Wine, qemu-user)
 #![allow(clippy::unwrap_used)] // a test that unwraps fails with the reason
 
 mod common;
@@ -11,11 +12,13 @@ mod bad_inputs;
 mod big_assets;
 mod builtin;
 mod check;
+mod cross_os;
 mod dependencies;
 mod dev;
 mod dist;
 mod doctor;
 mod engine;
+mod extension;
 mod labels;
 mod new;
 mod prebuilt;

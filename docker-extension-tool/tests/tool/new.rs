@@ -7,6 +7,11 @@ use std::process::Command;
 use crate::common::*;
 use serde_json::Value;
 
+/// The tool's own folder in this repository: what `--tool-path` points new extensions at.
+fn tool_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
 /// The names the template has, which a new extension must not keep.
 const OLD_NAMES: &[&str] =
     &["example/rust-starter", "rust-starter", "rust_starter", "Rust Starter", "Example Inc."];
@@ -77,6 +82,8 @@ fn new_renames_everything_builds_and_passes_its_own_tests() {
             "Acme Corp",
             "--host-binary",
             "du-report",
+            "--tool-path",
+            tool_dir().to_str().unwrap(),
         ],
     ));
     assert!(output.assert_ok().stdout.contains("Next: cd "), "{output:?}");
@@ -91,10 +98,16 @@ fn new_renames_everything_builds_and_passes_its_own_tests() {
     let log = run(Command::new("git").args(["log", "--oneline"]).current_dir(&dest));
     assert_ne!(log.code, 0, "no history: {log:?}");
     assert_eq!(leftovers(&dest, OLD_NAMES, &["hostinfo"]), Vec::<String>::new());
-    assert!(
-        !dest.join(docker_extension_tool::cli::new::PINNED_DIGEST).exists(),
-        "the template's image digest is not the new extension's"
-    );
+    // No copy of the tool: a dependency, here on the checkout the test gave.
+    assert!(!dest.join("docker-extension-tool").exists(), "the tool's sources are not copied");
+    let xtask_manifest = std::fs::read_to_string(dest.join("xtask/Cargo.toml")).unwrap();
+    let expected =
+        format!("docker-extension-tool = {{ path = \"{}\" }}", tool_dir().canonicalize().unwrap().display());
+    assert!(xtask_manifest.contains(&expected), "{xtask_manifest}");
+    let xtask_main = std::fs::read_to_string(dest.join("xtask/src/main.rs")).unwrap();
+    assert!(!xtask_main.contains("self_test") && xtask_main.contains(".task(\"hello\""), "{xtask_main}");
+    let lock = std::fs::read_to_string(dest.join("Cargo.lock")).unwrap();
+    assert!(lock.contains("name = \"docker-extension-tool\""), "the lock file pins the tool");
     assert!(dest.join("host-binaries/du-report/Cargo.toml").is_file());
     use std::os::unix::fs::PermissionsExt;
     assert_ne!(
@@ -135,8 +148,7 @@ fn new_renames_everything_builds_and_passes_its_own_tests() {
     assert_eq!(renamed.code, 2);
     assert!(renamed.stderr.starts_with("du-report: unexpected argument"), "{renamed:?}");
 
-    // Its own tests: the xtask's unit and golden-file tests, the backend's, the UI's.
-    cargo(&dest, &["test", "-p", "docker-extension-tool", "--lib"]).assert_ok();
+    // Its own tests: the backend's, the host binary's, the UI's.
     cargo(&dest, &["test", "-p", "disk-usage-backend", "-p", "du-report"]).assert_ok();
     let npm = run(Command::new("npm").arg("test").current_dir(dest.join("ui")));
     assert!(npm.assert_ok().stdout.contains("passed"), "{npm:?}");
@@ -150,6 +162,8 @@ fn new_without_a_backend_with_two_host_binaries() {
         ["new", dest.to_str().unwrap(), "--image", "acme/probe", "--title", "Probe", "--vendor", "Acme Corp"];
     let mut args = args.to_vec();
     args.extend(["--no-backend", "--host-binary", "probe-a", "--host-binary", "probe-b"]);
+    let tool = tool_dir();
+    args.extend(["--tool-path", tool.to_str().unwrap()]);
     run(&mut xtask(&repo_root(), &args)).assert_ok();
     assert!(!dest.join("backend").exists());
     assert_eq!(leftovers(&dest, OLD_NAMES, &["hostinfo"]), Vec::<String>::new());
@@ -285,11 +299,23 @@ fn init_renames_a_copy_in_place() {
     let dir = TempDir::new("init");
     let copy = dir.join("copy");
     copy_template(&copy);
+    let tool = tool_dir();
     let output = run(&mut xtask(
         &copy,
-        &["init", "--image", "acme/in-place", "--title", "In Place", "--vendor", "Acme Corp"],
+        &[
+            "init",
+            "--image",
+            "acme/in-place",
+            "--title",
+            "In Place",
+            "--vendor",
+            "Acme Corp",
+            "--tool-path",
+            tool.to_str().unwrap(),
+        ],
     ));
     output.assert_ok();
+    assert!(!copy.join("docker-extension-tool").exists(), "the copy's tool sources go");
     // No --host-binary: the sample keeps its name; everything else is renamed.
     assert_eq!(leftovers(&copy, OLD_NAMES, &[]), Vec::<String>::new());
     assert!(copy.join("host-binaries/hostinfo/src/main.rs").is_file());
