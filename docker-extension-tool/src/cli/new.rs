@@ -708,11 +708,12 @@ fn ls_remote(sh: &Shell, url: &str, pattern: &str) -> anyhow::Result<Vec<(String
         .collect())
 }
 
-/// The tool's folder, when it is inside the template's workspace (its own repository).
+/// The tool's folder, when the template's workspace has it as a member (the tool's own
+/// repository, or a copy of it).
 fn tool_folder_in(template: &Config) -> Option<Utf8PathBuf> {
-    let dir = Utf8Path::new(env!("CARGO_MANIFEST_DIR")).canonicalize_utf8().ok()?;
-    let root = template.root.canonicalize_utf8().ok()?;
-    dir.strip_prefix(&root).ok().filter(|rel| !rel.as_str().is_empty()).map(|rel| template.root.join(rel))
+    let (manifest, _) = template.members.iter().find(|(_, name)| *name == TOOL)?;
+    let dir = manifest.parent()?;
+    (dir != template.root && dir.starts_with(&template.root)).then(|| dir.to_path_buf())
 }
 
 /// Says where the tool comes from, and writes its pin into Cargo.lock (cargo resolves it;

@@ -11,9 +11,9 @@ use crate::common::*;
 #[test]
 fn windows_and_macos_compile_the_tool_and_the_template() {
     let target_dir = repo_root().join("target/cross-os-check");
-    let check = |builder: &[&str], targets: &[&str]| {
-        let mut command = Command::new("cargo");
-        command.args(builder).args(["--workspace", "--all-targets", "--all-features", "--quiet"]);
+    let check = |program: &str, targets: &[&str]| {
+        let mut command = Command::new(program);
+        command.arg("check").args(["--workspace", "--all-targets", "--all-features", "--quiet"]);
         for target in targets {
             command.args(["--target", target]);
         }
@@ -24,9 +24,9 @@ fn windows_and_macos_compile_the_tool_and_the_template() {
             .env("MACOSX_DEPLOYMENT_TARGET", "11.0")
             .current_dir(repo_root());
         let output = run(&mut command);
-        assert_eq!(output.code, 0, "cargo {builder:?} for {targets:?}:\n{}", output.stderr);
+        assert_eq!(output.code, 0, "{program} check for {targets:?}:\n{}", output.stderr);
     };
-    check(&["check"], &["x86_64-pc-windows-gnu"]);
+    check("cargo", &["x86_64-pc-windows-gnu"]);
     require("cargo-zigbuild");
-    check(&["zigbuild", "check"], &["x86_64-apple-darwin", "aarch64-apple-darwin"]);
+    check("cargo-zigbuild", &["x86_64-apple-darwin", "aarch64-apple-darwin"]);
 }

@@ -63,7 +63,6 @@ impl Offline {
             .env("GIT_CONFIG_GLOBAL", self.dir.join("gitconfig"))
             .env("CARGO_NET_GIT_FETCH_WITH_CLI", "true")
             .env("GIT_TERMINAL_PROMPT", "0")
-            .env("CARGO_TARGET_DIR", target_dir())
     }
 
     /// PATH with the recording stand-ins first.
@@ -86,7 +85,7 @@ fn target_dir() -> PathBuf {
 
 fn cargo_in(offline: &Offline, dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new("cargo");
-    command.args(args).current_dir(dir);
+    command.args(args).current_dir(dir).env("CARGO_TARGET_DIR", target_dir());
     offline.apply(&mut command);
     command
 }
