@@ -46,6 +46,7 @@ fn a_one_gib_asset_goes_into_the_image_with_bounded_memory() {
         run_measuring_memory(&mut xtask(fixture.root(), &["check", archive.to_str().unwrap()]));
     output.assert_ok();
     assert!(peak < MEMORY_BOUND, "check held {} MiB", peak >> 20);
+    eprintln!("check of the image with a 1 GiB asset: peak memory {} MiB", peak >> 20);
     // The UI layer is shared: one blob, listed in each variant's sizes.
     let listing = run(std::process::Command::new("tar").arg("-tvf").arg(&archive));
     assert!(listing.assert_ok().stdout.lines().count() > 5);

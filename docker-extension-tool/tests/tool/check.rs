@@ -524,6 +524,7 @@ fn assert_refused(name: &str, archive: &Path, says: &[&str]) -> Output {
         assert!(output.stderr.contains(needle), "{name}: stderr lacks {needle:?}:\n{}", output.stderr);
     }
     assert!(peak < MEMORY_BOUND, "{name}: check held {} MiB", peak >> 20);
+    eprintln!("{name}: check held at most {} MiB", peak >> 20);
     output
 }
 
