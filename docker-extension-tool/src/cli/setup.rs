@@ -3,12 +3,13 @@
 //! browser for the browser test is here), then prepares the test suites the xtask adds.
 //! Quiet when everything is already there. No root, no system packages.
 
+use anyhow::bail;
+use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
 use crate::build::tools;
 use crate::cli::flags;
 use crate::cli::tasks::TestSuite;
-use crate::cli::test::find_browser;
 use crate::plan::Plan;
 use crate::util::report::Report;
 use crate::workspace::config::Config;
@@ -51,4 +52,69 @@ pub fn setup_ui_packages(sh: &Shell, config: &Config) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The variable that chooses the browser of the browser test (the UI harness reads it too).
+pub const BROWSER_VARIABLE: &str = "CHROMIUM";
+
+/// A Chromium-based browser for the browser test: `CHROMIUM` when set, else Chromium, Chrome
+/// or Edge where each OS installs them.
+pub fn find_browser() -> anyhow::Result<Utf8PathBuf> {
+    if let Some(chosen) = std::env::var_os(BROWSER_VARIABLE).filter(|v| !v.is_empty()) {
+        let chosen = Utf8PathBuf::try_from(std::path::PathBuf::from(chosen))?;
+        if chosen.is_file() {
+            return Ok(chosen);
+        }
+        bail!("{BROWSER_VARIABLE}={chosen} is not a file: point it at a Chromium, Chrome or Edge executable");
+    }
+    if let Some(found) = browser_candidates().into_iter().find(|c| c.is_file()) {
+        return Ok(found);
+    }
+    bail!(
+        "the browser test needs Chromium, Chrome or Edge and found none ({}): install one, point \
+         {BROWSER_VARIABLE} at its executable, or run `cargo xtask test --skip-browser`",
+        if cfg!(target_os = "linux") {
+            "e.g. `apt-get install chromium`"
+        } else if cfg!(target_os = "macos") {
+            "e.g. https://www.google.com/chrome/ into /Applications"
+        } else {
+            "Edge comes with Windows"
+        }
+    )
+}
+
+/// Where each OS installs Chromium-based browsers.
+fn browser_candidates() -> Vec<Utf8PathBuf> {
+    let mut candidates: Vec<Utf8PathBuf> = vec![];
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty()).map(Utf8PathBuf::from);
+    if cfg!(target_os = "macos") {
+        for app in [
+            "Google Chrome.app/Contents/MacOS/Google Chrome",
+            "Chromium.app/Contents/MacOS/Chromium",
+            "Microsoft Edge.app/Contents/MacOS/Microsoft Edge",
+        ] {
+            candidates.push(Utf8Path::new("/Applications").join(app));
+            candidates.extend(env("HOME").map(|home| home.join("Applications").join(app)));
+        }
+    } else if cfg!(windows) {
+        for base in ["ProgramFiles", "ProgramFiles(x86)", "LOCALAPPDATA"].iter().filter_map(|v| env(v)) {
+            candidates.push(base.join(r"Google\Chrome\Application\chrome.exe"));
+            candidates.push(base.join(r"Microsoft\Edge\Application\msedge.exe"));
+            candidates.push(base.join(r"Chromium\Application\chrome.exe"));
+        }
+    } else {
+        let names = [
+            "chromium",
+            "chromium-browser",
+            "google-chrome",
+            "google-chrome-stable",
+            "microsoft-edge",
+            "microsoft-edge-stable",
+        ];
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        for dir in std::env::split_paths(&path).filter_map(|d| Utf8PathBuf::try_from(d).ok()) {
+            candidates.extend(names.iter().map(|name| dir.join(name)));
+        }
+    }
+    candidates
 }

@@ -12,14 +12,11 @@ use xshell::{cmd, Shell};
 
 use crate::build::cargo::{built_binaries, BuiltBinary};
 use crate::cli::flags;
-use crate::cli::setup::{setup_build_tools, setup_ui_packages};
+use crate::cli::setup::{find_browser, setup_build_tools, setup_ui_packages, BROWSER_VARIABLE};
 use crate::cli::tasks::TestSuite;
 use crate::model::engine::Engine;
 use crate::plan::image::Output;
 use crate::workspace::config::Config;
-
-/// The variable that chooses the browser of the browser test (the UI harness reads it too).
-pub const BROWSER_VARIABLE: &str = "CHROMIUM";
 
 impl flags::Test {
     pub fn run(self, sh: &Shell, suites: &[Box<dyn TestSuite>]) -> anyhow::Result<()> {
@@ -143,68 +140,6 @@ fn package(sh: &Shell, dir: &Utf8Path) -> anyhow::Result<()> {
     };
     dist.run(sh).context("cargo xtask dist --engine builtin")?;
     flags::Check { archive: Some(archive), published: false }.run(sh).context("cargo xtask check")
-}
-
-/// A Chromium-based browser for the browser test: `CHROMIUM` when set, else Chromium, Chrome
-/// or Edge where each OS installs them.
-pub fn find_browser() -> anyhow::Result<Utf8PathBuf> {
-    if let Some(chosen) = std::env::var_os(BROWSER_VARIABLE).filter(|v| !v.is_empty()) {
-        let chosen = Utf8PathBuf::try_from(std::path::PathBuf::from(chosen))?;
-        if chosen.is_file() {
-            return Ok(chosen);
-        }
-        bail!("{BROWSER_VARIABLE}={chosen} is not a file: point it at a Chromium, Chrome or Edge executable");
-    }
-    if let Some(found) = browser_candidates().into_iter().find(|c| c.is_file()) {
-        return Ok(found);
-    }
-    bail!(
-        "the browser test needs Chromium, Chrome or Edge and found none ({}): install one, point \
-         {BROWSER_VARIABLE} at its executable, or run `cargo xtask test --skip-browser`",
-        if cfg!(target_os = "linux") {
-            "e.g. `apt-get install chromium`"
-        } else if cfg!(target_os = "macos") {
-            "e.g. https://www.google.com/chrome/ into /Applications"
-        } else {
-            "Edge comes with Windows"
-        }
-    )
-}
-
-/// Where each OS installs Chromium-based browsers.
-fn browser_candidates() -> Vec<Utf8PathBuf> {
-    let mut candidates: Vec<Utf8PathBuf> = vec![];
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty()).map(Utf8PathBuf::from);
-    if cfg!(target_os = "macos") {
-        for app in [
-            "Google Chrome.app/Contents/MacOS/Google Chrome",
-            "Chromium.app/Contents/MacOS/Chromium",
-            "Microsoft Edge.app/Contents/MacOS/Microsoft Edge",
-        ] {
-            candidates.push(Utf8Path::new("/Applications").join(app));
-            candidates.extend(env("HOME").map(|home| home.join("Applications").join(app)));
-        }
-    } else if cfg!(windows) {
-        for base in ["ProgramFiles", "ProgramFiles(x86)", "LOCALAPPDATA"].iter().filter_map(|v| env(v)) {
-            candidates.push(base.join(r"Google\Chrome\Application\chrome.exe"));
-            candidates.push(base.join(r"Microsoft\Edge\Application\msedge.exe"));
-            candidates.push(base.join(r"Chromium\Application\chrome.exe"));
-        }
-    } else {
-        let names = [
-            "chromium",
-            "chromium-browser",
-            "google-chrome",
-            "google-chrome-stable",
-            "microsoft-edge",
-            "microsoft-edge-stable",
-        ];
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        for dir in std::env::split_paths(&path).filter_map(|d| Utf8PathBuf::try_from(d).ok()) {
-            candidates.extend(names.iter().map(|name| dir.join(name)));
-        }
-    }
-    candidates
 }
 
 /// Builds the backend (where it runs) and the host binaries for this machine; returns the

@@ -78,7 +78,7 @@ fn ci_runs_the_readme_test_command_with_caches() {
     assert!(position(steps, "actions/checkout@") < position(steps, "cargo xtask test"));
     let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
     assert!(
-        readme.contains("cargo xtask test   # run every test"),
+        readme.contains("cargo xtask test   # run the extension's tests"),
         "the README's test command is the one CI runs"
     );
     assert_eq!(xtask_commands(&ci, "test"), [Command::Test(flags::Test::default())]);
