@@ -15,6 +15,7 @@ use crate::model::rules;
 use crate::model::targets::{target_cpu, Builder, Os, Variant};
 use crate::util::files::{confined, MAX_LABEL_FILE};
 use crate::util::report::{problem, problems_report, Problem};
+use crate::workspace::migrate;
 
 pub const KEY: &str = "workspace.metadata.extension";
 /// Host binaries are every `[[bin]]` of the workspace's crates under this folder.
@@ -220,6 +221,8 @@ impl Problems<'_> {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawConfig {
+    /// The format version (see `migrate`): absent is 0.
+    config_version: Option<u32>,
     image: String,
     tag: Option<String>,
     title: String,
@@ -368,6 +371,17 @@ fn resolve(raw: RawConfig, metadata: &Metadata, problems: &mut Problems) -> Conf
     let root = metadata.workspace_root.clone();
     let members: Vec<&cargo_metadata::Package> = metadata.workspace_packages();
 
+    if let Some(version) = raw.config_version.filter(|v| *v > migrate::CURRENT) {
+        problems.add(
+            migrate::KEY,
+            format!(
+                "is {version}, newer than this tool ({} {}) reads ({}): it needs a newer tool; run `cargo xtask upgrade`",
+                env!("CARGO_PKG_NAME"),
+                env!("CARGO_PKG_VERSION"),
+                migrate::CURRENT
+            ),
+        );
+    }
     problems.check("image", rules::image_repository(&raw.image));
     let (labels, icon) = resolve_labels(&raw, &root, problems);
     let base_image = raw.base_image.unwrap_or_else(|| "scratch".into());

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod machine;
+pub mod migrate;
 
 #[cfg(test)]
 pub(crate) mod sample;
