@@ -32,6 +32,8 @@ Commands:
   setup     Install the build tools dist needs (rustup targets, zig, cargo-zigbuild)
   test      Run the extension's tests: clippy, Rust, UI, browser, packaging
   bench     Measure a warm, no-op dist against the bare cargo builds it runs
+  upgrade   Take the tool's newest release: move the pin, migrate the config, refresh
+            the files the template owns (workflows, CI script, the xtask's main.rs)
   help      Print this help, or a command's: cargo xtask help dist
 
 Run `cargo xtask <command> --help` for a command's options.";
@@ -134,10 +136,27 @@ Options:
   --no-host-binaries     Leave the host binaries out
   --tool-git URL[#REF]   Take the build tool from this git repository, at REF (a tag, a
                          branch or a commit; default: the tool's release tag)
+  --tool-version X.Y.Z   Take the build tool from crates.io, at that version
   --tool-path DIR        Take the build tool from a checkout on this machine (to work on it)
 
 The new extension depends on the build tool (xtask/Cargo.toml, pinned in Cargo.lock): by
 default its own repository, at the release tag it was built from (or its commit).";
+
+pub const UPGRADE_USAGE: &str = "\
+Usage: cargo xtask upgrade [--to VERSION|REF] [--dry-run]
+
+Moves the build tool's pin (xtask/Cargo.toml, Cargo.lock) to its newest release tag (or
+--to: a version, or a tag, branch or commit of its repository), and with the new tool:
+migrates the config to its format, and refreshes the files the template owns (the
+workflows, .cargo/config.toml, .ci/run, xtask/src/main.rs) where you have not edited
+them; an edited one is left alone, with the new version written beside it (NAME.upgrade).
+Prints each change. Runs on a clean git tree only, so `git diff` shows what it did; a
+failure or an interrupt leaves every file as it was.
+
+Options:
+  --to VERSION|REF  The release (X.Y.Z) or git ref to take (default: the newest release)
+  --dry-run         Print the changes and write nothing (the upgraded copy stays in
+                    target/xtask/upgrade/work to look at)";
 
 pub const SETUP_USAGE: &str = "\
 Usage: cargo xtask setup [--for-tests]
@@ -181,6 +200,7 @@ pub enum Command {
     Bench(Bench),
     Validate(Validate),
     BuildHost(BuildHost),
+    Upgrade(Upgrade),
     /// `help [COMMAND]`, `--help`, `COMMAND --help`.
     Help(Option<String>),
 }
@@ -259,6 +279,18 @@ pub struct New {
     pub tool_path: Option<Utf8PathBuf>,
     /// `--tool-git URL[#REF]`: the build tool from another git repository or ref.
     pub tool_git: Option<String>,
+    /// `--tool-version X.Y.Z`: the build tool from crates.io.
+    pub tool_version: Option<String>,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Upgrade {
+    /// `--to VERSION|REF`: the release or ref to take (default: the newest release).
+    pub to: Option<String>,
+    pub dry_run: bool,
+    /// `--apply` (not in the usage): the new tool's half, run by the old one in a copy of
+    /// the workspace. Every version keeps it.
+    pub apply: bool,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -374,6 +406,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         "bench" => parse_bench(&mut args).map(Command::Bench),
         "validate" => parse_validate(&mut args).map(Command::Validate),
         "build-host" => parse_build_host(&mut args).map(Command::BuildHost),
+        "upgrade" => parse_upgrade(&mut args).map(Command::Upgrade),
         _ => unreachable!("every command with a usage text is parsed above"),
     }
 }
@@ -391,6 +424,7 @@ pub fn usage_of(command: Option<&str>) -> Option<&'static str> {
         Some("bench") => BENCH_USAGE,
         Some("validate") => VALIDATE_USAGE,
         Some("build-host") => BUILD_HOST_USAGE,
+        Some("upgrade") => UPGRADE_USAGE,
         Some(_) => return None,
     })
 }
@@ -633,6 +667,26 @@ fn parse_test(rest: Vec<String>) -> Result<Command, UsageError> {
     Ok(Command::Test(test))
 }
 
+fn parse_upgrade(args: &mut Args) -> Result<Upgrade, UsageError> {
+    let usage = args.usage;
+    let mut upgrade = Upgrade::default();
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("dry-run") => upgrade.dry_run = true,
+            Long("apply") => upgrade.apply = true,
+            Long("to") => {
+                let value = args.string("--to")?;
+                args.once(&mut upgrade.to, "--to", value)?;
+            }
+            other => return unexpected(usage, other),
+        }
+    }
+    if upgrade.apply && (upgrade.dry_run || upgrade.to.is_some()) {
+        return args.error("--apply is the new tool's half of an upgrade: it takes no other option");
+    }
+    Ok(upgrade)
+}
+
 fn parse_new(args: &mut Args, with_path: bool) -> Result<New, UsageError> {
     let usage = args.usage;
     let mut new = New::default();
@@ -662,6 +716,10 @@ fn parse_new(args: &mut Args, with_path: bool) -> Result<New, UsageError> {
                 let value = args.string("--tool-git")?;
                 args.once(&mut new.tool_git, "--tool-git", value)?;
             }
+            Long("tool-version") => {
+                let value = args.string("--tool-version")?;
+                args.once(&mut new.tool_version, "--tool-version", value)?;
+            }
             Value(path) if with_path && new.path.is_none() => {
                 new.path = Some(Utf8PathBuf::from(path.to_string_lossy().into_owned()));
             }
@@ -683,8 +741,14 @@ fn parse_new(args: &mut Args, with_path: bool) -> Result<New, UsageError> {
     if new.no_host_binaries && !new.host_binaries.is_empty() {
         return args.error("--no-host-binaries and --host-binary contradict each other");
     }
-    if new.tool_path.is_some() && new.tool_git.is_some() {
-        return args.error("--tool-path and --tool-git each say where the tool comes from: choose one");
+    let sources = [
+        ("--tool-path", new.tool_path.is_some()),
+        ("--tool-git", new.tool_git.is_some()),
+        ("--tool-version", new.tool_version.is_some()),
+    ];
+    let given: Vec<&str> = sources.iter().filter(|(_, given)| *given).map(|(flag, _)| *flag).collect();
+    if given.len() > 1 {
+        return args.error(format!("{} each say where the tool comes from: choose one", given.join(" and ")));
     }
     new.image = image.unwrap_or_default();
     new.title = title.unwrap_or_default();

@@ -14,4 +14,5 @@ pub mod self_test;
 pub mod setup;
 pub mod tasks;
 pub mod test;
+pub mod upgrade;
 pub mod validate;

@@ -15,6 +15,8 @@ use crate::model::rules;
 use crate::util::files::{files_under, is_executable, set_executable};
 use crate::workspace::config::{current_dir, Config, HOST_BINARIES_DIR};
 use crate::workspace::machine::runs;
+use crate::workspace::owned;
+use crate::workspace::pin::{ToolSource, TOOL, XTASK_MANIFEST};
 
 /// The version a new extension starts at.
 pub const START_VERSION: &str = "0.1.0";
@@ -80,9 +82,12 @@ impl flags::New {
     /// tool's own repository and release.
     fn tool_source(&self, sh: &Shell, cwd: &Utf8Path) -> anyhow::Result<ToolSource> {
         match (&self.tool_path, &self.tool_git) {
-            (Some(dir), _) => ToolSource::path(cwd, dir),
+            (Some(dir), _) => ToolSource::path(&resolve_destination(cwd, dir)),
             (None, Some(spec)) => ToolSource::git(sh, spec),
-            (None, None) => Ok(ToolSource::default_for(sh)),
+            (None, None) => match &self.tool_version {
+                Some(version) => ToolSource::registry(version),
+                None => Ok(ToolSource::default_for(sh)),
+            },
         }
     }
 
@@ -108,6 +113,7 @@ impl flags::New {
         let source = self.tool_source(sh, &cwd)?;
         let mut files = render(&template, &self.naming(), self.no_host_binaries)?;
         pin_tool(&mut files, &source)?;
+        record_owned(&mut files);
         for file in &files {
             write(&dest, file)?;
         }
@@ -144,6 +150,7 @@ impl flags::New {
         let source = self.tool_source(sh, &root)?;
         let mut files = render(&template, &self.naming(), self.no_host_binaries)?;
         pin_tool(&mut files, &source)?;
+        record_owned(&mut files);
         let keep: std::collections::BTreeSet<&Utf8Path> = files.iter().map(|f| f.path.as_path()).collect();
         for old in template_files(&template)? {
             if !keep.contains(old.as_path()) {
@@ -479,6 +486,54 @@ fn remove_empty_dirs(dir: &Utf8Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The tool's folder, when the template's workspace has it as a member (the tool's own
+/// repository, or a copy of it).
+fn tool_folder_in(template: &Config) -> Option<Utf8PathBuf> {
+    let (manifest, _) = template.members.iter().find(|(_, name)| *name == TOOL)?;
+    let dir = manifest.parent()?;
+    (dir != template.root && dir.starts_with(&template.root)).then(|| dir.to_path_buf())
+}
+
+/// Says where the tool comes from, and writes its pin into Cargo.lock (cargo resolves it;
+/// the other pins stay). When the ref cannot be fetched, says so: the first cargo run will
+/// pin it once it can.
+fn lock_tool(sh: &Shell, root: &Utf8Path, source: &ToolSource) {
+    println!("The build tool: {TOOL} from {source} (xtask/Cargo.toml; Cargo.lock pins it).");
+    if let Err(why) = source.check(sh) {
+        eprintln!("note: {why}");
+        return;
+    }
+    let _dir = sh.push_dir(root);
+    let resolved = cmd!(sh, "cargo metadata --format-version 1 --quiet").quiet().ignore_stdout().run();
+    if let Err(e) = resolved {
+        eprintln!("note: Cargo.lock is not updated yet ({e}): the first `cargo xtask` in {root} updates it");
+    }
+}
+
+/// Points the new workspace's xtask at `source`: its dependency on the tool, rewritten in
+/// xtask/Cargo.toml (comments and layout kept).
+fn pin_tool(files: &mut [NewFile], source: &ToolSource) -> anyhow::Result<()> {
+    let Some(manifest) = files.iter_mut().find(|f| f.path == XTASK_MANIFEST) else {
+        bail!("the template has no {XTASK_MANIFEST} to point at the tool");
+    };
+    let text = String::from_utf8(manifest.contents.clone()).context("xtask/Cargo.toml is not UTF-8")?;
+    manifest.contents =
+        source.write_into(&text, false).context("pointing xtask/Cargo.toml at the tool")?.into_bytes();
+    Ok(())
+}
+
+/// Adds the record of the template-owned files `new` wrote as the tool's own (see
+/// `workspace::owned`): `upgrade` refreshes those while they keep their hash.
+fn record_owned(files: &mut Vec<NewFile>) {
+    let record = owned::record_for(files.iter().map(|f| (f.path.to_string(), f.contents.clone())));
+    files.retain(|f| f.path != owned::RECORD);
+    files.push(NewFile {
+        path: owned::RECORD.into(),
+        contents: record.to_json().into_bytes(),
+        executable: false,
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -539,217 +594,4 @@ mod tests {
             "[workspace.metadata.extension]\nimage = \"acme/x\"\ntag = \"0.1.0\"\n\n[workspace.metadata.extension.ui]\nout = \"dist\"\n"
         );
     }
-}
-
-// ---- Where a new extension takes the build tool from ----------------------------------
-
-/// The tool's package name, repository and version, as it was compiled.
-const TOOL: &str = env!("CARGO_PKG_NAME");
-const TOOL_REPOSITORY: &str = env!("CARGO_PKG_REPOSITORY");
-const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// Where a new extension's xtask takes the build tool from (its pin, in xtask/Cargo.toml
-/// and Cargo.lock).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ToolSource {
-    /// A git repository, at a tag, a commit or a branch.
-    Git { url: String, reference: GitRef },
-    /// A checkout on this machine (`--tool-path`: working on the tool).
-    Path(Utf8PathBuf),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GitRef {
-    Tag(String),
-    Rev(String),
-    Branch(String),
-}
-
-impl GitRef {
-    /// The key cargo reads (`tag`, `rev`, `branch`) and its value.
-    fn key_value(&self) -> (&'static str, &str) {
-        match self {
-            GitRef::Tag(tag) => ("tag", tag),
-            GitRef::Rev(rev) => ("rev", rev),
-            GitRef::Branch(branch) => ("branch", branch),
-        }
-    }
-}
-
-impl std::fmt::Display for ToolSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ToolSource::Git { url, reference } => {
-                let (key, value) = reference.key_value();
-                write!(f, "{url} ({key} {value})")
-            }
-            ToolSource::Path(path) => write!(f, "{path}"),
-        }
-    }
-}
-
-impl ToolSource {
-    /// The dependency's value in xtask/Cargo.toml.
-    pub fn dependency(&self) -> toml_edit::InlineTable {
-        let mut table = toml_edit::InlineTable::new();
-        match self {
-            ToolSource::Git { url, reference } => {
-                table.insert("git", url.as_str().into());
-                let (key, value) = reference.key_value();
-                table.insert(key, value.into());
-            }
-            ToolSource::Path(path) => {
-                table.insert("path", path.as_str().into());
-            }
-        }
-        table
-    }
-
-    /// The default: the tool's own repository (its `repository`), at the ref of the checkout
-    /// it was compiled from: the release tag HEAD is at, else HEAD's commit; where it was not
-    /// compiled from a git checkout (a registry), the tag of its version.
-    pub fn default_for(sh: &Shell) -> ToolSource {
-        let reference = checkout_ref(sh, Utf8Path::new(env!("CARGO_MANIFEST_DIR")))
-            .unwrap_or_else(|| GitRef::Tag(format!("v{TOOL_VERSION}")));
-        ToolSource::Git { url: TOOL_REPOSITORY.to_string(), reference }
-    }
-
-    /// `--tool-git URL[#REF]`: a commit (40 hex digits), or a tag or branch the repository has.
-    pub fn git(sh: &Shell, spec: &str) -> anyhow::Result<ToolSource> {
-        let (url, reference) = match spec.split_once('#') {
-            Some((url, reference)) if !reference.is_empty() => (url, Some(reference)),
-            _ => (spec, None),
-        };
-        let reference = match reference {
-            None => GitRef::Tag(format!("v{TOOL_VERSION}")),
-            Some(rev) if rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()) => {
-                GitRef::Rev(rev.into())
-            }
-            Some(name) => {
-                let tags = ls_remote(sh, url, &format!("refs/tags/{name}"))?;
-                if tags.is_empty() {
-                    GitRef::Branch(name.into())
-                } else {
-                    GitRef::Tag(name.into())
-                }
-            }
-        };
-        Ok(ToolSource::Git { url: url.to_string(), reference })
-    }
-
-    /// `--tool-path DIR`: a checkout of the tool (its folder, or the repository holding it).
-    pub fn path(cwd: &Utf8Path, dir: &Utf8Path) -> anyhow::Result<ToolSource> {
-        let dir = resolve_destination(cwd, dir);
-        let candidates = [dir.clone(), dir.join(TOOL)];
-        for candidate in candidates {
-            let manifest = candidate.join("Cargo.toml");
-            let Ok(text) = std::fs::read_to_string(&manifest) else { continue };
-            let doc: toml_edit::DocumentMut = text.parse().with_context(|| format!("parsing {manifest}"))?;
-            if doc.get("package").and_then(|p| p.get("name")).and_then(toml_edit::Item::as_str) == Some(TOOL)
-            {
-                let real = candidate.canonicalize_utf8().with_context(|| format!("resolving {candidate}"))?;
-                return Ok(ToolSource::Path(real));
-            }
-        }
-        bail!("--tool-path {dir}: neither it nor {dir}/{TOOL} holds the {TOOL} package (a Cargo.toml with name = \"{TOOL}\")")
-    }
-
-    /// Whether the pin can be fetched: for git, whether the repository has the tag or
-    /// branch, or a ref at the commit. `Err` says why it is not there (or cannot be asked).
-    pub fn check(&self, sh: &Shell) -> Result<(), String> {
-        let ToolSource::Git { url, reference } = self else { return Ok(()) };
-        let pattern = match reference {
-            GitRef::Tag(tag) => format!("refs/tags/{tag}"),
-            GitRef::Branch(branch) => format!("refs/heads/{branch}"),
-            GitRef::Rev(_) => String::new(),
-        };
-        let refs = ls_remote(sh, url, &pattern).map_err(|e| format!("{e:#}"))?;
-        let found = match reference {
-            GitRef::Rev(rev) => refs.iter().any(|(commit, _)| commit == rev),
-            _ => !refs.is_empty(),
-        };
-        if found {
-            return Ok(());
-        }
-        let (key, value) = reference.key_value();
-        Err(format!(
-            "{url} has no {} {value}: push it there, or pin another with --tool-git URL#REF (or a checkout with --tool-path DIR)",
-            if key == "rev" { "branch or tag at the commit" } else { key }
-        ))
-    }
-}
-
-/// The ref of the git checkout `dir` is in, when `dir` holds the tool's tracked sources: the
-/// tag at HEAD, else HEAD's commit.
-fn checkout_ref(sh: &Shell, dir: &Utf8Path) -> Option<GitRef> {
-    let git = |args: &[&str]| cmd!(sh, "git -C {dir} {args...}").quiet().ignore_stderr().read().ok();
-    // The tool's own Cargo.toml is tracked there: this is its repository, not one that
-    // merely holds the folder (a home directory under git, say).
-    git(&["ls-files", "--error-unmatch", "Cargo.toml"])?;
-    if let Some(tag) = git(&["describe", "--exact-match", "--tags", "HEAD"]) {
-        return Some(GitRef::Tag(tag.trim().to_string()));
-    }
-    git(&["rev-parse", "HEAD"]).map(|rev| GitRef::Rev(rev.trim().to_string()))
-}
-
-/// `git ls-remote URL [PATTERN]`: (commit, ref) pairs.
-fn ls_remote(sh: &Shell, url: &str, pattern: &str) -> anyhow::Result<Vec<(String, String)>> {
-    let pattern: Vec<&str> = if pattern.is_empty() { vec![] } else { vec![pattern] };
-    let listed = cmd!(sh, "git ls-remote {url} {pattern...}")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .quiet()
-        .ignore_stderr()
-        .read()
-        .with_context(|| format!("cannot ask {url} for its refs (`git ls-remote`)"))?;
-    Ok(listed
-        .lines()
-        .filter_map(|l| l.split_once('\t'))
-        .map(|(commit, name)| (commit.to_string(), name.to_string()))
-        .collect())
-}
-
-/// The tool's folder, when the template's workspace has it as a member (the tool's own
-/// repository, or a copy of it).
-fn tool_folder_in(template: &Config) -> Option<Utf8PathBuf> {
-    let (manifest, _) = template.members.iter().find(|(_, name)| *name == TOOL)?;
-    let dir = manifest.parent()?;
-    (dir != template.root && dir.starts_with(&template.root)).then(|| dir.to_path_buf())
-}
-
-/// Says where the tool comes from, and writes its pin into Cargo.lock (cargo resolves it;
-/// the other pins stay). When the ref cannot be fetched, says so: the first cargo run will
-/// pin it once it can.
-fn lock_tool(sh: &Shell, root: &Utf8Path, source: &ToolSource) {
-    println!("The build tool: {TOOL} from {source} (xtask/Cargo.toml; Cargo.lock pins it).");
-    if let Err(why) = source.check(sh) {
-        eprintln!("note: {why}");
-        return;
-    }
-    let _dir = sh.push_dir(root);
-    let resolved = cmd!(sh, "cargo metadata --format-version 1 --quiet").quiet().ignore_stdout().run();
-    if let Err(e) = resolved {
-        eprintln!("note: Cargo.lock is not updated yet ({e}): the first `cargo xtask` in {root} updates it");
-    }
-}
-
-/// Points the new workspace's xtask at `source`: its dependency on the tool, rewritten in
-/// xtask/Cargo.toml (comments and layout kept).
-fn pin_tool(files: &mut [NewFile], source: &ToolSource) -> anyhow::Result<()> {
-    let Some(manifest) = files.iter_mut().find(|f| f.path == "xtask/Cargo.toml") else {
-        bail!("the template has no xtask/Cargo.toml to point at the tool");
-    };
-    let text = String::from_utf8(manifest.contents.clone()).context("xtask/Cargo.toml is not UTF-8")?;
-    let mut doc: toml_edit::DocumentMut = text.parse().context("parsing xtask/Cargo.toml")?;
-    let dependencies = doc
-        .get_mut("dependencies")
-        .and_then(toml_edit::Item::as_table_like_mut)
-        .context("xtask/Cargo.toml has no [dependencies]")?;
-    let Some(value) = dependencies.get_mut(TOOL).and_then(toml_edit::Item::as_value_mut) else {
-        bail!("xtask/Cargo.toml does not depend on {TOOL}");
-    };
-    let decor = value.decor().clone();
-    *value = toml_edit::Value::InlineTable(source.dependency());
-    *value.decor_mut() = decor;
-    manifest.contents = doc.to_string().into_bytes();
-    Ok(())
 }

@@ -182,6 +182,7 @@ impl Tasks {
             Command::Doctor(doctor) => doctor.run(&sh),
             Command::Validate(validate) => validate.run(&sh),
             Command::BuildHost(build_host) => build_host.run(&sh),
+            Command::Upgrade(upgrade) => upgrade.run(&sh),
         }
     }
 }

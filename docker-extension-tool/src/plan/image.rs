@@ -322,16 +322,18 @@ pub struct RegistryClient {
     pub build_dir: Utf8PathBuf,
 }
 
+/// The cargo target folder (under the workspace's) where the tool's own binaries are
+/// compiled when needed: the registry client on the first push, the new tool in `upgrade`.
+/// One folder, so their dependencies compile once.
+pub const TOOL_BUILD_DIR: &str = "xtask/tool-build";
+
 /// The name of the registry client's binary (a `[[bin]]` of this tool).
 pub const REGISTRY_CLIENT: &str = "docker-extension-registry";
 
 impl RegistryClient {
     /// Its place in a workspace's target folder.
     pub fn in_target(target_dir: &Utf8Path) -> RegistryClient {
-        RegistryClient {
-            root: target_dir.join("xtask/registry"),
-            build_dir: target_dir.join("xtask/registry-build"),
-        }
+        RegistryClient { root: target_dir.join("xtask/registry"), build_dir: target_dir.join(TOOL_BUILD_DIR) }
     }
 
     /// The binary, once built.

@@ -183,6 +183,210 @@ fn an_extension_made_by_new_builds_and_tests_itself_with_no_root_and_no_docker()
     ]));
     let index: serde_json::Value = serde_json::from_str(&raw.assert_ok().stdout).unwrap();
     assert_eq!(platforms(&index), ["linux/amd64", "linux/arm64"]);
+    drop(_turn);
+
+    upgrade_takes_a_release_migrates_and_keeps_the_authors_edits(&offline, &ext);
+}
+
+/// The tool's next releases, as commits on the clone: 0.2.0 changes two workflows of the
+/// template; 0.3.0 does not compile. Returns 0.2.0's templates folder.
+fn release_next_versions(offline: &Offline) -> PathBuf {
+    let work = offline.dir.join("tool-work");
+    run(Command::new("git").arg("clone").arg("--quiet").arg(offline.dir.join("tool.git")).arg(&work))
+        .assert_ok();
+    let git = |args: &[&str]| {
+        run(Command::new("git")
+            .arg("-C")
+            .arg(&work)
+            .args(["-c", "user.name=Tool", "-c", "user.email=tool@example.com"])
+            .args(args))
+        .assert_ok()
+        .stdout
+        .clone()
+    };
+    let edit = |rel: &str, change: &dyn Fn(String) -> String| {
+        let path = work.join(rel);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let changed = change(text.clone());
+        assert_ne!(changed, text, "{rel} changes");
+        std::fs::write(&path, changed).unwrap();
+    };
+    let bump = |from: &str, to: &str| {
+        let package = "name = \"docker-extension-tool\"\nversion = ";
+        edit("docker-extension-tool/Cargo.toml", &|t| {
+            t.replacen(&format!("version = \"{from}\""), &format!("version = \"{to}\""), 1)
+        });
+        edit("Cargo.lock", &|t| t.replace(&format!("{package}\"{from}\""), &format!("{package}\"{to}\"")));
+    };
+    let version = env!("CARGO_PKG_VERSION");
+    bump(version, "0.2.0");
+    for workflow in ["ci.yml", "release.yml"] {
+        edit(&format!("docker-extension-tool/templates/.github/workflows/{workflow}"), &|t| {
+            t + "# 0.2.0's\n"
+        });
+    }
+    git(&["commit", "--quiet", "-am", "0.2.0"]);
+    git(&["tag", "v0.2.0"]);
+    let templates = offline.dir.join("templates-0.2.0");
+    run(Command::new("cp").arg("-a").arg(work.join("docker-extension-tool/templates")).arg(&templates))
+        .assert_ok();
+    bump("0.2.0", "0.3.0");
+    edit("docker-extension-tool/src/lib.rs", &|t| t + "compile_error!(\"0.3.0 does not compile\");\n");
+    git(&["commit", "--quiet", "-am", "0.3.0"]);
+    git(&["tag", "v0.3.0"]);
+    git(&["push", "--quiet", "origin", "HEAD:refs/heads/next", "v0.2.0", "v0.3.0"]);
+    templates
+}
+
+/// What the workspace is: git's view of its files (status, and the hash of every file).
+fn snapshot(ext: &Path) -> String {
+    let status = run(Command::new("git").arg("-C").arg(ext).args(["status", "--porcelain"]));
+    let files = run(Command::new("git").arg("-C").arg(ext).args(["ls-files", "-s"]));
+    let lock = std::fs::read(ext.join("Cargo.lock")).unwrap();
+    format!("{}{}{lock:?}", status.assert_ok().stdout, files.assert_ok().stdout)
+}
+
+/// `cargo xtask upgrade` in the extension: made from this checkout (0.1.0), its author has
+/// edited the release workflow and has a config from before config versions.
+fn upgrade_takes_a_release_migrates_and_keeps_the_authors_edits(offline: &Offline, ext: &Path) {
+    let templates = release_next_versions(offline);
+    let git = |args: &[&str]| {
+        run(offline.apply(
+            Command::new("git")
+                .arg("-C")
+                .arg(ext)
+                .args(["-c", "user.name=Author", "-c", "user.email=author@example.com"])
+                .args(args),
+        ))
+        .assert_ok()
+        .stdout
+        .clone()
+    };
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ext.join("xtask/template.json")).unwrap()).unwrap();
+    let recorded: Vec<&String> = record["files"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        recorded,
+        [
+            ".cargo/config.toml",
+            ".ci/run",
+            ".github/workflows/ci.yml",
+            ".github/workflows/release-matrix.yml",
+            ".github/workflows/release.yml",
+            "xtask/src/main.rs"
+        ],
+        "new records every file the template owns"
+    );
+    let manifest = std::fs::read_to_string(ext.join("Cargo.toml")).unwrap();
+    let v0: String = manifest
+        .lines()
+        .filter(|l| !l.contains("config-version") && !l.contains("format version"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(v0, manifest);
+    std::fs::write(ext.join("Cargo.toml"), v0).unwrap();
+    let release = ext.join(".github/workflows/release.yml");
+    let authors = std::fs::read_to_string(&release).unwrap() + "# the author's\n";
+    std::fs::write(&release, &authors).unwrap();
+    git(&["add", "--all"]);
+    git(&["commit", "--quiet", "-m", "the author's extension"]);
+    let before = snapshot(ext);
+
+    // The newest release does not compile: nothing changes.
+    let broken = run(&mut cargo_in(offline, ext, &["xtask", "upgrade"]));
+    assert_eq!(broken.code, 1, "{broken:?}");
+    assert!(
+        broken.stdout.contains("(tag v0.3.0)") && broken.stderr.contains("building the tool"),
+        "{broken:?}"
+    );
+    assert_eq!(snapshot(ext), before, "a failed upgrade leaves every file as it was");
+
+    // Interrupted while it builds the new tool: nothing changes.
+    let mut upgrade = cargo_in(offline, ext, &["xtask", "upgrade", "--to", "0.2.0"]);
+    std::os::unix::process::CommandExt::process_group(&mut upgrade, 0);
+    let mut child =
+        upgrade.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let stdout = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let mut building = false;
+    for line in stdout {
+        if line.unwrap().starts_with("Building the tool 0.2.0") {
+            building = true;
+            break;
+        }
+    }
+    assert!(building, "upgrade says when it builds the new tool");
+    let group = format!("-{}", child.id());
+    run(Command::new("kill").args(["-INT", "--", &group])).assert_ok();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "interrupted: {status:?}");
+    assert_eq!(snapshot(ext), before, "an interrupted upgrade leaves every file as it was");
+
+    // --dry-run prints what upgrade does, and writes nothing.
+    let dry = run(&mut cargo_in(offline, ext, &["xtask", "upgrade", "--to", "0.2.0", "--dry-run"]));
+    dry.assert_ok();
+    assert_eq!(snapshot(ext), before, "--dry-run writes nothing");
+
+    let upgraded = run(&mut cargo_in(offline, ext, &["xtask", "upgrade", "--to", "0.2.0"]));
+    upgraded.assert_ok();
+    let lines = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| !l.starts_with("Dry run") && !l.starts_with("Upgraded"))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(lines(&dry.stdout), lines(&upgraded.stdout), "--dry-run prints what upgrade does");
+    for said in [
+        "config version 0 → 1",
+        ".github/workflows/ci.yml: the template's new version",
+        ".github/workflows/release.yml: left alone (you edited it); the template's new version is .github/workflows/release.yml.upgrade",
+        "modified xtask/Cargo.toml",
+    ] {
+        assert!(upgraded.stdout.contains(said), "says `{said}`: {}", upgraded.stdout);
+    }
+    let status = git(&["status", "--porcelain"]);
+    let mut changed: Vec<&str> = status.lines().collect();
+    changed.sort();
+    assert_eq!(
+        changed,
+        [
+            " M .github/workflows/ci.yml",
+            " M Cargo.lock",
+            " M Cargo.toml",
+            " M xtask/Cargo.toml",
+            " M xtask/template.json",
+            "?? .github/workflows/release.yml.upgrade"
+        ],
+        "upgrade changes the pin, the lock, the config, the unedited workflow and the record"
+    );
+    let xtask_manifest = std::fs::read_to_string(ext.join("xtask/Cargo.toml")).unwrap();
+    assert!(
+        xtask_manifest.contains(&format!(
+            "docker-extension-tool = {{ git = \"{TOOL_REPOSITORY}\", tag = \"v0.2.0\" }}"
+        )),
+        "{xtask_manifest}"
+    );
+    let lock = std::fs::read_to_string(ext.join("Cargo.lock")).unwrap();
+    assert!(
+        lock.contains("name = \"docker-extension-tool\"\nversion = \"0.2.0\"")
+            && lock.contains("?tag=v0.2.0#"),
+        "{lock}"
+    );
+    assert!(std::fs::read_to_string(ext.join("Cargo.toml")).unwrap().contains("\nconfig-version = 1\n"));
+    let new_ci = std::fs::read_to_string(templates.join(".github/workflows/ci.yml")).unwrap();
+    assert!(new_ci.ends_with("# 0.2.0's\n"));
+    assert_eq!(std::fs::read_to_string(ext.join(".github/workflows/ci.yml")).unwrap(), new_ci);
+    assert_eq!(std::fs::read_to_string(&release).unwrap(), authors, "the author's edit is kept");
+    assert_eq!(
+        std::fs::read_to_string(ext.join(".github/workflows/release.yml.upgrade")).unwrap(),
+        std::fs::read_to_string(templates.join(".github/workflows/release.yml")).unwrap()
+    );
+    let record = std::fs::read_to_string(ext.join("xtask/template.json")).unwrap();
+    assert!(record.contains("\"tool\": \"0.2.0\""), "{record}");
+
+    // The upgraded xtask runs on the new tool.
+    let help = run(&mut cargo_in(offline, ext, &["xtask", "help", "upgrade"]));
+    assert!(help.assert_ok().stdout.contains("Usage: cargo xtask upgrade"));
+    assert!(help.stderr.contains("docker-extension-tool v0.2.0"), "{}", help.stderr);
 }
 
 /// Every `.rs` file under a workspace, but build output.

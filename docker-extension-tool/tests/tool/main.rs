@@ -22,6 +22,7 @@ mod extension;
 mod labels;
 mod new;
 mod prebuilt;
+mod publish;
 mod rebuilds;
 mod setup;
 mod workflows;

@@ -365,3 +365,68 @@ fn init_refuses_uncommitted_changes() {
     before.retain(|path, _| !path.starts_with(".git"));
     assert_eq!(after, before, "nothing changed");
 }
+
+/// The files the template owns (the workflows, the cargo alias, CI's script, the xtask's
+/// main.rs) are the tool's templates, which it packages and `upgrade` refreshes: this
+/// repository's copies are the same, but for what only the tool's repository has (the
+/// `template:tool` regions).
+#[test]
+fn this_repositorys_template_owned_files_are_the_tools_templates() {
+    let templates = tool_dir().join("templates");
+    let mut checked = vec![];
+    let mut stack = vec![templates.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let rel = path.strip_prefix(&templates).unwrap();
+            let ours = std::fs::read_to_string(repo_root().join(rel)).unwrap();
+            let (begin, end) =
+                (["template", "tool", "begin"].join(":"), ["template", "tool", "end"].join(":"));
+            let mut inside = false;
+            let mut stripped = String::new();
+            for line in ours.split_inclusive('\n') {
+                if line.contains(&begin) {
+                    inside = true;
+                } else if line.contains(&end) {
+                    inside = false;
+                } else if !inside {
+                    stripped.push_str(line);
+                }
+            }
+            assert_eq!(
+                stripped,
+                std::fs::read_to_string(&path).unwrap(),
+                "{} is docker-extension-tool/templates/{} (but its template:tool regions): change both",
+                rel.display(),
+                rel.display()
+            );
+            let executable = |p: &Path| {
+                std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions()) & 0o111
+                    != 0
+            };
+            assert_eq!(
+                executable(&path),
+                executable(&repo_root().join(rel)),
+                "{} keeps its mode",
+                rel.display()
+            );
+            checked.push(rel.display().to_string());
+        }
+    }
+    checked.sort();
+    assert_eq!(
+        checked,
+        [
+            ".cargo/config.toml",
+            ".ci/run",
+            ".github/workflows/ci.yml",
+            ".github/workflows/release-matrix.yml",
+            ".github/workflows/release.yml",
+            "xtask/src/main.rs"
+        ]
+    );
+}
