@@ -20,22 +20,32 @@
 //! is a small compiler: config → request → plan (plain data) → builds → context → image →
 //! check. Its modules are layers, each using only those below it: see ARCHITECTURE.md.
 
-pub mod build;
-pub mod cli;
-pub mod context;
-pub mod dev;
-pub mod image;
-pub mod model;
-pub mod pipeline;
-pub mod plan;
-pub mod testing;
-pub mod util;
-pub mod verify;
-pub mod workspace;
+#![warn(unreachable_pub, missing_docs)]
+
+mod build;
+mod cli;
+mod context;
+mod dev;
+mod image;
+mod model;
+mod pipeline;
+mod plan;
+#[cfg(feature = "registry")]
+mod registry;
+mod testing;
+mod util;
+mod verify;
+mod workspace;
 
 #[cfg(feature = "self-test")]
 pub use cli::self_test;
 pub use cli::tasks::{TaskContext, Tasks, TestSuite};
+
+/// The registry client's binary (`docker-extension-registry`, feature `registry`): built by
+/// the builtin engine on its first push, not an API.
+#[cfg(feature = "registry")]
+#[doc(hidden)]
+pub use registry::main as registry_client_main;
 
 /// The tool's commands alone, with no task of an extension's: `Tasks::new().run()`.
 pub fn main() -> std::process::ExitCode {

@@ -18,17 +18,17 @@ use crate::workspace::machine::ZIGBUILD_CACHE_DIR;
 
 /// Which binary a build made: its package, its `[[bin]]` name and the target.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ArtifactKey {
+pub(crate) struct ArtifactKey {
     pub package: String,
     pub bin: String,
     pub target: String,
 }
 
 /// The executables cargo reported, by what they are.
-pub type Artifacts = BTreeMap<ArtifactKey, Utf8PathBuf>;
+pub(crate) type Artifacts = BTreeMap<ArtifactKey, Utf8PathBuf>;
 
 /// A binary cargo built, as its JSON messages report it.
-pub struct BuiltBinary {
+pub(crate) struct BuiltBinary {
     /// The `[[bin]]` target's name.
     pub name: String,
     /// The manifest of the package it belongs to.
@@ -37,7 +37,7 @@ pub struct BuiltBinary {
 }
 
 /// The binaries in a stream of cargo's JSON messages (`--message-format=json…`), in order.
-pub fn built_binaries(messages: impl BufRead) -> impl Iterator<Item = anyhow::Result<BuiltBinary>> {
+pub(crate) fn built_binaries(messages: impl BufRead) -> impl Iterator<Item = anyhow::Result<BuiltBinary>> {
     Message::parse_stream(messages).filter_map(|message| {
         match message.context("reading cargo's JSON messages") {
             Err(e) => Some(Err(e)),
@@ -104,7 +104,7 @@ fn lock_exclusive(_: &std::fs::File, _: &Report) -> std::io::Result<()> {
 
 /// Runs one builder invocation, echoing cargo's progress and diagnostics, and returns the
 /// executables it produced.
-pub fn run(
+pub(crate) fn run(
     sh: &Shell,
     report: &Report,
     run: &CargoRun,

@@ -1,6 +1,6 @@
 //! Building what the image carries: cargo runs (artifacts from cargo's own messages), the
 //! tools they need (rustup targets, zig, cargo-zigbuild, cross), the UI build.
 
-pub mod cargo;
-pub mod tools;
-pub mod ui;
+pub(crate) mod cargo;
+pub(crate) mod tools;
+pub(crate) mod ui;

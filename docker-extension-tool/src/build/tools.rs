@@ -14,20 +14,20 @@ use crate::workspace::machine::{runs, version, zig_venv, zig_venv_bin};
 
 /// The versions dist installs: a pinned toolchain is part of "the same sources give the
 /// same image digest" (a newer zig may lay out a binary differently).
-pub const ZIGBUILD_VERSION: &str = "cargo-zigbuild==0.24.1";
-pub const ZIG_VERSION: &str = "ziglang==0.17.1";
-pub const ZIGBUILD_PIP: &str = "python3 -m pip install cargo-zigbuild==0.24.1 ziglang==0.17.1";
-pub const ZIGBUILD_CARGO: &str = "cargo install --locked cargo-zigbuild --version 0.24.1";
-pub const ZIG_PIP: &str = "python3 -m pip install ziglang==0.17.1";
-pub const CROSS_INSTALL: &str = "cargo install cross --git https://github.com/cross-rs/cross";
+pub(crate) const ZIGBUILD_VERSION: &str = "cargo-zigbuild==0.24.1";
+pub(crate) const ZIG_VERSION: &str = "ziglang==0.17.1";
+pub(crate) const ZIGBUILD_PIP: &str = "python3 -m pip install cargo-zigbuild==0.24.1 ziglang==0.17.1";
+pub(crate) const ZIGBUILD_CARGO: &str = "cargo install --locked cargo-zigbuild --version 0.24.1";
+pub(crate) const ZIG_PIP: &str = "python3 -m pip install ziglang==0.17.1";
+pub(crate) const CROSS_INSTALL: &str = "cargo install cross --git https://github.com/cross-rs/cross";
 
-pub fn has_rustup(sh: &Shell) -> bool {
+pub(crate) fn has_rustup(sh: &Shell) -> bool {
     runs(sh, "rustup", &["--version"])
 }
 
 /// The targets whose standard library is installed for the active toolchain. Read from the
 /// sysroot, so it works with or without rustup.
-pub fn installed_targets(sh: &Shell) -> anyhow::Result<BTreeSet<String>> {
+pub(crate) fn installed_targets(sh: &Shell) -> anyhow::Result<BTreeSet<String>> {
     let sysroot =
         cmd!(sh, "rustc --print sysroot").quiet().read().context("running `rustc --print sysroot`")?;
     let rustlib = Utf8PathBuf::from(sysroot.trim()).join("lib/rustlib");
@@ -44,7 +44,7 @@ pub fn installed_targets(sh: &Shell) -> anyhow::Result<BTreeSet<String>> {
 }
 
 /// Adds the missing targets with rustup, or says exactly how when rustup is absent.
-pub fn ensure_targets(sh: &Shell, targets: &BTreeSet<String>) -> anyhow::Result<()> {
+pub(crate) fn ensure_targets(sh: &Shell, targets: &BTreeSet<String>) -> anyhow::Result<()> {
     let installed = installed_targets(sh)?;
     let missing: Vec<&str> = targets.iter().filter(|t| !installed.contains(*t)).map(String::as_str).collect();
     if missing.is_empty() {
@@ -79,25 +79,25 @@ fn plural(n: usize) -> &'static str {
 }
 
 /// zig's version: cargo-zigbuild finds zig on PATH, or the `ziglang` Python package.
-pub fn zig_version(sh: &Shell) -> Option<String> {
+pub(crate) fn zig_version(sh: &Shell) -> Option<String> {
     version(sh, "zig", &["version"]).or_else(|| version(sh, "python3", &["-m", "ziglang", "version"]))
 }
 
-pub fn has_zig(sh: &Shell) -> bool {
+pub(crate) fn has_zig(sh: &Shell) -> bool {
     zig_version(sh).is_some()
 }
 
-pub fn has_zigbuild(sh: &Shell) -> bool {
+pub(crate) fn has_zigbuild(sh: &Shell) -> bool {
     runs(sh, "cargo-zigbuild", &["--version"])
 }
 
-pub fn has_pip(sh: &Shell) -> bool {
+pub(crate) fn has_pip(sh: &Shell) -> bool {
     runs(sh, "python3", &["-m", "pip", "--version"])
 }
 
 /// Puts the zig virtual environment first on the shell's PATH, when setup made one: its
 /// `cargo-zigbuild`, and the `python3` whose `-m ziglang` finds zig. Returns its bin folder.
-pub fn activate_zig_venv(sh: &Shell, tools: &Utf8Path) -> Option<Utf8PathBuf> {
+pub(crate) fn activate_zig_venv(sh: &Shell, tools: &Utf8Path) -> Option<Utf8PathBuf> {
     let bin = zig_venv_bin(tools)?;
     let path = std::env::join_paths(
         std::iter::once(bin.clone().into_std_path_buf())
@@ -111,7 +111,7 @@ pub fn activate_zig_venv(sh: &Shell, tools: &Utf8Path) -> Option<Utf8PathBuf> {
 /// Installs zig and cargo-zigbuild when missing: from PyPI (one package brings both, in
 /// seconds) into the user's Python, or into a virtual environment under `tools` where that
 /// Python is externally managed; else cargo-zigbuild from crates.io.
-pub fn ensure_zigbuild(sh: &Shell, tools: &Utf8Path) -> anyhow::Result<()> {
+pub(crate) fn ensure_zigbuild(sh: &Shell, tools: &Utf8Path) -> anyhow::Result<()> {
     activate_zig_venv(sh, tools);
     if has_zig(sh) && has_zigbuild(sh) {
         return Ok(());
@@ -171,7 +171,7 @@ pub fn ensure_zigbuild(sh: &Shell, tools: &Utf8Path) -> anyhow::Result<()> {
 
 /// Everything some cargo runs need: their rustup targets, and zig with cargo-zigbuild or
 /// cross when a run uses them.
-pub fn ensure_for(sh: &Shell, runs: &[CargoRun], tools: &Utf8Path) -> anyhow::Result<()> {
+pub(crate) fn ensure_for(sh: &Shell, runs: &[CargoRun], tools: &Utf8Path) -> anyhow::Result<()> {
     ensure_targets(sh, &CargoRun::rustup_targets_of(runs))?;
     if runs.iter().any(|r| r.builder == Builder::Zigbuild) {
         ensure_zigbuild(sh, tools)?;
@@ -182,11 +182,11 @@ pub fn ensure_for(sh: &Shell, runs: &[CargoRun], tools: &Utf8Path) -> anyhow::Re
     Ok(())
 }
 
-pub fn has_cross(sh: &Shell) -> bool {
+pub(crate) fn has_cross(sh: &Shell) -> bool {
     runs(sh, "cross", &["--version"])
 }
 
-pub fn ensure_cross(sh: &Shell) -> anyhow::Result<()> {
+pub(crate) fn ensure_cross(sh: &Shell) -> anyhow::Result<()> {
     if !has_cross(sh) {
         bail!(
             "the config or --build-with asks for cross, which is not installed: install it with \
@@ -200,7 +200,7 @@ impl RegistryClient {
     /// Builds the registry client when it is missing or out of date (cargo decides: a
     /// second build is a no-op), and returns it. The first one compiles an HTTP and TLS
     /// stack: a minute or so.
-    pub fn ensure(&self, sh: &Shell) -> anyhow::Result<Utf8PathBuf> {
+    pub(crate) fn ensure(&self, sh: &Shell) -> anyhow::Result<Utf8PathBuf> {
         let install = self.install();
         if !self.program().is_file() {
             eprintln!("    building the registry client (once, on the first push): {install}");

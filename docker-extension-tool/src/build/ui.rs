@@ -13,14 +13,14 @@ use crate::util::files::write_atomic;
 use crate::util::report::Report;
 
 #[derive(Debug, PartialEq, Eq)]
-pub enum UiOutcome {
+pub(crate) enum UiOutcome {
     Built,
     UpToDate,
 }
 
 /// Installs the UI's npm packages when `node_modules` is stale: `npm ci` from the lock
 /// file, or `npm install` where there is none yet. The one rule, for dist and setup alike.
-pub fn install_packages(sh: &Shell, report: &Report, dir: &Utf8Path) -> anyhow::Result<()> {
+pub(crate) fn install_packages(sh: &Shell, report: &Report, dir: &Utf8Path) -> anyhow::Result<()> {
     if !dir.join("package.json").is_file() || !node_modules_stale(dir) {
         return Ok(());
     }
@@ -40,7 +40,7 @@ pub fn install_packages(sh: &Shell, report: &Report, dir: &Utf8Path) -> anyhow::
     }
 }
 
-pub fn build(
+pub(crate) fn build(
     sh: &Shell,
     report: &Report,
     ui: &UiBuild,
@@ -119,7 +119,7 @@ fn fingerprint(ui: &UiBuild) -> anyhow::Result<String> {
 /// copies what a link points at, so its bytes would end up in the image. Installed
 /// packages (`node_modules`) and the build's output are not looked at: packages are code
 /// the author chose to run, and the output is checked as it is laid out.
-pub fn check_sources(workspace: &Utf8Path, ui: &UiBuild) -> anyhow::Result<()> {
+pub(crate) fn check_sources(workspace: &Utf8Path, ui: &UiBuild) -> anyhow::Result<()> {
     let leaving = crate::util::files::links_leaving(workspace, &ui.dir, |path, name| {
         name == "node_modules" || path == ui.output
     })?;

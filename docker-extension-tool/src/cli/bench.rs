@@ -11,6 +11,11 @@
 //!   measured until the dev loop has the new backend answering on its socket. With the
 //!   backend as a container (when an engine is there) and as a local process.
 //!
+//! * The cold compile of an extension's xtask (the tool as a dependency, built as cargo
+//!   builds a git dependency: not incrementally) against the floor: a binary using only
+//!   the crates an xtask would use anyway (xshell, cargo_metadata, camino, anyhow, serde,
+//!   serde_json), each from an empty target folder, alternating.
+//!
 //! Runs are interleaved, so a slow moment of the machine falls on every kind alike; each
 //! figure is the median of `--runs` runs.
 
@@ -27,12 +32,16 @@ use crate::plan::image::SERVER_VERSION;
 use crate::plan::Plan;
 #[cfg(unix)]
 use crate::testing::services::{self, Services};
+use crate::util::files::write_atomic;
 use crate::workspace::config::Config;
 use crate::workspace::machine::{runs, Machine};
 
 impl flags::Bench {
-    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+    pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
         let config = Config::load_current()?;
+        if self.cold_compile_only {
+            return print_cold_compiles(sh, &config, self.runs);
+        }
         let root = config.root.clone();
         let plan = Plan::without_image(&config, &Machine::probe(sh, &config)?)?;
         // The bare cargo runs find cargo-zigbuild where dist does.
@@ -148,8 +157,106 @@ impl flags::Bench {
             }
         }
         drop(private_engine);
-        Ok(())
+
+        println!();
+        print_cold_compiles(sh, &config, rounds)
     }
+}
+
+fn print_cold_compiles(sh: &Shell, config: &Config, rounds: usize) -> anyhow::Result<()> {
+    let rounds = rounds.max(1);
+    let (mut floor, mut xtask) = cold_compiles(sh, config, rounds)?;
+    let (floor, xtask) = (median(&mut floor).as_secs_f64(), median(&mut xtask).as_secs_f64());
+    println!("Cold compile (empty target folder, dev profile; medians of {rounds} alternating builds):");
+    println!("  the floor: xshell, cargo_metadata, camino, anyhow, serde, serde_json  {floor:>6.2}s");
+    println!("  an extension's xtask, the tool as a dependency                       {xtask:>6.2}s");
+    println!(
+        "  ratio                                                                {:>6.2}x",
+        xtask / floor
+    );
+    Ok(())
+}
+
+/// The floor's manifest: the crates an extension's xtask would use without the tool.
+const FLOOR_MANIFEST: &str = r#"[package]
+name = "floor"
+version = "0.1.0"
+edition = "2021"
+
+[dependencies]
+anyhow = "1"
+camino = "1"
+cargo_metadata = "0.23"
+serde = { version = "1", features = ["derive"] }
+serde_json = "1"
+xshell = "0.2"
+
+[workspace]
+"#;
+
+const FLOOR_MAIN: &str = r#"fn main() {
+    let _ = (
+        anyhow::anyhow!("floor"),
+        camino::Utf8PathBuf::new(),
+        cargo_metadata::MetadataCommand::new(),
+        serde_json::json!({}),
+        xshell::Shell::new(),
+    );
+}
+"#;
+
+/// Two crates under target/xtask/bench-cold (the floor, and an xtask over this tool's
+/// sources), built alternately from empty target folders; their durations.
+fn cold_compiles(
+    sh: &Shell,
+    config: &Config,
+    rounds: usize,
+) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
+    let dir = config.target_dir.join("xtask/bench-cold");
+    let tool_dir = env!("CARGO_MANIFEST_DIR");
+    let xtask_manifest = format!(
+        "[package]\nname = \"xtask\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n\
+         docker-extension-tool = {{ path = {tool_dir:?} }}\nanyhow = \"1\"\nxshell = \"0.2\"\n\n[workspace]\n"
+    );
+    let xtask_main =
+        "fn main() -> std::process::ExitCode {\n    docker_extension_tool::Tasks::new().run()\n}\n";
+    let crates = [("floor", FLOOR_MANIFEST.to_string(), FLOOR_MAIN), ("xtask", xtask_manifest, xtask_main)];
+    for (name, manifest, main) in &crates {
+        let root = dir.join(name);
+        write_atomic(&root.join("Cargo.toml"), manifest.as_bytes())?;
+        write_atomic(&root.join("src/main.rs"), main.as_bytes())?;
+        // The versions the workspace builds with, fetched once.
+        std::fs::copy(config.root.join("Cargo.lock"), root.join("Cargo.lock"))
+            .with_context(|| format!("copying Cargo.lock to {root}"))?;
+        let manifest_path = root.join("Cargo.toml");
+        cmd!(sh, "cargo fetch --quiet --manifest-path {manifest_path}").quiet().run()?;
+    }
+    let (mut floor, mut xtask) = (vec![], vec![]);
+    for i in 0..rounds {
+        eprintln!("==> Cold compiles {}/{rounds}", i + 1);
+        for (name, _, _) in &crates {
+            let manifest_path = dir.join(name).join("Cargo.toml");
+            let target = dir.join(format!("target-{name}"));
+            if target.exists() {
+                std::fs::remove_dir_all(&target).with_context(|| format!("removing {target}"))?;
+            }
+            let elapsed = time(|| {
+                cmd!(sh, "cargo build --quiet --offline --manifest-path {manifest_path}")
+                    .env("CARGO_TARGET_DIR", &target)
+                    .env("CARGO_INCREMENTAL", "0")
+                    .quiet()
+                    .run()
+            })
+            .with_context(|| format!("the cold build of {name}"))?;
+            if *name == "floor" {
+                floor.push(elapsed);
+            } else {
+                xtask.push(elapsed);
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).with_context(|| format!("removing {dir}"))?;
+    Ok((floor, xtask))
 }
 
 /// The tests' private Docker engine, for the buildx figures where no engine answers but

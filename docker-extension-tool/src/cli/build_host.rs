@@ -19,7 +19,7 @@ use crate::workspace::config::{current_dir, Config};
 use crate::workspace::machine::Machine;
 
 impl flags::BuildHost {
-    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+    pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
         let report = Report::new();
         let cwd = current_dir()?;
         let config = Config::load(&cwd)?;

@@ -14,7 +14,7 @@ use crate::verify::check::{check_context, check_layout, read_image, report, Wher
 use crate::workspace::config::Config;
 
 impl flags::Check {
-    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+    pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
         // Where the registry client is built if one is needed (no skopeo): the workspace's
         // target folder, or, outside any workspace, the temporary folder.
         let config = Config::load_current();

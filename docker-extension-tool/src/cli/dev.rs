@@ -6,7 +6,7 @@ use crate::cli::flags;
 use crate::dev::{self, Options};
 
 impl flags::Dev {
-    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+    pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
         let options = Options {
             browser: self.browser,
             once: self.once,

@@ -19,10 +19,10 @@ use crate::workspace::config::{current_dir, Config};
 use crate::workspace::machine::Machine;
 
 /// The key of dist's image step in its `--events` (what `bench` reads).
-pub const IMAGE_STEP: &str = "image";
+pub(crate) const IMAGE_STEP: &str = "image";
 
 impl flags::Dist {
-    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+    pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
         let report = Report::new();
         let cwd = current_dir()?;
         let (config, plan) = report.step("Reading the config and planning", || {
@@ -78,7 +78,7 @@ impl flags::Dist {
     }
 
     /// What the flags ask of a plan, their paths made absolute where they really point.
-    pub fn request(&self, cwd: &Utf8Path) -> Request {
+    pub(crate) fn request(&self, cwd: &Utf8Path) -> Request {
         let output = match &self.output {
             Some(Output::Oci(path)) => Some(Output::Oci(resolve_destination(cwd, path))),
             other => other.clone(),

@@ -19,7 +19,7 @@ use crate::workspace::config::Config;
 use crate::workspace::machine::{version, Machine};
 
 #[derive(Debug, PartialEq, Eq)]
-pub struct Prerequisite {
+pub(crate) struct Prerequisite {
     pub name: String,
     /// What was found (a version), or why it is missing.
     pub found: Result<String, String>,
@@ -58,7 +58,7 @@ enum ImageWay {
 }
 
 impl flags::Doctor {
-    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+    pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
         let config = Config::load_current()?;
         let plan = Plan::without_image(&config, &Machine::probe(sh, &config)?)?;
         // zig and cargo-zigbuild from setup's virtual environment, when it made one.
@@ -234,7 +234,7 @@ fn node_recent_enough(version: &str) -> bool {
     major > 20 || (major == 20 && minor >= 19)
 }
 
-pub fn render(checks: &[Prerequisite]) -> String {
+pub(crate) fn render(checks: &[Prerequisite]) -> String {
     let width = checks.iter().map(|c| c.name.chars().count()).max().unwrap_or(0);
     let mut out = String::new();
     for c in checks {

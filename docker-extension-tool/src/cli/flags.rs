@@ -14,7 +14,7 @@ use crate::model::reference::ImageReference;
 use crate::model::targets::{Builder, Variant};
 use crate::plan::image::Output;
 
-pub const USAGE: &str = "\
+pub(crate) const USAGE: &str = "\
 Build, check and start Docker Desktop extensions written in Rust.
 
 Usage: cargo xtask <command> [options]
@@ -38,7 +38,7 @@ Commands:
 
 Run `cargo xtask <command> --help` for a command's options.";
 
-pub const DIST_USAGE: &str = "\
+pub(crate) const DIST_USAGE: &str = "\
 Usage: cargo xtask dist [options]
 
 Cross-compiles the backend and host binaries, builds the UI, writes the build context
@@ -68,7 +68,7 @@ Options:
   --force                  Push a non-semver or `latest` tag, one platform, or over an existing tag
   --events FILE            Write each step's duration and dist's peak memory to FILE as JSON";
 
-pub const DEV_USAGE: &str = "\
+pub(crate) const DEV_USAGE: &str = "\
 Usage: cargo xtask dev [--browser] [--once] [--debug] [--port PORT] [--events FILE]
 
 The local dev loop. Builds for this machine only (this OS's host binaries, the backend for
@@ -90,7 +90,7 @@ Options:
   --port PORT    The UI dev server's port (default: a free one)
   --events FILE  Append a JSON line to FILE for each event (ready, each rebuild)";
 
-pub const CHECK_USAGE: &str = "\
+pub(crate) const CHECK_USAGE: &str = "\
 Usage: cargo xtask check [ARCHIVE | LAYOUT | IMAGE | --published]
 
 Without an argument: checks the config and the build context written by dist.
@@ -99,14 +99,14 @@ IMAGE in a registry (read with skopeo): checks the built image, both platforms.
 --published: the config's image and tag, read from its registry (after `dist --push`).
 Prints every problem, one per line, and exits non-zero if there is any.";
 
-pub const VALIDATE_USAGE: &str = "\
+pub(crate) const VALIDATE_USAGE: &str = "\
 Usage: cargo xtask validate [IMAGE]
 
 Runs Docker's own validation, `docker extension validate -a -s -i IMAGE`, when the docker
 extension plugin is here (it comes with Docker Desktop); otherwise says so and runs
 `cargo xtask check IMAGE`. IMAGE defaults to the config's image and tag.";
 
-pub const BUILD_HOST_USAGE: &str = "\
+pub(crate) const BUILD_HOST_USAGE: &str = "\
 Usage: cargo xtask build-host --target TARGET [--target TARGET…] --out DIR
 
 Builds the host binaries for each TARGET (release, with the builder dist would choose),
@@ -114,13 +114,13 @@ checks each by its header, and writes them to DIR/TARGET/NAME[.exe]. On the mach
 builds the image, `cargo xtask dist --prebuilt DIR` takes them instead of compiling: for
 darwin binaries that need Apple's SDK (built on a Mac), or a build matrix in CI.";
 
-pub const DOCTOR_USAGE: &str = "\
+pub(crate) const DOCTOR_USAGE: &str = "\
 Usage: cargo xtask doctor
 
 Checks each prerequisite of dist and prints, for each missing one, the command that
 installs it. Exits 0 when dist can run.";
 
-pub const NEW_USAGE: &str = "\
+pub(crate) const NEW_USAGE: &str = "\
 Usage: cargo xtask new PATH --image ORG/NAME --title TITLE --vendor VENDOR [options]
        cargo xtask init --image ORG/NAME --title TITLE --vendor VENDOR [options]
 
@@ -142,7 +142,7 @@ Options:
 The new extension depends on the build tool (xtask/Cargo.toml, pinned in Cargo.lock): by
 default its own repository, at the release tag it was built from (or its commit).";
 
-pub const UPGRADE_USAGE: &str = "\
+pub(crate) const UPGRADE_USAGE: &str = "\
 Usage: cargo xtask upgrade [--to VERSION|REF] [--dry-run]
 
 Moves the build tool's pin (xtask/Cargo.toml, Cargo.lock) to its newest release tag (or
@@ -158,7 +158,7 @@ Options:
   --dry-run         Print the changes and write nothing (the upgraded copy stays in
                     target/xtask/upgrade/work to look at)";
 
-pub const SETUP_USAGE: &str = "\
+pub(crate) const SETUP_USAGE: &str = "\
 Usage: cargo xtask setup [--for-tests]
 
 Installs what dist needs to cross-compile: the configured rustup targets, zig and
@@ -166,7 +166,7 @@ cargo-zigbuild. With --for-tests, also what the extension's tests use: the UI's 
 packages (and it says which browser the browser test will use), then prepares the test
 suites the xtask adds. No root, no system packages.";
 
-pub const TEST_USAGE: &str = "\
+pub(crate) const TEST_USAGE: &str = "\
 Usage: cargo xtask test [--skip-browser] [-- CARGO TEST ARGS]
 
 The extension's tests, on macOS, Windows or Linux (no root, no Docker): clippy (-D
@@ -178,17 +178,21 @@ with the builtin engine, and `check` on the image. Then the suites the xtask add
 Options:
   --skip-browser   No Chromium, Chrome or Edge here: skip the browser test (said so)";
 
-pub const BENCH_USAGE: &str = "\
-Usage: cargo xtask bench [--runs N]
+pub(crate) const BENCH_USAGE: &str = "\
+Usage: cargo xtask bench [--runs N] [--cold-compile]
 
 Times, interleaved, N times (default 5), and prints the medians and their ratios:
 - a warm, no-op `cargo xtask dist --no-image` against the same cargo runs without dist;
 - for each image engine here (builtin, buildah, buildx), a whole warm `dist --oci` against
   its image step alone. With no Docker engine running, the tests' private one is used
-  when `cargo xtask setup --for-tests` installed it.";
+  when `cargo xtask setup --for-tests` installed it;
+- the dev loop: a backend change until the new backend answers;
+- the cold compile of an extension's xtask against the floor crates (xshell,
+  cargo_metadata, camino, anyhow, serde, serde_json), alternating builds from empty
+  target folders (--cold-compile: this one only).";
 
 #[derive(Debug, PartialEq, Eq)]
-pub enum Command {
+pub(crate) enum Command {
     Dev(Dev),
     Dist(Dist),
     Check(Check),
@@ -206,13 +210,15 @@ pub enum Command {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-pub struct Bench {
+pub(crate) struct Bench {
     pub runs: usize,
+    /// `--cold-compile`: only the cold compile against the floor.
+    pub cold_compile_only: bool,
 }
 
 /// What the user asked of `dist`, every value typed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Dist {
+pub(crate) struct Dist {
     /// `--tag NAME[:TAG]`: the repository, and the tag when given.
     pub reference: Option<ImageReference>,
     /// `--push`, `--load` or `--oci PATH`.
@@ -236,10 +242,10 @@ pub struct Dist {
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Doctor;
+pub(crate) struct Doctor;
 
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Dev {
+pub(crate) struct Dev {
     pub browser: bool,
     pub once: bool,
     pub debug: bool,
@@ -249,25 +255,25 @@ pub struct Dev {
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Check {
+pub(crate) struct Check {
     pub archive: Option<Utf8PathBuf>,
     /// `--published`: the config's image and tag, from its registry.
     pub published: bool,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Validate {
+pub(crate) struct Validate {
     pub image: Option<String>,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct BuildHost {
+pub(crate) struct BuildHost {
     pub targets: Vec<String>,
     pub out: Utf8PathBuf,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct New {
+pub(crate) struct New {
     pub path: Option<Utf8PathBuf>,
     pub image: String,
     pub title: String,
@@ -284,7 +290,7 @@ pub struct New {
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Upgrade {
+pub(crate) struct Upgrade {
     /// `--to VERSION|REF`: the release or ref to take (default: the newest release).
     pub to: Option<String>,
     pub dry_run: bool,
@@ -294,12 +300,12 @@ pub struct Upgrade {
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Setup {
+pub(crate) struct Setup {
     pub for_tests: bool,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Test {
+pub(crate) struct Test {
     /// `--skip-browser`: no browser here; the UI's browser test is skipped (said so).
     pub skip_browser: bool,
     pub cargo_args: Vec<String>,
@@ -308,7 +314,7 @@ pub struct Test {
 /// A usage error: printed with the command's usage, exit code 2. An empty message is a
 /// request for help (exit 0).
 #[derive(Debug, PartialEq, Eq)]
-pub struct UsageError {
+pub(crate) struct UsageError {
     pub message: String,
     pub usage: &'static str,
 }
@@ -375,7 +381,7 @@ fn sentence(error: lexopt::Error) -> String {
 }
 
 /// Parses the arguments after `cargo xtask`.
-pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageError> {
+pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageError> {
     let mut args = args.into_iter();
     let Some(command) = args.next() else {
         return Ok(Command::Help(None));
@@ -411,7 +417,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
     }
 }
 
-pub fn usage_of(command: Option<&str>) -> Option<&'static str> {
+pub(crate) fn usage_of(command: Option<&str>) -> Option<&'static str> {
     Some(match command {
         None => USAGE,
         Some("dist") => DIST_USAGE,
@@ -628,8 +634,10 @@ fn parse_setup(args: &mut Args) -> Result<Setup, UsageError> {
 fn parse_bench(args: &mut Args) -> Result<Bench, UsageError> {
     let usage = args.usage;
     let mut runs = None;
+    let mut cold_compile_only = false;
     while let Some(arg) = args.next()? {
         match arg {
+            Long("cold-compile") => cold_compile_only = true,
             Long("runs") => {
                 let n = args.string("--runs")?;
                 match n.parse::<usize>() {
@@ -640,7 +648,7 @@ fn parse_bench(args: &mut Args) -> Result<Bench, UsageError> {
             other => return unexpected(usage, other),
         }
     }
-    Ok(Bench { runs: runs.unwrap_or(5) })
+    Ok(Bench { runs: runs.unwrap_or(5), cold_compile_only })
 }
 
 /// `test [--skip-browser] [-- CARGO TEST ARGS]`: everything after `--` goes to cargo test

@@ -1,18 +1,20 @@
 //! The command line: [`tasks::Tasks`] (what an extension's xtask runs), flags (lexopt) and
 //! one module per command.
 
-pub mod bench;
-pub mod build_host;
-pub mod check;
-pub mod dev;
-pub mod dist;
-pub mod doctor;
-pub mod flags;
-pub mod new;
+pub(crate) mod bench;
+pub(crate) mod build_host;
+pub(crate) mod check;
+pub(crate) mod dev;
+pub(crate) mod dist;
+pub(crate) mod doctor;
+pub(crate) mod flags;
+pub(crate) mod new;
 #[cfg(feature = "self-test")]
 pub mod self_test;
-pub mod setup;
-pub mod tasks;
-pub mod test;
-pub mod upgrade;
-pub mod validate;
+pub(crate) mod setup;
+pub(crate) mod tasks;
+pub(crate) mod test;
+pub(crate) mod upgrade;
+pub(crate) mod validate;
+#[cfg(test)]
+mod workflow_commands;

@@ -19,12 +19,12 @@ use crate::workspace::owned;
 use crate::workspace::pin::{ToolSource, TOOL, XTASK_MANIFEST};
 
 /// The version a new extension starts at.
-pub const START_VERSION: &str = "0.1.0";
+pub(crate) const START_VERSION: &str = "0.1.0";
 
 /// Parts of the template that can be left out; the text between `template:<part>:begin`
 /// and `template:<part>:end` marker lines belongs to the part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Part {
+pub(crate) enum Part {
     Backend,
     HostBinaries,
     /// What only the tool's own repository has (its folder as a member, its suite in the
@@ -51,7 +51,7 @@ impl Part {
 
 /// What a new extension is called, and which parts it has.
 #[derive(Debug, Clone)]
-pub struct Naming {
+pub(crate) struct Naming {
     pub image: String,
     pub title: String,
     pub vendor: String,
@@ -61,7 +61,7 @@ pub struct Naming {
 
 /// One file of the new workspace.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewFile {
+pub(crate) struct NewFile {
     pub path: Utf8PathBuf,
     pub contents: Vec<u8>,
     pub executable: bool,
@@ -92,7 +92,7 @@ impl flags::New {
     }
 
     /// `new`: a new workspace at PATH.
-    pub fn run_new(self, sh: &Shell) -> anyhow::Result<()> {
+    pub(crate) fn run_new(self, sh: &Shell) -> anyhow::Result<()> {
         let cwd = current_dir()?;
         let dest = resolve_destination(&cwd, self.path.as_ref().expect("new has a path"));
         let is_link = std::fs::symlink_metadata(&dest).is_ok_and(|m| m.file_type().is_symlink());
@@ -130,7 +130,7 @@ impl flags::New {
     }
 
     /// `init`: rename this workspace in place.
-    pub fn run_init(self, sh: &Shell) -> anyhow::Result<()> {
+    pub(crate) fn run_init(self, sh: &Shell) -> anyhow::Result<()> {
         let template = Config::load_current()?;
         let root = template.root.clone();
         // init rewrites and removes files in place: only where git can show and undo it.
@@ -174,7 +174,11 @@ impl flags::New {
 }
 
 /// The new workspace's files, from the template's.
-pub fn render(template: &Config, naming: &Naming, no_host_binaries: bool) -> anyhow::Result<Vec<NewFile>> {
+pub(crate) fn render(
+    template: &Config,
+    naming: &Naming,
+    no_host_binaries: bool,
+) -> anyhow::Result<Vec<NewFile>> {
     validate(template, naming)?;
     let slug = naming.image.rsplit('/').next().unwrap_or_default();
     let old_slug = template.image.rsplit('/').next().unwrap_or_default();
@@ -318,7 +322,7 @@ fn validate(template: &Config, naming: &Naming) -> anyhow::Result<()> {
 /// The template's own files, relative to its root: no build output, no installed packages,
 /// no git history, and not the tool's sources where the template holds them (the tool's
 /// repository): a new extension depends on the tool.
-pub fn template_files(template: &Config) -> anyhow::Result<Vec<Utf8PathBuf>> {
+pub(crate) fn template_files(template: &Config) -> anyhow::Result<Vec<Utf8PathBuf>> {
     let skip_dirs: Vec<Utf8PathBuf> = [
         Some(template.target_dir.clone()),
         Some(template.root.join(".git")),
@@ -332,7 +336,7 @@ pub fn template_files(template: &Config) -> anyhow::Result<Vec<Utf8PathBuf>> {
 }
 
 /// Removes the regions of dropped parts, and every marker line.
-pub fn strip_parts(text: &str, dropped: &[Part]) -> String {
+pub(crate) fn strip_parts(text: &str, dropped: &[Part]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut skipping: Option<Part> = None;
     for line in text.split_inclusive('\n') {
@@ -358,7 +362,7 @@ pub fn strip_parts(text: &str, dropped: &[Part]) -> String {
 
 /// Replaces every name in one pass, longest first, where it stands as a whole word (not
 /// inside a longer identifier): a new name that contains an old one is never replaced again.
-pub fn replace_names(text: &str, names: &[(String, String)]) -> String {
+pub(crate) fn replace_names(text: &str, names: &[(String, String)]) -> String {
     let mut names: Vec<&(String, String)> =
         names.iter().filter(|(from, to)| !from.is_empty() && from != to).collect();
     names.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));

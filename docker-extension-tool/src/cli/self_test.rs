@@ -14,7 +14,7 @@ use {
     crate::util::report::Report,
     crate::workspace::config::Config,
     anyhow::Context,
-    camino::Utf8PathBuf,
+    camino::{Utf8Path, Utf8PathBuf},
     xshell::cmd,
 };
 
@@ -48,6 +48,10 @@ impl TestSuite for ToolSuite {
     fn run(&self, sh: &Shell, cargo_args: &[String]) -> anyhow::Result<()> {
         let config = Config::load_current()?;
         cmd!(sh, "cargo clippy --package {TOOL} --all-targets --all-features -- -D warnings").run()?;
+        // The API's docs build without a warning (broken links, missing docs).
+        cmd!(sh, "cargo doc --package {TOOL} --no-deps --all-features")
+            .env("RUSTDOCFLAGS", "-D warnings")
+            .run()?;
         // One engine and registry for the whole run, shared by every test that needs them;
         // stopped when `services` drops, also when a test fails.
         let engine = services::locate_engine(sh, &config.tools_dir())
@@ -56,7 +60,7 @@ impl TestSuite for ToolSuite {
             Services::start(sh, &engine, &services_dir(&config))
         })?;
         eprintln!("    engine {}, registry {}", services.docker_host, services.registry);
-        cmd!(sh, "cargo test --package {TOOL} --no-fail-fast {cargo_args...}")
+        cmd!(sh, "cargo test --package {TOOL} --features self-test --no-fail-fast {cargo_args...}")
             .envs(services.test_env())
             .run()?;
         Ok(())
@@ -71,5 +75,64 @@ fn services_dir(config: &Config) -> Utf8PathBuf {
         dir
     } else {
         Utf8PathBuf::from(format!("/tmp/xtask-services-{}", std::process::id()))
+    }
+}
+
+/// The Docker engine and registry the tool's integration tests use: the ones `cargo xtask
+/// test` started for the whole run and handed over (through variables), or ones a test
+/// binary run on its own starts for itself.
+#[cfg(unix)]
+pub struct TestServices {
+    /// `DOCKER_HOST` of the engine (`unix://…`).
+    pub docker_host: String,
+    /// `DOCKER_CONFIG`: the engine's client config, with buildx.
+    pub docker_config: String,
+    /// The registry, `127.0.0.1:PORT`.
+    pub registry: String,
+    /// The registry's access log.
+    pub registry_log: String,
+    /// `PATH` with the engine's programs first.
+    pub path: String,
+    /// Services of this process's own: stopped when dropped.
+    _own: Option<Services>,
+}
+
+#[cfg(unix)]
+impl TestServices {
+    /// The services `cargo xtask test` handed to this process, if it did.
+    pub fn handed_over() -> Option<TestServices> {
+        use crate::testing::services::{
+            ENV_DOCKER_CONFIG, ENV_DOCKER_HOST, ENV_ENGINE_PATH, ENV_REGISTRY, ENV_REGISTRY_LOG,
+        };
+        let var = |name: &str| std::env::var(name).ok();
+        Some(TestServices {
+            docker_host: var(ENV_DOCKER_HOST)?,
+            docker_config: var(ENV_DOCKER_CONFIG)?,
+            registry: var(ENV_REGISTRY)?,
+            registry_log: var(ENV_REGISTRY_LOG)?,
+            path: var(ENV_ENGINE_PATH)?,
+            _own: None,
+        })
+    }
+
+    /// Starts services of this process's own under `dir` (emptied first; short: Unix socket
+    /// paths are limited to ~100 bytes), with the engine `cargo xtask setup --for-tests`
+    /// installed in the workspace at `root`.
+    pub fn start(root: &std::path::Path, dir: &std::path::Path) -> anyhow::Result<TestServices> {
+        let sh = Shell::new()?;
+        let root = Utf8Path::from_path(root).context("the workspace's path is not UTF-8")?;
+        let dir = Utf8Path::from_path(dir).context("the services' folder is not UTF-8")?;
+        let config = Config::load(root)?;
+        let engine = services::locate_engine(&sh, &config.tools_dir())
+            .context("no Docker engine for the tests: run `cargo xtask setup --for-tests`")?;
+        let own = Services::start(&sh, &engine, dir)?;
+        Ok(TestServices {
+            docker_host: own.docker_host.clone(),
+            docker_config: own.docker_config.to_string(),
+            registry: own.registry.clone(),
+            registry_log: own.registry_log.to_string(),
+            path: own.path.clone(),
+            _own: Some(own),
+        })
     }
 }

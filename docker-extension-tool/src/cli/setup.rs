@@ -16,7 +16,7 @@ use crate::workspace::config::Config;
 use crate::workspace::machine::Machine;
 
 impl flags::Setup {
-    pub fn run(self, sh: &Shell, suites: &[Box<dyn TestSuite>]) -> anyhow::Result<()> {
+    pub(crate) fn run(self, sh: &Shell, suites: &[Box<dyn TestSuite>]) -> anyhow::Result<()> {
         let config = Config::load_current()?;
         setup_build_tools(sh, &config)?;
         if self.for_tests {
@@ -37,14 +37,14 @@ impl flags::Setup {
 }
 
 /// The targets every build of the config needs, and zig with cargo-zigbuild.
-pub fn setup_build_tools(sh: &Shell, config: &Config) -> anyhow::Result<()> {
+pub(crate) fn setup_build_tools(sh: &Shell, config: &Config) -> anyhow::Result<()> {
     let plan = Plan::without_image(config, &Machine::probe(sh, config)?)?;
     tools::ensure_targets(sh, &plan.rustup_targets())?;
     tools::ensure_zigbuild(sh, &config.tools_dir())
 }
 
 /// The UI's npm packages, when they are missing or older than its lock file.
-pub fn setup_ui_packages(sh: &Shell, config: &Config) -> anyhow::Result<()> {
+pub(crate) fn setup_ui_packages(sh: &Shell, config: &Config) -> anyhow::Result<()> {
     if let Some(ui) = &config.ui {
         let dir = config.root.join(&ui.dir);
         if dir.join("package.json").is_file() {
@@ -55,11 +55,11 @@ pub fn setup_ui_packages(sh: &Shell, config: &Config) -> anyhow::Result<()> {
 }
 
 /// The variable that chooses the browser of the browser test (the UI harness reads it too).
-pub const BROWSER_VARIABLE: &str = "CHROMIUM";
+pub(crate) const BROWSER_VARIABLE: &str = "CHROMIUM";
 
 /// A Chromium-based browser for the browser test: `CHROMIUM` when set, else Chromium, Chrome
 /// or Edge where each OS installs them.
-pub fn find_browser() -> anyhow::Result<Utf8PathBuf> {
+pub(crate) fn find_browser() -> anyhow::Result<Utf8PathBuf> {
     if let Some(chosen) = std::env::var_os(BROWSER_VARIABLE).filter(|v| !v.is_empty()) {
         let chosen = Utf8PathBuf::try_from(std::path::PathBuf::from(chosen))?;
         if chosen.is_file() {

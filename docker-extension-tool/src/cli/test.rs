@@ -19,7 +19,7 @@ use crate::plan::image::Output;
 use crate::workspace::config::Config;
 
 impl flags::Test {
-    pub fn run(self, sh: &Shell, suites: &[Box<dyn TestSuite>]) -> anyhow::Result<()> {
+    pub(crate) fn run(self, sh: &Shell, suites: &[Box<dyn TestSuite>]) -> anyhow::Result<()> {
         let config = Config::load_current()?;
         let root = config.root.clone();
         sh.change_dir(&root);

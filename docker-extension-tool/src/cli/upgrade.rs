@@ -53,7 +53,7 @@ struct Workspace {
 }
 
 impl flags::Upgrade {
-    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+    pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
         if self.apply {
             return apply_in(&current_dir()?);
         }

@@ -11,7 +11,7 @@ use crate::workspace::config::Config;
 use crate::workspace::machine::runs;
 
 impl flags::Validate {
-    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+    pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
         let image = match self.image {
             Some(image) => image,
             None => {

@@ -20,7 +20,7 @@ use crate::util::files::{sha256_file, walk, write_atomic};
 use crate::workspace::config::Protected;
 
 /// The file that marks a folder as a context dist wrote, listing what it wrote there.
-pub const CONTEXT_MARKER: &str = ".cargo-xtask-dist";
+pub(crate) const CONTEXT_MARKER: &str = ".cargo-xtask-dist";
 const MARKER_HEADER: &str = "# Written by `cargo xtask dist`: this folder is its build context, and the\n\
 # next dist run replaces it. It removes nothing that is not listed below.\n";
 
@@ -28,7 +28,7 @@ const MARKER_HEADER: &str = "# Written by `cargo xtask dist`: this folder is its
 /// `.` and `..` resolved, and every folder above it that exists resolved through its
 /// links, so `--out link-to-the-workspace/x` is judged where it really is. The last
 /// component is kept as given: a link there is refused, not followed.
-pub fn resolve_destination(cwd: &Utf8Path, path: &Utf8Path) -> Utf8PathBuf {
+pub(crate) fn resolve_destination(cwd: &Utf8Path, path: &Utf8Path) -> Utf8PathBuf {
     let joined = cwd.join(path);
     let mut lexical = Utf8PathBuf::new();
     for component in joined.components() {
@@ -63,7 +63,7 @@ fn refuse(path: &Utf8Path, what: &str, instead: &str) -> anyhow::Error {
 /// Checks that `context` may become (or be replaced by) a build context. `names` are the
 /// top-level entries dist writes into one: a context from a dist that wrote no marker yet
 /// is recognised by its generated Dockerfile and by holding nothing but those.
-pub fn check_context_destination(
+pub(crate) fn check_context_destination(
     context: &Utf8Path,
     protected: &Protected,
     names: &BTreeSet<String>,
@@ -144,7 +144,7 @@ fn parse_marker(text: &str) -> BTreeSet<Utf8PathBuf> {
 }
 
 /// The marker of a staged context: every path under it, folders included (and the marker).
-pub fn marker_text(dir: &Utf8Path) -> anyhow::Result<String> {
+pub(crate) fn marker_text(dir: &Utf8Path) -> anyhow::Result<String> {
     let mut paths = BTreeSet::new();
     walk(dir, |entry| {
         paths.insert(entry.rel.to_path_buf());
@@ -167,14 +167,14 @@ fn mark_context(dir: &Utf8Path) -> anyhow::Result<()> {
 }
 
 /// Files dist wrote outside a context (OCI archives), with the SHA-256 they had then.
-pub struct Ledger {
+pub(crate) struct Ledger {
     file: Utf8PathBuf,
     entries: BTreeMap<Utf8PathBuf, String>,
 }
 
 impl Ledger {
     /// The ledger of a workspace, kept in its target folder.
-    pub fn open(target_dir: &Utf8Path) -> Ledger {
+    pub(crate) fn open(target_dir: &Utf8Path) -> Ledger {
         let file = target_dir.join("xtask/written-files.json");
         let entries = std::fs::read_to_string(&file)
             .ok()
@@ -185,7 +185,7 @@ impl Ledger {
 
     /// Checks that `path` may be written: absent, or a file this ledger recorded and that
     /// still has the recorded bytes.
-    pub fn check_file_destination(&self, path: &Utf8Path, flag: &str) -> anyhow::Result<()> {
+    pub(crate) fn check_file_destination(&self, path: &Utf8Path, flag: &str) -> anyhow::Result<()> {
         let instead =
             format!("remove it yourself if it should go, or give {flag} a path that does not exist");
         let meta = match std::fs::symlink_metadata(path) {
@@ -207,7 +207,7 @@ impl Ledger {
     }
 
     /// Records a file dist has just written.
-    pub fn record(&mut self, path: &Utf8Path) -> anyhow::Result<()> {
+    pub(crate) fn record(&mut self, path: &Utf8Path) -> anyhow::Result<()> {
         self.entries.insert(path.to_path_buf(), sha256_file(path)?);
         let text = serde_json::to_string_pretty(&self.entries).expect("a map of strings serializes");
         write_atomic(&self.file, text.as_bytes())
@@ -216,7 +216,7 @@ impl Ledger {
 
 /// Whether `path` is inside the git repository at `root` and git tracks a file at or below
 /// it. No git, or not a repository: false.
-pub fn holds_tracked_files(sh: &xshell::Shell, root: &Utf8Path, path: &Utf8Path) -> bool {
+pub(crate) fn holds_tracked_files(sh: &xshell::Shell, root: &Utf8Path, path: &Utf8Path) -> bool {
     let Ok(rel) = path.strip_prefix(root) else { return false };
     let rel = if rel.as_str().is_empty() { Utf8Path::new(".") } else { rel };
     xshell::cmd!(sh, "git -C {root} ls-files -- {rel}")
@@ -227,7 +227,7 @@ pub fn holds_tracked_files(sh: &xshell::Shell, root: &Utf8Path, path: &Utf8Path)
 }
 
 /// Stops with a message when `path` holds tracked files.
-pub fn refuse_tracked(
+pub(crate) fn refuse_tracked(
     sh: &xshell::Shell,
     root: &Utf8Path,
     path: &Utf8Path,

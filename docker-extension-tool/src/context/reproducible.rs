@@ -78,7 +78,8 @@ impl Patch for PatchFile {
 
 /// The binary with a content-derived UUID and its ad-hoc signature updated, or the same
 /// bytes when it is not a Mach-O this can safely normalise.
-pub fn normalise(bytes: &[u8]) -> Vec<u8> {
+#[cfg(test)]
+pub(crate) fn normalise(bytes: &[u8]) -> Vec<u8> {
     let mut out = bytes.to_vec();
     // Writes into memory do not fail.
     let _ = normalise_in_place(&mut out);
@@ -86,7 +87,7 @@ pub fn normalise(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// The same, for a file, changed in place and never read whole.
-pub fn normalise_file(path: &Utf8Path) -> anyhow::Result<()> {
+pub(crate) fn normalise_file(path: &Utf8Path) -> anyhow::Result<()> {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

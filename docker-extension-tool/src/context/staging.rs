@@ -20,7 +20,7 @@ use crate::workspace::config::Protected;
 
 /// A binary placed in the context, for the summary.
 #[derive(Debug, Clone)]
-pub struct Placed {
+pub(crate) struct Placed {
     pub dest: Utf8PathBuf,
     pub target: String,
     pub size: u64,
@@ -28,14 +28,14 @@ pub struct Placed {
 }
 
 /// A context being assembled. Dropping it without `commit` removes the staging folder.
-pub struct Staging {
+pub(crate) struct Staging {
     pub dir: Utf8PathBuf,
     previous: Utf8PathBuf,
     committed: bool,
 }
 
 impl Staging {
-    pub fn new(context: &Utf8Path) -> anyhow::Result<Staging> {
+    pub(crate) fn new(context: &Utf8Path) -> anyhow::Result<Staging> {
         let name = context.file_name().context("the context folder has no name")?;
         let dir = context.with_file_name(format!(".{name}.staging-{}", std::process::id()));
         if dir.exists() {
@@ -48,7 +48,7 @@ impl Staging {
     /// Lays out every file of the plan, verifying binaries first. Files are copied a chunk
     /// at a time, never read whole. What the config names and what the UI build wrote must
     /// be inside `workspace` (see [`files::confined`]): nothing from outside reaches an image.
-    pub fn lay_out(
+    pub(crate) fn lay_out(
         &self,
         files: &[ContextFile],
         artifacts: &Artifacts,
@@ -194,7 +194,11 @@ impl Staging {
     /// Marks the staged context as dist's own and renames it into place, replacing the
     /// previous one: checked again first, so nothing that appeared there since the plan
     /// was checked (a user's file, a link) is removed.
-    pub fn commit(mut self, protected: &Protected, context_names: &BTreeSet<String>) -> anyhow::Result<()> {
+    pub(crate) fn commit(
+        mut self,
+        protected: &Protected,
+        context_names: &BTreeSet<String>,
+    ) -> anyhow::Result<()> {
         let marker = marker_text(&self.dir)?;
         self.place_bytes(Utf8Path::new(CONTEXT_MARKER), marker.as_bytes())?;
         let context = &self.previous;
@@ -229,7 +233,7 @@ impl Drop for Staging {
 
 /// Checks a binary's header (read from `staged`, the copy in the context) against what its
 /// path in the context requires; `source` names it in messages.
-pub fn verify(
+pub(crate) fn verify(
     source: &Utf8Path,
     staged: &Utf8Path,
     dest: &Utf8Path,

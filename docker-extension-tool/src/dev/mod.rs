@@ -43,7 +43,7 @@ use crate::workspace::config::{current_dir, Config, HOST_BINARIES_DIR};
 use crate::workspace::machine::{runs, Machine};
 
 /// The tag of dev images: never a release's.
-pub const DEV_TAG: &str = "dev";
+pub(crate) const DEV_TAG: &str = "dev";
 /// How long the watch waits for changes to settle (an editor's save is several events).
 const DEBOUNCE: Duration = Duration::from_millis(300);
 /// How long a child gets to stop after SIGTERM.
@@ -51,7 +51,7 @@ const GRACE: Duration = Duration::from_secs(5);
 
 /// What `dev` was asked for (its flags).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Options {
+pub(crate) struct Options {
     /// In a plain browser, without Docker Desktop.
     pub browser: bool,
     /// Build, install or update, then exit.
@@ -67,7 +67,7 @@ pub struct Options {
 
 /// Runs a dev session until Ctrl-C or SIGTERM (or once, with `--once`), stopping every
 /// process it started.
-pub fn run(sh: &Shell, options: Options) -> anyhow::Result<()> {
+pub(crate) fn run(sh: &Shell, options: Options) -> anyhow::Result<()> {
     process::catch_stop_signals();
     let mut session = Session::new(sh, options)?;
     let once = session.flags.once;

@@ -33,15 +33,13 @@ use crate::model::targets::Variant;
 /// layers are files in a scratch folder of dist's (removed when this is dropped), never
 /// bytes in memory: an extension may ship a model of gigabytes.
 #[derive(Debug)]
-pub struct BuiltImage {
+pub(crate) struct BuiltImage {
     /// The image index (both platforms): what a registry serves under the tag.
     pub index: Vec<u8>,
     pub index_digest: String,
     /// Per platform: its manifest's digest and size.
     pub manifests: Vec<(Variant, Descriptor)>,
     pub blobs: BTreeMap<String, Blob>,
-    /// What each platform's layers are, for the summary: (variant, [(created_by, size)]).
-    pub layers: Vec<(Variant, Vec<(String, u64)>)>,
     /// Where the layer files are.
     scratch: Utf8PathBuf,
 }
@@ -54,7 +52,7 @@ impl Drop for BuiltImage {
 
 /// A blob's bytes: small JSON in memory, a layer in a file.
 #[derive(Debug, Clone)]
-pub enum Blob {
+pub(crate) enum Blob {
     Json(Vec<u8>),
     File { path: Utf8PathBuf, size: u64 },
 }
@@ -119,14 +117,14 @@ enum Source {
 /// loaded straight into the local engine, where compressing is only time spent (the dev
 /// loop: its debug binaries are tens of megabytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layers {
+pub(crate) enum Layers {
     Gzip,
     Uncompressed,
 }
 
 /// Writes the image of `context` (laid out by dist) for `platforms`; its layers go into
 /// `scratch` (dist's own folder: emptied first).
-pub fn build(
+pub(crate) fn build(
     spec: &ImageSpec,
     context: &Utf8Path,
     platforms: &[Variant],
@@ -177,7 +175,6 @@ pub fn build(
 
     let mut blobs = BTreeMap::new();
     let mut manifests = vec![];
-    let mut summaries = vec![];
     let created = crate::util::time::rfc3339(epoch);
     for &variant in platforms {
         let mut layers = vec![];
@@ -239,7 +236,6 @@ pub fn build(
             annotations: BTreeMap::new(),
         };
         blobs.insert(config_descriptor.digest.clone(), Blob::Json(config_bytes));
-        summaries.push((variant, layers.iter().map(|(d, by)| (by.clone(), d.size)).collect()));
         let manifest = Manifest {
             schema_version: 2,
             media_type: oci::MANIFEST.into(),
@@ -271,14 +267,7 @@ pub fn build(
     let index = serde_json::to_vec(&index).context("serialising the index")?;
     let index_digest = oci::digest(&index);
     blobs.insert(index_digest.clone(), Blob::Json(index.clone()));
-    Ok(BuiltImage {
-        index,
-        index_digest,
-        manifests,
-        blobs,
-        layers: summaries,
-        scratch: scratch.to_path_buf(),
-    })
+    Ok(BuiltImage { index, index_digest, manifests, blobs, scratch: scratch.to_path_buf() })
 }
 
 const COMMENT: &str = "cargo xtask dist (builtin)";
@@ -386,7 +375,7 @@ fn make_layer(
 /// The platform an archive's `manifest.json` names: what `docker load` takes on Docker's
 /// classic image store, which holds one platform (the containerd store reads `index.json`
 /// and takes both). linux/amd64 when there, so the archive is the same on every machine.
-pub fn archive_platform(image: &BuiltImage) -> Variant {
+pub(crate) fn archive_platform(image: &BuiltImage) -> Variant {
     image.manifests.iter().map(|(v, _)| *v).min().unwrap_or(Variant::Amd64)
 }
 
@@ -394,7 +383,11 @@ pub fn archive_platform(image: &BuiltImage) -> Variant {
 /// `index.json` (the image index, with the name annotations Docker and containerd read),
 /// `manifest.json` (Docker's own format, for the classic store) and the blobs, streamed
 /// from their files. Byte for byte the same for the same image.
-pub fn write_archive(image: &BuiltImage, reference: &ImageReference, to: &Utf8Path) -> anyhow::Result<()> {
+pub(crate) fn write_archive(
+    image: &BuiltImage,
+    reference: &ImageReference,
+    to: &Utf8Path,
+) -> anyhow::Result<()> {
     let annotations = BTreeMap::from([
         ("io.containerd.image.name".to_string(), reference.full_name()),
         ("org.opencontainers.image.ref.name".to_string(), reference.tag_or_latest().to_string()),
@@ -450,7 +443,11 @@ pub fn write_archive(image: &BuiltImage, reference: &ImageReference, to: &Utf8Pa
 
 /// Writes the image as an OCI layout folder (for the registry client). `to` is dist's own
 /// scratch folder: what was there is replaced. Layer files are linked in, not copied.
-pub fn write_layout(image: &BuiltImage, reference: &ImageReference, to: &Utf8Path) -> anyhow::Result<()> {
+pub(crate) fn write_layout(
+    image: &BuiltImage,
+    reference: &ImageReference,
+    to: &Utf8Path,
+) -> anyhow::Result<()> {
     if to.exists() {
         std::fs::remove_dir_all(to).with_context(|| format!("removing {to}"))?;
     }

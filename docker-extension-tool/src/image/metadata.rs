@@ -12,14 +12,14 @@ use crate::model::targets::Os;
 use crate::workspace::config::Config;
 
 /// Where the UI lives in the image, and its entry page.
-pub const UI_ROOT: &str = "/ui";
-pub const UI_ENTRY: &str = "index.html";
+pub(crate) const UI_ROOT: &str = "/ui";
+pub(crate) const UI_ENTRY: &str = "index.html";
 /// Docker Desktop replaces this with the extension's own image when it installs it.
-pub const OWN_IMAGE: &str = "${DESKTOP_PLUGIN_IMAGE}";
+pub(crate) const OWN_IMAGE: &str = "${DESKTOP_PLUGIN_IMAGE}";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Metadata {
+pub(crate) struct Metadata {
     pub icon: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vm: Option<Vm>,
@@ -31,7 +31,7 @@ pub struct Metadata {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Vm {
+pub(crate) struct Vm {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -42,20 +42,20 @@ pub struct Vm {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Socket {
+pub(crate) struct Socket {
     pub socket: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct UiSection {
+pub(crate) struct UiSection {
     #[serde(rename = "dashboard-tab")]
     pub dashboard_tab: Tab,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Tab {
+pub(crate) struct Tab {
     pub title: String,
     pub root: String,
     pub src: String,
@@ -65,14 +65,14 @@ pub struct Tab {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Host {
+pub(crate) struct Host {
     pub binaries: Vec<HostBinaries>,
 }
 
 /// The host binaries per OS: the keys are exactly `Os::key`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct HostBinaries {
+pub(crate) struct HostBinaries {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub darwin: Option<Vec<BinaryPath>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -82,7 +82,7 @@ pub struct HostBinaries {
 }
 
 impl HostBinaries {
-    pub fn for_os(&self, os: Os) -> &[BinaryPath] {
+    pub(crate) fn for_os(&self, os: Os) -> &[BinaryPath] {
         let list = match os {
             Os::Darwin => &self.darwin,
             Os::Windows => &self.windows,
@@ -102,12 +102,12 @@ impl HostBinaries {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct BinaryPath {
+pub(crate) struct BinaryPath {
     pub path: String,
 }
 
 impl Metadata {
-    pub fn from_config(config: &Config) -> Metadata {
+    pub(crate) fn from_config(config: &Config) -> Metadata {
         let socket = config.backend.as_ref().map(|b| Socket { socket: b.socket.clone() });
         let vm = config.backend.as_ref().map(|backend| match &backend.compose_file {
             Some(compose) => Vm {
@@ -141,14 +141,14 @@ impl Metadata {
     }
 
     /// metadata.json's text as written into the context.
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         let mut text = serde_json::to_string_pretty(self).expect("the model serializes");
         text.push('\n');
         text
     }
 
     /// Reads metadata.json; the error names the key path and what is wrong.
-    pub fn parse(bytes: &[u8]) -> Result<Metadata, String> {
+    pub(crate) fn parse(bytes: &[u8]) -> Result<Metadata, String> {
         let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
         serde_path_to_error::deserialize(deserializer).map_err(|e| {
             let path = e.path().to_string();
@@ -168,7 +168,7 @@ impl Metadata {
     }
 
     /// Every file metadata.json names, as absolute paths in the image.
-    pub fn named_paths(&self) -> Vec<String> {
+    pub(crate) fn named_paths(&self) -> Vec<String> {
         let mut paths = vec![format!("/{}", self.icon)];
         paths.extend(self.vm.as_ref().and_then(|vm| vm.composefile.as_ref()).map(|c| format!("/{c}")));
         if let Some(ui) = &self.ui {
@@ -184,7 +184,7 @@ impl Metadata {
     }
 
     /// What is wrong with a model that parsed, beyond its shape.
-    pub fn problems(&self) -> Vec<String> {
+    pub(crate) fn problems(&self) -> Vec<String> {
         let mut problems = vec![];
         if self.icon.trim().is_empty() {
             problems.push("has an empty `icon`".to_string());
@@ -199,28 +199,28 @@ impl Metadata {
 }
 
 /// metadata.json's text for a config.
-pub fn metadata_json(config: &Config) -> String {
+pub(crate) fn metadata_json(config: &Config) -> String {
     Metadata::from_config(config).to_json()
 }
 
 /// The image labels, by name: what the Marketplace and `docker extension validate` read.
-pub mod label {
-    pub const TITLE: &str = "org.opencontainers.image.title";
-    pub const DESCRIPTION: &str = "org.opencontainers.image.description";
-    pub const VENDOR: &str = "org.opencontainers.image.vendor";
-    pub const VERSION: &str = "org.opencontainers.image.version";
-    pub const API_VERSION: &str = "com.docker.desktop.extension.api.version";
-    pub const ICON: &str = "com.docker.desktop.extension.icon";
-    pub const SCREENSHOTS: &str = "com.docker.extension.screenshots";
-    pub const DETAILED_DESCRIPTION: &str = "com.docker.extension.detailed-description";
-    pub const PUBLISHER_URL: &str = "com.docker.extension.publisher-url";
-    pub const ADDITIONAL_URLS: &str = "com.docker.extension.additional-urls";
-    pub const CHANGELOG: &str = "com.docker.extension.changelog";
-    pub const CATEGORIES: &str = "com.docker.extension.categories";
-    pub const ACCOUNT_INFO: &str = "com.docker.extension.account-info";
+pub(crate) mod label {
+    pub(crate) const TITLE: &str = "org.opencontainers.image.title";
+    pub(crate) const DESCRIPTION: &str = "org.opencontainers.image.description";
+    pub(crate) const VENDOR: &str = "org.opencontainers.image.vendor";
+    pub(crate) const VERSION: &str = "org.opencontainers.image.version";
+    pub(crate) const API_VERSION: &str = "com.docker.desktop.extension.api.version";
+    pub(crate) const ICON: &str = "com.docker.desktop.extension.icon";
+    pub(crate) const SCREENSHOTS: &str = "com.docker.extension.screenshots";
+    pub(crate) const DETAILED_DESCRIPTION: &str = "com.docker.extension.detailed-description";
+    pub(crate) const PUBLISHER_URL: &str = "com.docker.extension.publisher-url";
+    pub(crate) const ADDITIONAL_URLS: &str = "com.docker.extension.additional-urls";
+    pub(crate) const CHANGELOG: &str = "com.docker.extension.changelog";
+    pub(crate) const CATEGORIES: &str = "com.docker.extension.categories";
+    pub(crate) const ACCOUNT_INFO: &str = "com.docker.extension.account-info";
 
     /// The labels `docker extension validate` requires, non-empty.
-    pub const REQUIRED: &[&str] = &[
+    pub(crate) const REQUIRED: &[&str] = &[
         TITLE,
         DESCRIPTION,
         VENDOR,

@@ -28,37 +28,37 @@ use sha2::{Digest, Sha256};
 
 use crate::model::targets::Variant;
 
-pub const INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-pub const LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-pub const LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+pub(crate) const INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub(crate) const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub(crate) const CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+pub(crate) const LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+pub(crate) const LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 
 /// The most an index, manifest or image config may be.
-pub const MAX_JSON: u64 = 4 << 20;
+pub(crate) const MAX_JSON: u64 = 4 << 20;
 /// How deep indexes may nest (buildx nests one level; OCI allows more, nothing needs 8).
-pub const MAX_DEPTH: usize = 8;
+pub(crate) const MAX_DEPTH: usize = 8;
 /// How many manifests and indexes an image may name in all.
-pub const MAX_DESCRIPTORS: usize = 1000;
+pub(crate) const MAX_DESCRIPTORS: usize = 1000;
 /// The most a variant's layers may unpack to: an extension with a model of a gigabyte
 /// fits; a gzip bomb stops here.
-pub const MAX_UNPACKED: u64 = 2 << 30;
+pub(crate) const MAX_UNPACKED: u64 = 2 << 30;
 /// How many entries a variant's layers may hold.
-pub const MAX_ENTRIES: usize = 200_000;
+pub(crate) const MAX_ENTRIES: usize = 200_000;
 /// The longest name a tar extension may give an entry (long names, PAX records).
-pub const MAX_NAME: u64 = 64 * 1024;
+pub(crate) const MAX_NAME: u64 = 64 * 1024;
 /// How many entries an OCI archive (the outer tar) may hold.
 const MAX_ARCHIVE_ENTRIES: usize = 100_000;
 
 /// `sha256:` and the hex digest of `bytes`.
-pub fn digest(bytes: &[u8]) -> String {
+pub(crate) fn digest(bytes: &[u8]) -> String {
     format!("sha256:{:x}", Sha256::digest(bytes))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Descriptor {
+pub(crate) struct Descriptor {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub media_type: String,
     pub digest: String,
@@ -70,7 +70,7 @@ pub struct Descriptor {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Platform {
+pub(crate) struct Platform {
     pub architecture: String,
     pub os: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -79,7 +79,7 @@ pub struct Platform {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Index {
+pub(crate) struct Index {
     pub schema_version: u32,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub media_type: String,
@@ -90,7 +90,7 @@ pub struct Index {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Manifest {
+pub(crate) struct Manifest {
     pub schema_version: u32,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub media_type: String,
@@ -102,7 +102,7 @@ pub struct Manifest {
 
 /// The parts of an image config that checks read (others are kept out of the way).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct ImageConfig {
+pub(crate) struct ImageConfig {
     #[serde(default)]
     pub architecture: String,
     #[serde(default)]
@@ -115,7 +115,7 @@ pub struct ImageConfig {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct RunConfig {
+pub(crate) struct RunConfig {
     #[serde(default)]
     pub labels: Option<BTreeMap<String, String>>,
     #[serde(default)]
@@ -123,7 +123,7 @@ pub struct RunConfig {
 }
 
 /// An image layout: its top index, and where each blob's bytes are.
-pub struct Layout {
+pub(crate) struct Layout {
     pub index: Index,
     store: Store,
     /// What must live as long as the layout: the temporary folder its files are in.
@@ -138,14 +138,14 @@ enum Store {
 }
 
 /// One platform's image in a layout.
-pub struct Image {
+pub(crate) struct Image {
     pub variant: Variant,
     pub manifest: Manifest,
     pub config: ImageConfig,
 }
 
 /// An attestation manifest (BuildKit's provenance or SBOM), and what it attests.
-pub struct Attestation {
+pub(crate) struct Attestation {
     /// The platform of the image it describes.
     pub platform: String,
     /// `provenance`, `SBOM`, or the predicate type as written.
@@ -154,7 +154,7 @@ pub struct Attestation {
 
 /// What a layout holds, sorted out.
 #[derive(Default)]
-pub struct Contents {
+pub(crate) struct Contents {
     pub images: Vec<Image>,
     pub attestations: Vec<Attestation>,
     /// Platforms that are neither an extension variant nor an attestation.
@@ -163,7 +163,7 @@ pub struct Contents {
 
 /// A blob's bytes, as they are read: exactly `size` of them, and they must hash to the
 /// digest. The error comes at the end of the bytes (or as soon as there are too many).
-pub struct Verified<R> {
+pub(crate) struct Verified<R> {
     inner: R,
     digest: String,
     size: u64,
@@ -319,7 +319,7 @@ fn pax_records(bytes: &[u8]) -> anyhow::Result<Vec<(String, String)>> {
 impl Layout {
     /// Reads an OCI archive (a tar of a layout: `oci-layout`, `index.json`, `blobs/`):
     /// where each blob is in the file, and the index. No blob is read yet.
-    pub fn read_archive(path: &Utf8Path) -> anyhow::Result<Layout> {
+    pub(crate) fn read_archive(path: &Utf8Path) -> anyhow::Result<Layout> {
         let file = std::fs::File::open(path).with_context(|| format!("opening {path}"))?;
         let length = file.metadata().with_context(|| format!("reading {path}"))?.len();
         let mut archive = tar::Archive::new(file);
@@ -368,7 +368,7 @@ impl Layout {
 
     /// Reads a layout folder (what `skopeo copy … oci:DIR` writes): its index; blobs are
     /// read when asked for.
-    pub fn read_dir(dir: &Utf8Path) -> anyhow::Result<Layout> {
+    pub(crate) fn read_dir(dir: &Utf8Path) -> anyhow::Result<Layout> {
         let index = crate::util::files::read_capped(&dir.join("index.json"), MAX_JSON)
             .with_context(|| format!("{dir} has no readable index.json"))?;
         Ok(Layout {
@@ -379,13 +379,13 @@ impl Layout {
     }
 
     /// The same layout, keeping `guard` (a temporary folder holding its files) alive.
-    pub fn keeping(mut self, guard: impl std::any::Any) -> Layout {
+    pub(crate) fn keeping(mut self, guard: impl std::any::Any) -> Layout {
         self._keep = Some(Box::new(guard));
         self
     }
 
     /// A blob's bytes, as a reader that checks their size and digest (see [`Verified`]).
-    pub fn open(&self, descriptor: &Descriptor) -> anyhow::Result<Verified<Box<dyn Read>>> {
+    pub(crate) fn open(&self, descriptor: &Descriptor) -> anyhow::Result<Verified<Box<dyn Read>>> {
         let digest = &descriptor.digest;
         let hex = sha256_hex(digest)?;
         let (inner, stored): (Box<dyn Read>, u64) = match &self.store {
@@ -424,7 +424,7 @@ impl Layout {
     }
 
     /// A JSON blob's bytes (an index, a manifest, a config), verified, capped.
-    pub fn json_bytes(&self, descriptor: &Descriptor, what: &str) -> anyhow::Result<Vec<u8>> {
+    pub(crate) fn json_bytes(&self, descriptor: &Descriptor, what: &str) -> anyhow::Result<Vec<u8>> {
         if descriptor.size > MAX_JSON {
             bail!(
                 "the {what} {} is {} bytes, more than the {} any {what} needs",
@@ -444,7 +444,7 @@ impl Layout {
     }
 
     /// Every platform image, attestation and stray manifest, following nested indexes.
-    pub fn contents(&self) -> anyhow::Result<Contents> {
+    pub(crate) fn contents(&self) -> anyhow::Result<Contents> {
         let mut contents = Contents::default();
         let mut pending: Vec<(Descriptor, usize)> =
             self.index.manifests.iter().map(|d| (d.clone(), 1)).collect();
@@ -571,7 +571,7 @@ impl Layout {
     /// The files of an image: its layers applied in order, whiteouts honoured, by name
     /// and size only. What is wrong with the entries (names outside the root, links that
     /// climb out, hard links to nothing) is in [`Tree::problems`].
-    pub fn files(&self, manifest: &Manifest) -> anyhow::Result<Tree> {
+    pub(crate) fn files(&self, manifest: &Manifest) -> anyhow::Result<Tree> {
         let mut tree = Tree::default();
         let mut budget = MAX_UNPACKED;
         for (i, layer) in manifest.layers.iter().enumerate() {
@@ -584,7 +584,7 @@ impl Layout {
 
     /// Copies the regular files at `paths` (as the tree has them) into `dir`, one file
     /// each under a name of this reader's choosing; returns where each went.
-    pub fn extract(
+    pub(crate) fn extract(
         &self,
         manifest: &Manifest,
         tree: &Tree,
@@ -645,18 +645,18 @@ impl<R: Read + ?Sized> Read for Budget<'_, R> {
 }
 
 /// How many problems with entries a tree keeps as sentences.
-pub const MAX_TREE_PROBLEMS: usize = 1000;
+pub(crate) const MAX_TREE_PROBLEMS: usize = 1000;
 
 /// Where an entry is: its layer and its ordinal among the layer's raw tar entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct At {
+pub(crate) struct At {
     layer: usize,
     entry: usize,
 }
 
 /// A file system as names: normalised paths (without the leading `/`), never bytes.
 #[derive(Debug, Default)]
-pub struct Tree {
+pub(crate) struct Tree {
     entries: BTreeMap<String, Node>,
     /// What is wrong with the entries, one sentence each (the first [`MAX_TREE_PROBLEMS`];
     /// `more_problems` counts the rest).
@@ -667,7 +667,7 @@ pub struct Tree {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Node {
+pub(crate) enum Node {
     File { size: u64, mode: u32, at: At },
     Dir { mode: u32 },
     Symlink { target: String },
@@ -675,22 +675,23 @@ pub enum Node {
 
 impl Tree {
     /// The node at `path`, following no link.
-    pub fn get(&self, path: &str) -> Option<&Node> {
+    pub(crate) fn get(&self, path: &str) -> Option<&Node> {
         self.entries.get(&normalise(path)?)
     }
 
     /// Whether a regular file is at `path`.
-    pub fn is_file(&self, path: &str) -> bool {
+    pub(crate) fn is_file(&self, path: &str) -> bool {
         matches!(self.get(path), Some(Node::File { .. }))
     }
 
     /// Whether a folder exists at `path`.
-    pub fn is_dir(&self, path: &str) -> bool {
+    pub(crate) fn is_dir(&self, path: &str) -> bool {
         matches!(self.get(path), Some(Node::Dir { .. }))
     }
 
     /// The entries, in order.
-    pub fn entries(&self) -> impl Iterator<Item = (&String, &Node)> {
+    #[cfg(test)]
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&String, &Node)> {
         self.entries.iter()
     }
 
@@ -827,7 +828,7 @@ fn resolve(folder: &str, target: &str) -> Option<String> {
 }
 
 /// `./a/b`, `/a//b/`, `a/./b` → `a/b`; `None` for the root or a path that climbs out (`..`).
-pub fn normalise(path: &str) -> Option<String> {
+pub(crate) fn normalise(path: &str) -> Option<String> {
     let mut parts: Vec<&str> = vec![];
     for part in path.split('/') {
         match part {

@@ -10,14 +10,14 @@
 use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Format {
+pub(crate) enum Format {
     Elf,
     MachO,
     Pe,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Cpu {
+pub(crate) enum Cpu {
     X86_64,
     Aarch64,
     X86,
@@ -27,7 +27,7 @@ pub enum Cpu {
 
 /// The facts read from a binary's header.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BinaryInfo {
+pub(crate) struct BinaryInfo {
     pub format: Format,
     pub cpu: Cpu,
     /// ELF only: no program interpreter and no shared-library dependency.
@@ -41,7 +41,7 @@ pub struct BinaryInfo {
 }
 
 impl Format {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Format::Elf => "ELF",
             Format::MachO => "Mach-O",
@@ -52,7 +52,7 @@ impl Format {
 
 impl Cpu {
     /// How `file` names the CPU in each format, so messages match what users see there.
-    pub fn name_in(self, format: Format) -> String {
+    pub(crate) fn name_in(self, format: Format) -> String {
         match (self, format) {
             (Cpu::X86_64, Format::MachO) => "x86_64".into(),
             (Cpu::X86_64, _) => "x86-64".into(),
@@ -67,7 +67,7 @@ impl Cpu {
 }
 
 /// "a static …", "an x86-64 …", "an arm64 …": the article for a description.
-pub fn with_article(description: &str) -> String {
+pub(crate) fn with_article(description: &str) -> String {
     // x86 is said "ex-86"; every CPU name here starts with a vowel sound but for the rest.
     match description.chars().next() {
         Some('a' | 'e' | 'i' | 'o' | 'u' | 'x' | 'A' | 'E' | 'I' | 'O' | 'U') => format!("an {description}"),
@@ -77,7 +77,7 @@ pub fn with_article(description: &str) -> String {
 
 /// "x86-64 ELF", "arm64 Mach-O": the kind of binary a path must hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct BinaryKind {
+pub(crate) struct BinaryKind {
     pub format: Format,
     pub cpu: Cpu,
 }
@@ -89,12 +89,12 @@ impl fmt::Display for BinaryKind {
 }
 
 impl BinaryInfo {
-    pub fn kind(&self) -> BinaryKind {
+    pub(crate) fn kind(&self) -> BinaryKind {
         BinaryKind { format: self.format, cpu: self.cpu }
     }
 
     /// "static x86-64 ELF executable", "arm64 Mach-O executable (macOS 11.0+)".
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut s = String::new();
         if self.format == Format::Elf {
             s.push_str(if self.static_linked { "static " } else { "dynamically linked " });
@@ -110,7 +110,7 @@ impl BinaryInfo {
 
 /// Bytes read by offset: a slice in memory, or a file read in place (a binary can be
 /// large: nothing here reads one whole).
-pub trait Bytes {
+pub(crate) trait Bytes {
     /// How many bytes there are.
     fn size(&self) -> u64;
     /// Fills `buf` with the bytes at `offset`; false when they are not all there.
@@ -146,7 +146,7 @@ impl Bytes for Vec<u8> {
 
 /// A file read by offset (its length taken once, when opened), through a window of
 /// [`WINDOW`] bytes: header fields are read a few bytes at a time, close together.
-pub struct FileBytes {
+pub(crate) struct FileBytes {
     file: std::cell::RefCell<std::fs::File>,
     len: u64,
     /// The window: where it starts in the file, and its bytes.
@@ -156,23 +156,23 @@ pub struct FileBytes {
 const WINDOW: usize = 64 * 1024;
 
 impl FileBytes {
-    pub fn open(path: &camino::Utf8Path) -> std::io::Result<FileBytes> {
+    pub(crate) fn open(path: &camino::Utf8Path) -> std::io::Result<FileBytes> {
         FileBytes::new(std::fs::File::open(path)?)
     }
 
-    pub fn new(file: std::fs::File) -> std::io::Result<FileBytes> {
+    pub(crate) fn new(file: std::fs::File) -> std::io::Result<FileBytes> {
         let len = file.metadata()?.len();
         let window = std::cell::RefCell::new((0, vec![]));
         Ok(FileBytes { file: std::cell::RefCell::new(file), len, window })
     }
 
     /// The file, to write to (then [`FileBytes::forget_window`]).
-    pub fn file(&self) -> std::cell::RefMut<'_, std::fs::File> {
+    pub(crate) fn file(&self) -> std::cell::RefMut<'_, std::fs::File> {
         self.file.borrow_mut()
     }
 
     /// Drops what was read ahead: the file changed.
-    pub fn forget_window(&self) {
+    pub(crate) fn forget_window(&self) {
         self.window.borrow_mut().1.clear();
     }
 }
@@ -211,18 +211,19 @@ impl Bytes for FileBytes {
 }
 
 /// Reads the header of a file in place. The error says what the file holds instead.
-pub fn inspect_file(path: &camino::Utf8Path) -> Result<BinaryInfo, String> {
+pub(crate) fn inspect_file(path: &camino::Utf8Path) -> Result<BinaryInfo, String> {
     let bytes = FileBytes::open(path).map_err(|e| format!("a file that cannot be read ({e})"))?;
     inspect_bytes(&bytes)
 }
 
 /// Reads the header of `bytes`. The error says what the bytes look like instead.
-pub fn inspect(bytes: &[u8]) -> Result<BinaryInfo, String> {
+#[cfg(test)]
+pub(crate) fn inspect(bytes: &[u8]) -> Result<BinaryInfo, String> {
     inspect_bytes(&bytes)
 }
 
 /// The same, for bytes read by offset.
-pub fn inspect_bytes(bytes: &dyn Bytes) -> Result<BinaryInfo, String> {
+pub(crate) fn inspect_bytes(bytes: &dyn Bytes) -> Result<BinaryInfo, String> {
     let mut magic = [0u8; 4];
     let head: &[u8] = if bytes.read_at(0, &mut magic) {
         &magic

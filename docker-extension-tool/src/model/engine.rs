@@ -3,7 +3,7 @@
 use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
+pub(crate) enum Engine {
     /// `docker buildx build`: Docker Desktop's builder (BuildKit).
     Buildx,
     /// `podman build --manifest`: no daemon.
@@ -15,7 +15,7 @@ pub enum Engine {
 }
 
 impl Engine {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Engine::Buildx => "buildx",
             Engine::Podman => "podman",
@@ -24,7 +24,7 @@ impl Engine {
         }
     }
 
-    pub fn program(self) -> &'static str {
+    pub(crate) fn program(self) -> &'static str {
         match self {
             Engine::Buildx | Engine::Builtin => "docker",
             Engine::Podman => "podman",

@@ -9,18 +9,18 @@ use crate::model::rules;
 
 /// `acme/ext:1.2.3`, `127.0.0.1:5000/acme/ext`, `ghcr.io/acme/ext:1.0.0`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ImageReference {
+pub(crate) struct ImageReference {
     /// `[HOST[:PORT]/]PATH`, as written.
     repository: String,
     tag: Option<String>,
 }
 
 /// The registry Docker uses when a reference names none.
-pub const DOCKER_HUB: &str = "docker.io";
+pub(crate) const DOCKER_HUB: &str = "docker.io";
 
 impl ImageReference {
     /// A repository and tag already checked by the config's rules.
-    pub fn new(repository: &str, tag: Option<&str>) -> Result<ImageReference, String> {
+    pub(crate) fn new(repository: &str, tag: Option<&str>) -> Result<ImageReference, String> {
         rules::image_repository(repository)?;
         if let Some(tag) = tag {
             rules::tag(tag)?;
@@ -29,39 +29,35 @@ impl ImageReference {
     }
 
     /// `[HOST[:PORT]/]PATH`, as written.
-    pub fn repository(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn repository(&self) -> &str {
         &self.repository
     }
 
-    pub fn tag(&self) -> Option<&str> {
+    pub(crate) fn tag(&self) -> Option<&str> {
         self.tag.as_deref()
     }
 
     /// The same repository with another tag.
-    pub fn with_tag(&self, tag: &str) -> ImageReference {
+    pub(crate) fn with_tag(&self, tag: &str) -> ImageReference {
         ImageReference { repository: self.repository.clone(), tag: Some(tag.to_string()) }
     }
 
     /// The tag, or `latest`, as Docker reads a reference without one.
-    pub fn tag_or_latest(&self) -> &str {
+    pub(crate) fn tag_or_latest(&self) -> &str {
         self.tag.as_deref().unwrap_or("latest")
     }
 
     /// The registry host the repository names (`127.0.0.1:5000`, `ghcr.io`), if it names one:
     /// a first component with a dot or a port, or `localhost`.
-    pub fn registry(&self) -> Option<&str> {
+    pub(crate) fn registry(&self) -> Option<&str> {
         let (first, _) = self.repository.split_once('/')?;
         (first.contains(['.', ':']) || first == "localhost").then_some(first)
     }
 
-    /// The registry the reference is pushed to and pulled from (Docker Hub by default).
-    pub fn registry_or_hub(&self) -> &str {
-        self.registry().unwrap_or(DOCKER_HUB)
-    }
-
     /// The repository's path within its registry: `acme/ext`; `library/ext` on Docker Hub
     /// for a one-component name.
-    pub fn path(&self) -> String {
+    pub(crate) fn path(&self) -> String {
         match self.registry() {
             Some(host) => self.repository[host.len() + 1..].to_string(),
             None if self.repository.contains('/') => self.repository.clone(),
@@ -70,7 +66,7 @@ impl ImageReference {
     }
 
     /// `localhost` or 127.0.0.0/8, with or without a port: where Docker allows plain HTTP.
-    pub fn is_loopback(&self) -> bool {
+    pub(crate) fn is_loopback(&self) -> bool {
         let Some(host) = self.registry() else { return false };
         let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
         host == "localhost" || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
@@ -79,7 +75,7 @@ impl ImageReference {
     /// The reference as Docker and containerd store it: `acme/ext:1` →
     /// `docker.io/acme/ext:1`, `ext:1` → `docker.io/library/ext:1`; one with a registry host
     /// stays as it is.
-    pub fn full_name(&self) -> String {
+    pub(crate) fn full_name(&self) -> String {
         let name = match self.registry() {
             Some(_) => self.repository.clone(),
             None => format!("{DOCKER_HUB}/{}", self.path()),
@@ -129,7 +125,7 @@ mod tests {
         let r = parse("localhost:5000/ext");
         assert_eq!((r.tag(), r.tag_or_latest(), r.is_loopback()), (None, "latest", true));
         let r = parse("acme/ext:1");
-        assert_eq!((r.registry(), r.registry_or_hub(), r.path().as_str()), (None, "docker.io", "acme/ext"));
+        assert_eq!((r.registry(), r.path().as_str()), (None, "acme/ext"));
         assert!(!r.is_loopback());
         assert_eq!(parse("ext").path(), "library/ext");
         assert!(!parse("10.0.0.1:5000/a/b").is_loopback(), "only loopback is plain HTTP");

@@ -4,7 +4,7 @@
 use cargo_metadata::semver;
 
 /// The Marketplace's categories (`com.docker.extension.categories`).
-pub const CATEGORIES: &[&str] = &[
+pub(crate) const CATEGORIES: &[&str] = &[
     "ci-cd",
     "container-orchestration",
     "cloud-deployment",
@@ -20,7 +20,7 @@ pub const CATEGORIES: &[&str] = &[
 ];
 
 /// An image repository without tag or digest: `org/name`, `registry.example.com:5000/org/name`.
-pub fn image_repository(s: &str) -> Result<(), String> {
+pub(crate) fn image_repository(s: &str) -> Result<(), String> {
     if s.is_empty() {
         return Err("the image repository is empty; write it as ORG/NAME".into());
     }
@@ -102,7 +102,7 @@ fn is_path_component(s: &str) -> bool {
 }
 
 /// Docker's tag grammar: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
-pub fn tag(s: &str) -> Result<(), String> {
+pub(crate) fn tag(s: &str) -> Result<(), String> {
     let mut chars = s.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
     let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
@@ -117,7 +117,7 @@ pub fn tag(s: &str) -> Result<(), String> {
 }
 
 /// The Marketplace wants a semver tag (`1.2.3`, `1.2.3-beta.1`); never `latest`.
-pub fn release_tag(s: &str) -> Result<(), String> {
+pub(crate) fn release_tag(s: &str) -> Result<(), String> {
     tag(s)?;
     if s == "latest" {
         return Err("`latest` is not a release tag: the Marketplace installs semver tags \
@@ -130,7 +130,7 @@ pub fn release_tag(s: &str) -> Result<(), String> {
 }
 
 /// `com.docker.desktop.extension.api.version`: a semver requirement such as `>= 0.3.4`.
-pub fn api_version(s: &str) -> Result<(), String> {
+pub(crate) fn api_version(s: &str) -> Result<(), String> {
     if s.trim().is_empty() {
         return Err("the API version is empty; use a semver range such as `>= 0.3.4`".into());
     }
@@ -140,7 +140,7 @@ pub fn api_version(s: &str) -> Result<(), String> {
 }
 
 /// An absolute http(s) URL, as the Marketplace links and fetches them.
-pub fn url(s: &str) -> Result<(), String> {
+pub(crate) fn url(s: &str) -> Result<(), String> {
     let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
     let Some(rest) = rest else {
         return Err(format!("`{s}` is not an http(s) URL; write it as https://host/path"));
@@ -156,7 +156,7 @@ pub fn url(s: &str) -> Result<(), String> {
     Ok(())
 }
 
-pub fn category(s: &str) -> Result<(), String> {
+pub(crate) fn category(s: &str) -> Result<(), String> {
     if s.is_empty() {
         return Err("a category is empty".into());
     }
@@ -168,7 +168,7 @@ pub fn category(s: &str) -> Result<(), String> {
 }
 
 /// A Cargo package name (as `cargo new` accepts them, and usable as a binary name).
-pub fn crate_name(s: &str) -> Result<(), String> {
+pub(crate) fn crate_name(s: &str) -> Result<(), String> {
     let ok = s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         && s.len() <= 64;
@@ -186,7 +186,7 @@ pub fn crate_name(s: &str) -> Result<(), String> {
 }
 
 /// A socket file name: Docker Desktop puts it under /run/guest-services/.
-pub fn socket_name(s: &str) -> Result<(), String> {
+pub(crate) fn socket_name(s: &str) -> Result<(), String> {
     if s.is_empty() || s.contains('/') || s.contains('\\') || s == "." || s == ".." {
         return Err(format!(
             "`{s}` is not a socket file name; give a bare name such as `backend.sock` (Docker \

@@ -8,30 +8,30 @@ use crate::model::binary::{BinaryKind, Cpu, Format};
 /// An image variant. Docker Desktop pulls the one matching the user's CPU, so a variant
 /// carries every binary built for that CPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Variant {
+pub(crate) enum Variant {
     Amd64,
     Arm64,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 2] = [Variant::Amd64, Variant::Arm64];
+    pub(crate) const ALL: [Variant; 2] = [Variant::Amd64, Variant::Arm64];
 
     /// The name Docker uses for the CPU: `TARGETARCH`, and the context folder.
-    pub fn arch(self) -> &'static str {
+    pub(crate) fn arch(self) -> &'static str {
         match self {
             Variant::Amd64 => "amd64",
             Variant::Arm64 => "arm64",
         }
     }
 
-    pub fn platform(self) -> &'static str {
+    pub(crate) fn platform(self) -> &'static str {
         match self {
             Variant::Amd64 => "linux/amd64",
             Variant::Arm64 => "linux/arm64",
         }
     }
 
-    pub fn cpu(self) -> Cpu {
+    pub(crate) fn cpu(self) -> Cpu {
         match self {
             Variant::Amd64 => Cpu::X86_64,
             Variant::Arm64 => Cpu::Aarch64,
@@ -41,7 +41,7 @@ impl Variant {
     /// The variant a platform or architecture names: `linux/arm64`, `linux/arm64/v8`,
     /// `arm64` (with or without the OS, with or without arm64's `v8`). The one place
     /// platform strings are matched: the builder check, doctor and check all use it.
-    pub fn parse_platform(s: &str) -> Option<Variant> {
+    pub(crate) fn parse_platform(s: &str) -> Option<Variant> {
         match s.strip_prefix("linux/").unwrap_or(s) {
             "amd64" => Some(Variant::Amd64),
             "arm64" | "arm64/v8" => Some(Variant::Arm64),
@@ -52,7 +52,7 @@ impl Variant {
 
 impl Variant {
     /// The variant this machine's CPU runs (what Docker Desktop pulls here).
-    pub fn here() -> Option<Variant> {
+    pub(crate) fn here() -> Option<Variant> {
         match std::env::consts::ARCH {
             "x86_64" => Some(Variant::Amd64),
             "aarch64" => Some(Variant::Arm64),
@@ -78,16 +78,16 @@ impl fmt::Display for Variant {
 
 /// A desktop OS that host binaries are built for: the keys of `host.binaries` in metadata.json.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Os {
+pub(crate) enum Os {
     Darwin,
     Windows,
     Linux,
 }
 
 impl Os {
-    pub const ALL: [Os; 3] = [Os::Darwin, Os::Windows, Os::Linux];
+    pub(crate) const ALL: [Os; 3] = [Os::Darwin, Os::Windows, Os::Linux];
 
-    pub fn key(self) -> &'static str {
+    pub(crate) fn key(self) -> &'static str {
         match self {
             Os::Darwin => "darwin",
             Os::Windows => "windows",
@@ -95,7 +95,7 @@ impl Os {
         }
     }
 
-    pub fn format(self) -> Format {
+    pub(crate) fn format(self) -> Format {
         match self {
             Os::Darwin => Format::MachO,
             Os::Windows => Format::Pe,
@@ -103,7 +103,7 @@ impl Os {
         }
     }
 
-    pub fn exe_suffix(self) -> &'static str {
+    pub(crate) fn exe_suffix(self) -> &'static str {
         match self {
             Os::Windows => ".exe",
             _ => "",
@@ -111,7 +111,7 @@ impl Os {
     }
 
     /// The default target for each OS and variant.
-    pub fn default_target(self, variant: Variant) -> &'static str {
+    pub(crate) fn default_target(self, variant: Variant) -> &'static str {
         match (self, variant) {
             (Os::Darwin, Variant::Amd64) => "x86_64-apple-darwin",
             (Os::Darwin, Variant::Arm64) => "aarch64-apple-darwin",
@@ -124,12 +124,12 @@ impl Os {
 
     /// Whether this OS on arm64 runs x86_64 builds (Rosetta 2, Windows' x64 emulation), so
     /// the arm64 variant may carry the x86_64 build instead of its own.
-    pub fn arm64_runs_x86_64(self) -> bool {
+    pub(crate) fn arm64_runs_x86_64(self) -> bool {
         matches!(self, Os::Darwin | Os::Windows)
     }
 
     /// Whether `target` builds for this OS.
-    pub fn matches_target(self, target: &str) -> bool {
+    pub(crate) fn matches_target(self, target: &str) -> bool {
         match self {
             Os::Darwin => target.ends_with("-apple-darwin"),
             Os::Windows => target.contains("-windows-"),
@@ -140,7 +140,7 @@ impl Os {
 
 impl Os {
     /// This machine's OS.
-    pub fn here() -> Option<Os> {
+    pub(crate) fn here() -> Option<Os> {
         match std::env::consts::OS {
             "macos" => Some(Os::Darwin),
             "windows" => Some(Os::Windows),
@@ -157,17 +157,17 @@ impl fmt::Display for Os {
 }
 
 /// Whether a target builds for macOS (Apple's linker and SDK matter for it).
-pub fn is_apple(target: &str) -> bool {
+pub(crate) fn is_apple(target: &str) -> bool {
     Os::Darwin.matches_target(target)
 }
 
 /// The OS a target builds for, when it is one this tool lays out host binaries for.
-pub fn target_os(target: &str) -> Option<Os> {
+pub(crate) fn target_os(target: &str) -> Option<Os> {
     Os::ALL.into_iter().find(|os| os.matches_target(target))
 }
 
 /// The CPU a target triple builds for, from its first component.
-pub fn target_cpu(target: &str) -> Option<Cpu> {
+pub(crate) fn target_cpu(target: &str) -> Option<Cpu> {
     match target.split('-').next()? {
         "x86_64" => Some(Cpu::X86_64),
         "aarch64" | "arm64" | "arm64e" => Some(Cpu::Aarch64),
@@ -178,19 +178,19 @@ pub fn target_cpu(target: &str) -> Option<Cpu> {
 }
 
 /// The kind of binary a target produces, when it is one this tool lays out.
-pub fn target_kind(target: &str) -> Option<BinaryKind> {
+pub(crate) fn target_kind(target: &str) -> Option<BinaryKind> {
     let format = target_os(target)?.format();
     Some(BinaryKind { format, cpu: target_cpu(target)? })
 }
 
 /// A target as Cargo spells it in environment variables: `X86_64_UNKNOWN_LINUX_MUSL`.
-pub fn env_spelling(target: &str) -> String {
+pub(crate) fn env_spelling(target: &str) -> String {
     target.to_uppercase().replace(['-', '.'], "_")
 }
 
 /// How a target gets compiled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Builder {
+pub(crate) enum Builder {
     /// Plain `cargo build`: the host's own target, or one whose linker the user configured.
     Cargo,
     /// `cargo zigbuild`: zig as the linker, for every OS from any host.
@@ -200,7 +200,7 @@ pub enum Builder {
 }
 
 impl Builder {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Builder::Cargo => "cargo",
             Builder::Zigbuild => "zigbuild",
@@ -233,7 +233,7 @@ impl fmt::Display for Builder {
 /// `requested` is what the config or `--build-with` asked for; `linker_configured` says
 /// whether the user set a linker for `target` (so plain cargo can link it). The error is
 /// one sentence saying why that builder cannot build that target here and what to do.
-pub fn choose_builder(
+pub(crate) fn choose_builder(
     host: &str,
     target: &str,
     requested: Option<Builder>,

@@ -17,7 +17,7 @@ use crate::workspace::machine::runs;
 
 /// What a finished image build produced, for the summary.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageResult {
+pub(crate) struct ImageResult {
     pub reference: ImageReference,
     pub digest: Option<String>,
     pub archive: Option<Utf8PathBuf>,
@@ -25,7 +25,7 @@ pub struct ImageResult {
 }
 
 impl Check {
-    pub fn run(&self, sh: &Shell) -> anyhow::Result<()> {
+    pub(crate) fn run(&self, sh: &Shell) -> anyhow::Result<()> {
         match self {
             Check::DockerRunning => docker_running(sh),
             Check::BuilderExports { builder, platforms } => {
@@ -75,7 +75,7 @@ impl Check {
 }
 
 /// Whether a Docker engine answers (the CLI and its plugins answer without one).
-pub fn docker_answers(sh: &Shell) -> bool {
+pub(crate) fn docker_answers(sh: &Shell) -> bool {
     docker_running(sh).is_ok()
 }
 
@@ -91,7 +91,7 @@ fn docker_running(sh: &Shell) -> anyhow::Result<()> {
 }
 
 /// The one sentence for a Docker that does not answer: dist and doctor both say it.
-pub fn docker_not_running(docker_said: &str) -> String {
+pub(crate) fn docker_not_running(docker_said: &str) -> String {
     format!(
         "Docker is not running (docker says: {docker_said}): start Docker Desktop (or your Docker \
          engine) and run again, or build without a daemon with --engine buildah or --engine podman"
@@ -147,7 +147,7 @@ impl ImageBuild {
     }
 
     /// Runs every check, in order; the first failure stops.
-    pub fn check(&self, sh: &Shell) -> anyhow::Result<()> {
+    pub(crate) fn check(&self, sh: &Shell) -> anyhow::Result<()> {
         for check in self.checks() {
             check.run(sh)?;
         }
@@ -156,7 +156,12 @@ impl ImageBuild {
 
     /// Builds, and exports or pushes, the image (after `check`). An archive replaces the
     /// previous one only if the ledger still says dist wrote it, and is recorded there.
-    pub fn run(&self, sh: &Shell, report: &Report, ledger: &mut Ledger) -> anyhow::Result<ImageResult> {
+    pub(crate) fn run(
+        &self,
+        sh: &Shell,
+        report: &Report,
+        ledger: &mut Ledger,
+    ) -> anyhow::Result<ImageResult> {
         if let Output::Oci(path) = &self.output {
             let partial = Self::partial_archive(path);
             if partial.exists() {
@@ -263,21 +268,21 @@ fn host_arch() -> &'static str {
 }
 
 /// Whether Docker uses the containerd image store (`docker info` shows its snapshotter).
-pub fn containerd_store(sh: &Shell) -> bool {
+pub(crate) fn containerd_store(sh: &Shell) -> bool {
     let info = cmd!(sh, "docker info --format {DRIVER_STATUS}").quiet().ignore_stderr().read();
     info.is_ok_and(|s| s.contains("io.containerd.snapshotter"))
 }
 
 /// What `docker buildx inspect` says about a builder.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct BuilderFacts {
+pub(crate) struct BuilderFacts {
     pub name: Option<String>,
     pub driver: Option<String>,
     pub platforms: Vec<String>,
 }
 
 impl BuilderFacts {
-    pub fn parse(inspect: &str) -> BuilderFacts {
+    pub(crate) fn parse(inspect: &str) -> BuilderFacts {
         let mut facts = BuilderFacts::default();
         for line in inspect.lines() {
             let Some((key, value)) = line.split_once(':') else { continue };

@@ -2,7 +2,7 @@
 //! compile the cargo runs, build the UI, lay out and check the context, and (in `engine`)
 //! build the image.
 
-pub mod engine;
+pub(crate) mod engine;
 
 use std::collections::BTreeSet;
 
@@ -20,7 +20,7 @@ use crate::workspace::config::Config;
 use crate::workspace::config::Protected;
 
 /// Runs cargo runs, one step each, adding the binaries they report to `artifacts`.
-pub fn compile<'a>(
+pub(crate) fn compile<'a>(
     sh: &Shell,
     report: &Report,
     config: &Config,
@@ -44,7 +44,7 @@ pub fn compile<'a>(
 }
 
 /// Builds the UI, unless nothing that decides its output changed.
-pub fn build_ui(sh: &Shell, report: &Report, config: &Config, plan: &Plan) -> anyhow::Result<()> {
+pub(crate) fn build_ui(sh: &Shell, report: &Report, config: &Config, plan: &Plan) -> anyhow::Result<()> {
     let Some(ui_build) = &plan.ui else { return Ok(()) };
     let stamp = config.target_dir.join("xtask/ui-build.stamp");
     report.step("Building the UI", || {
@@ -56,7 +56,7 @@ pub fn build_ui(sh: &Shell, report: &Report, config: &Config, plan: &Plan) -> an
 }
 
 /// Lays out the plan's context from `artifacts`: staged, checked, then renamed into place.
-pub fn lay_out(
+pub(crate) fn lay_out(
     report: &Report,
     config: &Config,
     plan: &Plan,
@@ -76,7 +76,7 @@ pub fn lay_out(
 }
 
 /// A destination must be free or dist's own (see `ownership`).
-pub fn check_destination(
+pub(crate) fn check_destination(
     sh: &Shell,
     destination: &Destination,
     protected: &Protected,

@@ -18,7 +18,7 @@ use crate::workspace::machine::SourceDate;
 
 /// Where the built image goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Output {
+pub(crate) enum Output {
     /// Push every platform to the registry (`--push`).
     Push,
     /// Load into the local image store (`--load`).
@@ -31,7 +31,7 @@ pub enum Output {
 
 /// What a push attaches (buildx only: buildah and podman attach nothing).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Attestations {
+pub(crate) enum Attestations {
     /// An SBOM (made by Docker Hub's scanner image) and max-mode provenance: the default.
     #[default]
     SbomAndProvenance,
@@ -42,7 +42,7 @@ pub enum Attestations {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageBuild {
+pub(crate) struct ImageBuild {
     pub engine: Engine,
     pub reference: ImageReference,
     pub platforms: Vec<Variant>,
@@ -71,7 +71,7 @@ pub struct ImageBuild {
 /// A check made before anything is compiled: it fails in seconds, with the fix, rather
 /// than after minutes of cross-compiling.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Check {
+pub(crate) enum Check {
     /// The Docker engine answers (Docker Desktop is started).
     DockerRunning,
     /// The buildx builder can export an image of every platform. No platform list is
@@ -89,7 +89,7 @@ pub enum Check {
 
 /// A step of the image build.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Run {
+pub(crate) enum Run {
     /// A program, run as it is; `only_if` first decides whether it runs.
     Command { argv: Argv, only_if: Option<Argv> },
     /// dist writes the image itself (the builtin engine) as an OCI archive at `to`.
@@ -118,13 +118,13 @@ impl fmt::Display for Run {
 
 /// A Go template for `docker info`: the image store's driver (the containerd store shows
 /// its snapshotter).
-pub const DRIVER_STATUS: &str = "{{json .DriverStatus}}";
+pub(crate) const DRIVER_STATUS: &str = "{{json .DriverStatus}}";
 
 /// A Go template for `docker info`: it answers only when the daemon does.
-pub const SERVER_VERSION: &str = "{{.ServerVersion}}";
+pub(crate) const SERVER_VERSION: &str = "{{.ServerVersion}}";
 
 impl Check {
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Check::DockerRunning => "Docker is running".into(),
             Check::BuilderExports { builder, platforms } => format!(
@@ -139,7 +139,7 @@ impl Check {
     }
 
     /// The commands whose answers decide the check.
-    pub fn commands(&self) -> Vec<Argv> {
+    pub(crate) fn commands(&self) -> Vec<Argv> {
         match self {
             Check::DockerRunning => vec![docker_info(SERVER_VERSION)],
             Check::BuilderExports { builder, platforms } => {
@@ -164,13 +164,13 @@ impl ImageBuild {
 
     /// An OCI archive is written beside its final path under a hidden name, then renamed:
     /// a failed build leaves the previous archive intact.
-    pub fn partial_archive(path: &Utf8Path) -> Utf8PathBuf {
+    pub(crate) fn partial_archive(path: &Utf8Path) -> Utf8PathBuf {
         let name = path.file_name().unwrap_or("image.tar");
         path.with_file_name(format!(".{name}.dist-partial"))
     }
 
     /// The checks made before building, in order.
-    pub fn checks(&self) -> Vec<Check> {
+    pub(crate) fn checks(&self) -> Vec<Check> {
         let mut checks = vec![];
         let multi = self.platforms.len();
         let publish_check = |command: Argv| Check::NotPublished {
@@ -217,7 +217,7 @@ impl ImageBuild {
     }
 
     /// The commands that build (and push or export) the image, exactly as they run.
-    pub fn commands(&self) -> Vec<Run> {
+    pub(crate) fn commands(&self) -> Vec<Run> {
         let platforms = self.platform_list();
         let context = self.context.as_str();
         let digest_file = self.digest_file.as_str();
@@ -315,7 +315,7 @@ impl ImageBuild {
 /// folder cargo compiled this tool from), into the target folder on the first push. So no
 /// first `cargo xtask` compiles an HTTP and TLS stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegistryClient {
+pub(crate) struct RegistryClient {
     /// Where `cargo install` puts it (`ROOT/bin/`).
     pub root: Utf8PathBuf,
     /// Its cargo target folder (kept: a second build is a no-op).
@@ -325,24 +325,24 @@ pub struct RegistryClient {
 /// The cargo target folder (under the workspace's) where the tool's own binaries are
 /// compiled when needed: the registry client on the first push, the new tool in `upgrade`.
 /// One folder, so their dependencies compile once.
-pub const TOOL_BUILD_DIR: &str = "xtask/tool-build";
+pub(crate) const TOOL_BUILD_DIR: &str = "xtask/tool-build";
 
 /// The name of the registry client's binary (a `[[bin]]` of this tool).
-pub const REGISTRY_CLIENT: &str = "docker-extension-registry";
+pub(crate) const REGISTRY_CLIENT: &str = "docker-extension-registry";
 
 impl RegistryClient {
     /// Its place in a workspace's target folder.
-    pub fn in_target(target_dir: &Utf8Path) -> RegistryClient {
+    pub(crate) fn in_target(target_dir: &Utf8Path) -> RegistryClient {
         RegistryClient { root: target_dir.join("xtask/registry"), build_dir: target_dir.join(TOOL_BUILD_DIR) }
     }
 
     /// The binary, once built.
-    pub fn program(&self) -> Utf8PathBuf {
+    pub(crate) fn program(&self) -> Utf8PathBuf {
         self.root.join("bin").join(format!("{REGISTRY_CLIENT}{}", std::env::consts::EXE_SUFFIX))
     }
 
     /// The command that builds it (a no-op when it is up to date).
-    pub fn install(&self) -> Argv {
+    pub(crate) fn install(&self) -> Argv {
         let tool_dir = env!("CARGO_MANIFEST_DIR");
         argv(
             "cargo",
@@ -366,7 +366,7 @@ impl RegistryClient {
     }
 
     /// A command of the client: `push LAYOUT REFERENCE`, `digest REFERENCE`, `pull …`.
-    pub fn command<S: AsRef<str>>(&self, args: impl IntoIterator<Item = S>) -> Argv {
+    pub(crate) fn command<S: AsRef<str>>(&self, args: impl IntoIterator<Item = S>) -> Argv {
         Argv::new(self.program().as_str(), args)
     }
 }

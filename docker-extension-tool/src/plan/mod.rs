@@ -1,7 +1,7 @@
 //! The plan of a `dist` run: plain data, decided before anything runs. `--dry-run` prints
 //! it; the unit tests assert on it; `dist` carries it out.
 
-pub mod image;
+pub(crate) mod image;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
@@ -27,7 +27,7 @@ use crate::workspace::machine::{SourceDate, SourceDateFrom};
 /// What a command asks of a plan: dist's flags, typed and with their paths resolved, or
 /// what `dev` and `build-host` ask for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Request {
+pub(crate) struct Request {
     /// `--tag NAME[:TAG]`: the repository, and the tag when given.
     pub reference: Option<ImageReference>,
     /// `--push`, `--load` or `--oci PATH`.
@@ -52,7 +52,7 @@ pub struct Request {
 
 /// Which cargo profile builds the binaries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Profile {
+pub(crate) enum Profile {
     /// `--release`: what ships.
     #[default]
     Release,
@@ -62,7 +62,7 @@ pub enum Profile {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub reference: ImageReference,
     /// zig and cargo-zigbuild from this virtual environment's bin, first on PATH.
     pub zig_venv: Option<Utf8PathBuf>,
@@ -78,7 +78,7 @@ pub struct Plan {
 /// One invocation of a builder: every target it builds, so build scripts and proc-macros
 /// compile once.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct CargoRun {
+pub(crate) struct CargoRun {
     pub builder: Builder,
     pub packages: Vec<String>,
     pub targets: Vec<String>,
@@ -92,27 +92,27 @@ pub struct CargoRun {
 /// The oldest macOS the host binaries run on, unless MACOSX_DEPLOYMENT_TARGET says otherwise.
 /// Left unset, zig stamps the newest macOS it knows, and the binaries then refuse to start
 /// on older ones. Every macOS that runs Docker Desktop is newer than this.
-pub const MACOS_DEPLOYMENT_TARGET: &str = "11.0";
+pub(crate) const MACOS_DEPLOYMENT_TARGET: &str = "11.0";
 
 impl CargoRun {
     /// Every (builder, target) pair of some runs.
-    pub fn targets_of(runs: &[CargoRun]) -> BTreeSet<(Builder, String)> {
+    pub(crate) fn targets_of(runs: &[CargoRun]) -> BTreeSet<(Builder, String)> {
         runs.iter().flat_map(|r| r.targets.iter().map(|t| (r.builder, t.clone()))).collect()
     }
 
     /// The targets whose standard library the local toolchain needs: every one some
     /// builder other than cross compiles (cross's images bring their own).
-    pub fn rustup_targets_of(runs: &[CargoRun]) -> BTreeSet<String> {
+    pub(crate) fn rustup_targets_of(runs: &[CargoRun]) -> BTreeSet<String> {
         Self::targets_of(runs).into_iter().filter(|(b, _)| *b != Builder::Cross).map(|(_, t)| t).collect()
     }
 
     /// The command line, as `--dry-run` shows it (with its environment).
-    pub fn display(&self) -> String {
+    pub(crate) fn display(&self) -> String {
         let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
         format!("{}{}", env.concat(), self.argv())
     }
 
-    pub fn argv(&self) -> Argv {
+    pub(crate) fn argv(&self) -> Argv {
         let mut argv = match self.builder {
             Builder::Cargo => Argv::new("cargo", ["build"]),
             Builder::Zigbuild => Argv::new("cargo", ["zigbuild"]),
@@ -133,7 +133,7 @@ impl CargoRun {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UiBuild {
+pub(crate) struct UiBuild {
     pub dir: Utf8PathBuf,
     pub command: Vec<String>,
     pub output: Utf8PathBuf,
@@ -141,7 +141,7 @@ pub struct UiBuild {
 
 /// One file (or folder) of the build context.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContextFile {
+pub(crate) struct ContextFile {
     /// Relative to the context root.
     pub dest: Utf8PathBuf,
     pub source: Source,
@@ -150,7 +150,7 @@ pub struct ContextFile {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     /// A binary from a cargo run, found through cargo's own artifact messages.
     Artifact { package: String, bin: String, target: String },
     /// A file of the workspace.
@@ -164,7 +164,7 @@ pub enum Source {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Expect {
+pub(crate) struct Expect {
     pub kind: BinaryKind,
     /// The backend runs on a `scratch` image, which has no libc to link against.
     pub static_linked: bool,
@@ -173,19 +173,19 @@ pub struct Expect {
 #[derive(Debug, Clone, PartialEq, Eq)]
 // One plan per run: the size of its variants does not matter.
 #[allow(clippy::large_enum_variant)]
-pub enum ImageStep {
+pub(crate) enum ImageStep {
     Build(ImageBuild),
     /// `--no-image`.
     Skip,
 }
 
-pub const CONTEXT_DIR: &str = "extension";
+pub(crate) const CONTEXT_DIR: &str = "extension";
 /// Where the builtin engine writes the image when no output is asked for.
-pub const DEFAULT_ARCHIVE: &str = "extension.tar";
+pub(crate) const DEFAULT_ARCHIVE: &str = "extension.tar";
 
 /// A path dist writes that must be free, or something dist wrote itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Destination {
+pub(crate) enum Destination {
     /// The build context folder (`--out`).
     Context(Utf8PathBuf),
     /// The OCI archive (`--oci`).
@@ -206,7 +206,7 @@ impl fmt::Display for Destination {
 }
 
 impl Plan {
-    pub fn new(config: &Config, request: &Request, machine: &Machine) -> anyhow::Result<Plan> {
+    pub(crate) fn new(config: &Config, request: &Request, machine: &Machine) -> anyhow::Result<Plan> {
         let reference = match &request.reference {
             Some(given) if given.tag().is_some() => given.clone(),
             Some(given) => given.with_tag(&config.tag),
@@ -256,7 +256,7 @@ impl Plan {
     }
 
     /// The top-level names of the context: what an older dist's unmarked context holds.
-    pub fn context_names(&self) -> BTreeSet<String> {
+    pub(crate) fn context_names(&self) -> BTreeSet<String> {
         let mut names: BTreeSet<String> = self
             .files
             .iter()
@@ -269,7 +269,7 @@ impl Plan {
 
     /// Every path the plan writes to that must be free or dist's own, checked before
     /// anything is compiled.
-    pub fn destinations(&self) -> Vec<Destination> {
+    pub(crate) fn destinations(&self) -> Vec<Destination> {
         let mut destinations = vec![Destination::Context(self.context.clone())];
         if let ImageStep::Build(ImageBuild { output: Output::Oci(path), .. }) = &self.image {
             destinations.push(Destination::Archive(path.clone()));
@@ -279,26 +279,27 @@ impl Plan {
 
     /// The plan of everything the config builds, with no image: what setup, doctor and
     /// bench look at.
-    pub fn without_image(config: &Config, machine: &Machine) -> anyhow::Result<Plan> {
+    pub(crate) fn without_image(config: &Config, machine: &Machine) -> anyhow::Result<Plan> {
         Plan::new(config, &Request { no_image: true, ..Request::default() }, machine)
     }
 
     /// Every (builder, target) pair the plan compiles.
-    pub fn targets(&self) -> BTreeSet<(Builder, String)> {
+    pub(crate) fn targets(&self) -> BTreeSet<(Builder, String)> {
         CargoRun::targets_of(&self.cargo_runs)
     }
 
-    pub fn builders(&self) -> BTreeSet<Builder> {
+    #[cfg(test)]
+    pub(crate) fn builders(&self) -> BTreeSet<Builder> {
         self.cargo_runs.iter().map(|r| r.builder).collect()
     }
 
     /// The targets whose standard library the local toolchain needs.
-    pub fn rustup_targets(&self) -> BTreeSet<String> {
+    pub(crate) fn rustup_targets(&self) -> BTreeSet<String> {
         CargoRun::rustup_targets_of(&self.cargo_runs)
     }
 
     /// The targets only cross compiles.
-    pub fn cross_targets(&self) -> BTreeSet<String> {
+    pub(crate) fn cross_targets(&self) -> BTreeSet<String> {
         let local = self.rustup_targets();
         self.targets().into_iter().map(|(_, t)| t).filter(|t| !local.contains(t)).collect()
     }
@@ -376,7 +377,7 @@ impl<'a> Builds<'a> {
 
 /// The plan of `build-host`: the host binaries for `targets`, compiled as dist would and
 /// laid out as TARGET/NAME, what `dist --prebuilt` reads.
-pub fn host_binary_builds(
+pub(crate) fn host_binary_builds(
     config: &Config,
     machine: &Machine,
     targets: &[String],

@@ -11,7 +11,7 @@ use xshell::{cmd, Shell};
 /// for the small DLL Wine lacks), the browser test (chromium), and what the test engine
 /// needs from the machine (runc, a registry, setpriv; see `services`), and Debian's venv
 /// module (the test of zig's install where pip refuses).
-pub const TEST_PACKAGES: &[&str] = &[
+pub(crate) const TEST_PACKAGES: &[&str] = &[
     "buildah",
     "skopeo",
     "file",
@@ -27,7 +27,7 @@ pub const TEST_PACKAGES: &[&str] = &[
 ];
 
 /// Installs the missing [`TEST_PACKAGES`].
-pub fn install_test_packages(sh: &Shell) -> anyhow::Result<()> {
+pub(crate) fn install_test_packages(sh: &Shell) -> anyhow::Result<()> {
     let missing = missing_debian_packages(sh, TEST_PACKAGES);
     if missing.is_empty() {
         return Ok(());

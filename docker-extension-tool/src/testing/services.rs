@@ -23,22 +23,27 @@ use crate::util::process::{Argv, Group};
 use crate::workspace::machine::{runs, version};
 
 /// The variables through which `cargo xtask test` hands its services to the tests.
-pub const ENV_DOCKER_HOST: &str = "XTASK_TEST_DOCKER_HOST";
-pub const ENV_DOCKER_CONFIG: &str = "XTASK_TEST_DOCKER_CONFIG";
-pub const ENV_REGISTRY: &str = "XTASK_TEST_REGISTRY";
-pub const ENV_REGISTRY_LOG: &str = "XTASK_TEST_REGISTRY_LOG";
-pub const ENV_ENGINE_PATH: &str = "XTASK_TEST_ENGINE_PATH";
+#[cfg(feature = "self-test")]
+pub(crate) const ENV_DOCKER_HOST: &str = "XTASK_TEST_DOCKER_HOST";
+#[cfg(feature = "self-test")]
+pub(crate) const ENV_DOCKER_CONFIG: &str = "XTASK_TEST_DOCKER_CONFIG";
+#[cfg(feature = "self-test")]
+pub(crate) const ENV_REGISTRY: &str = "XTASK_TEST_REGISTRY";
+#[cfg(feature = "self-test")]
+pub(crate) const ENV_REGISTRY_LOG: &str = "XTASK_TEST_REGISTRY_LOG";
+#[cfg(feature = "self-test")]
+pub(crate) const ENV_ENGINE_PATH: &str = "XTASK_TEST_ENGINE_PATH";
 
 /// Debian 13's engine, which runs on Debian 12 when unpacked beside it (with Debian 12's
 /// runc: 13's needs a newer glibc).
+#[cfg(feature = "self-test")]
 const DEBIAN_SUITE: &str = "trixie";
+#[cfg(feature = "self-test")]
 const ENGINE_PACKAGES: &[&str] = &["docker.io", "docker-buildx", "containerd"];
-/// What the engine needs from the machine's own packages.
-pub const ENGINE_HOST_PACKAGES: &[&str] = &["runc", "docker-registry", "util-linux"];
 
 /// Where the engine's programs are.
 #[derive(Debug, Clone)]
-pub struct EngineProgram {
+pub(crate) struct EngineProgram {
     /// Folders to put first on PATH (dockerd, containerd); empty for the machine's own.
     pub path: Vec<Utf8PathBuf>,
     /// The buildx CLI plugin.
@@ -51,7 +56,7 @@ fn unpacked_root(tools: &Utf8Path) -> Utf8PathBuf {
 
 /// The engine to use: the unpacked one if setup made it, else the machine's own if it is
 /// new enough and has buildx.
-pub fn locate_engine(sh: &Shell, tools: &Utf8Path) -> Option<EngineProgram> {
+pub(crate) fn locate_engine(sh: &Shell, tools: &Utf8Path) -> Option<EngineProgram> {
     let root = unpacked_root(tools);
     let buildx = root.join("usr/libexec/docker/cli-plugins/docker-buildx");
     if root.join("usr/sbin/dockerd").is_file() && buildx.is_file() {
@@ -70,7 +75,8 @@ pub fn locate_engine(sh: &Shell, tools: &Utf8Path) -> Option<EngineProgram> {
 /// Installs the engine when no usable one is there: Debian 13's docker.io, docker-buildx
 /// and containerd, downloaded with apt from a side source list (the machine's own lists
 /// stay as they are) and unpacked under `tools`. Quiet when it is already there.
-pub fn install_engine(sh: &Shell, tools: &Utf8Path) -> anyhow::Result<()> {
+#[cfg(feature = "self-test")]
+pub(crate) fn install_engine(sh: &Shell, tools: &Utf8Path) -> anyhow::Result<()> {
     if locate_engine(sh, tools).is_some() {
         return Ok(());
     }
@@ -131,12 +137,14 @@ pub fn install_engine(sh: &Shell, tools: &Utf8Path) -> anyhow::Result<()> {
 }
 
 /// A running dockerd and registry, stopped when dropped.
-pub struct Services {
+pub(crate) struct Services {
     pub dir: Utf8PathBuf,
     pub docker_host: String,
     pub docker_config: Utf8PathBuf,
     /// `127.0.0.1:PORT`.
     pub registry: String,
+    /// The registry's access log (the tests count uploads in it).
+    #[cfg_attr(not(feature = "self-test"), allow(dead_code))]
     pub registry_log: Utf8PathBuf,
     /// PATH with the engine's programs first.
     pub path: String,
@@ -147,7 +155,7 @@ pub struct Services {
 impl Services {
     /// Starts both under `dir` (emptied first). `dir` should be short: Unix socket paths
     /// have a length limit of about 100 bytes.
-    pub fn start(sh: &Shell, engine: &EngineProgram, dir: &Utf8Path) -> anyhow::Result<Services> {
+    pub(crate) fn start(sh: &Shell, engine: &EngineProgram, dir: &Utf8Path) -> anyhow::Result<Services> {
         if dir.exists() {
             std::fs::remove_dir_all(dir).with_context(|| format!("removing {dir}"))?;
         }
@@ -251,7 +259,7 @@ impl Services {
     }
 
     /// The environment a client needs: `DOCKER_HOST`, `DOCKER_CONFIG` and PATH.
-    pub fn env(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("DOCKER_HOST", self.docker_host.clone()),
             ("DOCKER_CONFIG", self.docker_config.to_string()),
@@ -260,7 +268,8 @@ impl Services {
     }
 
     /// The same, for the tests of a `cargo xtask test` run.
-    pub fn test_env(&self) -> Vec<(&'static str, String)> {
+    #[cfg(feature = "self-test")]
+    pub(crate) fn test_env(&self) -> Vec<(&'static str, String)> {
         vec![
             (ENV_DOCKER_HOST, self.docker_host.clone()),
             (ENV_DOCKER_CONFIG, self.docker_config.to_string()),
@@ -275,7 +284,7 @@ impl Services {
     }
 
     /// Stops both by pid: SIGTERM, then SIGKILL after 20 s.
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         for process in [&mut self.dockerd, &mut self.registry_process] {
             process.stop(Duration::from_secs(20));
         }

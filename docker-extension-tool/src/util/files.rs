@@ -7,7 +7,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use sha2::{Digest, Sha256};
 
 /// An entry [`walk`] found.
-pub struct Found<'a> {
+pub(crate) struct Found<'a> {
     /// Its path under the walk's root.
     pub rel: &'a Utf8Path,
     pub path: &'a Utf8Path,
@@ -18,7 +18,10 @@ pub struct Found<'a> {
 /// Walks the tree under `root` (the one folder walk every command uses), never following
 /// a link. `visit` sees every entry, folders included, and says whether to go on into a
 /// folder. The order is unspecified: callers that need one sort.
-pub fn walk(root: &Utf8Path, mut visit: impl FnMut(&Found) -> anyhow::Result<bool>) -> anyhow::Result<()> {
+pub(crate) fn walk(
+    root: &Utf8Path,
+    mut visit: impl FnMut(&Found) -> anyhow::Result<bool>,
+) -> anyhow::Result<()> {
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for entry in dir.read_dir_utf8().with_context(|| format!("reading {dir}"))? {
@@ -36,7 +39,7 @@ pub fn walk(root: &Utf8Path, mut visit: impl FnMut(&Found) -> anyhow::Result<boo
 
 /// Every file under `root` (not folders), relative to it and sorted. `skip` sees each
 /// entry's full path and name; a skipped folder is not entered.
-pub fn files_under(
+pub(crate) fn files_under(
     root: &Utf8Path,
     skip: impl Fn(&Utf8Path, &str) -> bool,
 ) -> anyhow::Result<Vec<Utf8PathBuf>> {
@@ -56,7 +59,7 @@ pub fn files_under(
 
 /// Whether the mode marks the file executable (false where files have no modes).
 #[cfg(unix)]
-pub fn is_executable(meta: &std::fs::Metadata) -> bool {
+pub(crate) fn is_executable(meta: &std::fs::Metadata) -> bool {
     use std::os::unix::fs::PermissionsExt;
     meta.permissions().mode() & 0o111 != 0
 }
@@ -68,7 +71,7 @@ pub fn is_executable(_: &std::fs::Metadata) -> bool {
 
 /// Mode 755 or 644 (nothing where files have no modes).
 #[cfg(unix)]
-pub fn set_executable(path: &Utf8Path, executable: bool) -> anyhow::Result<()> {
+pub(crate) fn set_executable(path: &Utf8Path, executable: bool) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let mode = if executable { 0o755 } else { 0o644 };
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
@@ -82,7 +85,7 @@ pub fn set_executable(_: &Utf8Path, _: bool) -> anyhow::Result<()> {
 
 /// The most text a config file may give a label (a description, a changelog): a label is
 /// text, not a file of that size.
-pub const MAX_LABEL_FILE: u64 = 1 << 20;
+pub(crate) const MAX_LABEL_FILE: u64 = 1 << 20;
 
 /// Where a path named by the config really is, checked to be inside the workspace: what
 /// dist reads into an image never comes from outside it. `rel` is relative to `root`;
@@ -90,7 +93,7 @@ pub const MAX_LABEL_FILE: u64 = 1 << 20;
 /// with a sentence naming the path and where it points. A path that does not exist is
 /// returned as it is (the caller says it is missing). Links inside the workspace are
 /// followed.
-pub fn confined(root: &Utf8Path, rel: &Utf8Path) -> Result<Utf8PathBuf, String> {
+pub(crate) fn confined(root: &Utf8Path, rel: &Utf8Path) -> Result<Utf8PathBuf, String> {
     use camino::Utf8Component;
     if rel.components().any(|c| matches!(c, Utf8Component::Prefix(_) | Utf8Component::RootDir)) {
         return Err(format!(
@@ -149,7 +152,7 @@ fn leaves(root: &Utf8Path, rel: &Utf8Path, real: &Utf8Path) -> String {
 
 /// For a link at `path`: where it points, when that is outside `real_root` (resolved as
 /// far as it exists; a dangling link is judged by its text).
-pub fn link_target_outside(real_root: &Utf8Path, path: &Utf8Path) -> Option<Utf8PathBuf> {
+pub(crate) fn link_target_outside(real_root: &Utf8Path, path: &Utf8Path) -> Option<Utf8PathBuf> {
     if let Ok(real) = path.canonicalize_utf8() {
         return (!real.starts_with(real_root)).then_some(real);
     }
@@ -170,7 +173,7 @@ pub fn link_target_outside(real_root: &Utf8Path, path: &Utf8Path) -> Option<Utf8
 
 /// Every symbolic link under `dir` (not entering `skip`ped folders) that leads outside
 /// `root`, as (the link, where it points).
-pub fn links_leaving(
+pub(crate) fn links_leaving(
     root: &Utf8Path,
     dir: &Utf8Path,
     skip: impl Fn(&Utf8Path, &str) -> bool,
@@ -193,7 +196,7 @@ pub fn links_leaving(
 }
 
 /// Copies `from` to `to` in chunks (never the whole file in memory).
-pub fn copy_file(from: &Utf8Path, to: &Utf8Path) -> anyhow::Result<u64> {
+pub(crate) fn copy_file(from: &Utf8Path, to: &Utf8Path) -> anyhow::Result<u64> {
     let mut source = std::fs::File::open(from).with_context(|| format!("opening {from}"))?;
     let mut dest = std::fs::File::create(to).with_context(|| format!("creating {to}"))?;
     let copied = std::io::copy(&mut source, &mut dest).with_context(|| format!("copying {from} to {to}"))?;
@@ -201,7 +204,7 @@ pub fn copy_file(from: &Utf8Path, to: &Utf8Path) -> anyhow::Result<u64> {
 }
 
 /// Whether two files have the same bytes, compared in chunks.
-pub fn same_contents(a: &Utf8Path, b: &Utf8Path) -> bool {
+pub(crate) fn same_contents(a: &Utf8Path, b: &Utf8Path) -> bool {
     use std::io::Read;
     let (Ok(meta_a), Ok(meta_b)) = (std::fs::metadata(a), std::fs::metadata(b)) else { return false };
     if meta_a.len() != meta_b.len() {
@@ -221,14 +224,14 @@ pub fn same_contents(a: &Utf8Path, b: &Utf8Path) -> bool {
 }
 
 /// The SHA-256 of a file's bytes, read in chunks, fed to `hasher`.
-pub fn hash_file(path: &Utf8Path, hasher: &mut impl std::io::Write) -> anyhow::Result<u64> {
+pub(crate) fn hash_file(path: &Utf8Path, hasher: &mut impl std::io::Write) -> anyhow::Result<u64> {
     let mut file = std::fs::File::open(path).with_context(|| format!("opening {path}"))?;
     std::io::copy(&mut file, hasher).with_context(|| format!("reading {path}"))
 }
 
 /// Reads a small file whole, refusing one larger than `max` bytes (checked while reading:
 /// the size the file system reports is not trusted).
-pub fn read_capped(path: &Utf8Path, max: u64) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn read_capped(path: &Utf8Path, max: u64) -> anyhow::Result<Vec<u8>> {
     use std::io::Read;
     let file = std::fs::File::open(path).with_context(|| format!("opening {path}"))?;
     let mut bytes = vec![];
@@ -241,12 +244,12 @@ pub fn read_capped(path: &Utf8Path, max: u64) -> anyhow::Result<Vec<u8>> {
 
 /// Twelve hex digits of SHA-256: a stable short name for a path (scratch files, dev
 /// sessions, containers), so two contexts or checkouts never share one.
-pub fn short_hash(text: &str) -> String {
+pub(crate) fn short_hash(text: &str) -> String {
     format!("{:x}", Sha256::digest(text.as_bytes()))[..12].to_string()
 }
 
 /// `sha256:` and the hex digest of a file's bytes.
-pub fn sha256_file(path: &Utf8Path) -> anyhow::Result<String> {
+pub(crate) fn sha256_file(path: &Utf8Path) -> anyhow::Result<String> {
     let mut file = std::fs::File::open(path).with_context(|| format!("opening {path}"))?;
     let mut hasher = Sha256::new();
     std::io::copy(&mut file, &mut hasher).with_context(|| format!("reading {path}"))?;
@@ -255,7 +258,7 @@ pub fn sha256_file(path: &Utf8Path) -> anyhow::Result<String> {
 
 /// Writes a file through a temporary sibling and a rename: readers never see half a file,
 /// and a symlink standing at `path` is replaced, never followed.
-pub fn write_atomic(path: &Utf8Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_atomic(path: &Utf8Path, bytes: &[u8]) -> anyhow::Result<()> {
     let parent = path.parent().filter(|p| !p.as_str().is_empty()).unwrap_or(Utf8Path::new("."));
     std::fs::create_dir_all(parent).with_context(|| format!("creating {parent}"))?;
     let name = path.file_name().with_context(|| format!("{path} has no file name"))?;

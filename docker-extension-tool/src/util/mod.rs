@@ -1,7 +1,7 @@
 //! Utilities every layer may use: the one child-process type, file walks and streams, and
 //! what commands print (steps, tables, problem reports).
 
-pub mod files;
-pub mod process;
-pub mod report;
-pub mod time;
+pub(crate) mod files;
+pub(crate) mod process;
+pub(crate) mod report;
+pub(crate) mod time;

@@ -22,7 +22,7 @@ extern "C" fn on_signal(_: libc::c_int) {
 }
 
 /// From now on, Ctrl-C and SIGTERM ask to stop rather than kill this process.
-pub fn catch_stop_signals() {
+pub(crate) fn catch_stop_signals() {
     #[cfg(unix)]
     {
         let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
@@ -35,31 +35,30 @@ pub fn catch_stop_signals() {
 }
 
 /// Whether Ctrl-C or SIGTERM came.
-pub fn stop_requested() -> bool {
+pub(crate) fn stop_requested() -> bool {
     STOP.load(Ordering::SeqCst)
 }
 
-/// A child started in its own process group, with a name for messages.
-pub struct Group {
-    pub name: String,
-    pub child: Child,
+/// A child started in its own process group.
+pub(crate) struct Group {
+    pub(crate) child: Child,
 }
 
 impl Group {
-    pub fn spawn(name: &str, mut command: std::process::Command) -> anyhow::Result<Group> {
+    pub(crate) fn spawn(name: &str, mut command: std::process::Command) -> anyhow::Result<Group> {
         #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let child = command.spawn().with_context(|| format!("starting {name}"))?;
-        Ok(Group { name: name.to_string(), child })
+        Ok(Group { child })
     }
 
     /// Whether it has exited (and how), without waiting.
-    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+    pub(crate) fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().ok().flatten()
     }
 
     /// SIGTERM to the whole group, then SIGKILL after `grace`; always reaped.
-    pub fn stop(&mut self, grace: Duration) {
+    pub(crate) fn stop(&mut self, grace: Duration) {
         #[cfg(unix)]
         {
             let group = self.child.id() as libc::pid_t;
@@ -90,7 +89,11 @@ fn group_alive(group: libc::pid_t) -> bool {
 }
 
 /// Waits until `ready` says so, a stop is requested, or `timeout` passes.
-pub fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) -> anyhow::Result<()> {
+pub(crate) fn wait_until(
+    what: &str,
+    timeout: Duration,
+    mut ready: impl FnMut() -> bool,
+) -> anyhow::Result<()> {
     let start = Instant::now();
     while !ready() {
         if stop_requested() {
@@ -105,7 +108,7 @@ pub fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool
 }
 
 /// Whether an HTTP server answers `GET /` on 127.0.0.1:`port` with a success.
-pub fn http_ok(port: u16) -> bool {
+pub(crate) fn http_ok(port: u16) -> bool {
     use std::io::{Read, Write};
     let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
@@ -118,7 +121,7 @@ pub fn http_ok(port: u16) -> bool {
 
 /// Whether a Unix socket accepts connections.
 #[cfg(unix)]
-pub fn socket_accepts(path: &camino::Utf8Path) -> bool {
+pub(crate) fn socket_accepts(path: &camino::Utf8Path) -> bool {
     std::os::unix::net::UnixStream::connect(path).is_ok()
 }
 
@@ -128,7 +131,7 @@ pub fn socket_accepts(path: &camino::Utf8Path) -> bool {
 }
 
 /// A port on 127.0.0.1 that nothing listens on right now.
-pub fn free_port() -> anyhow::Result<u16> {
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port on 127.0.0.1")?;
     Ok(listener.local_addr()?.port())
 }
@@ -136,46 +139,42 @@ pub fn free_port() -> anyhow::Result<u16> {
 /// A command line: a program and its arguments, never empty. What `--dry-run` prints of it
 /// is what runs: [`Argv::cmd`] makes the command from the same words.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Argv {
+pub(crate) struct Argv {
     program: String,
     args: Vec<String>,
 }
 
 impl Argv {
     /// `program` and `args`.
-    pub fn new<S: AsRef<str>>(program: &str, args: impl IntoIterator<Item = S>) -> Argv {
+    pub(crate) fn new<S: AsRef<str>>(program: &str, args: impl IntoIterator<Item = S>) -> Argv {
         Argv {
             program: program.to_string(),
             args: args.into_iter().map(|a| a.as_ref().to_string()).collect(),
         }
     }
 
-    pub fn program(&self) -> &str {
+    pub(crate) fn program(&self) -> &str {
         &self.program
     }
 
-    pub fn args(&self) -> &[String] {
-        &self.args
-    }
-
     /// Adds arguments at the end.
-    pub fn push<S: AsRef<str>>(&mut self, args: impl IntoIterator<Item = S>) {
+    pub(crate) fn push<S: AsRef<str>>(&mut self, args: impl IntoIterator<Item = S>) {
         self.args.extend(args.into_iter().map(|a| a.as_ref().to_string()));
     }
 
     /// The same command line with more arguments.
-    pub fn with<S: AsRef<str>>(mut self, args: impl IntoIterator<Item = S>) -> Argv {
+    pub(crate) fn with<S: AsRef<str>>(mut self, args: impl IntoIterator<Item = S>) -> Argv {
         self.push(args);
         self
     }
 
     /// Every word, the program first.
-    pub fn words(&self) -> Vec<String> {
+    pub(crate) fn words(&self) -> Vec<String> {
         std::iter::once(self.program.clone()).chain(self.args.iter().cloned()).collect()
     }
 
     /// The command, to run with xshell (never through a shell).
-    pub fn cmd<'a>(&self, sh: &'a xshell::Shell) -> xshell::Cmd<'a> {
+    pub(crate) fn cmd<'a>(&self, sh: &'a xshell::Shell) -> xshell::Cmd<'a> {
         let (program, args) = (&self.program, &self.args);
         xshell::cmd!(sh, "{program} {args...}")
     }

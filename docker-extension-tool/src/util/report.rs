@@ -12,7 +12,7 @@ use anyhow::Context;
 /// instead; errors and compiler diagnostics are printed whatever this says). One per
 /// command run, passed down to what prints; no global state.
 #[derive(Debug, Default)]
-pub struct Report {
+pub(crate) struct Report {
     quiet: Cell<bool>,
     steps: RefCell<Vec<Step>>,
 }
@@ -20,35 +20,35 @@ pub struct Report {
 /// A step that finished: its title, what it is (for a reader such as `bench`: `image`, the
 /// image step), and how long it took.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Step {
+pub(crate) struct Step {
     pub title: String,
     pub key: Option<&'static str>,
     pub seconds: f64,
 }
 
 impl Report {
-    pub fn new() -> Report {
+    pub(crate) fn new() -> Report {
         Report::default()
     }
 
-    pub fn set_quiet(&self, quiet: bool) {
+    pub(crate) fn set_quiet(&self, quiet: bool) {
         self.quiet.set(quiet);
     }
 
     /// A progress line on stderr, unless quiet.
-    pub fn say(&self, line: &str) {
+    pub(crate) fn say(&self, line: &str) {
         if !self.quiet.get() {
             eprintln!("{line}");
         }
     }
 
     /// Runs one step: prints its header, then how long it took; a failure says which step.
-    pub fn step<T>(&self, title: &str, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
+    pub(crate) fn step<T>(&self, title: &str, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
         self.keyed_step(None, title, f)
     }
 
     /// The same, for a step a reader finds by its key rather than by its title.
-    pub fn keyed_step<T>(
+    pub(crate) fn keyed_step<T>(
         &self,
         key: Option<&'static str>,
         title: &str,
@@ -66,19 +66,19 @@ impl Report {
     }
 
     /// The steps that finished, in order.
-    pub fn steps(&self) -> Vec<Step> {
+    pub(crate) fn steps(&self) -> Vec<Step> {
         self.steps.borrow().clone()
     }
 
     /// The steps and this process's peak memory, as JSON: what `--events` writes.
-    pub fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         serde_json::json!({ "steps": self.steps(), "peak_memory_bytes": peak_memory() })
     }
 }
 
 /// The most memory this process has held at once (its peak resident set), where the OS
 /// says: not its children's (cargo, node), which are theirs to bound.
-pub fn peak_memory() -> Option<u64> {
+pub(crate) fn peak_memory() -> Option<u64> {
     #[cfg(unix)]
     {
         let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
@@ -104,7 +104,7 @@ fn lowercase_first(s: &str) -> String {
 }
 
 /// 2.0 GiB, 1.2 MiB, 340 KiB, 512 B.
-pub fn size(bytes: u64) -> String {
+pub(crate) fn size(bytes: u64) -> String {
     match bytes {
         b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
         b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1 << 20) as f64),
@@ -114,7 +114,7 @@ pub fn size(bytes: u64) -> String {
 }
 
 /// Left-aligned columns, two spaces apart.
-pub fn table(rows: &[Vec<String>]) -> String {
+pub(crate) fn table(rows: &[Vec<String>]) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
@@ -148,24 +148,24 @@ mod tests {
 /// One thing wrong with an input, found while checking it: every problem is reported at
 /// once, so one run tells the user all there is to fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
+pub(crate) struct Problem {
     /// Where: a config key, a label, a file in a variant, the archive.
     pub place: String,
     /// What is wrong and how to fix it.
     pub message: String,
 }
 
-pub fn problem(place: impl Into<String>, message: impl Into<String>) -> Problem {
+pub(crate) fn problem(place: impl Into<String>, message: impl Into<String>) -> Problem {
     Problem { place: place.into(), message: message.into() }
 }
 
 /// How many problems a report lists; the rest are counted (a crafted image can have
 /// millions).
-pub const SHOWN_PROBLEMS: usize = 50;
+pub(crate) const SHOWN_PROBLEMS: usize = 50;
 
 /// `{what} has N problem(s):`, one line for each of the first [`SHOWN_PROBLEMS`], and how
 /// many more there are.
-pub fn problems_report(problems: &[Problem], what: &str) -> String {
+pub(crate) fn problems_report(problems: &[Problem], what: &str) -> String {
     let n = problems.len();
     let mut s = format!("{what} has {n} problem{}:", if n == 1 { "" } else { "s" });
     for p in problems.iter().take(SHOWN_PROBLEMS) {

@@ -1,7 +1,7 @@
 //! Dates as images write them.
 
 /// `1970-01-01T00:00:00Z` from seconds since the epoch (UTC, no leap seconds).
-pub fn rfc3339(epoch: u64) -> String {
+pub(crate) fn rfc3339(epoch: u64) -> String {
     let days = epoch / 86_400;
     let secs = epoch % 86_400;
     // Civil from days, after Howard Hinnant's algorithm.

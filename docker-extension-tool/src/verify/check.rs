@@ -17,12 +17,12 @@ use crate::model::reference::ImageReference;
 use crate::model::rules;
 use crate::model::targets::{Os, Variant};
 use crate::plan::image::RegistryClient;
-pub use crate::util::report::{problem, problems_report as report, Problem};
+pub(crate) use crate::util::report::{problem, problems_report as report, Problem};
 use crate::workspace::config::Config;
 use crate::workspace::machine::runs;
 
 /// One image variant as the checks see it: its files, labels and entrypoint.
-pub struct VariantView<'a> {
+pub(crate) struct VariantView<'a> {
     pub variant: Variant,
     pub files: Files<'a>,
     pub labels: BTreeMap<String, String>,
@@ -31,7 +31,7 @@ pub struct VariantView<'a> {
 
 /// Where a variant's files are: folders on disk (a context), or an image's layers (by
 /// name, with copies of the few files a check reads).
-pub enum Files<'a> {
+pub(crate) enum Files<'a> {
     /// Searched in order.
     Folders(Vec<Utf8PathBuf>),
     Image {
@@ -41,7 +41,7 @@ pub enum Files<'a> {
 }
 
 /// The most metadata.json may be: Docker Desktop's is a few hundred bytes.
-pub const MAX_METADATA: u64 = 1 << 20;
+pub(crate) const MAX_METADATA: u64 = 1 << 20;
 
 impl Files<'_> {
     /// Where a regular file's bytes are on disk (`None`: missing, or not a regular file).
@@ -87,7 +87,7 @@ impl Files<'_> {
 
 /// The files a check of a variant reads besides metadata.json: the binaries metadata.json
 /// names and the entrypoint (what an image must provide copies of, see [`Files::Image`]).
-pub fn binaries_named(metadata: &[u8], entrypoint: &[String]) -> Vec<String> {
+pub(crate) fn binaries_named(metadata: &[u8], entrypoint: &[String]) -> Vec<String> {
     let mut paths: Vec<String> = entrypoint.first().cloned().into_iter().collect();
     if let Ok(metadata) = Metadata::parse(metadata) {
         for group in metadata.host.iter().flat_map(|h| &h.binaries) {
@@ -101,7 +101,7 @@ pub fn binaries_named(metadata: &[u8], entrypoint: &[String]) -> Vec<String> {
 
 /// Checks a context written by dist: the files each variant gets, with the labels the
 /// config gives the Dockerfile.
-pub fn check_context(context: &Utf8Path, config: &Config, variants: &[Variant]) -> Vec<Problem> {
+pub(crate) fn check_context(context: &Utf8Path, config: &Config, variants: &[Variant]) -> Vec<Problem> {
     let spec = ImageSpec::from_config(config);
     let labels: BTreeMap<String, String> =
         spec.labels.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
@@ -131,7 +131,7 @@ fn dedup(problems: Vec<Problem>) -> Vec<Problem> {
 }
 
 /// Every check on one variant: labels, metadata.json, the files it names and their headers.
-pub fn check_variant(view: &VariantView, scratch: bool) -> Vec<Problem> {
+pub(crate) fn check_variant(view: &VariantView, scratch: bool) -> Vec<Problem> {
     let mut problems = check_labels(&view.labels);
     let arch = view.variant.arch();
     let place = |path: &str| format!("{arch}:{path}");
@@ -235,7 +235,7 @@ fn check_binary(
 const MAX_LIST_ITEMS: usize = 100;
 
 /// The Marketplace's label rules.
-pub fn check_labels(labels: &BTreeMap<String, String>) -> Vec<Problem> {
+pub(crate) fn check_labels(labels: &BTreeMap<String, String>) -> Vec<Problem> {
     let mut problems = vec![];
     let place = |label: &str| format!("label {label}");
     for &label in label::REQUIRED {
@@ -346,7 +346,7 @@ pub fn check_labels(labels: &BTreeMap<String, String>) -> Vec<Problem> {
 
 /// Where `read_image` may look.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Where {
+pub(crate) enum Where {
     /// A file, a folder, docker's image store, then the registry.
     Anywhere,
     /// Only the registry: what users pull.
@@ -355,7 +355,7 @@ pub enum Where {
 
 /// An image from wherever `source` says: an archive file, a layout folder, an image in
 /// docker's store, or a registry.
-pub fn read_image(
+pub(crate) fn read_image(
     sh: &Shell,
     source: &str,
     place: Where,
@@ -438,10 +438,10 @@ fn read_variant(
 }
 
 /// A private temporary folder (mode 0700), removed when dropped.
-pub struct TempFolder(pub Utf8PathBuf);
+pub(crate) struct TempFolder(pub Utf8PathBuf);
 
 impl TempFolder {
-    pub fn new() -> anyhow::Result<TempFolder> {
+    pub(crate) fn new() -> anyhow::Result<TempFolder> {
         let base =
             Utf8PathBuf::try_from(std::env::temp_dir()).context("the temporary folder is not UTF-8")?;
         for attempt in 0..100u32 {
@@ -469,7 +469,7 @@ impl Drop for TempFolder {
 /// Checks an image layout: both platforms present, the tag, and each variant in full.
 /// Also returns a line per variant (its compressed layer sizes: what users download) and
 /// per attestation.
-pub fn check_layout(layout: &Layout, what: &str) -> anyhow::Result<(Vec<Problem>, Vec<String>)> {
+pub(crate) fn check_layout(layout: &Layout, what: &str) -> anyhow::Result<(Vec<Problem>, Vec<String>)> {
     let mut problems = vec![];
     let contents = match layout.contents() {
         Ok(contents) => contents,

@@ -1,3 +1,3 @@
 //! Checks of a context or an image: labels, metadata.json, the files it names, binary headers.
 
-pub mod check;
+pub(crate) mod check;

@@ -17,13 +17,13 @@ use crate::util::files::{confined, MAX_LABEL_FILE};
 use crate::util::report::{problem, problems_report, Problem};
 use crate::workspace::migrate;
 
-pub const KEY: &str = "workspace.metadata.extension";
+pub(crate) const KEY: &str = "workspace.metadata.extension";
 /// Host binaries are every `[[bin]]` of the workspace's crates under this folder.
-pub const HOST_BINARIES_DIR: &str = "host-binaries";
-pub const DEFAULT_API_VERSION: &str = ">= 0.3.4";
+pub(crate) const HOST_BINARIES_DIR: &str = "host-binaries";
+pub(crate) const DEFAULT_API_VERSION: &str = ">= 0.3.4";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
+pub(crate) struct Config {
     /// The workspace root (paths in the config are relative to it) and its Cargo.toml.
     pub root: Utf8PathBuf,
     pub manifest: Utf8PathBuf,
@@ -47,7 +47,7 @@ pub struct Config {
 
 /// The Marketplace labels, resolved to their final text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Labels {
+pub(crate) struct Labels {
     pub title: String,
     pub description: String,
     pub vendor: String,
@@ -63,19 +63,19 @@ pub struct Labels {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Screenshot {
+pub(crate) struct Screenshot {
     pub alt: String,
     pub url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Link {
+pub(crate) struct Link {
     pub title: String,
     pub url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Backend {
+pub(crate) struct Backend {
     pub package: String,
     pub bin: String,
     pub socket: String,
@@ -85,7 +85,7 @@ pub struct Backend {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ui {
+pub(crate) struct Ui {
     pub dir: Utf8PathBuf,
     pub build: Vec<String>,
     /// The build's output folder, relative to `dir`.
@@ -96,17 +96,17 @@ pub struct Ui {
 }
 
 /// The dev server when the config names none: the UI's own Vite.
-pub const DEFAULT_UI_DEV: [&str; 3] = ["npx", "--no-install", "vite"];
+pub(crate) const DEFAULT_UI_DEV: [&str; 3] = ["npx", "--no-install", "vite"];
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct HostBinary {
+pub(crate) struct HostBinary {
     pub package: String,
     pub bin: String,
 }
 
 /// Which target each image variant gets for one OS.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VariantTargets {
+pub(crate) struct VariantTargets {
     pub amd64: String,
     /// `None`: the arm64 variant carries the amd64 build, which that OS runs emulated.
     pub arm64: Option<String>,
@@ -114,7 +114,7 @@ pub struct VariantTargets {
 
 impl VariantTargets {
     /// The target whose build the variant carries.
-    pub fn for_variant(&self, variant: Variant) -> &str {
+    pub(crate) fn for_variant(&self, variant: Variant) -> &str {
         match variant {
             Variant::Amd64 => &self.amd64,
             Variant::Arm64 => self.arm64.as_deref().unwrap_or(&self.amd64),
@@ -123,7 +123,7 @@ impl VariantTargets {
 }
 
 /// The current folder, as a UTF-8 path.
-pub fn current_dir() -> anyhow::Result<Utf8PathBuf> {
+pub(crate) fn current_dir() -> anyhow::Result<Utf8PathBuf> {
     let dir = std::env::current_dir().context("reading the current folder")?;
     Utf8PathBuf::from_path_buf(dir)
         .map_err(|p| anyhow::anyhow!("the current folder {} is not UTF-8", p.display()))
@@ -131,12 +131,12 @@ pub fn current_dir() -> anyhow::Result<Utf8PathBuf> {
 
 impl Config {
     /// Reads the config of the workspace the current folder is in.
-    pub fn load_current() -> anyhow::Result<Config> {
+    pub(crate) fn load_current() -> anyhow::Result<Config> {
         Config::load(&current_dir()?)
     }
 
     /// Reads the config of the workspace that `cargo metadata` finds from `dir`.
-    pub fn load(dir: &Utf8Path) -> anyhow::Result<Config> {
+    pub(crate) fn load(dir: &Utf8Path) -> anyhow::Result<Config> {
         let metadata = MetadataCommand::new()
             .current_dir(dir)
             .no_deps()
@@ -145,7 +145,7 @@ impl Config {
         Config::from_metadata(&metadata)
     }
 
-    pub fn from_metadata(metadata: &Metadata) -> anyhow::Result<Config> {
+    pub(crate) fn from_metadata(metadata: &Metadata) -> anyhow::Result<Config> {
         let root = metadata.workspace_root.clone();
         let manifest = root.join("Cargo.toml");
         let raw = parse_raw(&metadata.workspace_metadata, &manifest)?;
@@ -159,7 +159,7 @@ impl Config {
     }
 
     /// What no command may replace: the workspace root and the folders of its sources.
-    pub fn protected(&self) -> Protected {
+    pub(crate) fn protected(&self) -> Protected {
         let mut source_dirs: Vec<Utf8PathBuf> = self
             .members
             .keys()
@@ -176,18 +176,18 @@ impl Config {
 
     /// Where setup puts the tools it installs itself (the zig virtual environment, the
     /// test engine): the target folder, so `cargo clean` removes them too.
-    pub fn tools_dir(&self) -> Utf8PathBuf {
+    pub(crate) fn tools_dir(&self) -> Utf8PathBuf {
         self.target_dir.join("tools")
     }
 
-    pub fn icon_file_name(&self) -> &str {
+    pub(crate) fn icon_file_name(&self) -> &str {
         self.icon.file_name().unwrap_or("icon.svg")
     }
 }
 
 /// The workspace facts the checks protect.
 #[derive(Debug, Clone)]
-pub struct Protected {
+pub(crate) struct Protected {
     pub root: Utf8PathBuf,
     /// Folders that hold the workspace's sources (packages, the UI), besides the root.
     pub source_dirs: Vec<Utf8PathBuf>,

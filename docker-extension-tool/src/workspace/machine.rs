@@ -14,7 +14,7 @@ use xshell::{cmd, Shell};
 use crate::model::engine::Engine;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Machine {
+pub(crate) struct Machine {
     /// rustc's host target, e.g. `x86_64-unknown-linux-gnu`.
     pub host: String,
     /// Targets for which the user configured a linker (env or the workspace's .cargo/config),
@@ -35,7 +35,7 @@ pub struct Machine {
 
 impl Machine {
     /// Reads this machine's facts for a workspace, changing nothing.
-    pub fn probe(sh: &Shell, config: &Config) -> anyhow::Result<Machine> {
+    pub(crate) fn probe(sh: &Shell, config: &Config) -> anyhow::Result<Machine> {
         let root = &config.root;
         let zig_venv = zig_venv_bin(&config.tools_dir());
         let rustc = cmd!(sh, "rustc -vV").quiet().read().context("running `rustc -vV`")?;
@@ -58,13 +58,13 @@ impl Machine {
 
 /// The time a builtin image says it was made, and where that came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SourceDate {
+pub(crate) struct SourceDate {
     pub seconds: u64,
     pub from: SourceDateFrom,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceDateFrom {
+pub(crate) enum SourceDateFrom {
     /// The `SOURCE_DATE_EPOCH` variable.
     Variable,
     /// The last commit's time.
@@ -86,17 +86,17 @@ impl fmt::Display for SourceDate {
 
 /// The variable that tells cargo-zigbuild where to keep its linker wrappers (dist sets it
 /// per target folder, unless the user did).
-pub const ZIGBUILD_CACHE_DIR: &str = "CARGO_ZIGBUILD_CACHE_DIR";
+pub(crate) const ZIGBUILD_CACHE_DIR: &str = "CARGO_ZIGBUILD_CACHE_DIR";
 
 /// The virtual environment zig and cargo-zigbuild go into where pip refuses to install
 /// into the system's Python (PEP 668: Debian and Ubuntu's, Homebrew's).
-pub fn zig_venv(tools: &Utf8Path) -> Utf8PathBuf {
+pub(crate) fn zig_venv(tools: &Utf8Path) -> Utf8PathBuf {
     tools.join("zig-venv")
 }
 
 /// The virtual environment's bin folder, when setup made one (it holds cargo-zigbuild).
 /// Only looked at: the build puts it on PATH (`build::tools`).
-pub fn zig_venv_bin(tools: &Utf8Path) -> Option<Utf8PathBuf> {
+pub(crate) fn zig_venv_bin(tools: &Utf8Path) -> Option<Utf8PathBuf> {
     let bin = zig_venv(tools).join("bin");
     bin.join("cargo-zigbuild").is_file().then_some(bin)
 }
@@ -192,19 +192,19 @@ fn source_date(sh: &Shell, root: &Utf8Path) -> anyhow::Result<SourceDate> {
 }
 
 impl Machine {
-    pub fn linker_configured(&self, target: &str) -> bool {
+    pub(crate) fn linker_configured(&self, target: &str) -> bool {
         self.linkers.contains(&env_spelling(target))
     }
 }
 
 /// The first line `program args…` prints, when it runs and succeeds (a version, usually).
-pub fn version(sh: &Shell, program: &str, args: &[&str]) -> Option<String> {
+pub(crate) fn version(sh: &Shell, program: &str, args: &[&str]) -> Option<String> {
     let out = cmd!(sh, "{program} {args...}").quiet().ignore_stderr().read().ok()?;
     Some(out.lines().next().unwrap_or_default().trim().to_string())
 }
 
 /// Whether `program` can be started (found on PATH and runs `args` successfully).
-pub fn runs(sh: &Shell, program: &str, args: &[&str]) -> bool {
+pub(crate) fn runs(sh: &Shell, program: &str, args: &[&str]) -> bool {
     cmd!(sh, "{program} {args...}").quiet().ignore_stdout().ignore_stderr().run().is_ok()
 }
 

@@ -8,10 +8,10 @@
 use anyhow::{bail, Context};
 
 /// The format this tool writes and reads.
-pub const CURRENT: u32 = 1;
+pub(crate) const CURRENT: u32 = 1;
 
 /// The key of the format version, in `[workspace.metadata.extension]`.
-pub const KEY: &str = "config-version";
+pub(crate) const KEY: &str = "config-version";
 
 /// One migration: what it does (a line for `upgrade`'s report), and the change itself.
 struct Migration {
@@ -40,7 +40,7 @@ fn v0_to_v1(extension: &mut toml_edit::Table) -> anyhow::Result<()> {
 }
 
 /// The format version a manifest's config is at.
-pub fn version_of(doc: &toml_edit::DocumentMut) -> anyhow::Result<u32> {
+pub(crate) fn version_of(doc: &toml_edit::DocumentMut) -> anyhow::Result<u32> {
     let Some(extension) = extension_table(doc) else {
         bail!("there is no [workspace.metadata.extension] table")
     };
@@ -59,7 +59,7 @@ fn extension_table(doc: &toml_edit::DocumentMut) -> Option<&toml_edit::Table> {
 
 /// The manifest's text migrated to [`CURRENT`], and a line for each migration applied
 /// (none: it was current already).
-pub fn migrate(manifest: &str) -> anyhow::Result<(String, Vec<String>)> {
+pub(crate) fn migrate(manifest: &str) -> anyhow::Result<(String, Vec<String>)> {
     let mut doc: toml_edit::DocumentMut = manifest.parse().context("parsing Cargo.toml")?;
     let mut version = version_of(&doc)?;
     if version > CURRENT {

@@ -2,11 +2,11 @@
 //! versions), the files the template owns, the tool's pin, and the facts of this machine
 //! that a plan depends on.
 
-pub mod config;
-pub mod machine;
-pub mod migrate;
-pub mod owned;
-pub mod pin;
+pub(crate) mod config;
+pub(crate) mod machine;
+pub(crate) mod migrate;
+pub(crate) mod owned;
+pub(crate) mod pin;
 
 #[cfg(test)]
 pub(crate) mod sample;

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// A file the template owns: where it goes, and the tool's version of it.
-pub struct OwnedFile {
+pub(crate) struct OwnedFile {
     pub path: &'static str,
     pub contents: &'static str,
     pub executable: bool,
@@ -30,7 +30,7 @@ macro_rules! owned {
 }
 
 /// Every file the template owns.
-pub const OWNED: &[OwnedFile] = &[
+pub(crate) const OWNED: &[OwnedFile] = &[
     owned!(".github/workflows/ci.yml", false),
     owned!(".github/workflows/release.yml", false),
     owned!(".github/workflows/release-matrix.yml", false),
@@ -40,11 +40,11 @@ pub const OWNED: &[OwnedFile] = &[
 ];
 
 /// Where an extension records what the tool wrote for it.
-pub const RECORD: &str = "xtask/template.json";
+pub(crate) const RECORD: &str = "xtask/template.json";
 
 /// The extension's record: the tool that wrote the owned files, and each one's hash.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Record {
+pub(crate) struct Record {
     /// The tool's version that last wrote them.
     pub tool: String,
     /// Path → `sha256:…` of the contents the tool wrote.
@@ -52,7 +52,7 @@ pub struct Record {
 }
 
 impl Record {
-    pub fn read(root: &Utf8Path) -> anyhow::Result<Record> {
+    pub(crate) fn read(root: &Utf8Path) -> anyhow::Result<Record> {
         let path = root.join(RECORD);
         match std::fs::read_to_string(&path) {
             Ok(text) => serde_json::from_str(&text)
@@ -62,7 +62,7 @@ impl Record {
         }
     }
 
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
         text.push('\n');
         text
@@ -70,13 +70,13 @@ impl Record {
 }
 
 /// `sha256:` and the hex digest of a text.
-pub fn hash(text: &[u8]) -> String {
+pub(crate) fn hash(text: &[u8]) -> String {
     format!("sha256:{:x}", Sha256::digest(text))
 }
 
 /// What `upgrade` did with one owned file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refresh {
+pub(crate) enum Refresh {
     /// It was the tool's and is now the new tool's.
     Rewritten,
     /// A file the new tool adds.
@@ -90,7 +90,7 @@ pub enum Refresh {
 /// Brings the owned files of the workspace at `root` up to this tool's versions, and the
 /// record with them. Returns what changed, file by file (nothing for a file already
 /// current).
-pub fn refresh(root: &Utf8Path) -> anyhow::Result<Vec<(String, Refresh)>> {
+pub(crate) fn refresh(root: &Utf8Path) -> anyhow::Result<Vec<(String, Refresh)>> {
     let mut record = Record::read(root)?;
     let mut changes = vec![];
     for file in OWNED {
@@ -139,7 +139,7 @@ fn write(path: &Utf8Path, file: &OwnedFile) -> anyhow::Result<()> {
 }
 
 /// The record `new` writes: every owned file it wrote as the tool's version of it.
-pub fn record_for(files: impl Iterator<Item = (String, Vec<u8>)>) -> Record {
+pub(crate) fn record_for(files: impl Iterator<Item = (String, Vec<u8>)>) -> Record {
     let mut record = Record { tool: env!("CARGO_PKG_VERSION").to_string(), files: BTreeMap::new() };
     for (path, contents) in files {
         if let Some(file) = OWNED.iter().find(|f| f.path == path) {

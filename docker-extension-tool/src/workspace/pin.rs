@@ -10,16 +10,16 @@ use cargo_metadata::semver::Version;
 use xshell::{cmd, Shell};
 
 /// The tool's package name, repository and version, as it was compiled.
-pub const TOOL: &str = env!("CARGO_PKG_NAME");
-pub const TOOL_REPOSITORY: &str = env!("CARGO_PKG_REPOSITORY");
-pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(crate) const TOOL: &str = env!("CARGO_PKG_NAME");
+pub(crate) const TOOL_REPOSITORY: &str = env!("CARGO_PKG_REPOSITORY");
+pub(crate) const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The manifest that holds the pin, relative to the workspace's root.
-pub const XTASK_MANIFEST: &str = "xtask/Cargo.toml";
+pub(crate) const XTASK_MANIFEST: &str = "xtask/Cargo.toml";
 
 /// Where an extension's xtask takes the build tool from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ToolSource {
+pub(crate) enum ToolSource {
     /// A git repository, at a tag, a commit or a branch.
     Git { url: String, reference: GitRef },
     /// A version from the registry (crates.io): `version = "=X.Y.Z"`.
@@ -29,7 +29,7 @@ pub enum ToolSource {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GitRef {
+pub(crate) enum GitRef {
     Tag(String),
     Rev(String),
     Branch(String),
@@ -60,18 +60,18 @@ impl std::fmt::Display for ToolSource {
 }
 
 /// The release tag of a version: `vX.Y.Z`.
-pub fn release_tag(version: &Version) -> String {
+pub(crate) fn release_tag(version: &Version) -> String {
     format!("v{version}")
 }
 
 /// A version as `X.Y.Z` or `vX.Y.Z`.
-pub fn parse_version(text: &str) -> Option<Version> {
+pub(crate) fn parse_version(text: &str) -> Option<Version> {
     Version::parse(text.strip_prefix('v').unwrap_or(text)).ok()
 }
 
 impl ToolSource {
     /// The dependency's value in xtask/Cargo.toml.
-    pub fn dependency(&self) -> toml_edit::InlineTable {
+    pub(crate) fn dependency(&self) -> toml_edit::InlineTable {
         let mut table = toml_edit::InlineTable::new();
         match self {
             ToolSource::Git { url, reference } => {
@@ -92,14 +92,14 @@ impl ToolSource {
     /// The default: the tool's own repository (its `repository`), at the ref of the checkout
     /// it was compiled from: the release tag HEAD is at, else HEAD's commit; where it was not
     /// compiled from a git checkout (a registry), the tag of its version.
-    pub fn default_for(sh: &Shell) -> ToolSource {
+    pub(crate) fn default_for(sh: &Shell) -> ToolSource {
         let reference = checkout_ref(sh, Utf8Path::new(env!("CARGO_MANIFEST_DIR")))
             .unwrap_or_else(|| GitRef::Tag(format!("v{TOOL_VERSION}")));
         ToolSource::Git { url: TOOL_REPOSITORY.to_string(), reference }
     }
 
     /// `--tool-git URL[#REF]`: a commit (40 hex digits), or a tag or branch the repository has.
-    pub fn git(sh: &Shell, spec: &str) -> anyhow::Result<ToolSource> {
+    pub(crate) fn git(sh: &Shell, spec: &str) -> anyhow::Result<ToolSource> {
         let (url, reference) = match spec.split_once('#') {
             Some((url, reference)) if !reference.is_empty() => (url, Some(reference)),
             _ => (spec, None),
@@ -112,14 +112,14 @@ impl ToolSource {
     }
 
     /// `--tool-version X.Y.Z`: that version from the registry.
-    pub fn registry(version: &str) -> anyhow::Result<ToolSource> {
+    pub(crate) fn registry(version: &str) -> anyhow::Result<ToolSource> {
         let version = parse_version(version)
             .with_context(|| format!("--tool-version {version} is not a version (X.Y.Z)"))?;
         Ok(ToolSource::Registry { version })
     }
 
     /// `--tool-path DIR`: a checkout of the tool (its folder, or the repository holding it).
-    pub fn path(dir: &Utf8Path) -> anyhow::Result<ToolSource> {
+    pub(crate) fn path(dir: &Utf8Path) -> anyhow::Result<ToolSource> {
         let candidates = [dir.to_path_buf(), dir.join(TOOL)];
         for candidate in candidates {
             let manifest = candidate.join("Cargo.toml");
@@ -136,7 +136,7 @@ impl ToolSource {
 
     /// Whether the pin can be fetched: for git, whether the repository has the tag or
     /// branch, or a ref at the commit. `Err` says why it is not there (or cannot be asked).
-    pub fn check(&self, sh: &Shell) -> Result<(), String> {
+    pub(crate) fn check(&self, sh: &Shell) -> Result<(), String> {
         let ToolSource::Git { url, reference } = self else { return Ok(()) };
         let pattern = match reference {
             GitRef::Tag(tag) => format!("refs/tags/{tag}"),
@@ -159,7 +159,7 @@ impl ToolSource {
     }
 
     /// The pin in an xtask's manifest: its dependency on the tool.
-    pub fn read(manifest: &str) -> anyhow::Result<ToolSource> {
+    pub(crate) fn read(manifest: &str) -> anyhow::Result<ToolSource> {
         let doc: toml_edit::DocumentMut = manifest.parse().context("parsing it")?;
         let dependency = doc
             .get("dependencies")
@@ -193,7 +193,7 @@ impl ToolSource {
     /// The xtask's manifest with its dependency on the tool pointed at this source, every
     /// comment kept; with `keep_keys`, the dependency's other keys too (its features: an
     /// upgrade moves the pin only; `new` writes the whole dependency).
-    pub fn write_into(&self, manifest: &str, keep_keys: bool) -> anyhow::Result<String> {
+    pub(crate) fn write_into(&self, manifest: &str, keep_keys: bool) -> anyhow::Result<String> {
         let mut doc: toml_edit::DocumentMut = manifest.parse().context("parsing it")?;
         let dependencies = doc
             .get_mut("dependencies")
@@ -218,7 +218,7 @@ impl ToolSource {
 }
 
 /// A ref of a repository: a commit (40 hex digits), a tag, or else a branch.
-pub fn resolve_ref(sh: &Shell, url: &str, reference: &str) -> anyhow::Result<GitRef> {
+pub(crate) fn resolve_ref(sh: &Shell, url: &str, reference: &str) -> anyhow::Result<GitRef> {
     if reference.len() == 40 && reference.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(GitRef::Rev(reference.into()));
     }
@@ -227,7 +227,7 @@ pub fn resolve_ref(sh: &Shell, url: &str, reference: &str) -> anyhow::Result<Git
 }
 
 /// A repository's release tags (`vX.Y.Z`, no pre-releases), newest last.
-pub fn release_tags(sh: &Shell, url: &str) -> anyhow::Result<Vec<Version>> {
+pub(crate) fn release_tags(sh: &Shell, url: &str) -> anyhow::Result<Vec<Version>> {
     let mut versions: Vec<Version> = ls_remote(sh, url, "refs/tags/v*")?
         .into_iter()
         .filter_map(|(_, name)| name.strip_prefix("refs/tags/").map(str::to_string))

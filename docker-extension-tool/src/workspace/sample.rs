@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use crate::model::targets::{Os, Variant};
 use crate::workspace::config::{Backend, Config, HostBinary, Labels, Link, Screenshot, Ui, VariantTargets};
 
-pub fn sample_config() -> Config {
+pub(crate) fn sample_config() -> Config {
     let mut host_targets = BTreeMap::new();
     for os in Os::ALL {
         host_targets.insert(
@@ -62,7 +62,7 @@ pub fn sample_config() -> Config {
 }
 
 /// Compares `actual` with the golden file; `UPDATE_GOLDEN=1` rewrites the file instead.
-pub fn check_golden(name: &str, actual: &str) {
+pub(crate) fn check_golden(name: &str, actual: &str) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden").join(name);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, actual).unwrap();

@@ -441,3 +441,48 @@ fn the_check_finds_a_planted_cycle_and_an_upward_reference() {
     assert_eq!(found[0], "src/low/b.rs:3: `low::b` uses `high::a`, a higher layer");
     assert!(found[1].starts_with("a cycle among"), "high uses low, low uses high: {found:#?}");
 }
+
+/// The library's API is the crate root's own items: every layer is a private module, so an
+/// extension's xtask can reach only `Tasks`, `TaskContext`, `TestSuite`, `main` (and, with
+/// their features, `self_test` and the registry client's entry point).
+#[test]
+fn the_crate_root_exports_the_small_api_only() {
+    let lib = std::fs::read_to_string(tool_dir().join("src/lib.rs")).unwrap();
+    let file = syn::parse_file(&lib).unwrap();
+    let mut exported = BTreeSet::new();
+    for item in &file.items {
+        match item {
+            syn::Item::Mod(m) => {
+                assert!(matches!(m.vis, syn::Visibility::Inherited), "`mod {}` is private", m.ident);
+            }
+            syn::Item::Use(u) if matches!(u.vis, syn::Visibility::Public(_)) => {
+                let mut names = vec![];
+                collect_use_names(&u.tree, &mut names);
+                exported.extend(names);
+            }
+            syn::Item::Fn(f) if matches!(f.vis, syn::Visibility::Public(_)) => {
+                exported.insert(f.sig.ident.to_string());
+            }
+            _ => {}
+        }
+    }
+    let expected: BTreeSet<String> =
+        ["Tasks", "TaskContext", "TestSuite", "main", "self_test", "registry_client_main"]
+            .map(String::from)
+            .into();
+    assert_eq!(exported, expected);
+    assert!(
+        lib.contains("#![warn(unreachable_pub, missing_docs)]"),
+        "the lints that keep it small and documented"
+    );
+}
+
+fn collect_use_names(tree: &syn::UseTree, names: &mut Vec<String>) {
+    match tree {
+        syn::UseTree::Path(p) => collect_use_names(&p.tree, names),
+        syn::UseTree::Name(n) => names.push(n.ident.to_string()),
+        syn::UseTree::Rename(r) => names.push(r.rename.to_string()),
+        syn::UseTree::Group(g) => g.items.iter().for_each(|t| collect_use_names(t, names)),
+        syn::UseTree::Glob(_) => panic!("no glob re-export: the API is listed"),
+    }
+}

@@ -261,7 +261,7 @@ fn with_docker_desktop_it_installs_updates_watches_and_resets() {
     let url = ui_source[3].clone();
     let port: u16 = url.strip_prefix("http://localhost:").unwrap().parse().unwrap();
     assert_eq!(calls[4], call(&["dev", "debug", REFERENCE]));
-    assert!(docker_extension_tool::util::process::http_ok(port), "the UI's dev server answers at {url}");
+    assert!(http_ok(port), "the UI's dev server answers at {url}");
 
     // A backend change: one rebuild, one update.
     ws.touch_source("backend/src/main.rs", "// first change");
@@ -284,7 +284,7 @@ fn with_docker_desktop_it_installs_updates_watches_and_resets() {
     assert!(status.success(), "{status}: {}", lines.join("\n"));
     assert_eq!(ws.calls().last().unwrap(), &call(&["dev", "reset", REFERENCE]));
     assert_eq!(left, Vec::<String>::new(), "processes left in the session");
-    assert!(!docker_extension_tool::util::process::http_ok(port), "the dev server stopped");
+    assert!(!http_ok(port), "the dev server stopped");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::sync::OnceLock;
 
-use docker_extension_tool::testing::services::{self, Services};
+use docker_extension_tool::self_test::TestServices;
 
 use super::{repo_root, run, TempDir};
 
@@ -47,19 +47,19 @@ impl TestEngine {
 
 pub fn engine() -> &'static TestEngine {
     static ENGINE: OnceLock<TestEngine> = OnceLock::new();
-    ENGINE.get_or_init(|| {
-        let var = |name: &str| std::env::var(name).ok();
-        if let (Some(docker_host), Some(docker_config), Some(registry), Some(registry_log), Some(path)) = (
-            var(services::ENV_DOCKER_HOST),
-            var(services::ENV_DOCKER_CONFIG),
-            var(services::ENV_REGISTRY),
-            var(services::ENV_REGISTRY_LOG),
-            var(services::ENV_ENGINE_PATH),
-        ) {
-            return TestEngine { docker_host, docker_config, registry, registry_log, path };
+    ENGINE.get_or_init(|| TestServices::handed_over().map(|s| TestEngine::from(&s)).unwrap_or_else(start_own))
+}
+
+impl From<&TestServices> for TestEngine {
+    fn from(services: &TestServices) -> TestEngine {
+        TestEngine {
+            docker_host: services.docker_host.clone(),
+            docker_config: services.docker_config.clone(),
+            registry: services.registry.clone(),
+            registry_log: services.registry_log.clone(),
+            path: services.path.clone(),
         }
-        start_own()
-    })
+    }
 }
 
 const SERVICES_PREFIX: &str = "/tmp/xtask-test-services-";
@@ -80,22 +80,10 @@ fn remove_stale_service_dirs() {
 fn start_own() -> TestEngine {
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let sh = xshell::Shell::new().unwrap();
-        let tools = camino::Utf8PathBuf::try_from(repo_root().join("target/tools")).unwrap();
-        let engine = services::locate_engine(&sh, &tools)
-            .expect("no Docker engine for the tests: run `cargo xtask setup --for-tests`");
         remove_stale_service_dirs();
-        let dir = camino::Utf8PathBuf::from(format!("{SERVICES_PREFIX}{}", std::process::id()));
-        let services = Services::start(&sh, &engine, &dir).expect("starting the test engine");
-        sender
-            .send(TestEngine {
-                docker_host: services.docker_host.clone(),
-                docker_config: services.docker_config.to_string(),
-                registry: services.registry.clone(),
-                registry_log: services.registry_log.to_string(),
-                path: services.path.clone(),
-            })
-            .unwrap();
+        let dir = std::path::PathBuf::from(format!("{SERVICES_PREFIX}{}", std::process::id()));
+        let services = TestServices::start(&repo_root(), &dir).expect("starting the test engine");
+        sender.send(TestEngine::from(&services)).unwrap();
         let _keep = services;
         loop {
             std::thread::park();

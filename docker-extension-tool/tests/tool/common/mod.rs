@@ -38,6 +38,8 @@ static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 impl TempDir {
     pub fn new(name: &str) -> TempDir {
+        static STALE: std::sync::Once = std::sync::Once::new();
+        STALE.call_once(remove_stale_temp_dirs);
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let dir = repo_root().join("target/xtask-tests").join(format!("{name}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -51,6 +53,21 @@ impl TempDir {
 
     pub fn join(&self, rel: impl AsRef<Path>) -> PathBuf {
         self.0.join(rel)
+    }
+}
+
+/// The folders (and files beside them) of test binaries that have exited: the ones held by
+/// a `static` (built once per run) are never dropped.
+fn remove_stale_temp_dirs() {
+    let base = repo_root().join("target/xtask-tests");
+    for entry in std::fs::read_dir(&base).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let stem = name.strip_suffix(".secret").unwrap_or(&name);
+        let Some(pid) = stem.rsplit('-').nth(1).filter(|p| p.parse::<u32>().is_ok()) else { continue };
+        if !Path::new("/proc").join(pid).exists() {
+            let path = entry.path();
+            let _ = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+        }
     }
 }
 
@@ -344,4 +361,16 @@ pub fn platforms(index: &serde_json::Value) -> Vec<String> {
         .collect();
     platforms.sort();
     platforms
+}
+
+/// Whether 127.0.0.1:PORT answers `GET /` with a 2xx.
+pub fn http_ok(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    let mut answer = String::new();
+    stream.write_all(request).is_ok()
+        && stream.read_to_string(&mut answer).is_ok()
+        && answer.starts_with("HTTP/1.1 2")
 }
