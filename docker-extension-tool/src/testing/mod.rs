@@ -2,7 +2,7 @@
 //! engine and registry for them. Used by the tool's own suite (feature `self-test`) and its
 //! integration tests, never by the layers above for an extension's work.
 
-#[cfg(feature = "self-test")]
+#[cfg(all(unix, feature = "self-test"))]
 pub(crate) mod packages;
 #[cfg(unix)]
 pub(crate) mod services;

@@ -65,7 +65,7 @@ pub(crate) fn is_executable(meta: &std::fs::Metadata) -> bool {
 }
 
 #[cfg(not(unix))]
-pub fn is_executable(_: &std::fs::Metadata) -> bool {
+pub(crate) fn is_executable(_: &std::fs::Metadata) -> bool {
     false
 }
 
@@ -79,7 +79,7 @@ pub(crate) fn set_executable(path: &Utf8Path, executable: bool) -> anyhow::Resul
 }
 
 #[cfg(not(unix))]
-pub fn set_executable(_: &Utf8Path, _: bool) -> anyhow::Result<()> {
+pub(crate) fn set_executable(_: &Utf8Path, _: bool) -> anyhow::Result<()> {
     Ok(())
 }
 

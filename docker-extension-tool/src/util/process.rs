@@ -126,7 +126,7 @@ pub(crate) fn socket_accepts(path: &camino::Utf8Path) -> bool {
 }
 
 #[cfg(not(unix))]
-pub fn socket_accepts(path: &camino::Utf8Path) -> bool {
+pub(crate) fn socket_accepts(path: &camino::Utf8Path) -> bool {
     path.exists()
 }
 
