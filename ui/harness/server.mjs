@@ -130,12 +130,35 @@ function sendJson(response, status, value) {
   response.end(JSON.stringify(value));
 }
 
-/** Forwards one request to the backend's Unix socket. */
-function toBackend(socketPath, { method, path: urlPath, body }) {
+/** How long a refused connection is retried: the dev loop restarts the backend. */
+const RETRY_MS = 3000;
+const RETRIED = new Set(["ECONNREFUSED", "ENOENT", "ECONNRESET", "EPIPE"]);
+
+/**
+ * Forwards one request to the backend: `backend` is its Unix socket's path, or the
+ * `http://127.0.0.1:PORT` of the dev relay that reaches a backend container. A refused
+ * connection (the backend is restarting) is retried for a moment before it is an error.
+ */
+async function toBackend(backend, request) {
+  const start = Date.now();
+  for (;;) {
+    try {
+      return await toBackendOnce(backend, request);
+    } catch (error) {
+      if (!RETRIED.has(error.code) || Date.now() - start > RETRY_MS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+function toBackendOnce(backend, { method, path: urlPath, body }) {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const headers = payload === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(payload) };
-    const request = http.request({ socketPath, method, path: urlPath, headers }, (response) => {
+    const where = backend.startsWith("http://")
+      ? { host: new URL(backend).hostname, port: Number(new URL(backend).port) }
+      : { socketPath: backend };
+    const request = http.request({ ...where, method, path: urlPath, headers }, (response) => {
       const chunks = [];
       response.on("data", (c) => chunks.push(c));
       response.on("end", () => resolve({ status: response.statusCode, body: Buffer.concat(chunks).toString() }));

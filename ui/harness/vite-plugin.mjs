@@ -1,11 +1,12 @@
 // The harness as a Vite plugin: Vite's dev server (hot reload) with the same stand-in
 // ddClient and endpoints as server.mjs. `cargo xtask dev --browser` turns it on by setting
-//   HARNESS_SOCKET     the backend's socket (re-read on every request: the backend restarts)
-//   HARNESS_HOST_BIN   the folder of the host binaries built for this machine
+//   HARNESS_BACKEND_URL  the dev relay that reaches the backend's container, or
+//   HARNESS_SOCKET       the backend's socket, when it runs as a local process
+//   HARNESS_HOST_BIN     the folder of the host binaries built for this machine
 import { handleHarness, injectClient } from "./server.mjs";
 
 export function harness() {
-  const socket = () => process.env.HARNESS_SOCKET;
+  const socket = () => process.env.HARNESS_BACKEND_URL || process.env.HARNESS_SOCKET;
   const hostBinDir = () => process.env.HARNESS_HOST_BIN;
   return {
     name: "docker-desktop-harness",
@@ -22,4 +23,4 @@ export function harness() {
 }
 
 /** Whether `cargo xtask dev --browser` asked for the harness. */
-export const harnessRequested = () => Boolean(process.env.HARNESS_SOCKET);
+export const harnessRequested = () => Boolean(process.env.HARNESS_BACKEND_URL || process.env.HARNESS_SOCKET);

@@ -146,7 +146,9 @@ pub(crate) fn run(
             .context("cargo reported an executable outside a target folder")?
             .to_string();
         let executable = host_path(executable, target_dir);
+        let outside = run.manifest_path.as_ref().filter(|m| **m == manifest_path).and(run.packages.first());
         let package = package_of(&manifest_path, packages_by_manifest, root)
+            .or_else(|| outside.cloned())
             .with_context(|| format!("cargo built {manifest_path}, which is not in this workspace"))?;
         artifacts.insert(ArtifactKey { package, bin: name, target }, executable);
     }

@@ -114,6 +114,10 @@ impl Tasks {
             );
             return ExitCode::from(2);
         }
+        #[cfg(unix)]
+        if args.first().map(String::as_str) == Some(crate::util::process::SUPERVISE) {
+            return crate::util::process::supervise(&args[1..]);
+        }
         if let Some(task) = args.first().and_then(|name| self.tasks.iter().find(|t| t.name == *name)) {
             return finish(run_task(task, args[1..].to_vec()));
         }

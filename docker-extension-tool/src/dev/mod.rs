@@ -10,15 +10,26 @@
 //! * Docker Desktop: `docker extension install -f` (or `update -f` when `ls` lists it), the
 //!   UI's dev server (Vite, hot reload) on a free port, `docker extension dev ui-source`
 //!   pointing the tab at it, and `dev debug` with `--debug`; `dev reset` at the end.
-//! * `--browser`: the backend as Docker Desktop runs `vm.image` (a container from the
-//!   image, `/run/guest-services` bound to a local folder), or as a local process when no
-//!   Docker engine answers; the dev server with the harness's stand-in Docker Desktop
-//!   (`ui/harness/vite-plugin.mjs`, the same one the UI's browser test uses).
+//! * `--browser`: the backend as Docker Desktop runs `vm.image`: a container from the image,
+//!   with no network, making its socket in `/run/guest-services`. That folder is a volume,
+//!   never a bind mount: Docker Desktop (macOS, Windows, Docker Desktop for Linux) runs
+//!   containers in a VM, and a Unix socket in a bind mount cannot be reached from the host.
+//!   The dev image (only it) carries a relay (`relay`), run in a container of its own on the
+//!   same volume, publishing a port on 127.0.0.1 and relaying each connection to the
+//!   socket: the same path on every OS. With no engine, the backend runs as a local process
+//!   built for this machine's own target (Linux, macOS; Windows cannot run it). Either
+//!   way its log lines stream into dev's output (`backend | …`). The dev server runs with the
+//!   harness's stand-in Docker Desktop (`ui/harness/vite-plugin.mjs`, the same one the UI's
+//!   browser test uses).
 //!
 //! Both watch the backend, the host binaries, the config's folders and `Cargo.toml`
 //! (notify, debounced), rebuild only the cargo runs a change touches, and update the
-//! extension or restart the backend: one line per rebuild. Ctrl-C or SIGTERM stops every
-//! process the session started (whole process groups) and resets Docker Desktop's tab.
+//! extension or restart the backend: one line per rebuild, printed once the new backend
+//! answers. Ctrl-C or SIGTERM stops every process the session started (whole process groups)
+//! and resets Docker Desktop's tab; killed outright, each group's supervisor stops it
+//! (`util::process`), and the containers, started attached with `--rm`, go with it.
+
+mod relay;
 
 use std::collections::BTreeSet;
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
@@ -29,13 +40,14 @@ use camino::{Utf8Path, Utf8PathBuf};
 use notify::{RecursiveMode, Watcher};
 use xshell::{cmd, Shell};
 
-use crate::build::cargo::Artifacts;
+use crate::build::cargo::{ArtifactKey, Artifacts};
 use crate::context::ownership::Ledger;
 use crate::model::engine::Engine;
+use crate::model::targets::Builder;
 use crate::model::targets::{Os, Variant};
 use crate::pipeline;
 use crate::plan::image::{Check, Output};
-use crate::plan::{CargoRun, ImageStep, Plan, Profile, Request};
+use crate::plan::{CargoRun, ContextFile, Expect, ImageStep, Plan, Profile, Request, Source};
 use crate::util::process::{self, Group};
 use crate::util::report::Report;
 use crate::workspace::config::Protected;
@@ -144,13 +156,16 @@ struct Session<'a> {
     docker: bool,
     /// The UI dev server's port, when there is a UI.
     port: Option<u16>,
-    /// The folder bound to the backend's /run/guest-services (`--browser`).
+    /// Where the backend makes its socket when it runs as a local process (`--browser`, no
+    /// engine).
     guest: Utf8PathBuf,
     dev_server: Option<Group>,
-    /// `--browser` without an engine: the backend as a local process.
-    backend_process: Option<Group>,
-    /// `--browser` with an engine: the backend's container.
-    container: Option<String>,
+    /// `--browser`: the backend, as a local process or an attached `docker run`.
+    backend: Option<Group>,
+    /// `--browser` with an engine: the relay's attached `docker run`.
+    relay: Option<Group>,
+    /// The port on 127.0.0.1 the relay publishes (the session's, kept across restarts).
+    relay_port: Option<u16>,
     /// Docker Desktop's tab points at the dev server: reset it at the end.
     ui_source_set: bool,
 }
@@ -184,7 +199,19 @@ impl<'a> Session<'a> {
             }
             (Some(_), None, _) => Some(process::free_port()?),
         };
-        let (dev_config, plan) = plan_for_dev(&config, &machine, docker)?;
+        let relay_manifest = relay::write_package(&dev_dir(&config).join("relay"))?;
+        let (dev_config, plan) = plan_for_dev(&config, &machine, docker, &relay_manifest)?;
+        let relay_port = match (&config.backend, docker && flags.browser) {
+            (Some(_), true) => Some(process::free_port()?),
+            _ => None,
+        };
+        if !docker && flags.browser && config.backend.is_some() && cfg!(windows) {
+            bail!(
+                "no Docker engine answers, and on Windows the backend (a Unix-socket server for \
+                 Docker Desktop's Linux VM) cannot run as a local process: start Docker Desktop, \
+                 then run `cargo xtask dev --browser` again"
+            );
+        }
         Ok(Session {
             sh,
             report: Report::new(),
@@ -200,8 +227,9 @@ impl<'a> Session<'a> {
             docker,
             port,
             dev_server: None,
-            backend_process: None,
-            container: None,
+            backend: None,
+            relay: None,
+            relay_port,
             ui_source_set: false,
             flags,
         })
@@ -231,6 +259,13 @@ impl<'a> Session<'a> {
             self.start_dev_server()?;
             self.point_docker_desktop()?;
             println!("Docker Desktop shows {} with hot reload (Ctrl-C stops it).", self.plan.reference);
+            if self.config.backend.is_some() {
+                println!(
+                    "The backend's logs: Docker Desktop hides extension containers; turn on Settings > \
+                     Extensions > Show Docker Extensions system containers, then see the backend's \
+                     container in Containers (or `docker ps`, `docker logs`). `--browser` prints them here."
+                );
+            }
         }
         Ok(())
     }
@@ -240,7 +275,8 @@ impl<'a> Session<'a> {
         if parts.contains(&Part::Config) {
             self.config = Config::load(&self.root)?;
             self.protected = self.config.protected();
-            let (dev_config, plan) = plan_for_dev(&self.config, &self.machine, self.docker)?;
+            let relay_manifest = relay::write_package(&dev_dir(&self.config).join("relay"))?;
+            let (dev_config, plan) = plan_for_dev(&self.config, &self.machine, self.docker, &relay_manifest)?;
             self.dev_config = dev_config;
             self.plan = plan;
         }
@@ -309,73 +345,109 @@ impl<'a> Session<'a> {
 
     // ---- The browser --------------------------------------------------------------------
 
-    /// The backend, as Docker Desktop runs `vm.image`: a container from the image with the
-    /// guest-services folder bound, or a local process when no engine answers.
+    /// The backend, as Docker Desktop runs `vm.image` (a container from the image, reached
+    /// through the relay), or a local process when no engine answers; returns once it
+    /// answers.
     fn start_backend(&mut self) -> anyhow::Result<()> {
         let Some(backend) = self.config.backend.clone() else { return Ok(()) };
         self.stop_backend();
-        std::fs::create_dir_all(&self.guest).with_context(|| format!("creating {}", self.guest))?;
-        let socket = self.guest.join(&backend.socket);
-        if socket.exists() {
-            std::fs::remove_file(&socket).with_context(|| format!("removing the old socket {socket}"))?;
-        }
         let sh = self.sh;
-        if self.docker {
+        if let Some(port) = self.relay_port {
             let name = container_name(&self.root);
-            let _ = cmd!(sh, "docker rm -f {name}").quiet().ignore_stdout().ignore_stderr().run();
-            let volume = format!("{}:/run/guest-services", self.guest);
+            let relay_name = format!("{name}-relay");
             let reference = self.plan.reference.to_string();
-            let user = user_flag();
-            cmd!(sh, "docker run -d --name {name} --network none {user...} -v {volume} {reference}")
-                .quiet()
-                .ignore_stdout()
-                .run()
-                .context("starting the backend's container")?;
-            self.container = Some(name);
-        } else {
-            let binary = self.local_backend()?;
-            let mut command: std::process::Command = cmd!(sh, "{binary} --socket {socket}").into();
-            command.stdin(std::process::Stdio::null());
-            self.backend_process = Some(Group::spawn("the backend", command)?);
-        }
-        process::wait_until(&format!("the backend on {socket}"), Duration::from_secs(30), || {
-            process::socket_accepts(&socket)
-        })
-        .with_context(|| self.backend_log())
-    }
-
-    /// The backend binary this machine can run: the variant's Linux build on Linux.
-    fn local_backend(&self) -> anyhow::Result<Utf8PathBuf> {
-        let variant = self.plan.variants[0];
-        if Os::here() == Some(Os::Linux) {
-            return Ok(self.plan.context.join(variant.arch()).join("backend"));
-        }
-        bail!(
-            "with no Docker engine, `dev --browser` runs the backend as a local process, and the \
-             backend is built for Linux: start a Docker engine (Docker Desktop, colima, …) so it \
-             runs as a container, as it does in Docker Desktop"
-        )
-    }
-
-    fn backend_log(&self) -> String {
-        let sh = self.sh;
-        match &self.container {
-            Some(name) => {
-                let logs = cmd!(sh, "docker logs {name}").quiet().ignore_status().output();
-                let logs = logs.map(|o| String::from_utf8_lossy(&o.stderr).to_string()).unwrap_or_default();
-                format!("the backend's container said:\n{logs}")
+            if self.relay.is_none() {
+                // A relay left by a session that could not clean up, with its volume.
+                let _ =
+                    cmd!(sh, "docker rm -f -v {relay_name}").quiet().ignore_stdout().ignore_stderr().run();
+                let publish = format!("127.0.0.1:{port}:{}", relay::RELAY_PORT);
+                let listen = format!("0.0.0.0:{}", relay::RELAY_PORT);
+                let socket = format!("{GUEST_SERVICES}/{}", backend.socket);
+                let entrypoint = format!("/{}", relay::RELAY);
+                let command: std::process::Command = cmd!(
+                    sh,
+                    "docker run --rm --init --name {relay_name} -v {GUEST_SERVICES} -p {publish} --entrypoint {entrypoint} {reference} --listen {listen} --socket {socket} --open {GUEST_SERVICES}"
+                )
+                .into();
+                self.relay =
+                    Some(Group::spawn_supervised("the dev relay's container", command, Some("relay"))?);
+                let relay = self.relay.as_mut().expect("just started");
+                process::wait_until("the dev relay's container", Duration::from_secs(30), || {
+                    relay.exited().is_some() || container_running(sh, &relay_name)
+                })?;
+                if let Some(status) = relay.exited() {
+                    bail!("the dev relay's container exited ({status}); its output is above");
+                }
             }
-            None => "the backend did not start (its output is above)".to_string(),
+            let _ = cmd!(sh, "docker rm -f {name}").quiet().ignore_stdout().ignore_stderr().run();
+            let user = user_flag();
+            let command: std::process::Command = cmd!(
+                sh,
+                "docker run --rm --init --name {name} --network none {user...} --volumes-from {relay_name} {reference}"
+            )
+            .into();
+            self.backend =
+                Some(Group::spawn_supervised("the backend's container", command, Some("backend"))?);
+        } else {
+            std::fs::create_dir_all(&self.guest).with_context(|| format!("creating {}", self.guest))?;
+            let socket = self.guest.join(&backend.socket);
+            if socket.exists() {
+                std::fs::remove_file(&socket).with_context(|| format!("removing the old socket {socket}"))?;
+            }
+            let binary = self.local_backend()?;
+            let command: std::process::Command = cmd!(sh, "{binary} --socket {socket}").into();
+            self.backend = Some(Group::spawn_supervised("the backend", command, Some("backend"))?);
+        }
+        let (relay_port, socket) = (self.relay_port, self.guest.join(&backend.socket));
+        let what = match relay_port {
+            Some(port) => format!("the backend, through the dev relay on 127.0.0.1:{port}"),
+            None => format!("the backend on {socket}"),
+        };
+        let started = self.backend.as_mut().expect("just started");
+        process::wait_until(&what, Duration::from_secs(30), || {
+            started.exited().is_some()
+                || match relay_port {
+                    Some(port) => process::http_answers(port),
+                    None => process::socket_accepts(&socket),
+                }
+        })?;
+        if let Some(status) = started.exited() {
+            bail!("the backend exited ({status}); its output is above (backend | …)");
+        }
+        Ok(())
+    }
+
+    /// The backend built for this machine's own target (Linux, macOS).
+    fn local_backend(&self) -> anyhow::Result<Utf8PathBuf> {
+        let backend = self.config.backend.as_ref().context("the extension has no backend")?;
+        let key = ArtifactKey {
+            package: backend.package.clone(),
+            bin: backend.bin.clone(),
+            target: self.machine.host.clone(),
+        };
+        self.artifacts
+            .get(&key)
+            .cloned()
+            .with_context(|| format!("the backend was not built for {} (this machine)", self.machine.host))
+    }
+
+    /// Stops the backend (its container goes with its attached `docker run`: `--rm`).
+    fn stop_backend(&mut self) {
+        if let Some(mut backend) = self.backend.take() {
+            if self.relay_port.is_some() {
+                let (sh, name) = (self.sh, container_name(&self.root));
+                let _ = cmd!(sh, "docker rm -f {name}").quiet().ignore_stdout().ignore_stderr().run();
+            }
+            backend.stop(GRACE);
         }
     }
 
-    fn stop_backend(&mut self) {
-        if let Some(name) = self.container.take() {
-            let sh = self.sh;
-            let _ = cmd!(sh, "docker rm -f {name}").quiet().ignore_stdout().ignore_stderr().run();
-        }
-        if let Some(mut process) = self.backend_process.take() {
-            process.stop(GRACE);
+    /// Stops the relay, and removes its volume.
+    fn stop_relay(&mut self) {
+        if let Some(mut relay) = self.relay.take() {
+            let (sh, name) = (self.sh, format!("{}-relay", container_name(&self.root)));
+            let _ = cmd!(sh, "docker rm -f -v {name}").quiet().ignore_stdout().ignore_stderr().run();
+            relay.stop(GRACE);
         }
     }
 
@@ -395,11 +467,15 @@ impl<'a> Session<'a> {
             let socket = self.config.backend.as_ref().map(|b| self.guest.join(&b.socket));
             let host_bin =
                 Os::here().map(|os| self.plan.context.join(self.plan.variants[0].arch()).join(os.key()));
-            command.env("HARNESS_SOCKET", socket.map(|s| s.to_string()).unwrap_or_else(|| "none".into()));
+            match self.relay_port {
+                Some(port) => command.env("HARNESS_BACKEND_URL", format!("http://127.0.0.1:{port}")),
+                None => command
+                    .env("HARNESS_SOCKET", socket.map(|s| s.to_string()).unwrap_or_else(|| "none".into())),
+            };
             command.env("HARNESS_HOST_BIN", host_bin.map(|p| p.to_string()).unwrap_or_default());
         }
         self.report.say(&format!("==> Starting the UI's dev server: {} in {dir}", ui.dev.join(" ")));
-        let mut server = Group::spawn("the UI's dev server", command)?;
+        let mut server = Group::spawn_supervised("the UI's dev server", command, None)?;
         let ready =
             process::wait_until(&format!("the dev server on port {port}"), Duration::from_secs(60), || {
                 process::http_ok(port) || server.exited().is_some()
@@ -477,6 +553,11 @@ impl<'a> Session<'a> {
         if self.flags.browser {
             let touches_backend = parts.contains(&Part::Backend) || parts.contains(&Part::Config);
             if touches_backend && self.config.backend.is_some() {
+                if parts.contains(&Part::Config) {
+                    // The socket's name, or the relay itself, may have changed.
+                    self.stop_backend();
+                    self.stop_relay();
+                }
                 self.start_backend()?;
                 return Ok(Delivered::BackendRestarted);
             }
@@ -575,6 +656,7 @@ impl<'a> Session<'a> {
             server.stop(GRACE);
         }
         self.stop_backend();
+        self.stop_relay();
         if self.ui_source_set || (self.flags.debug && !self.flags.once && !self.flags.browser) {
             let sh = self.sh;
             let reference = self.plan.reference.to_string();
@@ -583,9 +665,26 @@ impl<'a> Session<'a> {
     }
 }
 
+/// Where Docker Desktop has the backend make its socket.
+const GUEST_SERVICES: &str = "/run/guest-services";
+
+/// Whether a container of that name runs.
+fn container_running(sh: &Shell, name: &str) -> bool {
+    let format = "{{.State.Running}}";
+    let state = cmd!(sh, "docker container inspect --format {format} {name}").quiet().ignore_stderr().read();
+    state.is_ok_and(|s| s.trim() == "true")
+}
+
 /// The dev plan: this machine's variant and OS, the dev profile and tag, its own context,
-/// the image written by the builtin engine and loaded (when an engine answers).
-fn plan_for_dev(config: &Config, machine: &Machine, docker: bool) -> anyhow::Result<(Config, Plan)> {
+/// the image written by the builtin engine and loaded (when an engine answers). With an
+/// engine, the image also holds the dev relay (built like the backend); with none, the
+/// backend is also built for this machine's own target, to run as a local process.
+fn plan_for_dev(
+    config: &Config,
+    machine: &Machine,
+    docker: bool,
+    relay_manifest: &Utf8Path,
+) -> anyhow::Result<(Config, Plan)> {
     let variant = Variant::here()
         .context("this machine's CPU is neither x86_64 nor aarch64: no image variant runs here")?;
     let os = Os::here().context("this machine's OS is not macOS, Windows or Linux")?;
@@ -601,7 +700,45 @@ fn plan_for_dev(config: &Config, machine: &Machine, docker: bool) -> anyhow::Res
         profile: Profile::Dev,
         ..Request::default()
     };
-    let plan = Plan::new(&dev, &request, machine)?;
+    let mut plan = Plan::new(&dev, &request, machine)?;
+    let Some(backend) = &config.backend else { return Ok((dev, plan)) };
+    if docker {
+        let target = backend.targets[&variant].clone();
+        let run = plan
+            .cargo_runs
+            .iter()
+            .find(|r| r.packages.contains(&backend.package) && r.targets.contains(&target))
+            .context("the dev plan builds no backend")?;
+        let relay = CargoRun {
+            builder: run.builder,
+            packages: vec![relay::RELAY.into()],
+            targets: vec![target.clone()],
+            env: run.env.clone(),
+            release: false,
+            manifest_path: Some(relay_manifest.to_path_buf()),
+        };
+        let expect = plan
+            .files
+            .iter()
+            .find(|f| matches!(&f.source, Source::Artifact { package, .. } if *package == backend.package))
+            .and_then(|f| f.expect)
+            .map(|e| Expect { static_linked: true, ..e });
+        plan.cargo_runs.push(relay);
+        plan.files.push(ContextFile {
+            dest: format!("{variant}/{}", relay::RELAY).into(),
+            source: Source::Artifact { package: relay::RELAY.into(), bin: relay::RELAY.into(), target },
+            expect,
+        });
+    } else if Os::here().is_some_and(|os| os != Os::Windows) {
+        plan.cargo_runs.push(CargoRun {
+            builder: Builder::Cargo,
+            packages: vec![backend.package.clone()],
+            targets: vec![machine.host.clone()],
+            env: vec![],
+            release: false,
+            manifest_path: None,
+        });
+    }
     Ok((dev, plan))
 }
 

@@ -87,6 +87,8 @@ pub(crate) struct CargoRun {
     /// `--release` (dist), or cargo's dev profile (`dev`: a one-line change rebuilds in
     /// under a second rather than several).
     pub release: bool,
+    /// A package outside the workspace (`--manifest-path`): the dev relay.
+    pub manifest_path: Option<Utf8PathBuf>,
 }
 
 /// The oldest macOS the host binaries run on, unless MACOSX_DEPLOYMENT_TARGET says otherwise.
@@ -120,6 +122,9 @@ impl CargoRun {
         };
         if self.release {
             argv.push(["--release"]);
+        }
+        if let Some(manifest) = &self.manifest_path {
+            argv.push(["--manifest-path", manifest.as_str()]);
         }
         argv.push(["--message-format=json-render-diagnostics"]);
         for package in &self.packages {
@@ -436,7 +441,7 @@ fn group_runs(
             if builder == Builder::Zigbuild && !machine.zigbuild_cache_set {
                 env.push((ZIGBUILD_CACHE_DIR.to_string(), target_dir.join("xtask/zigbuild").to_string()));
             }
-            CargoRun { builder, packages, targets, env, release: true }
+            CargoRun { builder, packages, targets, env, release: true, manifest_path: None }
         })
         .collect();
     // The widest run first: it builds the shared dependencies for the most targets.

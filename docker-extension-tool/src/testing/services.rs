@@ -39,7 +39,8 @@ pub(crate) const ENV_ENGINE_PATH: &str = "XTASK_TEST_ENGINE_PATH";
 #[cfg(feature = "self-test")]
 const DEBIAN_SUITE: &str = "trixie";
 #[cfg(feature = "self-test")]
-const ENGINE_PACKAGES: &[&str] = &["docker.io", "docker-buildx", "containerd"];
+// tini: docker-init (`docker run --init`, which `dev` uses) is a link to its tini-static.
+const ENGINE_PACKAGES: &[&str] = &["docker.io", "docker-buildx", "containerd", "tini"];
 
 /// Where the engine's programs are.
 #[derive(Debug, Clone)]
@@ -59,7 +60,12 @@ fn unpacked_root(tools: &Utf8Path) -> Utf8PathBuf {
 pub(crate) fn locate_engine(sh: &Shell, tools: &Utf8Path) -> Option<EngineProgram> {
     let root = unpacked_root(tools);
     let buildx = root.join("usr/libexec/docker/cli-plugins/docker-buildx");
-    if root.join("usr/sbin/dockerd").is_file() && buildx.is_file() {
+    // docker-init is a link into tini's package: an engine unpacked before it was fetched
+    // too is fetched again.
+    if root.join("usr/sbin/dockerd").is_file()
+        && buildx.is_file()
+        && root.join("usr/bin/docker-init").is_file()
+    {
         return Some(EngineProgram { path: vec![root.join("usr/sbin"), root.join("usr/bin")], buildx });
     }
     let major = version(sh, "dockerd", &["--version"])
@@ -131,7 +137,18 @@ pub(crate) fn install_engine(sh: &Shell, tools: &Utf8Path) -> anyhow::Result<()>
             cmd!(sh, "dpkg -x {deb} {staging}").quiet().run().context("unpacking the engine")?;
         }
     }
+    // An older unpacking (this function's own) is replaced whole.
+    let old = tools.join(".docker-engine.old");
+    if root.exists() {
+        if old.exists() {
+            sh.remove_path(&old)?;
+        }
+        std::fs::rename(&root, &old).with_context(|| format!("renaming {root} to {old}"))?;
+    }
     std::fs::rename(&staging, &root).with_context(|| format!("renaming {staging} to {root}"))?;
+    if old.exists() {
+        sh.remove_path(&old)?;
+    }
     sh.remove_path(&debs)?;
     Ok(())
 }
@@ -166,7 +183,7 @@ impl Services {
         let daemon_json = dir.join("daemon.json");
         std::fs::write(
             &daemon_json,
-            r#"{"features": {"containerd-snapshotter": true}, "iptables": false, "ip6tables": false, "bridge": "none"}"#,
+            r#"{"features": {"containerd-snapshotter": true}, "iptables": false, "ip6tables": false, "userland-proxy": true}"#,
         )?;
         let socket = dir.join("docker.sock");
         let docker_host = format!("unix://{socket}");

@@ -6,6 +6,13 @@
 //! grace period. Ctrl-C and SIGTERM set a flag the dev loop polls, so it cleans up itself
 //! instead of dying mid-way. (Windows: children are killed one by one; Ctrl-C reaches the
 //! whole console anyway.)
+//!
+//! Killed outright (SIGKILL, a closed terminal), a process cannot clean up: so each group
+//! is led by a supervisor, this same program run as `__supervise -- PROGRAM ARGS…`, which
+//! starts the child in its group and watches its own parent. When the parent is gone, it
+//! stops the group as `Group::stop` would (SIGTERM, a grace period, SIGKILL): a dev server
+//! dies with it, an attached `docker run` passes the SIGTERM to its container, which ends
+//! and is removed (`--rm`). On Linux and macOS alike (no parent-death signal needed).
 
 use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,6 +46,10 @@ pub(crate) fn stop_requested() -> bool {
     STOP.load(Ordering::SeqCst)
 }
 
+/// The hidden first argument with which a program supervises a child (see the module's
+/// notes): `Tasks` hands it to [`supervise`].
+pub(crate) const SUPERVISE: &str = "__supervise";
+
 /// A child started in its own process group.
 pub(crate) struct Group {
     pub(crate) child: Child,
@@ -50,6 +61,37 @@ impl Group {
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let child = command.spawn().with_context(|| format!("starting {name}"))?;
         Ok(Group { child })
+    }
+
+    /// Starts `command` led by a supervisor (on Unix), so the group ends with this process
+    /// even when it is killed outright; with a `prefix`, each line the child prints goes to
+    /// this process's stderr after it (`backend | …`).
+    pub(crate) fn spawn_supervised(
+        name: &str,
+        command: std::process::Command,
+        prefix: Option<&str>,
+    ) -> anyhow::Result<Group> {
+        let mut command = supervised(command)?;
+        if prefix.is_some() {
+            command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        }
+        let mut group = Group::spawn(name, command)?;
+        if let Some(prefix) = prefix {
+            let streams: [Option<Box<dyn std::io::Read + Send>>; 2] = [
+                group.child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+                group.child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            ];
+            for stream in streams.into_iter().flatten() {
+                let prefix = prefix.to_string();
+                std::thread::spawn(move || {
+                    use std::io::BufRead;
+                    for line in std::io::BufReader::new(stream).lines().map_while(Result::ok) {
+                        eprintln!("{prefix} | {line}");
+                    }
+                });
+            }
+        }
+        Ok(group)
     }
 
     /// Whether it has exited (and how), without waiting.
@@ -78,6 +120,80 @@ impl Group {
         let _ = grace; // no process groups: the child is killed at once
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// `command` run by this program's supervisor: the same program, arguments, folder and
+/// environment, after `__supervise --`. (Windows: the command itself.)
+// Consumed where there is no supervisor (Windows): the command itself is returned.
+#[cfg_attr(unix, allow(clippy::needless_pass_by_value))]
+fn supervised(command: std::process::Command) -> anyhow::Result<std::process::Command> {
+    #[cfg(unix)]
+    {
+        let this = std::env::current_exe().context("finding this program, to supervise a child")?;
+        let mut supervised = std::process::Command::new(this);
+        supervised.arg(SUPERVISE).arg("--").arg(command.get_program()).args(command.get_args());
+        if let Some(dir) = command.get_current_dir() {
+            supervised.current_dir(dir);
+        }
+        for (key, value) in command.get_envs() {
+            match value {
+                Some(value) => supervised.env(key, value),
+                None => supervised.env_remove(key),
+            };
+        }
+        supervised.stdin(std::process::Stdio::null());
+        Ok(supervised)
+    }
+    #[cfg(not(unix))]
+    Ok(command)
+}
+
+/// `__supervise -- PROGRAM ARGS…`: runs the program in this process group and exits with
+/// its status; if this process's parent goes away first, stops the whole group (SIGTERM,
+/// 5 s, SIGKILL). Its own SIGTERM and SIGINT are ignored once the child runs: a stop of the
+/// group reaches the child, and the supervisor reports how it ended.
+#[cfg(unix)]
+pub(crate) fn supervise(args: &[String]) -> std::process::ExitCode {
+    let args = args.strip_prefix(&["--".to_string()]).unwrap_or(args);
+    let Some((program, rest)) = args.split_first() else {
+        eprintln!("usage: {SUPERVISE} -- PROGRAM [ARGS…]");
+        return std::process::ExitCode::from(2);
+    };
+    // SAFETY: getppid cannot fail and touches no memory.
+    let parent = unsafe { libc::getppid() };
+    let mut child = match std::process::Command::new(program).args(rest).spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            eprintln!("error: starting {program}: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    // SAFETY: SIG_IGN is a valid disposition; set after the child started, which keeps the
+    // default ones.
+    unsafe {
+        libc::signal(libc::SIGTERM, libc::SIG_IGN);
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+    }
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return std::process::ExitCode::from(
+                status.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(1),
+            );
+        }
+        // SAFETY: as above.
+        if unsafe { libc::getppid() } != parent {
+            // SAFETY: kill(2) with pid 0 signals this process group; no memory involved.
+            unsafe { libc::kill(0, libc::SIGTERM) };
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(5) && !matches!(child.try_wait(), Ok(Some(_))) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            // SAFETY: as above; this ends the supervisor too.
+            unsafe { libc::kill(0, libc::SIGKILL) };
+            return std::process::ExitCode::FAILURE;
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -117,6 +233,19 @@ pub(crate) fn http_ok(port: u16) -> bool {
     }
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 2")
+}
+
+/// Whether an HTTP server answers on 127.0.0.1:`port`, whatever its status: a relay that
+/// accepts the connection but finds no backend behind it closes it without an answer.
+pub(crate) fn http_answers(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    if stream.write_all(b"GET / HTTP/1.1\r\nHost: backend\r\nConnection: close\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut head = [0u8; 7];
+    stream.read_exact(&mut head).is_ok() && &head == b"HTTP/1."
 }
 
 /// Whether a Unix socket accepts connections.

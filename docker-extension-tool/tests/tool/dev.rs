@@ -202,6 +202,16 @@ impl Drop for Running {
     }
 }
 
+/// The command lines of the processes in `session`.
+fn command_lines_in_session(session: i32) -> Vec<String> {
+    processes_in_session(session)
+        .iter()
+        .filter_map(|head| head.split_whitespace().next())
+        .filter_map(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).ok())
+        .map(|bytes| String::from_utf8_lossy(&bytes).replace('\0', " "))
+        .collect()
+}
+
 /// Every process whose session is `session` (field 6 of /proc/PID/stat).
 fn processes_in_session(session: i32) -> Vec<String> {
     let mut found = vec![];
@@ -316,12 +326,35 @@ fn in_a_browser_the_backend_runs_from_the_image_and_a_change_shows_up_on_the_pag
     let mut dev = Running::start(ws.command(&["dev", "--browser"]));
     dev.wait_for("The extension runs at http://127.0.0.1:", 1, Duration::from_secs(240));
     let url = dev.url();
-    let containers =
-        run(&mut engine().docker(&["ps", "--filter", "name=xtask-dev-", "--format", "{{.Image}}"]));
-    assert!(
-        containers.assert_ok().stdout.contains(REFERENCE),
-        "the backend runs as a container from the image: {containers:?}"
-    );
+    let containers = run(&mut engine().docker(&[
+        "ps",
+        "--filter",
+        "name=xtask-dev-",
+        "--format",
+        "{{.Names}} {{.Image}}",
+    ]));
+    let containers = containers.assert_ok().stdout.clone();
+    let backend = containers
+        .lines()
+        .find_map(|l| l.strip_suffix(&format!(" {REFERENCE}")).filter(|name| !name.ends_with("-relay")))
+        .unwrap_or_else(|| panic!("the backend runs as a container from the image: {containers}"))
+        .to_string();
+    // Its socket folder is a volume (shared with the relay), never a bind mount: Docker
+    // Desktop could not forward a socket made in one.
+    let mounts = run(&mut engine().docker(&["inspect", "--format", "{{json .Mounts}}", &backend]));
+    let mounts: serde_json::Value = serde_json::from_str(&mounts.assert_ok().stdout).unwrap();
+    let guest = mounts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["Destination"] == "/run/guest-services")
+        .unwrap_or_else(|| panic!("{mounts}"));
+    assert_eq!(guest["Type"], "volume", "{mounts}");
+    assert!(!mounts.as_array().unwrap().iter().any(|m| m["Type"] == "bind"), "no bind mount: {mounts}");
+    let volume = guest["Name"].as_str().unwrap().to_string();
+    let network =
+        run(&mut engine().docker(&["inspect", "--format", "{{.HostConfig.NetworkMode}}", &backend]));
+    assert_eq!(network.assert_ok().stdout.trim(), "none", "the backend has no network, as in Docker Desktop");
 
     // Chromium: both buttons answer; then the greeting is edited in the source and the
     // page shows the new one after the rebuild, with no manual step.
@@ -335,13 +368,160 @@ fn in_a_browser_the_backend_runs_from_the_image_and_a_change_shows_up_on_the_pag
     assert_eq!(check.code, 0, "{check:?}\n{}", dev.lines().join("\n"));
     assert!(check.stdout.contains("dev check: ok"), "{check:?}");
     dev.wait_for("restarted the backend", 1, Duration::from_secs(5));
+    // The backend's own log lines, streamed into dev's output.
+    dev.wait_for("backend | ", 1, Duration::from_secs(5));
+    assert!(
+        dev.lines().iter().any(|l| l.starts_with("backend | ") && l.contains("GET /hello")),
+        "{}",
+        dev.lines().join("\n")
+    );
+    let relay_port = published_relay_port();
+
+    a_backend_of_another_user_makes_its_socket_in_the_relays_volume();
 
     let (status, left, lines) = dev.terminate();
     assert!(status.success(), "{status}: {}", lines.join("\n"));
     assert_eq!(left, Vec::<String>::new(), "processes left in the session");
-    let containers =
-        run(&mut engine().docker(&["ps", "-a", "--filter", "name=xtask-dev-", "--format", "{{.Names}}"]));
-    assert_eq!(containers.assert_ok().stdout.trim(), "", "the backend's container is removed");
+    nothing_of_the_session_is_left(&volume, relay_port);
+
+    // Killed outright: the supervisors stop what dev started.
+    let mut dev = Running::start(ws.command(&["dev", "--browser"]));
+    dev.wait_for("The extension runs at http://127.0.0.1:", 1, Duration::from_secs(240));
+    let relay_port = published_relay_port();
+    let backend = run(&mut engine().docker(&["ps", "--filter", "name=xtask-dev-", "--format", "{{.Names}}"]));
+    let backend = backend.assert_ok().stdout.lines().find(|n| !n.ends_with("-relay")).unwrap().to_string();
+    let volume =
+        run(&mut engine().docker(&["inspect", "--format", "{{range .Mounts}}{{.Name}}{{end}}", &backend]));
+    let volume = volume.assert_ok().stdout.trim().to_string();
+    let session = dev.child.id() as i32;
+    // SAFETY: kill(2) sends a signal; no memory is involved.
+    unsafe { libc::kill(session, libc::SIGKILL) };
+    let _ = dev.child.wait();
+    let start = Instant::now();
+    while !processes_in_session(session).is_empty() && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(processes_in_session(session), Vec::<String>::new(), "processes left after SIGKILL");
+    nothing_of_the_session_is_left(&volume, relay_port);
+}
+
+/// The port on 127.0.0.1 the session's relay publishes.
+fn published_relay_port() -> u16 {
+    let running = run(&mut engine().docker(&["ps", "--filter", "name=xtask-dev-", "--format", "{{.Names}}"]));
+    let relay = running.assert_ok().stdout.lines().find(|n| n.ends_with("-relay")).unwrap().to_string();
+    let port = run(&mut engine().docker(&["port", &relay, "7070/tcp"]));
+    let port = port.assert_ok().stdout.clone();
+    let port = port
+        .trim()
+        .strip_prefix("127.0.0.1:")
+        .unwrap_or_else(|| panic!("published on 127.0.0.1 only: {port}"));
+    port.parse().unwrap()
+}
+
+/// No container, no volume, no listening port of the session's.
+fn nothing_of_the_session_is_left(volume: &str, relay_port: u16) {
+    let start = Instant::now();
+    let left = || {
+        let containers =
+            run(&mut engine().docker(&["ps", "-a", "--filter", "name=xtask-dev-", "--format", "{{.Names}}"]));
+        let containers = containers.assert_ok().stdout.trim().to_string();
+        let volume_there = run(&mut engine().docker(&["volume", "inspect", volume])).code == 0;
+        let listening = std::net::TcpStream::connect(("127.0.0.1", relay_port)).is_ok();
+        (containers, volume_there, listening)
+    };
+    while left() != (String::new(), false, false) && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        left(),
+        (String::new(), false, false),
+        "(containers, the relay's volume, its port) left behind"
+    );
+}
+
+/// What a macOS user's session does (dev runs the backend as the user's uid; CI runs as
+/// root): the relay opens the volume to every user, and a backend running as uid 1000
+/// makes its socket there and answers through the relay.
+fn a_backend_of_another_user_makes_its_socket_in_the_relays_volume() {
+    let docker = |args: &[&str]| run(&mut engine().docker(args));
+    let (relay, backend) = ("xtask-uid-test-relay", "xtask-uid-test-backend");
+    docker(&["rm", "-f", "-v", relay, backend]);
+    docker(&[
+        "run",
+        "-d",
+        "--rm",
+        "--init",
+        "--name",
+        relay,
+        "-v",
+        "/run/guest-services",
+        "-p",
+        "127.0.0.1::7070",
+        "--entrypoint",
+        "/dev-relay",
+        REFERENCE,
+        "--listen",
+        "0.0.0.0:7070",
+        "--socket",
+        "/run/guest-services/backend.sock",
+        "--open",
+        "/run/guest-services",
+    ])
+    .assert_ok();
+    docker(&[
+        "run",
+        "-d",
+        "--rm",
+        "--init",
+        "--name",
+        backend,
+        "--network",
+        "none",
+        "--user",
+        "1000:1000",
+        "--volumes-from",
+        relay,
+        REFERENCE,
+    ])
+    .assert_ok();
+    let port = docker(&["port", relay, "7070/tcp"])
+        .assert_ok()
+        .stdout
+        .trim()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse::<u16>()
+        .unwrap();
+    let start = Instant::now();
+    let mut answer = String::new();
+    while !answer.contains("\"message\":\"Hello from") && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(200));
+        answer = http_get(port, "/hello");
+    }
+    // The socket, seen from this machine (the tests' engine keeps its volumes here).
+    let volume = docker(&["inspect", "--format", "{{range .Mounts}}{{.Name}}{{end}}", relay]);
+    let volume = volume.assert_ok().stdout.trim().to_string();
+    let folder = docker(&["volume", "inspect", "--format", "{{.Mountpoint}}", &volume]);
+    let socket = PathBuf::from(folder.assert_ok().stdout.trim()).join("backend.sock");
+    let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&socket).unwrap());
+    docker(&["rm", "-f", "-v", backend, relay]);
+    assert!(
+        answer.contains("\"message\":\"Hello from"),
+        "uid 1000's backend answers through the relay: {answer}"
+    );
+    assert_eq!(owner, 1000, "the socket is the backend user's");
+}
+
+/// GET PATH on 127.0.0.1:PORT: the whole answer, or "" when there is none.
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return String::new() };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = write!(stream, "GET {path} HTTP/1.1\r\nHost: backend\r\nConnection: close\r\n\r\n");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
 }
 
 /// POST to the dev server's harness endpoint: what the page's ddClient does.
@@ -371,13 +551,25 @@ fn in_a_browser_without_an_engine_the_backend_runs_as_a_local_process() {
     let url = dev.url();
     let answer = harness_get(&url, "/hello");
     assert!(answer.contains(r#"\"message\":\"Hello from the Rust backend\""#), "{answer}");
-    let backends: Vec<String> =
-        processes_in_session(dev.child.id() as i32).into_iter().filter(|p| p.contains("(backend")).collect();
+    // Built for this machine's own target (what macOS takes too), not the image's musl one.
+    let backends: Vec<String> = command_lines_in_session(dev.child.id() as i32)
+        .into_iter()
+        .filter(|c| c.contains("--socket") && !c.contains("__supervise"))
+        .collect();
     assert_eq!(backends.len(), 1, "the backend is a process of the session: {backends:?}");
+    let host = String::from_utf8(Command::new("rustc").arg("-vV").output().unwrap().stdout).unwrap();
+    let host = host.lines().find_map(|l| l.strip_prefix("host: ")).unwrap().to_string();
+    assert!(backends[0].contains(&format!("/{host}/debug/")), "{backends:?}");
 
     ws.touch_source("backend/src/main.rs", "// a change");
     dev.wait_for("restarted the backend", 1, Duration::from_secs(120));
     assert!(harness_get(&url, "/health").contains("200"), "the new backend answers");
+    dev.wait_for("backend | ", 1, Duration::from_secs(5));
+    assert!(
+        dev.lines().iter().any(|l| l.starts_with("backend | ") && l.contains("GET /hello")),
+        "the backend's log lines stream into dev's output: {}",
+        dev.lines().join("\n")
+    );
 
     let (status, left, lines) = dev.terminate();
     assert!(status.success(), "{status}: {}", lines.join("\n"));
