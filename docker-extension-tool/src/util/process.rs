@@ -48,6 +48,7 @@ pub(crate) fn stop_requested() -> bool {
 
 /// The hidden first argument with which a program supervises a child (see the module's
 /// notes): `Tasks` hands it to [`supervise`].
+#[cfg(unix)]
 pub(crate) const SUPERVISE: &str = "__supervise";
 
 /// A child started in its own process group.
