@@ -169,11 +169,48 @@ pub(crate) struct Services {
     registry_process: Group,
 }
 
+/// Detaches what a killed run's dockerd left mounted under `dir` (its data root is bound
+/// onto itself; container file systems, network namespaces), deepest first, so the folder
+/// can be emptied. Only mounts under `dir`, which this module's engine made, are touched.
+#[cfg(target_os = "linux")]
+fn unmount_leftovers(dir: &Utf8Path) -> anyhow::Result<()> {
+    let dir = dir.canonicalize_utf8().with_context(|| format!("resolving {dir}"))?;
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else { return Ok(()) };
+    let mut leftovers: Vec<String> = mounts
+        .lines()
+        .filter_map(|line| line.split(' ').nth(1))
+        // /proc/mounts writes a space, tab, newline and backslash as octal escapes.
+        .map(|point| {
+            point.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+        })
+        .filter(|point| Utf8Path::new(point).starts_with(&dir))
+        .collect();
+    leftovers.sort_by_key(|point| std::cmp::Reverse(point.len()));
+    for point in leftovers {
+        let c_point = std::ffi::CString::new(point.as_str()).context("a mount point with a NUL")?;
+        // SAFETY: a valid C string; MNT_DETACH only detaches the mount from this path.
+        if unsafe { libc::umount2(c_point.as_ptr(), libc::MNT_DETACH) } != 0 {
+            let error = std::io::Error::last_os_error();
+            bail!(
+                "unmounting {point}, left mounted by an earlier run's engine: {error} (umount -l it as root)"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Elsewhere the engine runs in a VM: nothing of it is mounted here.
+#[cfg(not(target_os = "linux"))]
+fn unmount_leftovers(_dir: &Utf8Path) -> anyhow::Result<()> {
+    Ok(())
+}
+
 impl Services {
     /// Starts both under `dir` (emptied first). `dir` should be short: Unix socket paths
     /// have a length limit of about 100 bytes.
     pub(crate) fn start(sh: &Shell, engine: &EngineProgram, dir: &Utf8Path) -> anyhow::Result<Services> {
         if dir.exists() {
+            unmount_leftovers(dir)?;
             std::fs::remove_dir_all(dir).with_context(|| format!("removing {dir}"))?;
         }
         let docker_config = dir.join("config");
