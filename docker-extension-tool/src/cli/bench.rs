@@ -313,6 +313,17 @@ impl DevCopy {
             std::fs::create_dir_all(to.parent().unwrap_or(&root))?;
             std::fs::copy(config.root.join(&rel), &to).with_context(|| format!("copying {rel}"))?;
         }
+        // In the tool's repository the xtask depends on the tool's folder, which is not the
+        // template's: the copy links to it (the bench never edits it).
+        if let Some(tool) = crate::cli::new::tool_folder_in(config) {
+            let rel = tool.strip_prefix(&config.root).context("the tool's folder")?;
+            let link = root.join(rel);
+            #[cfg(unix)]
+            let linked = std::os::unix::fs::symlink(&tool, &link);
+            #[cfg(windows)]
+            let linked = std::os::windows::fs::symlink_dir(&tool, &link);
+            linked.with_context(|| format!("linking {link} to {tool}"))?;
+        }
         if let Some(ui) = &config.ui {
             let from = config.root.join(&ui.dir).join("node_modules");
             let to = root.join(&ui.dir).join("node_modules");
@@ -348,6 +359,10 @@ fn dev_latencies(
 ) -> anyhow::Result<Vec<Duration>> {
     let events = copy.root.join("target/dev-events.jsonl");
     let _ = std::fs::remove_file(&events);
+    // dev's own output, for when it fails (a bench prints only its figures).
+    let log_path = copy.root.join("target/dev-output.log");
+    std::fs::create_dir_all(copy.root.join("target"))?;
+    let log = std::fs::File::create(&log_path).with_context(|| format!("creating {log_path}"))?;
     let mut command = std::process::Command::new(xtask);
     command
         .args(["dev", "--browser", "--events", events.as_str()])
@@ -357,9 +372,14 @@ fn dev_latencies(
         // the workspace's next build (and miss the user's edits).
         .env("CARGO_TARGET_DIR", copy.root.join("target"))
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+        .stdout(log.try_clone()?)
+        .stderr(log);
     let mut dev = crate::util::process::Group::spawn("dev --browser", command)?;
+    let tail = || {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(15)..].join("\n")
+    };
     // The events dev has written so far; waits for the next one of a kind.
     let mut seen = 0;
     let mut next_event = |kind: &str| -> anyhow::Result<serde_json::Value> {
@@ -379,7 +399,7 @@ fn dev_latencies(
                 }
             }
             if dev.exited().is_some() {
-                anyhow::bail!("dev --browser exited before its {kind:?} event");
+                anyhow::bail!("dev --browser exited before its {kind:?} event; the end of its output:\n{}", tail());
             }
             if start.elapsed() > Duration::from_secs(300) {
                 anyhow::bail!("dev --browser wrote no {kind:?} event in 300 s");

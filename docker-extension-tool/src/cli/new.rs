@@ -492,7 +492,7 @@ fn remove_empty_dirs(dir: &Utf8Path) -> anyhow::Result<()> {
 
 /// The tool's folder, when the template's workspace has it as a member (the tool's own
 /// repository, or a copy of it).
-fn tool_folder_in(template: &Config) -> Option<Utf8PathBuf> {
+pub(crate) fn tool_folder_in(template: &Config) -> Option<Utf8PathBuf> {
     let (manifest, _) = template.members.iter().find(|(_, name)| *name == TOOL)?;
     let dir = manifest.parent()?;
     (dir != template.root && dir.starts_with(&template.root)).then(|| dir.to_path_buf())
