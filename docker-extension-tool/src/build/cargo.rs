@@ -12,7 +12,7 @@ use cargo_metadata::Message;
 use xshell::Shell;
 
 use crate::model::targets::is_apple;
-use crate::plan::CargoRun;
+use crate::plan::{CargoRun, NO_APPLE_SDK};
 use crate::util::report::Report;
 use crate::workspace::machine::ZIGBUILD_CACHE_DIR;
 
@@ -115,6 +115,12 @@ pub(crate) fn run(
     let argv = run.argv();
     let _wrappers = lock_zigbuild_wrappers(run, report)?;
     report.say(&format!("    $ {}", run.display()));
+    // The empty stand-in for Apple's SDK (see the plan), made on first use.
+    if let Some((_, sdk)) =
+        run.env.iter().find(|(key, value)| key == "SDKROOT" && value.ends_with(NO_APPLE_SDK))
+    {
+        std::fs::create_dir_all(sdk).with_context(|| format!("creating {sdk}"))?;
+    }
     let mut command: std::process::Command = argv.cmd(sh).envs(run.env.iter().map(|(k, v)| (k, v))).into();
     let program = argv.program();
     command.stdout(Stdio::piped()).stderr(Stdio::piped());

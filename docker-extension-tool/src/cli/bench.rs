@@ -399,7 +399,10 @@ fn dev_latencies(
                 }
             }
             if dev.exited().is_some() {
-                anyhow::bail!("dev --browser exited before its {kind:?} event; the end of its output:\n{}", tail());
+                anyhow::bail!(
+                    "dev --browser exited before its {kind:?} event; the end of its output:\n{}",
+                    tail()
+                );
             }
             if start.elapsed() > Duration::from_secs(300) {
                 anyhow::bail!("dev --browser wrote no {kind:?} event in 300 s");

@@ -17,6 +17,7 @@ use crate::plan::image::SERVER_VERSION;
 use crate::plan::Plan;
 use crate::workspace::config::Config;
 use crate::workspace::machine::{version, Machine};
+use crate::workspace::toolchain::{self, ToolchainPin};
 
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Prerequisite {
@@ -26,6 +27,8 @@ pub(crate) struct Prerequisite {
     pub fix: String,
     /// Missing, it stops dist (rather than narrowing what dist can do).
     pub blocks: bool,
+    /// Found, but not the one asked for (the toolchain the workspace pins).
+    pub differs: bool,
 }
 
 fn check(name: &str, found: Option<String>, fix: &str) -> Prerequisite {
@@ -34,6 +37,7 @@ fn check(name: &str, found: Option<String>, fix: &str) -> Prerequisite {
         found: found.ok_or_else(|| "not found".to_string()),
         fix: fix.into(),
         blocks: false,
+        differs: false,
     }
 }
 
@@ -63,7 +67,8 @@ impl flags::Doctor {
         let plan = Plan::without_image(&config, &Machine::probe(sh, &config)?)?;
         // zig and cargo-zigbuild from setup's virtual environment, when it made one.
         tools::activate_zig_venv(sh, &config.tools_dir());
-        let mut lines = rust(sh, &plan);
+        let mut lines = vec![pinned_toolchain(sh, &config.root)?];
+        lines.extend(rust(sh, &plan));
         lines.extend(zig(sh));
         lines.extend(cross(sh, &plan));
         let (engine_lines, way) = engines(sh);
@@ -86,6 +91,49 @@ impl flags::Doctor {
         }
         Ok(())
     }
+}
+
+/// The compiler that runs in the workspace, against the one `rust-toolchain.toml` pins: the
+/// image's binaries (and its digest) are the pinned compiler's.
+fn pinned_toolchain(sh: &Shell, root: &camino::Utf8Path) -> anyhow::Result<Prerequisite> {
+    let pin = ToolchainPin::read(root)?;
+    let _dir = sh.push_dir(root);
+    let rustc = cmd!(sh, "rustc --version").quiet().ignore_stderr().read().ok();
+    let name = "rust toolchain";
+    let install = format!("rustup toolchain install (in {root}: it reads {})", toolchain::FILE);
+    let Some(pin) = pin else {
+        return Ok(check(
+            name,
+            rustc.map(|r| format!("{r} (not pinned: add {})", toolchain::FILE)),
+            &install,
+        ));
+    };
+    let Some(rustc) = rustc else {
+        let why = format!(
+            "rustc does not run here: is the toolchain {} that {} pins installed?",
+            pin.channel,
+            toolchain::FILE
+        );
+        return Ok(Prerequisite { found: Err(why), ..check(name, None, &install).blocking() });
+    };
+    // rustup's proxies set it for what they run (`cargo +TOOLCHAIN` among them), and it
+    // wins over the file.
+    let overridden = std::env::var("RUSTUP_TOOLCHAIN").ok();
+    Ok(match pin.is_run_by(&rustc) {
+        Some(false) => {
+            let by = overridden.map(|o| format!(" (RUSTUP_TOOLCHAIN={o} is set)")).unwrap_or_default();
+            Prerequisite {
+                found: Err(format!(
+                    "{rustc} runs here{by}, but {} pins {}: the image's binaries, and its digest, would not be the pinned compiler's",
+                    toolchain::FILE,
+                    pin.channel
+                )),
+                differs: true,
+                ..check(name, None, &format!("{install}, and run cargo without `+TOOLCHAIN` or RUSTUP_TOOLCHAIN"))
+            }
+        }
+        _ => check(name, Some(format!("{rustc} ({} pins {})", toolchain::FILE, pin.channel)), &install),
+    })
 }
 
 /// rustup, and each target the plan compiles locally.
@@ -166,6 +214,7 @@ fn engines(sh: &Shell) -> (Vec<Prerequisite>, ImageWay) {
             },
             fix: "start Docker Desktop (or your Docker engine)".into(),
             blocks: false,
+            differs: false,
         });
         if has_buildx && running.is_ok() {
             let inspect =
@@ -184,6 +233,7 @@ fn engines(sh: &Shell) -> (Vec<Prerequisite>, ImageWay) {
                 },
                 fix: "docker buildx create --name extensions --driver docker-container --use".into(),
                 blocks: false,
+                differs: false,
             });
         }
         lines.push(check(
@@ -218,6 +268,7 @@ fn node(sh: &Shell) -> Vec<Prerequisite> {
             found: Err(format!("{v} is older than 20.19, which Vite needs")),
             fix: node_fix.into(),
             blocks: true,
+            differs: false,
         },
         found => check("node", found, node_fix).blocking(),
     };
@@ -240,6 +291,9 @@ pub(crate) fn render(checks: &[Prerequisite]) -> String {
     for c in checks {
         match &c.found {
             Ok(found) => out.push_str(&format!("ok       {:<width$}  {found}\n", c.name)),
+            Err(why) if c.differs => {
+                out.push_str(&format!("differs  {:<width$}  {why}; fix: {}\n", c.name, c.fix));
+            }
             Err(why) => out.push_str(&format!("missing  {:<width$}  {why}; fix: {}\n", c.name, c.fix)),
         }
     }

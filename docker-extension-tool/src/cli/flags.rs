@@ -34,6 +34,8 @@ Commands:
   bench     Measure a warm, no-op dist against the bare cargo builds it runs
   upgrade   Take the tool's newest release: move the pin, migrate the config, refresh
             the files the template owns (workflows, CI script, the xtask's main.rs)
+  release-tag Check a git tag (v1.2.3) against the version being released (the release
+            workflow's first step); prints image=, registry= and version= lines
   help      Print this help, or a command's: cargo xtask help dist
 
 Run `cargo xtask <command> --help` for a command's options.";
@@ -47,7 +49,8 @@ for linux/amd64 and linux/arm64.
 
 Options:
   --tag NAME[:TAG]         Image reference (default: the config's image and tag)
-  --push                   Push both platforms to the registry (with SBOM and provenance)
+  --push                   Push both platforms to the registry (with SBOM and provenance;
+                           the builtin engine attaches both to any image it writes)
   --load                   Load the image into Docker (two platforms need the containerd store)
   --oci PATH               Write an OCI archive holding both platforms (the builtin engine
                            writes target/extension.tar when no output is given)
@@ -63,8 +66,9 @@ Options:
                            build-host); each is checked by its header as dist's own builds are
   --no-image               Write the context only
   --dry-run                Print the plan (checks, builds, layout, image commands); run nothing
-  --no-sbom                 Push without an SBOM (it needs Docker Hub's scanner image); keep provenance
-  --no-attest              Push without any attestation (no SBOM, no provenance)
+  --no-sbom                Leave the SBOM out (buildx: a push, whose SBOM needs Docker Hub's
+                           scanner image; builtin: any image); keep provenance
+  --no-attest              Leave out every attestation (no SBOM, no provenance)
   --force                  Push a non-semver or `latest` tag, one platform, or over an existing tag
   --events FILE            Write each step's duration and dist's peak memory to FILE as JSON";
 
@@ -105,6 +109,16 @@ Usage: cargo xtask validate [IMAGE]
 Runs Docker's own validation, `docker extension validate -a -s -i IMAGE`, when the docker
 extension plugin is here (it comes with Docker Desktop); otherwise says so and runs
 `cargo xtask check IMAGE`. IMAGE defaults to the config's image and tag.";
+
+pub(crate) const RELEASE_TAG_USAGE: &str = "\
+Usage: cargo xtask release-tag TAG
+
+Checks that the git tag TAG (`v1.2.3`, or `1.2.3`) is the version the image is released
+as (the config's `tag`, by default the extension's packages' version) and exits 1 naming
+both when it is not. Then prints, for a workflow's $GITHUB_OUTPUT:
+  image=REPOSITORY:TAG
+  registry=HOST        (docker.io for Docker Hub)
+  version=TAG";
 
 pub(crate) const BUILD_HOST_USAGE: &str = "\
 Usage: cargo xtask build-host --target TARGET [--target TARGET…] --out DIR
@@ -205,6 +219,7 @@ pub(crate) enum Command {
     Validate(Validate),
     BuildHost(BuildHost),
     Upgrade(Upgrade),
+    ReleaseTag(ReleaseTag),
     /// `help [COMMAND]`, `--help`, `COMMAND --help`.
     Help(Option<String>),
 }
@@ -259,6 +274,12 @@ pub(crate) struct Check {
     pub archive: Option<Utf8PathBuf>,
     /// `--published`: the config's image and tag, from its registry.
     pub published: bool,
+}
+
+/// `release-tag TAG`: the git tag a release workflow runs for.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct ReleaseTag {
+    pub tag: String,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -413,6 +434,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, U
         "validate" => parse_validate(&mut args).map(Command::Validate),
         "build-host" => parse_build_host(&mut args).map(Command::BuildHost),
         "upgrade" => parse_upgrade(&mut args).map(Command::Upgrade),
+        "release-tag" => parse_release_tag(&mut args).map(Command::ReleaseTag),
         _ => unreachable!("every command with a usage text is parsed above"),
     }
 }
@@ -431,6 +453,7 @@ pub(crate) fn usage_of(command: Option<&str>) -> Option<&'static str> {
         Some("validate") => VALIDATE_USAGE,
         Some("build-host") => BUILD_HOST_USAGE,
         Some("upgrade") => UPGRADE_USAGE,
+        Some("release-tag") => RELEASE_TAG_USAGE,
         Some(_) => return None,
     })
 }
@@ -504,8 +527,10 @@ fn parse_dist(args: &mut Args) -> Result<Dist, UsageError> {
         return args
             .error("--no-image builds no image, so it cannot be combined with --push, --load or --oci");
     }
-    if (dist.no_sbom || dist.no_attest) && !push {
-        return args.error("--no-sbom and --no-attest say what a push leaves out: use them with --push");
+    if (dist.no_sbom || dist.no_attest) && !push && dist.engine != Some(Engine::Builtin) {
+        return args.error(
+            "--no-sbom and --no-attest say what a push leaves out (or any image of the builtin engine): use them with --push or --engine builtin",
+        );
     }
     if dist.builder.is_some() && dist.engine.is_some_and(|e| e != Engine::Buildx) {
         return args.error("--builder names a buildx builder, but --engine chooses another engine");
@@ -563,6 +588,23 @@ fn parse_validate(args: &mut Args) -> Result<Validate, UsageError> {
         }
     }
     Ok(validate)
+}
+
+fn parse_release_tag(args: &mut Args) -> Result<ReleaseTag, UsageError> {
+    let usage = args.usage;
+    let mut tag = None;
+    while let Some(arg) = args.next()? {
+        match arg {
+            Value(value) if tag.is_none() => tag = Some(value.to_string_lossy().into_owned()),
+            other => return unexpected(usage, other),
+        }
+    }
+    match tag {
+        Some(tag) => Ok(ReleaseTag { tag }),
+        None => args.error(
+            "the git tag is missing: cargo xtask release-tag v1.2.3 (in a workflow: \"$GITHUB_REF_NAME\")",
+        ),
+    }
 }
 
 fn parse_build_host(args: &mut Args) -> Result<BuildHost, UsageError> {
@@ -826,6 +868,14 @@ mod tests {
         assert!(error.message.contains("unknown command `frob`"));
         assert_eq!(error.usage, USAGE);
         assert_eq!(usage_error("bench --runs 0").usage, BENCH_USAGE);
+        let error = usage_error("release-tag");
+        assert!(error.message.contains("the git tag is missing"), "{}", error.message);
+        assert_eq!(error.usage, RELEASE_TAG_USAGE);
+        assert!(usage_error("release-tag v1 v2").message.contains("unexpected argument `v2`"));
+        assert_eq!(
+            parse_str("release-tag v1.2.3").unwrap(),
+            Command::ReleaseTag(ReleaseTag { tag: "v1.2.3".into() })
+        );
     }
 
     #[test]

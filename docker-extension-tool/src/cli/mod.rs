@@ -9,6 +9,7 @@ pub(crate) mod dist;
 pub(crate) mod doctor;
 pub(crate) mod flags;
 pub(crate) mod new;
+pub(crate) mod release_tag;
 #[cfg(feature = "self-test")]
 pub mod self_test;
 pub(crate) mod setup;

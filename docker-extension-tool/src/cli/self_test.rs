@@ -9,7 +9,7 @@ use xshell::Shell;
 use crate::cli::tasks::TestSuite;
 #[cfg(unix)]
 use {
-    crate::testing::packages::install_test_packages,
+    crate::testing::packages::{install_actionlint, install_test_packages},
     crate::testing::services::{self, Services},
     crate::util::report::Report,
     crate::workspace::config::Config,
@@ -27,15 +27,29 @@ struct ToolSuite;
 
 const TOOL: &str = env!("CARGO_PKG_NAME");
 
+/// Set to `skip` where another job runs the suite (the repository's CI runs the extension's
+/// tests on macOS, Windows and Ubuntu, and this suite in a Debian job of its own).
+const SKIP_VARIABLE: &str = "DOCKER_EXTENSION_TOOL_SUITE";
+
 impl TestSuite for ToolSuite {
     fn name(&self) -> String {
         format!("the tool's own suite ({TOOL}: clippy with every feature, then its tests)")
+    }
+
+    fn skipped_because(&self) -> Option<String> {
+        if std::env::var(SKIP_VARIABLE).is_ok_and(|v| v == "skip") {
+            return Some(format!("{SKIP_VARIABLE}=skip (another job runs it)"));
+        }
+        (!cfg!(target_os = "linux")).then(|| {
+            "it runs on Linux (Debian as root: it installs packages and starts a Docker engine of its own)".into()
+        })
     }
 
     #[cfg(unix)]
     fn prepare(&self, sh: &Shell) -> anyhow::Result<()> {
         let config = Config::load_current()?;
         install_test_packages(sh).context("installing what the tool's tests use")?;
+        install_actionlint(sh, &config.tools_dir())?;
         services::install_engine(sh, &config.tools_dir())
     }
 

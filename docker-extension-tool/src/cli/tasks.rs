@@ -64,6 +64,12 @@ pub trait TestSuite {
     /// What the suite is, for the report.
     fn name(&self) -> String;
 
+    /// Why the suite does not run here, if it does not (an OS it does not support, a CI job
+    /// that leaves it to another): `cargo xtask test` reports it skipped, with this reason.
+    fn skipped_because(&self) -> Option<String> {
+        None
+    }
+
     /// Installs what the suite needs (`cargo xtask setup --for-tests` runs this too).
     fn prepare(&self, _sh: &Shell) -> anyhow::Result<()> {
         Ok(())
@@ -187,6 +193,7 @@ impl Tasks {
             Command::Validate(validate) => validate.run(&sh),
             Command::BuildHost(build_host) => build_host.run(&sh),
             Command::Upgrade(upgrade) => upgrade.run(&sh),
+            Command::ReleaseTag(release_tag) => release_tag.run(),
         }
     }
 }

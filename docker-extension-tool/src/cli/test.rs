@@ -23,7 +23,7 @@ impl flags::Test {
         let config = Config::load_current()?;
         let root = config.root.clone();
         sh.change_dir(&root);
-        for suite in suites {
+        for suite in suites.iter().filter(|suite| suite.skipped_because().is_none()) {
             eprintln!("==> Preparing {}", suite.name());
             suite.prepare(sh).with_context(|| format!("preparing {}", suite.name()))?;
         }
@@ -86,7 +86,10 @@ impl flags::Test {
             package(sh, &config.target_dir.join("xtask/test-package"))
         });
         for suite in suites {
-            results.run(&suite.name(), || suite.run(sh, cargo_args));
+            match suite.skipped_because() {
+                Some(why) => results.skipped(&suite.name(), &why),
+                None => results.run(&suite.name(), || suite.run(sh, cargo_args)),
+            }
         }
         results.finish()
     }

@@ -36,7 +36,11 @@ fn xtask_commands(workflow: &Value, job: &str) -> Vec<Command> {
                     }
                 }
                 assert!(!line.contains("${{"), "unexpanded expression in {line}");
-                let args = line.split_whitespace().skip(2).map(String::from);
+                // The command's own words: up to a redirection or pipe, the tag a release
+                // workflow runs for in place of its variable.
+                let command = line.split(['>', '|']).next().unwrap_or_default();
+                let args = command.replace("\"$GITHUB_REF_NAME\"", "v1.2.3");
+                let args = args.split_whitespace().skip(2).map(String::from);
                 match flags::parse(args) {
                     Ok(command) => commands.push(command),
                     Err(e) => panic!("{job}: `{line}` is not a command the xtask accepts: {}", e.message),
@@ -53,14 +57,20 @@ fn ci_runs_the_test_command() {
 }
 
 #[test]
-fn release_sets_up_pushes_both_platforms_then_checks_the_registry() {
+fn release_checks_the_tag_sets_up_pushes_both_platforms_then_checks_the_registry() {
     let commands = xtask_commands(&workflow("release.yml"), "release");
-    assert!(matches!(&commands[0], Command::Setup(_)), "{commands:?}");
+    assert_eq!(commands[0], Command::ReleaseTag(flags::ReleaseTag { tag: "v1.2.3".into() }));
+    assert!(matches!(&commands[1], Command::Setup(_)), "{commands:?}");
     assert!(
-        matches!(&commands[1], Command::Dist(d) if d.output == Some(Output::Push) && d.platform.is_none() && !d.force),
+        matches!(&commands[2], Command::Dist(d) if d.output == Some(Output::Push) && d.platform.is_none() && !d.force),
         "{commands:?}"
     );
-    assert!(matches!(&commands[2], Command::Check(c) if c.published), "{commands:?}");
+    assert!(matches!(&commands[3], Command::Check(c) if c.published), "{commands:?}");
+    let matrix = workflow("release-matrix.yml");
+    assert_eq!(
+        xtask_commands(&matrix, "version"),
+        [Command::ReleaseTag(flags::ReleaseTag { tag: "v1.2.3".into() })]
+    );
 }
 
 #[test]

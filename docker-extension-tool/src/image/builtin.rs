@@ -24,6 +24,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::image::attest::{self, Attach};
 use crate::image::oci::{self, Descriptor, Index, Manifest, Platform};
 use crate::image::spec::{ImageSpec, VARIANT_FOLDER};
 use crate::model::reference::ImageReference;
@@ -122,14 +123,18 @@ pub(crate) enum Layers {
     Uncompressed,
 }
 
-/// Writes the image of `context` (laid out by dist) for `platforms`; its layers go into
+/// Writes the image of `context` (laid out by dist) for `platforms`, with what `attach`
+/// asks for attached to each platform's image (see `image::attest`); its layers go into
 /// `scratch` (dist's own folder: emptied first).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn build(
     spec: &ImageSpec,
+    reference: &ImageReference,
     context: &Utf8Path,
     platforms: &[Variant],
     epoch: u64,
     layers: Layers,
+    attach: Option<&Attach>,
     scratch: &Utf8Path,
 ) -> anyhow::Result<BuiltImage> {
     if spec.base_image != "scratch" {
@@ -222,7 +227,7 @@ pub(crate) fn build(
             os: "linux",
             config: RunConfig {
                 entrypoint: spec.entrypoint.clone(),
-                labels: spec.labels.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+                labels: spec.all_labels().map(|(k, v)| (k.to_string(), v.clone())).collect(),
             },
             rootfs: RootFs { kind: "layers", diff_ids },
             history,
@@ -258,16 +263,97 @@ pub(crate) fn build(
         blobs.insert(descriptor.digest.clone(), Blob::Json(manifest_bytes));
         manifests.push((variant, descriptor));
     }
+    let mut attestations = vec![];
+    if let Some(attach) = attach {
+        for (variant, image) in &manifests {
+            attestations
+                .extend(attestation_manifest(attach, reference, *variant, image, &created, &mut blobs)?);
+        }
+    }
     let index = Index {
         schema_version: 2,
         media_type: oci::INDEX.into(),
-        manifests: manifests.iter().map(|(_, d)| d.clone()).collect(),
+        manifests: manifests.iter().map(|(_, d)| d.clone()).chain(attestations).collect(),
         annotations: BTreeMap::new(),
     };
     let index = serde_json::to_vec(&index).context("serialising the index")?;
     let index_digest = oci::digest(&index);
     blobs.insert(index_digest.clone(), Blob::Json(index.clone()));
     Ok(BuiltImage { index, index_digest, manifests, blobs, scratch: scratch.to_path_buf() })
+}
+
+/// The attestation manifest of one platform's image (`image`), its statements and config
+/// added to `blobs`: BuildKit's layout, platform `unknown/unknown`, annotated with the
+/// digest of the manifest it describes. `None` when there is nothing to attach.
+fn attestation_manifest(
+    attach: &Attach,
+    reference: &ImageReference,
+    variant: Variant,
+    image: &Descriptor,
+    created: &str,
+    blobs: &mut BTreeMap<String, Blob>,
+) -> anyhow::Result<Option<Descriptor>> {
+    let mut statements = vec![];
+    if let Some(sbom) = &attach.sbom {
+        let components = sbom.get(&variant).map(Vec::as_slice).unwrap_or_default();
+        let bytes = attest::sbom_statement(reference, variant, &image.digest, components, created);
+        statements.push((attest::SPDX, bytes));
+    }
+    if let Some(provenance) = &attach.provenance {
+        let bytes = attest::provenance_statement(reference, variant, &image.digest, provenance);
+        statements.push((attest::SLSA_PROVENANCE, bytes));
+    }
+    if statements.is_empty() {
+        return Ok(None);
+    }
+    let mut layers = vec![];
+    for (predicate_type, bytes) in statements {
+        let descriptor = Descriptor {
+            media_type: attest::IN_TOTO.into(),
+            digest: oci::digest(&bytes),
+            size: bytes.len() as u64,
+            platform: None,
+            annotations: BTreeMap::from([(attest::PREDICATE_TYPE.to_string(), predicate_type.to_string())]),
+        };
+        blobs.insert(descriptor.digest.clone(), Blob::Json(bytes));
+        layers.push(descriptor);
+    }
+    let diff_ids: Vec<String> = layers.iter().map(|l| l.digest.clone()).collect();
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "unknown",
+        "os": "unknown",
+        "config": {},
+        "rootfs": { "type": "layers", "diff_ids": diff_ids },
+    }))
+    .context("serialising an attestation's config")?;
+    let config_descriptor = Descriptor {
+        media_type: oci::CONFIG.into(),
+        digest: oci::digest(&config),
+        size: config.len() as u64,
+        platform: None,
+        annotations: BTreeMap::new(),
+    };
+    blobs.insert(config_descriptor.digest.clone(), Blob::Json(config));
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: oci::MANIFEST.into(),
+        config: config_descriptor,
+        layers,
+        annotations: BTreeMap::new(),
+    };
+    let bytes = serde_json::to_vec(&manifest).context("serialising an attestation manifest")?;
+    let descriptor = Descriptor {
+        media_type: oci::MANIFEST.into(),
+        digest: oci::digest(&bytes),
+        size: bytes.len() as u64,
+        platform: Some(Platform { architecture: "unknown".into(), os: "unknown".into(), variant: None }),
+        annotations: BTreeMap::from([
+            (attest::REFERENCE_DIGEST.to_string(), image.digest.clone()),
+            (attest::REFERENCE_TYPE.to_string(), attest::ATTESTATION_MANIFEST.to_string()),
+        ]),
+    };
+    blobs.insert(descriptor.digest.clone(), Blob::Json(bytes));
+    Ok(Some(descriptor))
 }
 
 const COMMENT: &str = "cargo xtask dist (builtin)";
@@ -657,9 +743,21 @@ mod tests {
         let dir = Utf8PathBuf::try_from(dir).unwrap();
         sample_context(&dir);
         let spec = ImageSpec::from_config(&crate::workspace::sample::sample_config());
-        let gzip = build(&spec, &dir, &Variant::ALL, 0, Layers::Gzip, &dir.join("scratch-gzip")).unwrap();
-        let plain =
-            build(&spec, &dir, &Variant::ALL, 0, Layers::Uncompressed, &dir.join("scratch-plain")).unwrap();
+        let reference = ImageReference::new("example/sample", Some("1.2.3")).unwrap();
+        let gzip =
+            build(&spec, &reference, &dir, &Variant::ALL, 0, Layers::Gzip, None, &dir.join("scratch-gzip"))
+                .unwrap();
+        let plain = build(
+            &spec,
+            &reference,
+            &dir,
+            &Variant::ALL,
+            0,
+            Layers::Uncompressed,
+            None,
+            &dir.join("scratch-plain"),
+        )
+        .unwrap();
         write_archive(&gzip, &"acme/ext:1.0.0".parse().unwrap(), &dir.join("gzip.tar")).unwrap();
         write_archive(&plain, &"acme/ext:1.0.0".parse().unwrap(), &dir.join("plain.tar")).unwrap();
         let read = |name: &str| oci::Layout::read_archive(&dir.join(name)).unwrap();

@@ -218,6 +218,11 @@ pub(crate) mod label {
     pub(crate) const CHANGELOG: &str = "com.docker.extension.changelog";
     pub(crate) const CATEGORIES: &str = "com.docker.extension.categories";
     pub(crate) const ACCOUNT_INFO: &str = "com.docker.extension.account-info";
+    // The OCI's own, which registries, scanners and Renovate read.
+    pub(crate) const SOURCE: &str = "org.opencontainers.image.source";
+    pub(crate) const LICENSES: &str = "org.opencontainers.image.licenses";
+    pub(crate) const REVISION: &str = "org.opencontainers.image.revision";
+    pub(crate) const CREATED: &str = "org.opencontainers.image.created";
 
     /// The labels `docker extension validate` requires, non-empty.
     pub(crate) const REQUIRED: &[&str] = &[

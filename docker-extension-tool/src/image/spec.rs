@@ -15,6 +15,10 @@ pub(crate) struct ImageSpec {
     /// In the order `docker extension validate` lists them, optional ones only when set;
     /// values as the image carries them (see [`label_text`]).
     pub labels: Vec<(&'static str, String)>,
+    /// Labels of this build rather than of the config (the commit, the time), which the
+    /// Dockerfile does not carry so that it stays the same from one commit to the next: the
+    /// engines get them on their command line (`--label`), the builtin writer adds them.
+    pub build_labels: Vec<(&'static str, String)>,
     /// One layer each, in order.
     pub copies: Vec<Copy>,
     pub entrypoint: Option<Vec<String>>,
@@ -73,11 +77,24 @@ impl ImageSpec {
         ImageSpec {
             base_image: config.base_image.clone(),
             labels: labels(config).into_iter().map(|(k, v)| (k, label_text(&v))).collect(),
+            build_labels: vec![],
             copies,
             entrypoint: config.backend.as_ref().map(|backend| {
                 vec!["/backend".into(), "--socket".into(), format!("/run/guest-services/{}", backend.socket)]
             }),
         }
+    }
+
+    /// The build's own labels: the commit the sources are, and the time they are from.
+    pub(crate) fn with_build_facts(mut self, revision: Option<&str>, epoch_seconds: u64) -> ImageSpec {
+        self.build_labels = revision.map(|r| (label::REVISION, r.to_string())).into_iter().collect();
+        self.build_labels.push((label::CREATED, crate::util::time::rfc3339(epoch_seconds)));
+        self
+    }
+
+    /// Every label the image carries: the Dockerfile's, then the build's.
+    pub(crate) fn all_labels(&self) -> impl Iterator<Item = &(&'static str, String)> {
+        self.labels.iter().chain(&self.build_labels)
     }
 
     pub(crate) fn dockerfile(&self) -> String {
@@ -128,6 +145,8 @@ fn labels(config: &Config) -> Vec<(&'static str, String)> {
         labels.push((label::ACCOUNT_INFO, account_info.clone()));
     }
     labels.push((label::VERSION, config.tag.clone()));
+    labels.extend(l.source.clone().map(|source| (label::SOURCE, source)));
+    labels.extend(l.licenses.clone().map(|licenses| (label::LICENSES, licenses)));
     labels
 }
 

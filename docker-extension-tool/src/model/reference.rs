@@ -29,7 +29,6 @@ impl ImageReference {
     }
 
     /// `[HOST[:PORT]/]PATH`, as written.
-    #[cfg(test)]
     pub(crate) fn repository(&self) -> &str {
         &self.repository
     }

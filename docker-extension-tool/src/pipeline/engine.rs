@@ -7,6 +7,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
 use crate::context::ownership::Ledger;
+use crate::image::attest::Attach;
 use crate::image::builtin::Layers;
 use crate::model::engine::Engine;
 use crate::model::reference::ImageReference;
@@ -130,18 +131,35 @@ impl ImageBuild {
     /// The builtin engine's image of the context, announced as the step that writes it.
     fn builtin_image(
         &self,
+        sh: &Shell,
         report: &Report,
         step: &Run,
         layers: Layers,
     ) -> anyhow::Result<crate::image::builtin::BuiltImage> {
         report.say(&format!("    {step}"));
+        let attach = match &self.attach {
+            Some(plan) => {
+                report.say(&format!("    {plan}"));
+                let sbom = match &plan.sbom {
+                    Some(sources) => Some(
+                        crate::build::inventory::components(sh, sources)
+                            .context("listing the packages for the SBOM")?,
+                    ),
+                    None => None,
+                };
+                Some(Attach { sbom, provenance: plan.provenance.clone() })
+            }
+            None => None,
+        };
         let scratch = self.scratch.join(format!("builtin-{}", self.context_hash()));
         crate::image::builtin::build(
             &self.spec,
+            &self.reference,
             &self.context,
             &self.platforms,
             self.epoch.seconds,
             layers,
+            attach.as_ref(),
             &scratch,
         )
     }
@@ -184,13 +202,13 @@ impl ImageBuild {
                     run_command(sh, report, argv, only_if.as_ref()).map(|()| None)
                 }
                 Run::WriteArchive { to, layers } => {
-                    self.builtin_image(report, &step, *layers).and_then(|image| {
+                    self.builtin_image(sh, report, &step, *layers).and_then(|image| {
                         crate::image::builtin::write_archive(&image, &self.reference, to)
                             .map(|()| Some(image))
                     })
                 }
                 Run::WriteLayout { to } => {
-                    self.builtin_image(report, &step, Layers::Gzip).and_then(|image| {
+                    self.builtin_image(sh, report, &step, Layers::Gzip).and_then(|image| {
                         crate::image::builtin::write_layout(&image, &self.reference, to).map(|()| Some(image))
                     })
                 }

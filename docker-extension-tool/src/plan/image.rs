@@ -4,10 +4,12 @@
 //! the builtin engine. `--dry-run` prints both lists, and `pipeline::engine` runs exactly
 //! those, in that order.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
+use crate::image::attest::Provenance;
 use crate::image::builtin::Layers;
 use crate::image::spec::ImageSpec;
 use crate::model::engine::Engine;
@@ -66,6 +68,42 @@ pub(crate) struct ImageBuild {
     pub load_layers: Layers,
     /// The builtin engine's registry client (what its `--push` runs).
     pub registry: RegistryClient,
+    /// What the builtin engine attaches to each platform's image (`None`: nothing, as in
+    /// the dev loop or with `--no-attest`; buildx makes its own, on a push).
+    pub attach: Option<AttachPlan>,
+}
+
+/// The builtin engine's attachments, as inputs read when the image is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AttachPlan {
+    /// `None` with `--no-sbom`.
+    pub sbom: Option<SbomSources>,
+    pub provenance: Option<Provenance>,
+}
+
+/// Where an SBOM's packages are read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SbomSources {
+    /// The workspace, whose `cargo metadata` resolves the crates.
+    pub workspace: Utf8PathBuf,
+    /// Per platform: each workspace package whose binaries it holds, and the target it is
+    /// built for (the crates compiled in depend on it).
+    pub shipped: BTreeMap<Variant, BTreeSet<(String, String)>>,
+    /// The UI's npm lock file, when the image holds a UI.
+    pub npm_lock: Option<Utf8PathBuf>,
+}
+
+impl fmt::Display for AttachPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut what = vec![];
+        if self.sbom.is_some() {
+            what.push("an SBOM (SPDX: the crates in its binaries, the UI's npm packages)");
+        }
+        if self.provenance.is_some() {
+            what.push("provenance (SLSA v0.2: source, revision, tool, toolchain)");
+        }
+        write!(f, "attach to each platform's image: {}", what.join(" and "))
+    }
 }
 
 /// A check made before anything is compiled: it fails in seconds, with the fix, rather
@@ -230,6 +268,9 @@ impl ImageBuild {
                 if let Some(builder) = &self.builder {
                     build.push(["--builder", builder]);
                 }
+                for label in self.build_label_args() {
+                    build.push(["--label", &label]);
+                }
                 match &self.output {
                     Output::Push => {
                         build.push(["--push"]);
@@ -261,10 +302,12 @@ impl ImageBuild {
                 }];
                 // --layers: one layer per step (buildah otherwise squashes them into one), so
                 // the shared files' layers are identical in both variants.
-                commands.push(always(argv(
-                    program,
-                    ["build", "--layers", "--platform", &platforms, "--manifest", reference, context],
-                )));
+                let mut build = argv(program, ["build", "--layers", "--platform", &platforms]);
+                for label in self.build_label_args() {
+                    build.push(["--label", &label]);
+                }
+                build.push(["--manifest", reference, context]);
+                commands.push(always(build));
                 let destination = match &self.output {
                     Output::Push => Some(format!("docker://{reference}")),
                     Output::Oci(path) => Some(format!("oci-archive:{}", Self::partial_archive(path))),
@@ -297,6 +340,11 @@ impl ImageBuild {
                 Output::Build => unreachable!("the plan gives the builtin engine --oci, --load or --push"),
             },
         }
+    }
+
+    /// `KEY=VALUE` for each of the build's own labels (the Dockerfile has the config's).
+    fn build_label_args(&self) -> Vec<String> {
+        self.spec.build_labels.iter().map(|(key, value)| format!("{key}={value}")).collect()
     }
 
     /// The archive the builtin engine writes for `docker load`, in dist's own folder (one
@@ -404,6 +452,7 @@ mod tests {
             scratch: "/w/target/xtask".into(),
             load_layers: Layers::Gzip,
             registry: RegistryClient::in_target("/w/target".into()),
+            attach: None,
         }
     }
 

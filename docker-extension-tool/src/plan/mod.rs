@@ -9,6 +9,7 @@ use std::fmt::{self, Write as _};
 use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
 
+use crate::image::attest::Provenance;
 use crate::image::builtin::Layers;
 use crate::image::metadata;
 use crate::image::spec::ImageSpec;
@@ -17,7 +18,7 @@ use crate::model::engine::Engine;
 use crate::model::reference::ImageReference;
 use crate::model::rules;
 use crate::model::targets::{choose_builder, is_apple, target_kind, target_os, Builder, Os, Variant};
-use crate::plan::image::{Attestations, ImageBuild, Output, RegistryClient};
+use crate::plan::image::{AttachPlan, Attestations, ImageBuild, Output, RegistryClient, SbomSources};
 use crate::util::process::Argv;
 use crate::workspace::config::Config;
 use crate::workspace::machine::{Machine, ZIGBUILD_CACHE_DIR};
@@ -90,6 +91,10 @@ pub(crate) struct CargoRun {
     /// A package outside the workspace (`--manifest-path`): the dev relay.
     pub manifest_path: Option<Utf8PathBuf>,
 }
+
+/// The empty SDK folder (under the target folder) that stands in for Apple's where there is
+/// none, so rustc does not warn on each darwin link (see `cargo_runs`).
+pub(crate) const NO_APPLE_SDK: &str = "xtask/no-apple-sdk/MacOSX.sdk";
 
 /// The oldest macOS the host binaries run on, unless MACOSX_DEPLOYMENT_TARGET says otherwise.
 /// Left unset, zig stamps the newest macOS it knows, and the binaries then refuse to start
@@ -432,6 +437,12 @@ fn group_runs(
         .map(|((builder, targets), packages)| {
             let darwin = targets.iter().any(|t| is_apple(t));
             let mut env = vec![];
+            // rustc asks xcrun for the SDK on every Apple link and warns when there is none
+            // (rustc 1.86+); zig needs none for a program that links no Apple framework. An
+            // empty stand-in answers rustc; a framework link still fails, with dist's hint.
+            if darwin && builder == Builder::Zigbuild && !machine.apple_sdk {
+                env.push(("SDKROOT".to_string(), target_dir.join(NO_APPLE_SDK).to_string()));
+            }
             if darwin && machine.macos_deployment_target.is_none() {
                 env.push(("MACOSX_DEPLOYMENT_TARGET".to_string(), MACOS_DEPLOYMENT_TARGET.to_string()));
             }
@@ -561,7 +572,8 @@ fn image_step(
         builder: request.builder.clone(),
         force: request.force,
         context: context.to_path_buf(),
-        spec: ImageSpec::from_config(&Config { tag: tag.to_string(), ..config.clone() }),
+        spec: ImageSpec::from_config(&Config { tag: tag.to_string(), ..config.clone() })
+            .with_build_facts(machine.source_revision.as_deref(), machine.source_date.seconds),
         epoch: machine.source_date,
         scratch: target_dir.join("xtask"),
         digest_file,
@@ -571,7 +583,54 @@ fn image_step(
             Profile::Release => Layers::Gzip,
             Profile::Dev => Layers::Uncompressed,
         },
+        attach: attach_plan(engine, request, machine, variants, config),
     }))
+}
+
+/// What the builtin engine attaches: an SBOM and provenance for a release build, as buildx
+/// does on a push (`--no-sbom`, `--no-attest` drop them); nothing in the dev loop.
+fn attach_plan(
+    engine: Engine,
+    request: &Request,
+    machine: &Machine,
+    variants: &[Variant],
+    config: &Config,
+) -> Option<AttachPlan> {
+    if engine != Engine::Builtin || request.profile != Profile::Release {
+        return None;
+    }
+    let provenance = Provenance {
+        source: config.labels.source.clone(),
+        revision: machine.source_revision.clone(),
+        rustc: machine.rustc.clone(),
+        profile: "release".into(),
+    };
+    let sbom = SbomSources {
+        workspace: config.root.clone(),
+        shipped: variants
+            .iter()
+            .map(|&variant| {
+                let mut shipped = BTreeSet::new();
+                if let Some(backend) = &config.backend {
+                    shipped.insert((backend.package.clone(), backend.targets[&variant].clone()));
+                }
+                for targets in config.host_targets.values() {
+                    for host in &config.host_binaries {
+                        shipped.insert((host.package.clone(), targets.for_variant(variant).to_string()));
+                    }
+                }
+                (variant, shipped)
+            })
+            .collect(),
+        npm_lock: config.ui.as_ref().map(|ui| config.root.join(&ui.dir).join("package-lock.json")),
+    };
+    match request.attestations {
+        Attestations::SbomAndProvenance => {
+            Some(AttachPlan { sbom: Some(sbom), provenance: Some(provenance) })
+        }
+        Attestations::Provenance => Some(AttachPlan { sbom: None, provenance: Some(provenance) }),
+        Attestations::None => None,
+    }
 }
 
 impl fmt::Display for Plan {
@@ -629,6 +688,9 @@ impl fmt::Display for Plan {
                 for command in build.commands() {
                     writeln!(s, "  {command}")?;
                 }
+                if let Some(attach) = &build.attach {
+                    writeln!(s, "  {attach}")?;
+                }
             }
         }
         f.write_str(&s)
@@ -650,6 +712,9 @@ mod tests {
             zigbuild_cache_set: true,
             zig_venv: None,
             source_date: SourceDate { seconds: 0, from: SourceDateFrom::Zero },
+            source_revision: Some("0123456789abcdef0123456789abcdef01234567".into()),
+            rustc: "rustc 1.95.0 (59807616e 2026-04-14)".into(),
+            apple_sdk: true,
         }
     }
 
@@ -659,6 +724,21 @@ mod tests {
 
     fn dest(plan: &Plan, dest: &str) -> ContextFile {
         plan.files.iter().find(|f| f.dest == dest).unwrap_or_else(|| panic!("no {dest} in the plan")).clone()
+    }
+
+    #[test]
+    fn darwin_links_get_an_empty_sdk_where_there_is_no_apple_sdk() {
+        let no_sdk = Machine { apple_sdk: false, ..machine(&[Engine::Buildah]) };
+        let plan = Plan::new(&sample_config(), &Request::default(), &no_sdk).unwrap();
+        let runs: Vec<String> = plan.cargo_runs.iter().map(CargoRun::display).collect();
+        assert!(
+            runs[0].starts_with("SDKROOT=/work/sample/target/xtask/no-apple-sdk/MacOSX.sdk MACOSX_DEPLOYMENT_TARGET=11.0 cargo zigbuild"),
+            "{runs:?}"
+        );
+        assert!(!runs[1].contains("SDKROOT"), "no darwin target, no SDK: {runs:?}");
+        let with_sdk =
+            Plan::new(&sample_config(), &Request::default(), &machine(&[Engine::Buildah])).unwrap();
+        assert!(!with_sdk.cargo_runs[0].display().contains("SDKROOT"), "a Mac's own SDK is left to rustc");
     }
 
     #[test]

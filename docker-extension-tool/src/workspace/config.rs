@@ -60,6 +60,12 @@ pub(crate) struct Labels {
     pub changelog: String,
     pub categories: Vec<String>,
     pub account_info: Option<String>,
+    /// The repository the sources are in (`org.opencontainers.image.source`): the
+    /// `repository` the extension's packages share.
+    pub source: Option<String>,
+    /// The licenses of what the image ships (`org.opencontainers.image.licenses`): the
+    /// extension's packages' `license` expressions, joined with AND when they differ.
+    pub licenses: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -406,6 +412,15 @@ fn resolve(raw: RawConfig, metadata: &Metadata, problems: &mut Problems) -> Conf
     if !tag.is_empty() {
         problems.check("tag", rules::tag(&tag));
     }
+    let shipped: Vec<&cargo_metadata::Package> = {
+        let names: BTreeSet<&str> = backend
+            .iter()
+            .map(|b| b.package.as_str())
+            .chain(host_binaries.iter().map(|h| h.package.as_str()))
+            .collect();
+        members.iter().copied().filter(|p| names.contains(p.name.as_str())).collect()
+    };
+    let labels = Labels { source: package_source(&shipped), licenses: package_licenses(&shipped), ..labels };
 
     Config {
         manifest: root.join("Cargo.toml"),
@@ -545,6 +560,9 @@ fn resolve_labels(raw: &RawConfig, root: &Utf8Path, problems: &mut Problems) -> 
         changelog,
         categories: raw.categories.clone(),
         account_info: raw.account_info.clone().filter(|a| !a.is_empty()),
+        // From the packages, once they are known (`resolve`).
+        source: None,
+        licenses: None,
     };
     (labels, icon)
 }
@@ -821,6 +839,34 @@ fn host_binaries(
         }
     }
     bins
+}
+
+/// The repository the shipped packages name, when they name one.
+fn package_source(shipped: &[&cargo_metadata::Package]) -> Option<String> {
+    let sources: BTreeSet<&str> = shipped.iter().filter_map(|p| p.repository.as_deref()).collect();
+    (sources.len() == 1).then(|| sources.into_iter().collect()).filter(|s: &String| !s.trim().is_empty())
+}
+
+/// The shipped packages' license expressions: one, or all of them joined with AND (the
+/// image holds each package's binaries).
+fn package_licenses(shipped: &[&cargo_metadata::Package]) -> Option<String> {
+    let licenses: BTreeSet<&str> = shipped
+        .iter()
+        .filter_map(|p| p.license.as_deref())
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    match licenses.len() {
+        0 => None,
+        1 => licenses.into_iter().next().map(String::from),
+        _ => Some(
+            licenses
+                .into_iter()
+                .map(|l| if l.contains(' ') { format!("({l})") } else { l.to_string() })
+                .collect::<Vec<_>>()
+                .join(" AND "),
+        ),
+    }
 }
 
 /// The tag defaults to the version the extension's packages share (the workspace version).

@@ -31,6 +31,13 @@ pub(crate) struct Machine {
     pub zig_venv: Option<Utf8PathBuf>,
     /// The time a builtin image says it was made.
     pub source_date: SourceDate,
+    /// The commit the sources are (`SOURCE_REVISION`, else git's HEAD), for the image's
+    /// `org.opencontainers.image.revision` label and its provenance.
+    pub source_revision: Option<String>,
+    /// What `rustc --version` says: the compiler the binaries come from (provenance).
+    pub rustc: String,
+    /// An Apple SDK is here: SDKROOT is set, or `xcrun` finds one (a Mac with Xcode).
+    pub apple_sdk: bool,
 }
 
 impl Machine {
@@ -38,8 +45,8 @@ impl Machine {
     pub(crate) fn probe(sh: &Shell, config: &Config) -> anyhow::Result<Machine> {
         let root = &config.root;
         let zig_venv = zig_venv_bin(&config.tools_dir());
-        let rustc = cmd!(sh, "rustc -vV").quiet().read().context("running `rustc -vV`")?;
-        let host = rustc
+        let rustc_facts = cmd!(sh, "rustc -vV").quiet().read().context("running `rustc -vV`")?;
+        let host = rustc_facts
             .lines()
             .find_map(|l| l.strip_prefix("host: "))
             .context("`rustc -vV` printed no `host:` line")?
@@ -52,6 +59,10 @@ impl Machine {
             zigbuild_cache_set: std::env::var_os(ZIGBUILD_CACHE_DIR).is_some_and(|v| !v.is_empty()),
             zig_venv,
             source_date: source_date(sh, root)?,
+            source_revision: source_revision(sh, root),
+            rustc: rustc_facts.lines().next().unwrap_or_default().trim().to_string(),
+            apple_sdk: std::env::var_os("SDKROOT").is_some_and(|v| !v.is_empty())
+                || runs(sh, "xcrun", &["--sdk", "macosx", "--show-sdk-path"]),
         })
     }
 }
@@ -189,6 +200,17 @@ fn source_date(sh: &Shell, root: &Utf8Path) -> anyhow::Result<SourceDate> {
         Some(seconds) => SourceDate { seconds, from: SourceDateFrom::LastCommit },
         None => SourceDate { seconds: 0, from: SourceDateFrom::Zero },
     })
+}
+
+/// `SOURCE_REVISION` when set (a build from an exported tree), else the commit git's HEAD
+/// names, else none.
+fn source_revision(sh: &Shell, root: &Utf8Path) -> Option<String> {
+    if let Some(value) = std::env::var("SOURCE_REVISION").ok().filter(|v| !v.trim().is_empty()) {
+        return Some(value.trim().to_string());
+    }
+    let head =
+        cmd!(sh, "git -C {root} rev-parse --verify --quiet HEAD").quiet().ignore_stderr().read().ok()?;
+    Some(head.trim().to_string()).filter(|h| !h.is_empty())
 }
 
 impl Machine {

@@ -1,5 +1,5 @@
 //! The workspace: the extension's config (read, validated, typed, migrated between format
-//! versions), the files the template owns, the tool's pin, and the facts of this machine
+//! versions), the files the template owns, the tool's pin and the Rust toolchain's, and the facts of this machine
 //! that a plan depends on.
 
 pub(crate) mod config;
@@ -7,6 +7,7 @@ pub(crate) mod machine;
 pub(crate) mod migrate;
 pub(crate) mod owned;
 pub(crate) mod pin;
+pub(crate) mod toolchain;
 
 #[cfg(test)]
 pub(crate) mod sample;

@@ -1,5 +1,6 @@
 //! The files of an extension that the template owns and the tool keeps up to date: the
-//! GitHub workflows, the `cargo xtask` alias, CI's script and the xtask's `main.rs`. The
+//! GitHub workflows and Dependabot's config, the `cargo xtask` alias, CI's script, the
+//! Rust toolchain's pin and the xtask's `main.rs`. The
 //! tool carries their current versions (its `templates/` folder, packaged with it). `new`
 //! writes them and records each one's SHA-256 in [`RECORD`]; `upgrade` rewrites a file only
 //! while it still has the recorded hash (its author has not edited it), and otherwise
@@ -34,6 +35,8 @@ pub(crate) const OWNED: &[OwnedFile] = &[
     owned!(".github/workflows/ci.yml", false),
     owned!(".github/workflows/release.yml", false),
     owned!(".github/workflows/release-matrix.yml", false),
+    owned!(".github/dependabot.yml", false),
+    owned!("rust-toolchain.toml", false),
     owned!(".cargo/config.toml", false),
     owned!(".ci/run", true),
     owned!("xtask/src/main.rs", false),

@@ -35,6 +35,8 @@ pub(crate) fn sample_config() -> Config {
             changelog: "<ul><li>First</li></ul>".into(),
             categories: vec!["utility-tools".into(), "volumes".into()],
             account_info: None,
+            source: Some("https://github.com/example/sample".into()),
+            licenses: Some("MIT OR Apache-2.0".into()),
         },
         icon: "extension/icon.svg".into(),
         base_image: "scratch".into(),

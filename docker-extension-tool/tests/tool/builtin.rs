@@ -18,8 +18,10 @@ use crate::common::fixture::{narrow_path, Fixture};
 use crate::common::*;
 use serde_json::Value;
 
-/// A fixed time, so the digest can be pinned.
+/// A fixed time and commit, so the digest can be pinned (the revision label and the
+/// provenance name the commit; the checkout's own HEAD changes with every commit).
 const EPOCH: &str = "1700000000";
+const REVISION: &str = "0123456789abcdef0123456789abcdef01234567";
 
 static ONE_DIST_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -30,7 +32,10 @@ fn builtin_dist(root: &Path, out: &Path, extra: &[&str]) -> Output {
     let mut args = vec!["dist", "--engine", "builtin", "--out", context.to_str().unwrap()];
     args.extend(extra);
     let mut command = xtask(root, &args);
-    command.env("SOURCE_DATE_EPOCH", EPOCH).env("CARGO_TARGET_DIR", repo_root().join("target"));
+    command
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .env("SOURCE_REVISION", REVISION)
+        .env("CARGO_TARGET_DIR", repo_root().join("target"));
     run(&mut command)
 }
 
@@ -75,6 +80,10 @@ fn the_same_sources_give_the_same_digest_and_the_same_binaries_from_two_checkout
         "the second checkout compiles its own: {}",
         b.stderr
     );
+    // Its darwin links, with no Apple SDK here, and not a warning (rustc would ask xcrun).
+    let warnings: Vec<&str> =
+        b.stderr.lines().filter(|l| l.starts_with("warning") || l.contains("xcrun")).collect();
+    assert!(warnings.is_empty(), "a first dist warns of nothing: {warnings:?}");
 
     // The binaries themselves, file by file, then the whole image.
     let (ctx_a, ctx_b) = (a.out.join("context"), b_out.join("context"));
@@ -91,19 +100,31 @@ fn the_same_sources_give_the_same_digest_and_the_same_binaries_from_two_checkout
         "the same archive bytes"
     );
 
-    // Pinned: a change of digest is a change someone makes on purpose.
+    // Pinned: a change of digest is a change someone makes on purpose. The binaries are
+    // the compiler's, so the digest holds for one toolchain (rust-toolchain.toml's), which
+    // the file records beside it.
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden/template-image-digest");
+    let rustc = run(Command::new("rustc").arg("--version").current_dir(repo_root()));
+    let rustc = rustc.assert_ok().stdout.trim().to_string();
     // A new workspace (`cargo xtask new` leaves the template's out) pins its own on its
     // first run; from then on a change of digest fails here.
     if std::env::var_os("UPDATE_GOLDEN").is_some() || !golden.exists() {
         eprintln!("pinning the image digest {} in {}", a.digest, golden.display());
-        std::fs::write(&golden, format!("{}\n", a.digest)).unwrap();
+        std::fs::write(&golden, format!("{}\n{rustc}\n", a.digest)).unwrap();
     }
     let pinned = std::fs::read_to_string(&golden).unwrap_or_default();
+    let mut lines = pinned.lines();
+    let (pinned_digest, pinned_rustc) = (lines.next().unwrap_or_default(), lines.next().unwrap_or_default());
     assert_eq!(
-        pinned.trim(),
+        pinned_rustc, rustc,
+        "the golden digest was made by {pinned_rustc}, and {rustc} runs here: rust-toolchain.toml pins the \
+         toolchain (a new one changes the binaries): run `rustup toolchain install`, or, moving the pin on \
+         purpose, UPDATE_GOLDEN=1"
+    );
+    assert_eq!(
+        pinned_digest,
         a.digest,
-        "the template's image digest changed (SOURCE_DATE_EPOCH={EPOCH}); if that is intended, run with UPDATE_GOLDEN=1"
+        "the template's image digest changed (SOURCE_DATE_EPOCH={EPOCH}, SOURCE_REVISION={REVISION}); if that is intended, run with UPDATE_GOLDEN=1"
     );
 }
 
@@ -142,7 +163,9 @@ fn layers_follow_the_rules_for_every_byte() {
     assert_eq!(named["io.containerd.image.name"], "docker.io/example/rust-starter:0.1.0");
     assert_eq!(named["org.opencontainers.image.ref.name"], "0.1.0");
     let index = json(&blob(root, top["manifests"][0]["digest"].as_str().unwrap()));
-    let manifests = index["manifests"].as_array().unwrap();
+    let all = index["manifests"].as_array().unwrap();
+    assert_eq!(all.len(), 4, "two images, and an attestation manifest for each");
+    let manifests: Vec<&Value> = all.iter().filter(|m| m["platform"]["os"] == "linux").collect();
     assert_eq!(manifests.len(), 2);
     assert_eq!(
         manifests[1]["platform"],
@@ -150,7 +173,7 @@ fn layers_follow_the_rules_for_every_byte() {
     );
 
     let mut layer_digests = vec![];
-    for manifest in manifests {
+    for manifest in manifests.iter().copied() {
         let manifest = json(&blob(root, manifest["digest"].as_str().unwrap()));
         let config = json(&blob(root, manifest["config"]["digest"].as_str().unwrap()));
         assert_eq!(config["created"], "2023-11-14T22:13:20Z", "from SOURCE_DATE_EPOCH");
@@ -213,10 +236,115 @@ fn skopeo_and_check_read_it() {
         let inspect = run(Command::new("skopeo").args(["--override-arch", arch, "inspect", &archive]));
         let image: Value = serde_json::from_str(&inspect.assert_ok().stdout).unwrap();
         assert_eq!(image["Architecture"], arch);
-        assert_eq!(image["Labels"]["org.opencontainers.image.title"], "Rust Starter");
+        let labels = &image["Labels"];
+        assert_eq!(labels["org.opencontainers.image.title"], "Rust Starter");
+        assert_eq!(labels["org.opencontainers.image.source"], "https://github.com/example/rust-starter");
+        assert_eq!(labels["org.opencontainers.image.licenses"], "MIT OR Apache-2.0");
+        assert_eq!(labels["org.opencontainers.image.revision"], REVISION);
+        assert_eq!(labels["org.opencontainers.image.created"], "2023-11-14T22:13:20Z");
     }
     let checked = run(&mut xtask(&repo_root(), &["check", built().archive.to_str().unwrap()]));
     assert!(checked.assert_ok().stdout.contains("no problems found"), "{checked:?}");
+    for platform in ["linux/amd64", "linux/arm64"] {
+        let line = format!("attestation for {platform} (SBOM, provenance)");
+        assert!(checked.stdout.contains(&line), "{line}: {}", checked.stdout);
+    }
+}
+
+/// The statements of one attestation manifest of an unpacked layout, by predicate type.
+fn statements(root: &Path, attestation: &Value) -> BTreeMap<String, Value> {
+    let manifest = json(&blob(root, attestation["digest"].as_str().unwrap()));
+    assert_eq!(manifest["mediaType"], "application/vnd.oci.image.manifest.v1+json");
+    let config = json(&blob(root, manifest["config"]["digest"].as_str().unwrap()));
+    assert_eq!((config["os"].as_str(), config["architecture"].as_str()), (Some("unknown"), Some("unknown")));
+    manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|layer| {
+            assert_eq!(layer["mediaType"], "application/vnd.in-toto+json");
+            let kind = layer["annotations"]["in-toto.io/predicate-type"].as_str().unwrap().to_string();
+            let statement = json(&blob(root, layer["digest"].as_str().unwrap()));
+            assert_eq!(
+                statement["predicateType"],
+                kind.as_str(),
+                "the annotation says what the statement is"
+            );
+            (kind, statement)
+        })
+        .collect()
+}
+
+#[test]
+fn each_platform_carries_an_sbom_of_its_crates_and_npm_packages_and_its_provenance() {
+    let unpacked = unpack_archive(&built().archive, "builtin-attestations");
+    let root = &unpacked.root;
+    let top = json(&root.join("index.json"));
+    let index = json(&blob(root, top["manifests"][0]["digest"].as_str().unwrap()));
+    let manifests = index["manifests"].as_array().unwrap();
+    let rustc = run(Command::new("rustc").arg("--version").current_dir(repo_root()));
+    let rustc = rustc.assert_ok().stdout.trim().to_string();
+    for image in manifests.iter().filter(|m| m["platform"]["os"] == "linux") {
+        let arch = image["platform"]["architecture"].as_str().unwrap();
+        let digest = image["digest"].as_str().unwrap();
+        let attestation = manifests
+            .iter()
+            .find(|m| m["annotations"]["vnd.docker.reference.digest"] == digest)
+            .unwrap_or_else(|| panic!("no attestation for {arch}"));
+        assert_eq!(attestation["annotations"]["vnd.docker.reference.type"], "attestation-manifest");
+        assert_eq!(attestation["platform"], serde_json::json!({"architecture": "unknown", "os": "unknown"}));
+        let statements = statements(root, attestation);
+        let (sbom, provenance) =
+            (&statements["https://spdx.dev/Document"], &statements["https://slsa.dev/provenance/v0.2"]);
+        for statement in [sbom, provenance] {
+            assert_eq!(statement["subject"][0]["digest"]["sha256"], digest.trim_start_matches("sha256:"));
+            assert_eq!(
+                statement["subject"][0]["name"],
+                format!("pkg:docker/example/rust-starter@0.1.0?platform=linux%2F{arch}")
+            );
+        }
+        let purls: Vec<&str> = sbom["predicate"]["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["externalRefs"][0]["referenceLocator"].as_str().unwrap())
+            .collect();
+        let has = |prefix: &str| purls.iter().any(|p| p.starts_with(prefix));
+        // The backend's crates and the host binary's, the UI's runtime packages.
+        for shipped in [
+            "pkg:cargo/rust-starter-backend@0.1.0",
+            "pkg:cargo/axum@",
+            "pkg:cargo/tokio@",
+            "pkg:cargo/hostinfo@0.1.0",
+            "pkg:cargo/serde_json@",
+            "pkg:npm/react@18.",
+            "pkg:npm/%40docker/extension-api-client@",
+        ] {
+            assert!(has(shipped), "{arch}: the SBOM lists {shipped}: {purls:?}");
+        }
+        // Not what only builds, tests or compiles them.
+        for never in [
+            "pkg:cargo/serde_derive@",
+            "pkg:cargo/tokio-macros@",
+            "pkg:cargo/docker-extension-tool@",
+            "pkg:cargo/xtask@",
+            "pkg:npm/vite@",
+            "pkg:npm/typescript@",
+            "pkg:npm/jsdom@",
+        ] {
+            assert!(!has(never), "{arch}: the SBOM lists {never}, which the image does not hold");
+        }
+        let tokio =
+            sbom["predicate"]["packages"].as_array().unwrap().iter().find(|p| p["name"] == "tokio").unwrap();
+        assert_eq!(tokio["licenseDeclared"], "MIT");
+        let invocation = &provenance["predicate"]["invocation"];
+        assert_eq!(invocation["configSource"]["uri"], "https://github.com/example/rust-starter");
+        assert_eq!(invocation["configSource"]["digest"]["sha1"], REVISION);
+        assert_eq!(invocation["parameters"]["rustc"], rustc.as_str());
+        assert_eq!(invocation["parameters"]["platform"], format!("linux/{arch}"));
+        let builder = provenance["predicate"]["builder"]["id"].as_str().unwrap();
+        assert!(builder.starts_with("pkg:cargo/docker-extension-tool@"), "{builder}");
+    }
 }
 
 /// An image's files by path (folders end with `/`): (mode, bytes).
@@ -353,6 +481,32 @@ fn with_no_engine_on_the_machine_dist_writes_the_image_itself() {
     assert!(output.stdout.contains(&format!("archive  {}", archive.display())), "{}", output.stdout);
     let checked = run(&mut fixture.command(&["check", archive.to_str().unwrap()]));
     assert!(checked.assert_ok().stdout.contains("no problems found"), "{checked:?}");
+    assert!(checked.stdout.contains("attestation for linux/amd64 (SBOM, provenance)"), "{}", checked.stdout);
+
+    // --no-sbom and --no-attest, as with buildx.
+    for (flag, says) in [("--no-sbom", Some("(provenance)")), ("--no-attest", None)] {
+        let args = [
+            "dist",
+            "--engine",
+            "builtin",
+            "--oci",
+            archive.to_str().unwrap(),
+            "--out",
+            context.to_str().unwrap(),
+            flag,
+        ];
+        let mut command = fixture.command(&args);
+        command.env("PATH", &bin);
+        run(&mut command).assert_ok();
+        let checked = run(&mut fixture.command(&["check", archive.to_str().unwrap()]));
+        let stdout = &checked.assert_ok().stdout;
+        match says {
+            Some(kinds) => {
+                assert!(stdout.contains(&format!("attestation for linux/arm64 {kinds}")), "{flag}: {stdout}")
+            }
+            None => assert!(!stdout.contains("attestation for"), "{flag}: {stdout}"),
+        }
+    }
 }
 
 #[test]
@@ -378,6 +532,29 @@ fn push_sends_that_very_digest_and_pushing_it_again_uploads_nothing() {
     assert_eq!(format!("sha256:{}", sum.assert_ok().stdout.split_whitespace().next().unwrap()), digest);
     let checked = run(&mut xtask(&repo_root(), &["check", &reference]));
     assert!(checked.assert_ok().stdout.contains("no problems found"), "{checked:?}");
+    assert!(checked.stdout.contains("attestation for linux/arm64 (SBOM, provenance)"), "{}", checked.stdout);
+
+    // skopeo copies an attestation manifest out of the registry, statements and all.
+    let index: Value = serde_json::from_str(&served.stdout).unwrap();
+    let attestation = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["vnd.docker.reference.type"] == "attestation-manifest")
+        .expect("the served index lists attestations");
+    let repository = reference.rsplit_once(':').unwrap().0;
+    let copied = out.join("attestation");
+    run(Command::new("skopeo").args([
+        "copy",
+        "--src-tls-verify=false",
+        &format!("docker://{repository}@{}", attestation["digest"].as_str().unwrap()),
+        &format!("oci:{}", copied.display()),
+    ]))
+    .assert_ok();
+    let copied_index = json(&copied.join("index.json"));
+    let statements = statements(&copied, &copied_index["manifests"][0]);
+    assert!(statements.contains_key("https://spdx.dev/Document"), "{statements:?}");
+    assert!(statements.contains_key("https://slsa.dev/provenance/v0.2"), "{statements:?}");
 
     // Published: refused, as with buildx; forced, nothing is uploaded again.
     let again = builtin_dist(&repo_root(), out.path(), &["--push", "--tag", &reference]);

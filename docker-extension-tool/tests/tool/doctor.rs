@@ -19,7 +19,7 @@ fn line<'a>(output: &'a Output, name: &str) -> &'a str {
         .stdout
         .lines()
         .find(|l| l.get(9..).is_some_and(|rest| rest.starts_with(name)))
-        .unwrap_or_else(|| panic!("no line for {name}:\n{}", output.stdout))
+        .unwrap_or_else(|| panic!("no line for {name}:\n{}\n--- stderr\n{}", output.stdout, output.stderr))
 }
 
 #[test]
@@ -115,4 +115,33 @@ fn everything_present_exits_zero() {
         output.stdout
     );
     assert!(output.stdout.contains("can build the image (with docker buildx)"), "{}", output.stdout);
+}
+
+#[test]
+fn the_compiler_is_checked_against_the_pinned_toolchain() {
+    // This repository: the toolchain rust-toolchain.toml pins runs.
+    let output = doctor(&repo_root(), std::env::var_os("PATH").unwrap(), None);
+    let pinned = line(&output, "rust toolchain");
+    assert!(pinned.starts_with("ok ") && pinned.contains("rust-toolchain.toml pins 1.95.0"), "{pinned}");
+
+    // A workspace pinned to a toolchain this machine does not have.
+    let fixture = Fixture::new("doctor-toolchain");
+    std::fs::write(fixture.root().join("rust-toolchain.toml"), "[toolchain]\nchannel = \"1.94.0\"\n")
+        .unwrap();
+    // Run as `cargo +1.95.0 xtask doctor` runs it: rustup's override in the environment.
+    let mut command = xtask(fixture.root(), &["doctor"]);
+    command.env("RUSTUP_TOOLCHAIN", "1.95.0");
+    let output = run(&mut command);
+    let differs = line(&output, "rust toolchain");
+    assert!(differs.starts_with("differs  "), "{differs}");
+    for says in [
+        "rustc 1.95.0",
+        "RUSTUP_TOOLCHAIN=1.95.0 is set",
+        "rust-toolchain.toml pins 1.94.0",
+        "fix: rustup toolchain install",
+    ] {
+        assert!(differs.contains(says), "{differs} should say {says}");
+    }
+    // (With no override and rustup's auto-install off, cargo itself refuses to start:
+    // rustup's message, before any xtask code runs; `.ci/run` installs the pin first.)
 }

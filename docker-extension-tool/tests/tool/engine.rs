@@ -127,6 +127,24 @@ fn oci_archive_from_buildx_passes_check() {
     let checked = run(&mut xtask(&repo_root(), &["check", archive.to_str().unwrap()]));
     assert!(checked.assert_ok().stdout.contains("no problems found"), "{checked:?}");
     assert!(checked.stdout.contains("linux/arm64: 3 layers"), "{}", checked.stdout);
+    // The OCI labels of where it comes from, through buildx's --label.
+    let head = run(Command::new("git").args(["rev-parse", "HEAD"]).current_dir(repo_root()));
+    let inspect = run(Command::new("skopeo").args([
+        "--override-arch",
+        "arm64",
+        "inspect",
+        "--config",
+        &format!("oci-archive:{}", archive.display()),
+    ]));
+    let config: Value = serde_json::from_str(&inspect.assert_ok().stdout).unwrap();
+    let labels = &config["config"]["Labels"];
+    assert_eq!(labels["org.opencontainers.image.source"], "https://github.com/example/rust-starter");
+    assert_eq!(labels["org.opencontainers.image.licenses"], "MIT OR Apache-2.0");
+    assert_eq!(labels["org.opencontainers.image.revision"], head.assert_ok().stdout.trim());
+    assert!(
+        labels["org.opencontainers.image.created"].as_str().is_some_and(|c| c.ends_with('Z')),
+        "{labels}"
+    );
 }
 
 #[test]

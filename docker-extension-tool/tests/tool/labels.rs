@@ -1,5 +1,6 @@
 //! The generated Dockerfile, built for real by buildah: label values with quotes, `$`,
-//! backslashes and line breaks come out of the image exactly as the config says.
+//! backslashes and line breaks come out of the image exactly as the config says, and the
+//! OCI's source, licenses, revision and created labels say where the image comes from.
 
 use std::process::Command;
 
@@ -27,6 +28,25 @@ fn tricky_label_values_survive_a_real_build() {
         "publisher-url = \"https://example.com\"",
         "publisher-url = \"https://example.com\"\naccount-info = \"required\"\nadditional-urls = [{ title = \"Docs & more\", url = \"https://example.com/docs?a=1&b=2\" }]",
     );
+    // The packages' license and repository become the OCI labels; two licenses, both.
+    for (manifest, license) in
+        [("backend/Cargo.toml", "MIT"), ("host-binaries/hello/Cargo.toml", "Apache-2.0")]
+    {
+        fixture.edit(
+            manifest,
+            "publish = false\n",
+            &format!(
+                "publish = false\nlicense = \"{license}\"\nrepository = \"https://example.com/fixture\"\n"
+            ),
+        );
+    }
+    fixture.commit_all();
+    let git = |args: &[&str]| {
+        let out = run(Command::new("git").args(args).current_dir(fixture.root()));
+        out.assert_ok().stdout.trim().to_string()
+    };
+    let head = git(&["rev-parse", "HEAD"]);
+    let committed = git(&["log", "-1", "--format=%cd", "--date=format-local:%Y-%m-%dT%H:%M:%SZ"]);
     let archive = fixture.build_archive("ext.tar");
 
     for arch in ["amd64", "arm64"] {
@@ -56,6 +76,10 @@ fn tricky_label_values_survive_a_real_build() {
             serde_json::json!([{ "title": "Docs & more", "url": "https://example.com/docs?a=1&b=2" }])
         );
         assert_eq!(labels["org.opencontainers.image.version"], "1.2.3");
+        assert_eq!(labels["org.opencontainers.image.source"], "https://example.com/fixture");
+        assert_eq!(labels["org.opencontainers.image.licenses"], "Apache-2.0 AND MIT");
+        assert_eq!(labels["org.opencontainers.image.revision"], head.as_str(), "the commit built");
+        assert_eq!(labels["org.opencontainers.image.created"], committed.as_str(), "the last commit's time");
         assert_eq!(
             config["config"]["Entrypoint"],
             serde_json::json!(["/backend", "--socket", "/run/guest-services/fixture.sock"])

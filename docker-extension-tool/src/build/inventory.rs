@@ -1,0 +1,203 @@
+//! What the image's binaries and UI are made of, for the builtin engine's SBOM: the crates
+//! compiled into each binary, from cargo's own resolve for the target the binary is built
+//! for (normal dependencies only: no build dependencies, no dev-dependencies, no proc
+//! macros, whose code runs in the compiler and never reaches a binary), and the UI's npm
+//! packages from its lock file (dev-only ones left out: the bundle holds the others).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::str::FromStr;
+
+use anyhow::Context;
+use camino::Utf8Path;
+use cargo_metadata::cargo_platform::Cfg;
+use cargo_metadata::{DependencyKind, Metadata, MetadataCommand, Package, PackageId};
+use xshell::{cmd, Shell};
+
+use crate::image::attest::{Component, Ecosystem};
+use crate::model::targets::Variant;
+use crate::plan::image::SbomSources;
+
+/// The largest npm lock file read (a large UI's is a few MiB).
+const MAX_LOCK: u64 = 64 << 20;
+
+/// Per platform, the packages whose code its files hold.
+pub(crate) fn components(
+    sh: &Shell,
+    sources: &SbomSources,
+) -> anyhow::Result<BTreeMap<Variant, Vec<Component>>> {
+    let metadata = MetadataCommand::new()
+        .manifest_path(sources.workspace.join("Cargo.toml"))
+        .exec()
+        .with_context(|| format!("reading the crates of {} (`cargo metadata`)", sources.workspace))?;
+    let graph = Graph::new(&metadata)?;
+    let mut cfgs: BTreeMap<String, Vec<Cfg>> = BTreeMap::new();
+    let npm = match &sources.npm_lock {
+        Some(lock) => npm_packages(lock)?,
+        None => vec![],
+    };
+    let mut by_variant = BTreeMap::new();
+    for (variant, shipped) in &sources.shipped {
+        let mut components = BTreeSet::new();
+        for (package, target) in shipped {
+            if !cfgs.contains_key(target) {
+                cfgs.insert(target.clone(), target_cfgs(sh, target)?);
+            }
+            components.extend(graph.crates_of(package, target, &cfgs[target])?);
+        }
+        components.extend(npm.iter().cloned());
+        by_variant.insert(*variant, components.into_iter().collect());
+    }
+    Ok(by_variant)
+}
+
+/// `rustc --print cfg --target T`: what `cfg(…)` dependencies are decided against.
+fn target_cfgs(sh: &Shell, target: &str) -> anyhow::Result<Vec<Cfg>> {
+    let printed = cmd!(sh, "rustc --print cfg --target {target}")
+        .quiet()
+        .read()
+        .with_context(|| format!("asking rustc for the cfg values of {target}"))?;
+    Ok(printed.lines().filter_map(|line| Cfg::from_str(line).ok()).collect())
+}
+
+/// Cargo's resolve, by package.
+struct Graph<'a> {
+    packages: HashMap<&'a PackageId, &'a Package>,
+    nodes: HashMap<&'a PackageId, &'a cargo_metadata::Node>,
+    workspace: Vec<&'a Package>,
+}
+
+impl<'a> Graph<'a> {
+    fn new(metadata: &'a Metadata) -> anyhow::Result<Graph<'a>> {
+        let resolve = metadata.resolve.as_ref().context("`cargo metadata` gave no dependency resolve")?;
+        Ok(Graph {
+            packages: metadata.packages.iter().map(|p| (&p.id, p)).collect(),
+            nodes: resolve.nodes.iter().map(|n| (&n.id, n)).collect(),
+            workspace: metadata.workspace_packages(),
+        })
+    }
+
+    /// The workspace package `name` and every crate compiled into its binaries for `target`.
+    fn crates_of(&self, name: &str, target: &str, cfgs: &[Cfg]) -> anyhow::Result<Vec<Component>> {
+        let root = self
+            .workspace
+            .iter()
+            .find(|p| p.name.as_str() == name)
+            .with_context(|| format!("the package `{name}` is not in the workspace"))?;
+        let mut seen = BTreeSet::new();
+        let mut pending = vec![&root.id];
+        let mut components = vec![];
+        while let Some(id) = pending.pop() {
+            if !seen.insert(id.repr.as_str()) {
+                continue;
+            }
+            let package =
+                self.packages.get(id).with_context(|| format!("no package {id} in the metadata"))?;
+            components.push(component(package));
+            let Some(node) = self.nodes.get(id) else { continue };
+            for dep in &node.deps {
+                let linked = dep.dep_kinds.iter().any(|kind| {
+                    kind.kind == DependencyKind::Normal
+                        && kind.target.as_ref().is_none_or(|platform| platform.matches(target, cfgs))
+                });
+                let proc_macro = self
+                    .packages
+                    .get(&dep.pkg)
+                    .is_some_and(|p| p.targets.iter().any(cargo_metadata::Target::is_proc_macro));
+                if linked && !proc_macro {
+                    pending.push(&dep.pkg);
+                }
+            }
+        }
+        Ok(components)
+    }
+}
+
+fn component(package: &Package) -> Component {
+    let version = package.version.to_string();
+    let download = match &package.source {
+        Some(source) if source.is_crates_io() => {
+            Some(format!("https://crates.io/api/v1/crates/{}/{version}/download", package.name))
+        }
+        Some(source) => Some(source.repr.clone()),
+        // The workspace's own.
+        None => package.repository.clone(),
+    };
+    Component {
+        ecosystem: Ecosystem::Cargo,
+        name: package.name.to_string(),
+        version,
+        license: package.license.clone(),
+        download,
+    }
+}
+
+/// The UI's npm packages that are not dev-only, from its `package-lock.json` (version 2 or
+/// 3: the `packages` map).
+fn npm_packages(lock: &Utf8Path) -> anyhow::Result<Vec<Component>> {
+    let file = std::fs::File::open(lock).with_context(|| {
+        format!("reading {lock}: the UI's lock file (run `npm install` in the UI's folder)")
+    })?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::Read::take(file, MAX_LOCK + 1), &mut text)
+        .with_context(|| format!("reading {lock}"))?;
+    if text.len() as u64 > MAX_LOCK {
+        anyhow::bail!("{lock} is larger than {} MiB: not a lock file this tool reads", MAX_LOCK >> 20);
+    }
+    let parsed: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{lock} is not JSON"))?;
+    let Some(packages) = parsed.get("packages").and_then(serde_json::Value::as_object) else {
+        anyhow::bail!(
+            "{lock} has no `packages` map (lockfileVersion 2 or 3): run `npm install` with npm 7 or later"
+        );
+    };
+    let mut components = vec![];
+    for (path, package) in packages {
+        let Some((_, name)) = path.rsplit_once("node_modules/") else { continue };
+        let flag = |key: &str| package.get(key).and_then(serde_json::Value::as_bool).unwrap_or(false);
+        if flag("dev") || flag("devOptional") || flag("link") {
+            continue;
+        }
+        let text = |key: &str| package.get(key).and_then(serde_json::Value::as_str).map(String::from);
+        let Some(version) = text("version") else { continue };
+        components.push(Component {
+            ecosystem: Ecosystem::Npm,
+            name: text("name").unwrap_or_else(|| name.to_string()),
+            version,
+            license: text("license"),
+            download: text("resolved"),
+        });
+    }
+    components.sort();
+    components.dedup();
+    Ok(components)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npm_packages_leave_dev_only_ones_out() {
+        let dir = std::env::temp_dir().join(format!("inventory-npm-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let lock = camino::Utf8PathBuf::from_path_buf(dir.join("package-lock.json")).unwrap();
+        std::fs::write(
+            &lock,
+            r#"{"lockfileVersion": 3, "packages": {
+                "": {"name": "ui", "version": "0.1.0"},
+                "node_modules/react": {"version": "19.0.0", "license": "MIT", "resolved": "https://registry.npmjs.org/react/-/react-19.0.0.tgz"},
+                "node_modules/@docker/extension-api-client": {"version": "0.3.4", "license": "Apache-2.0"},
+                "node_modules/vite": {"version": "7.0.0", "dev": true},
+                "node_modules/fsevents": {"version": "2.3.3", "devOptional": true},
+                "node_modules/a/node_modules/react": {"version": "18.0.0", "license": "MIT"}
+            }}"#,
+        )
+        .unwrap();
+        let names: Vec<String> =
+            npm_packages(&lock).unwrap().iter().map(|c| format!("{}@{}", c.name, c.version)).collect();
+        assert_eq!(names, ["@docker/extension-api-client@0.3.4", "react@18.0.0", "react@19.0.0"]);
+        std::fs::write(&lock, r#"{"lockfileVersion": 1, "dependencies": {}}"#).unwrap();
+        assert!(npm_packages(&lock).unwrap_err().to_string().contains("no `packages` map"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
