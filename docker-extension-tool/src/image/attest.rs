@@ -18,7 +18,7 @@ use crate::model::reference::ImageReference;
 use crate::model::targets::Variant;
 
 /// An in-toto statement's media type, as an attestation manifest's layer.
-pub(crate) const IN_TOTO: &str = "application/vnd.in-toto+json";
+pub(crate) use crate::image::oci::IN_TOTO;
 /// The predicate types, as BuildKit writes them.
 pub(crate) const SPDX: &str = "https://spdx.dev/Document";
 pub(crate) const SLSA_PROVENANCE: &str = "https://slsa.dev/provenance/v0.2";

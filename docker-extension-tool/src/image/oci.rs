@@ -33,6 +33,8 @@ pub(crate) const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub(crate) const CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub(crate) const LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 pub(crate) const LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+/// An attestation's statement, a layer of an attestation manifest.
+pub(crate) const IN_TOTO: &str = "application/vnd.in-toto+json";
 const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 
 /// The most an index, manifest or image config may be.
@@ -150,6 +152,9 @@ pub(crate) struct Attestation {
     pub platform: String,
     /// `provenance`, `SBOM`, or the predicate type as written.
     pub kinds: Vec<String>,
+    /// What is wrong with its statements: one that is not about the image it is attached
+    /// to, or not of the type its annotation says, or cannot be read.
+    pub problems: Vec<String>,
 }
 
 /// What a layout holds, sorted out.
@@ -519,11 +524,45 @@ impl Layout {
                     }
                 })
                 .collect();
-            contents.attestations.push(Attestation { platform, kinds });
+            let problems = self.statement_problems(&manifest, &subject);
+            contents.attestations.push(Attestation { platform, kinds, problems });
         }
         contents.images.sort_by_key(|i| i.variant);
         contents.attestations.sort_by(|a, b| a.platform.cmp(&b.platform));
         Ok(contents)
+    }
+
+    /// Each in-toto statement of an attestation manifest must be about `subject` (the
+    /// manifest it is attached to) and of the predicate type its annotation names.
+    fn statement_problems(&self, manifest: &Manifest, subject: &str) -> Vec<String> {
+        let mut problems = vec![];
+        for layer in manifest.layers.iter().filter(|l| l.media_type == IN_TOTO) {
+            let statement: serde_json::Value = match self.json(layer, "in-toto statement") {
+                Ok(statement) => statement,
+                Err(e) => {
+                    problems.push(format!("{e:#}"));
+                    continue;
+                }
+            };
+            let hex = subject.trim_start_matches("sha256:");
+            let subjects = statement["subject"].as_array().map(Vec::as_slice).unwrap_or_default();
+            if !subjects.iter().any(|s| s["digest"]["sha256"].as_str() == Some(hex)) {
+                problems.push(format!(
+                    "the statement {} is not about the image it is attached to ({subject})",
+                    layer.digest
+                ));
+            }
+            let annotated = layer.annotations.get("in-toto.io/predicate-type");
+            if annotated.map(String::as_str) != statement["predicateType"].as_str() {
+                problems.push(format!(
+                    "the statement {} is a {}, but its annotation says {}",
+                    layer.digest,
+                    statement["predicateType"].as_str().unwrap_or("statement of no type"),
+                    annotated.map_or("nothing", String::as_str)
+                ));
+            }
+        }
+        problems
     }
 
     /// Streams one layer's tar to `visit` (decompressed when it is gzip), then reads the

@@ -538,6 +538,9 @@ pub(crate) fn check_layout(layout: &Layout, what: &str) -> anyhow::Result<(Vec<P
             attestation.kinds.join(", ")
         };
         lines.push(format!("attestation for {} ({kinds})", attestation.platform));
+        for why in &attestation.problems {
+            problems.push(problem(format!("attestation for {}", attestation.platform), why));
+        }
     }
     Ok((dedup(problems), lines))
 }

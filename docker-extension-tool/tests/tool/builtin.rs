@@ -502,7 +502,7 @@ fn with_no_engine_on_the_machine_dist_writes_the_image_itself() {
         let stdout = &checked.assert_ok().stdout;
         match says {
             Some(kinds) => {
-                assert!(stdout.contains(&format!("attestation for linux/arm64 {kinds}")), "{flag}: {stdout}")
+                assert!(stdout.contains(&format!("attestation for linux/arm64 {kinds}")), "{flag}: {stdout}");
             }
             None => assert!(!stdout.contains("attestation for"), "{flag}: {stdout}"),
         }
