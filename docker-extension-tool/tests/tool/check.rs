@@ -677,3 +677,52 @@ fn hard_links_multiply_no_bytes_and_problem_lists_are_capped() {
     let listed = output.stderr.lines().filter(|l| l.starts_with("  - ")).count();
     assert_eq!(listed, 50, "{}", output.stderr);
 }
+
+#[test]
+fn an_attestation_about_another_image_or_of_another_type_is_a_problem() {
+    let fixture = Fixture::new("check-attested");
+    let archive = fixture.root().join("attested.tar");
+    let context = fixture.root().join("context");
+    let args = [
+        "dist",
+        "--engine",
+        "builtin",
+        "--oci",
+        archive.to_str().unwrap(),
+        "--out",
+        context.to_str().unwrap(),
+    ];
+    run(&mut fixture.command(&args)).assert_ok();
+    let good = check(&archive);
+    assert!(
+        good.assert_ok().stdout.contains("attestation for linux/amd64 (SBOM, provenance)"),
+        "{}",
+        good.stdout
+    );
+
+    let layout = Layout::unpack(&archive, "check-attestation");
+    // The first attestation manifest (platform unknown/unknown): its SBOM made about
+    // another image, its provenance annotated as an SBOM.
+    layout.edit_manifest("unknown", |layout, manifest| {
+        let layers = manifest["layers"].as_array_mut().unwrap();
+        let mut statement = layout.json(layers[0]["digest"].as_str().unwrap());
+        statement["subject"][0]["digest"]["sha256"] = json!("0".repeat(64));
+        let (digest, size) = layout.put(serde_json::to_string(&statement).unwrap().as_bytes());
+        layers[0]["digest"] = json!(digest);
+        layers[0]["size"] = json!(size);
+        layers[1]["annotations"]["in-toto.io/predicate-type"] = json!("https://spdx.dev/Document");
+    });
+    let output = assert_refused(
+        "an attestation about another image",
+        &layout.pack(),
+        &[
+            "is not about the image it is attached to",
+            "is a https://slsa.dev/provenance/v0.2, but its annotation says https://spdx.dev/Document",
+        ],
+    );
+    assert!(
+        output.stderr.contains("attestation for linux/amd64"),
+        "the place names the platform: {}",
+        output.stderr
+    );
+}

@@ -456,9 +456,12 @@ fn standin_dist(standin: &StandInDocker, extra: &[&str]) -> (Output, PathBuf, Te
 }
 
 /// Each `buildx build` call, with its `--metadata-file` value (dist's own file under
-/// target/xtask, one per context) checked and replaced by `METADATA`.
+/// target/xtask, one per context) checked and replaced by `METADATA`, and its build labels
+/// (`--label` revision and created, right after the tag) checked and taken out.
 fn buildx_builds(calls: &[Vec<String>]) -> Vec<Vec<String>> {
     let folder = repo_root().join("target/xtask").display().to_string();
+    let head = run(std::process::Command::new("git").args(["rev-parse", "HEAD"]).current_dir(repo_root()));
+    let revision = format!("org.opencontainers.image.revision={}", head.assert_ok().stdout.trim());
     calls
         .iter()
         .filter(|c| c.starts_with(&["buildx".to_string(), "build".to_string()]))
@@ -471,6 +474,14 @@ fn buildx_builds(calls: &[Vec<String>]) -> Vec<Vec<String>> {
                     "{file}"
                 );
                 c[i + 1] = "METADATA".into();
+            }
+            let labels: Vec<String> =
+                c.windows(2).filter(|w| w[0] == "--label").map(|w| w[1].clone()).collect();
+            assert_eq!(labels.len(), 2, "the build's own labels: {c:?}");
+            assert_eq!(labels[0], revision);
+            assert!(labels[1].starts_with("org.opencontainers.image.created=20"), "{labels:?}");
+            while let Some(i) = c.iter().position(|a| a == "--label") {
+                c.drain(i..i + 2);
             }
             c
         })
