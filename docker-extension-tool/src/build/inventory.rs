@@ -132,11 +132,14 @@ fn component(package: &Package) -> Component {
 }
 
 /// The UI's npm packages that are not dev-only, from its `package-lock.json` (version 2 or
-/// 3: the `packages` map).
+/// 3: the `packages` map); none when it has no lock file.
 fn npm_packages(lock: &Utf8Path) -> anyhow::Result<Vec<Component>> {
-    let file = std::fs::File::open(lock).with_context(|| {
-        format!("reading {lock}: the UI's lock file (run `npm install` in the UI's folder)")
-    })?;
+    let file = match std::fs::File::open(lock) {
+        Ok(file) => file,
+        // A UI that npm does not build (a plain page, another bundler) has no npm packages.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(e).with_context(|| format!("reading {lock}, the UI's npm lock file")),
+    };
     let mut text = String::new();
     std::io::Read::read_to_string(&mut std::io::Read::take(file, MAX_LOCK + 1), &mut text)
         .with_context(|| format!("reading {lock}"))?;
@@ -197,6 +200,10 @@ mod tests {
             npm_packages(&lock).unwrap().iter().map(|c| format!("{}@{}", c.name, c.version)).collect();
         assert_eq!(names, ["@docker/extension-api-client@0.3.4", "react@18.0.0", "react@19.0.0"]);
         std::fs::write(&lock, r#"{"lockfileVersion": 1, "dependencies": {}}"#).unwrap();
+        assert!(
+            npm_packages(&lock.with_file_name("none.json")).unwrap().is_empty(),
+            "no lock, no npm packages"
+        );
         assert!(npm_packages(&lock).unwrap_err().to_string().contains("no `packages` map"));
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -434,12 +434,21 @@ fn dry_run_prints_the_plan_and_runs_nothing() {
     let wrappers = format!("CARGO_ZIGBUILD_CACHE_DIR={}/target/xtask/zigbuild ", repo_root().display());
     assert!(plan.contains(&format!("{wrappers}cargo zigbuild --release --message-format=json-render-diagnostics --package rust-starter-backend --target aarch64-unknown-linux-musl --target x86_64-unknown-linux-musl")), "{plan}");
     // template:backend:end
-    assert!(
-        plan.contains(
-            "buildah build --layers --platform linux/amd64,linux/arm64 --manifest example/rust-starter:0.1.0"
-        ),
-        "{plan}"
+    // template:host-binaries:begin
+    // No Apple SDK here: an empty stand-in, so rustc does not warn that xcrun failed.
+    let sdk = format!(
+        "SDKROOT={}/target/xtask/no-apple-sdk/MacOSX.sdk MACOSX_DEPLOYMENT_TARGET=11.0",
+        repo_root().display()
     );
+    assert!(plan.contains(&sdk), "{plan}");
+    // template:host-binaries:end
+    let head = run(std::process::Command::new("git").args(["rev-parse", "HEAD"]).current_dir(repo_root()));
+    let build = format!(
+        "buildah build --layers --platform linux/amd64,linux/arm64 --label org.opencontainers.image.revision={} --label org.opencontainers.image.created=",
+        head.assert_ok().stdout.trim()
+    );
+    assert!(plan.contains(&build), "{plan}");
+    assert!(plan.contains(" --manifest example/rust-starter:0.1.0 "), "{plan}");
     assert!(!context.exists(), "a dry run writes nothing");
 }
 

@@ -270,9 +270,11 @@ fn upgrade_takes_a_release_migrates_and_keeps_the_authors_edits(offline: &Offlin
         [
             ".cargo/config.toml",
             ".ci/run",
+            ".github/dependabot.yml",
             ".github/workflows/ci.yml",
             ".github/workflows/release-matrix.yml",
             ".github/workflows/release.yml",
+            "rust-toolchain.toml",
             "xtask/src/main.rs"
         ],
         "new records every file the template owns"

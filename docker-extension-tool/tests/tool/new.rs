@@ -423,9 +423,11 @@ fn this_repositorys_template_owned_files_are_the_tools_templates() {
         [
             ".cargo/config.toml",
             ".ci/run",
+            ".github/dependabot.yml",
             ".github/workflows/ci.yml",
             ".github/workflows/release-matrix.yml",
             ".github/workflows/release.yml",
+            "rust-toolchain.toml",
             "xtask/src/main.rs"
         ]
     );
