@@ -562,6 +562,14 @@ fn push_sends_that_very_digest_and_pushing_it_again_uploads_nothing() {
     let statements = statements(&copied, &copied_index["manifests"][0]);
     assert!(statements.contains_key("https://spdx.dev/Document"), "{statements:?}");
     assert!(statements.contains_key("https://slsa.dev/provenance/v0.2"), "{statements:?}");
+    // buildx reads them as its own: each platform's attestation manifest, by reference.
+    let inspect = run(&mut engine().docker(&["buildx", "imagetools", "inspect", &reference]));
+    let listing = &inspect.assert_ok().stdout;
+    let attestations = listing
+        .lines()
+        .filter(|l| l.contains("vnd.docker.reference.type") && l.contains("attestation-manifest"));
+    assert_eq!(attestations.count(), 2, "{listing}");
+    assert_eq!(listing.matches("unknown/unknown").count(), 2, "{listing}");
 
     // Published: refused, as with buildx; forced, nothing is uploaded again.
     let again = builtin_dist(&repo_root(), out.path(), &["--push", "--tag", &reference]);
