@@ -346,6 +346,7 @@ fn upgrade_takes_a_release_migrates_and_keeps_the_authors_edits(offline: &Offlin
         assert!(upgraded.stdout.contains(said), "says `{said}`: {}", upgraded.stdout);
     }
     let status = git(&["status", "--porcelain"]);
+    let diff = git(&["diff"]);
     let mut changed: Vec<&str> = status.lines().collect();
     changed.sort();
     assert_eq!(
@@ -358,7 +359,8 @@ fn upgrade_takes_a_release_migrates_and_keeps_the_authors_edits(offline: &Offlin
             " M xtask/template.json",
             "?? .github/workflows/release.yml.upgrade"
         ],
-        "upgrade changes the pin, the lock, the config, the unedited workflow and the record"
+        "upgrade changes the pin, the lock, the config, the unedited workflow and the record:\n{}\n{diff}",
+        upgraded.stdout
     );
     let xtask_manifest = std::fs::read_to_string(ext.join("xtask/Cargo.toml")).unwrap();
     assert!(
