@@ -16,19 +16,53 @@ use std::process::Command;
 use crate::common::engine::{engine, registry_turn};
 use crate::common::*;
 
-const TOOL_REPOSITORY: &str = "https://github.com/example/rust-starter";
+/// The tool's repository as this run names it: cargo keeps what it fetched from a git URL
+/// in its own cache (`~/.cargo/git`) across runs, tags included, so each run serves the
+/// tool under a URL of its own (mapped to its clone by `insteadOf`), and removes cargo's
+/// copies of it afterwards.
+const TOOL_REPOSITORY_PREFIX: &str = "https://github.com/example/rust-starter-e2e";
 
 /// Programs that must not be needed: each records its call and fails.
 const FORBIDDEN: &[&str] = &["apt-get", "dpkg", "sudo", "dockerd", "containerd"];
 
 struct Offline {
     dir: TempDir,
+    /// The tool's repository URL for this run.
+    url: String,
+}
+
+impl Drop for Offline {
+    /// Cargo's copies of this run's repository (its git database and checkouts), which only
+    /// this run made: their folders are named after the URL's last part.
+    fn drop(&mut self) {
+        let name = self.url.rsplit('/').next().unwrap_or_default().to_string();
+        let cargo_home = std::env::var_os("CARGO_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo"));
+        for kind in ["db", "checkouts"] {
+            let Ok(entries) = std::fs::read_dir(cargo_home.join("git").join(kind)) else { continue };
+            for entry in entries.flatten() {
+                let file_name = entry.file_name().to_string_lossy().to_string();
+                // `NAME-HASH`: the name, a dash, 16 hex digits.
+                if file_name
+                    .strip_prefix(&name)
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(|hash| hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()))
+                {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+    }
 }
 
 impl Offline {
     /// A bare clone of this checkout, tagged `v<version>`, reached instead of the tool's URL.
     fn new() -> Offline {
         let dir = TempDir::new("extension-e2e");
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let url = format!("{TOOL_REPOSITORY_PREFIX}-{}-{nanos}", std::process::id());
         let clone = dir.join("tool.git");
         run(Command::new("git").args(["clone", "--quiet", "--bare"]).arg(repo_root()).arg(&clone))
             .assert_ok();
@@ -36,7 +70,7 @@ impl Offline {
         run(Command::new("git").arg("-C").arg(&clone).args(["tag", "-f", &tag, "HEAD"])).assert_ok();
         std::fs::write(
             dir.join("gitconfig"),
-            format!("[url \"file://{}\"]\n\tinsteadOf = {TOOL_REPOSITORY}\n", clone.display()),
+            format!("[url \"file://{}\"]\n\tinsteadOf = {url}\n", clone.display()),
         )
         .unwrap();
         // The stand-ins for what an author's machine may lack.
@@ -54,7 +88,7 @@ impl Offline {
             .unwrap();
             make_executable(&script);
         }
-        Offline { dir }
+        Offline { dir, url }
     }
 
     /// The environment every command of the test runs in: git goes to the clone.
@@ -94,6 +128,10 @@ fn cargo_in(offline: &Offline, dir: &Path, args: &[&str]) -> Command {
 fn an_extension_made_by_new_builds_and_tests_itself_with_no_root_and_no_docker() {
     let offline = Offline::new();
     let ext = offline.dir.join("disk-report");
+    // The tool at this checkout's HEAD, as `new` pins it by default (this run's URL).
+    let head = run(Command::new("git").arg("-C").arg(repo_root()).args(["rev-parse", "HEAD"]));
+    let head = head.assert_ok().stdout.trim().to_string();
+    let tool = format!("{}#{head}", offline.url);
     let mut new = xtask(
         &repo_root(),
         &[
@@ -105,6 +143,8 @@ fn an_extension_made_by_new_builds_and_tests_itself_with_no_root_and_no_docker()
             "Disk Report",
             "--vendor",
             "Acme",
+            "--tool-git",
+            &tool,
         ],
     );
     offline.apply(&mut new);
@@ -112,14 +152,12 @@ fn an_extension_made_by_new_builds_and_tests_itself_with_no_root_and_no_docker()
     created.assert_ok();
 
     // The tool is a dependency on its repository, pinned: no copy of it.
-    let head = run(Command::new("git").arg("-C").arg(repo_root()).args(["rev-parse", "HEAD"]));
-    let head = head.assert_ok().stdout.trim().to_string();
     let manifest = std::fs::read_to_string(ext.join("xtask/Cargo.toml")).unwrap();
-    assert!(manifest.contains(&format!("git = \"{TOOL_REPOSITORY}\"")), "{manifest}");
+    assert!(manifest.contains(&format!("git = \"{}\"", offline.url)), "{manifest}");
     assert!(!ext.join("docker-extension-tool").exists());
     let lock = std::fs::read_to_string(ext.join("Cargo.lock")).unwrap();
     assert!(
-        lock.contains(&format!("source = \"git+{TOOL_REPOSITORY}")) && lock.contains(&format!("#{head}\"")),
+        lock.contains(&format!("source = \"git+{}", offline.url)) && lock.contains(&format!("#{head}\"")),
         "Cargo.lock pins the tool at this checkout's HEAD ({head}):\n{}\n{}",
         created.stdout,
         lock.lines().filter(|l| l.contains("git+")).collect::<Vec<_>>().join("\n")
@@ -364,9 +402,8 @@ fn upgrade_takes_a_release_migrates_and_keeps_the_authors_edits(offline: &Offlin
     );
     let xtask_manifest = std::fs::read_to_string(ext.join("xtask/Cargo.toml")).unwrap();
     assert!(
-        xtask_manifest.contains(&format!(
-            "docker-extension-tool = {{ git = \"{TOOL_REPOSITORY}\", tag = \"v0.2.0\" }}"
-        )),
+        xtask_manifest
+            .contains(&format!("docker-extension-tool = {{ git = \"{}\", tag = \"v0.2.0\" }}", offline.url)),
         "{xtask_manifest}"
     );
     let lock = std::fs::read_to_string(ext.join("Cargo.lock")).unwrap();
