@@ -36,6 +36,8 @@ Commands:
             the files the template owns (workflows, CI script, the xtask's main.rs)
   release-tag Check a git tag (v1.2.3) against the version being released (the release
             workflow's first step); prints image=, registry= and version= lines
+  uninstall Remove the extension from Docker Desktop
+  share     Print Docker Desktop's preview link of the published image (docker extension share)
   help      Print this help, or a command's: cargo xtask help dist
 
 Run `cargo xtask <command> --help` for a command's options.";
@@ -109,6 +111,19 @@ Usage: cargo xtask validate [IMAGE]
 Runs Docker's own validation, `docker extension validate -a -s -i IMAGE`, when the docker
 extension plugin is here (it comes with Docker Desktop); otherwise says so and runs
 `cargo xtask check IMAGE`. IMAGE defaults to the config's image and tag.";
+
+pub(crate) const UNINSTALL_USAGE: &str = "\
+Usage: cargo xtask uninstall [IMAGE]
+
+Removes the extension from Docker Desktop (`docker extension rm`), under the name Docker
+Desktop lists it by; says so when it is not installed. IMAGE defaults to the config's image.";
+
+pub(crate) const SHARE_USAGE: &str = "\
+Usage: cargo xtask share [IMAGE:TAG]
+
+Prints the link Docker Desktop makes for a published extension image (`docker extension
+share`): whoever opens it gets the extension's page in Docker Desktop, to install it from
+there before it is in the Marketplace. IMAGE:TAG defaults to the config's image and tag.";
 
 pub(crate) const RELEASE_TAG_USAGE: &str = "\
 Usage: cargo xtask release-tag TAG
@@ -220,6 +235,8 @@ pub(crate) enum Command {
     BuildHost(BuildHost),
     Upgrade(Upgrade),
     ReleaseTag(ReleaseTag),
+    Uninstall(Desktop),
+    Share(Desktop),
     /// `help [COMMAND]`, `--help`, `COMMAND --help`.
     Help(Option<String>),
 }
@@ -274,6 +291,12 @@ pub(crate) struct Check {
     pub archive: Option<Utf8PathBuf>,
     /// `--published`: the config's image and tag, from its registry.
     pub published: bool,
+}
+
+/// `uninstall [IMAGE]`, `share [IMAGE:TAG]`: Docker Desktop's own commands, for an image.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Desktop {
+    pub image: Option<String>,
 }
 
 /// `release-tag TAG`: the git tag a release workflow runs for.
@@ -435,6 +458,8 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, U
         "build-host" => parse_build_host(&mut args).map(Command::BuildHost),
         "upgrade" => parse_upgrade(&mut args).map(Command::Upgrade),
         "release-tag" => parse_release_tag(&mut args).map(Command::ReleaseTag),
+        "uninstall" => parse_desktop(&mut args).map(Command::Uninstall),
+        "share" => parse_desktop(&mut args).map(Command::Share),
         _ => unreachable!("every command with a usage text is parsed above"),
     }
 }
@@ -454,6 +479,8 @@ pub(crate) fn usage_of(command: Option<&str>) -> Option<&'static str> {
         Some("build-host") => BUILD_HOST_USAGE,
         Some("upgrade") => UPGRADE_USAGE,
         Some("release-tag") => RELEASE_TAG_USAGE,
+        Some("uninstall") => UNINSTALL_USAGE,
+        Some("share") => SHARE_USAGE,
         Some(_) => return None,
     })
 }
@@ -588,6 +615,20 @@ fn parse_validate(args: &mut Args) -> Result<Validate, UsageError> {
         }
     }
     Ok(validate)
+}
+
+fn parse_desktop(args: &mut Args) -> Result<Desktop, UsageError> {
+    let usage = args.usage;
+    let mut desktop = Desktop::default();
+    while let Some(arg) = args.next()? {
+        match arg {
+            Value(value) if desktop.image.is_none() => {
+                desktop.image = Some(value.to_string_lossy().into_owned());
+            }
+            other => return unexpected(usage, other),
+        }
+    }
+    Ok(desktop)
 }
 
 fn parse_release_tag(args: &mut Args) -> Result<ReleaseTag, UsageError> {

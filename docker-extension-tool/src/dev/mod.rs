@@ -178,16 +178,10 @@ impl<'a> Session<'a> {
         let machine = Machine::probe(sh, &config)?;
         let docker = crate::pipeline::engine::docker_answers(sh);
         if !flags.browser {
-            if !docker {
-                Check::DockerRunning.run(sh)?;
-            }
-            if !runs(sh, "docker", &["extension", "version"]) {
-                bail!(
-                    "the `docker extension` CLI plugin is not here: it comes with Docker Desktop \
-                     (https://docs.docker.com/desktop/). Without Docker Desktop, run the extension in \
-                     a plain browser: cargo xtask dev --browser"
-                );
-            }
+            require_docker_desktop(
+                sh,
+                "Without Docker Desktop, run the extension in a plain browser: cargo xtask dev --browser",
+            )?;
         }
         let port = match (&config.ui, flags.port, flags.once) {
             (None, _, _) | (_, _, true) => None,
@@ -748,10 +742,32 @@ fn dev_dir(config: &Config) -> Utf8PathBuf {
     config.target_dir.join("xtask/dev").join(crate::util::files::short_hash(config.root.as_str()))
 }
 
+/// Docker running, with Docker Desktop's `docker extension` CLI plugin: what `dev`,
+/// `uninstall` and `share` need, each refusal said the same way (`otherwise`: what to do
+/// without Docker Desktop).
+pub(crate) fn require_docker_desktop(sh: &Shell, otherwise: &str) -> anyhow::Result<()> {
+    if !crate::pipeline::engine::docker_answers(sh) {
+        Check::DockerRunning.run(sh)?;
+    }
+    if !runs(sh, "docker", &["extension", "version"]) {
+        bail!(
+            "the `docker extension` CLI plugin is not here: it comes with Docker Desktop \
+             (https://docs.docker.com/desktop/). {otherwise}"
+        );
+    }
+    Ok(())
+}
+
 /// Whether `docker extension ls` lists the image (by repository, with or without a tag).
 fn is_listed(listed: &str, repository: &str) -> bool {
-    listed.lines().skip(1).filter_map(|l| l.split_whitespace().next()).any(|name| {
-        name == repository
+    listed_name(listed, repository).is_some()
+}
+
+/// The name `docker extension ls` lists the image under (its repository, with or without a
+/// tag), if it lists it.
+pub(crate) fn listed_name<'a>(listed: &'a str, repository: &str) -> Option<&'a str> {
+    listed.lines().skip(1).filter_map(|l| l.split_whitespace().next()).find(|name| {
+        *name == repository
             || name.rsplit_once(':').is_some_and(|(repo, tag)| repo == repository && !tag.contains('/'))
     })
 }

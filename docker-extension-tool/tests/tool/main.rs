@@ -14,6 +14,7 @@ mod builtin;
 mod check;
 mod cross_os;
 mod dependencies;
+mod desktop;
 mod dev;
 mod dist;
 mod doctor;

@@ -270,6 +270,14 @@ case "$1 $2" in
   "extension version") [ -z "$STANDIN_NO_EXTENSION" ] && { echo "Extensions CLI version: v0.2.29"; exit 0; }; exit 1 ;;
   "extension validate") [ -z "$STANDIN_NO_EXTENSION" ] && { echo "The extension image $6 is valid"; exit 0; }; exit 1 ;;
   "buildx version") echo "github.com/docker/buildx v0.19.3 stand-in"; exit 0 ;;
+  "extension ls")
+    echo "EXTENSION               PROVIDER     VERSION   UI         VM           HOST"
+    for ref in $STANDIN_INSTALLED; do echo "$ref   Example Inc.   0.1.0   1 tab(Rust Starter)   Running(1)   1 binaries"; done
+    exit 0 ;;
+  "extension rm") echo "Removing extension $3..."; echo "Extension \"$3\" uninstalled successfully"; exit 0 ;;
+  "extension share")
+    [ -n "$STANDIN_NOT_PUSHED" ] && { echo "Error: $3: not found in its registry" >&2; exit 1; }
+    echo "Share link: https://open.docker.com/extensions/marketplace?extensionId=$3"; exit 0 ;;
   "buildx inspect")
     echo "Name:          ${STANDIN_BUILDER:-desktop-linux}"
     echo "Driver:        ${STANDIN_DRIVER:-docker-container}"
