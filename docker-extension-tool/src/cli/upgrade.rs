@@ -265,10 +265,13 @@ fn tool_package(work_cargo: &Utf8Path) -> anyhow::Result<(Utf8PathBuf, String)> 
 }
 
 /// Builds the tool's own binary from `tool_dir` (debug: it runs once), into the target
-/// folder (kept: the same version again is a no-op).
+/// folder. One cargo target folder per source folder: cargo took a new checkout of the
+/// same version in the same target folder for the build it had (seen: an upgrade that ran
+/// an earlier build's templates), so sources never share one; the same sources again are a
+/// no-op.
 fn install_tool(sh: &Shell, tool_dir: &Utf8Path, target_dir: &Utf8Path) -> anyhow::Result<Utf8PathBuf> {
     let root = target_dir.join("xtask/upgrade/tool");
-    let build_dir = target_dir.join(TOOL_BUILD_DIR);
+    let build_dir = target_dir.join(TOOL_BUILD_DIR).join(crate::util::files::short_hash(tool_dir.as_str()));
     cmd!(
         sh,
         "cargo install --quiet --locked --debug --force --path {tool_dir} --bin {TOOL} --root {root} --target-dir {build_dir}"
