@@ -371,8 +371,8 @@ pub(crate) struct RegistryClient {
 }
 
 /// The cargo target folder (under the workspace's) where the tool's own binaries are
-/// compiled when needed: the registry client on the first push, the new tool in `upgrade`.
-/// One folder, so their dependencies compile once.
+/// compiled when needed: the registry client on the first push; the new tool in `upgrade`,
+/// in a folder of its own under it per source folder (see `cli::upgrade`).
 pub(crate) const TOOL_BUILD_DIR: &str = "xtask/tool-build";
 
 /// The name of the registry client's binary (a `[[bin]]` of this tool).
