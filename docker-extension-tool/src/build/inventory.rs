@@ -20,17 +20,34 @@ use crate::plan::image::SbomSources;
 /// The largest npm lock file read (a large UI's is a few MiB).
 const MAX_LOCK: u64 = 64 << 20;
 
-/// Per platform, the packages whose code its files hold.
-pub(crate) fn components(
-    sh: &Shell,
-    sources: &SbomSources,
-) -> anyhow::Result<BTreeMap<Variant, Vec<Component>>> {
-    let metadata = MetadataCommand::new()
-        .manifest_path(sources.workspace.join("Cargo.toml"))
-        .exec()
-        .with_context(|| format!("reading the crates of {} (`cargo metadata`)", sources.workspace))?;
+/// Per platform, the packages whose code its files hold. `cargo metadata` and rustc's
+/// answer for each target run side by side (each is a process start and a fraction of a
+/// second; in a row they were most of the builtin engine's image step).
+pub(crate) fn components(sources: &SbomSources) -> anyhow::Result<BTreeMap<Variant, Vec<Component>>> {
+    let targets: BTreeSet<&String> = sources.shipped.values().flatten().map(|(_, target)| target).collect();
+    let (metadata, cfgs) = std::thread::scope(|scope| {
+        let asked: Vec<_> = targets
+            .iter()
+            .map(|&target| (target.clone(), scope.spawn(move || target_cfgs(&sources.workspace, target))))
+            .collect();
+        let metadata = MetadataCommand::new()
+            .manifest_path(sources.workspace.join("Cargo.toml"))
+            .current_dir(&sources.workspace)
+            .exec()
+            .with_context(|| format!("reading the crates of {} (`cargo metadata`)", sources.workspace));
+        let cfgs: anyhow::Result<BTreeMap<String, Vec<Cfg>>> = asked
+            .into_iter()
+            .map(|(target, thread)| {
+                let cfgs = thread
+                    .join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("asking rustc about {target} panicked")));
+                cfgs.map(|cfgs| (target, cfgs))
+            })
+            .collect();
+        (metadata, cfgs)
+    });
+    let (metadata, cfgs) = (metadata?, cfgs?);
     let graph = Graph::new(&metadata)?;
-    let mut cfgs: BTreeMap<String, Vec<Cfg>> = BTreeMap::new();
     let npm = match &sources.npm_lock {
         Some(lock) => npm_packages(lock)?,
         None => vec![],
@@ -39,9 +56,6 @@ pub(crate) fn components(
     for (variant, shipped) in &sources.shipped {
         let mut components = BTreeSet::new();
         for (package, target) in shipped {
-            if !cfgs.contains_key(target) {
-                cfgs.insert(target.clone(), target_cfgs(sh, target)?);
-            }
             components.extend(graph.crates_of(package, target, &cfgs[target])?);
         }
         components.extend(npm.iter().cloned());
@@ -50,8 +64,11 @@ pub(crate) fn components(
     Ok(by_variant)
 }
 
-/// `rustc --print cfg --target T`: what `cfg(…)` dependencies are decided against.
-fn target_cfgs(sh: &Shell, target: &str) -> anyhow::Result<Vec<Cfg>> {
+/// `rustc --print cfg --target T`, in the workspace (whose toolchain it is): what `cfg(…)`
+/// dependencies are decided against. (A shell of its own: it runs on a thread of its own.)
+fn target_cfgs(workspace: &Utf8Path, target: &str) -> anyhow::Result<Vec<Cfg>> {
+    let sh = Shell::new()?;
+    sh.change_dir(workspace);
     let printed = cmd!(sh, "rustc --print cfg --target {target}")
         .quiet()
         .read()

@@ -131,7 +131,6 @@ impl ImageBuild {
     /// The builtin engine's image of the context, announced as the step that writes it.
     fn builtin_image(
         &self,
-        sh: &Shell,
         report: &Report,
         step: &Run,
         layers: Layers,
@@ -142,7 +141,7 @@ impl ImageBuild {
                 report.say(&format!("    {plan}"));
                 let sbom = match &plan.sbom {
                     Some(sources) => Some(
-                        crate::build::inventory::components(sh, sources)
+                        crate::build::inventory::components(sources)
                             .context("listing the packages for the SBOM")?,
                     ),
                     None => None,
@@ -202,13 +201,13 @@ impl ImageBuild {
                     run_command(sh, report, argv, only_if.as_ref()).map(|()| None)
                 }
                 Run::WriteArchive { to, layers } => {
-                    self.builtin_image(sh, report, &step, *layers).and_then(|image| {
+                    self.builtin_image(report, &step, *layers).and_then(|image| {
                         crate::image::builtin::write_archive(&image, &self.reference, to)
                             .map(|()| Some(image))
                     })
                 }
                 Run::WriteLayout { to } => {
-                    self.builtin_image(sh, report, &step, Layers::Gzip).and_then(|image| {
+                    self.builtin_image(report, &step, Layers::Gzip).and_then(|image| {
                         crate::image::builtin::write_layout(&image, &self.reference, to).map(|()| Some(image))
                     })
                 }
