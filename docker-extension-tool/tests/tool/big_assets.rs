@@ -21,16 +21,7 @@ fn a_one_gib_asset_goes_into_the_image_with_bounded_memory() {
     let archive = fixture.root().join("big.tar");
     let context = fixture.context();
     let events = fixture.root().join("events.json");
-    let args = [
-        "dist",
-        "--engine",
-        "builtin",
-        "--oci",
-        archive.to_str().unwrap(),
-        "--out",
-        context.to_str().unwrap(),
-    ];
-    let mut command = fixture.command(&args);
+    let mut command = fixture.builtin_dist(&archive);
     command.args(["--events", events.to_str().unwrap()]);
     run(&mut command).assert_ok();
 

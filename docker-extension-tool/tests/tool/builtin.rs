@@ -488,17 +488,8 @@ fn with_no_engine_on_the_machine_dist_writes_the_image_itself() {
 
     // --no-sbom and --no-attest, as with buildx.
     for (flag, says) in [("--no-sbom", Some("(provenance)")), ("--no-attest", None)] {
-        let args = [
-            "dist",
-            "--engine",
-            "builtin",
-            "--oci",
-            archive.to_str().unwrap(),
-            "--out",
-            context.to_str().unwrap(),
-            flag,
-        ];
-        let mut command = fixture.command(&args);
+        let mut command = fixture.builtin_dist(&archive);
+        command.arg(flag);
         command.env("PATH", &bin);
         run(&mut command).assert_ok();
         let checked = run(&mut fixture.command(&["check", archive.to_str().unwrap()]));

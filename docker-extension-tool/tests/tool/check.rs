@@ -682,17 +682,7 @@ fn hard_links_multiply_no_bytes_and_problem_lists_are_capped() {
 fn an_attestation_about_another_image_or_of_another_type_is_a_problem() {
     let fixture = Fixture::new("check-attested");
     let archive = fixture.root().join("attested.tar");
-    let context = fixture.root().join("context");
-    let args = [
-        "dist",
-        "--engine",
-        "builtin",
-        "--oci",
-        archive.to_str().unwrap(),
-        "--out",
-        context.to_str().unwrap(),
-    ];
-    run(&mut fixture.command(&args)).assert_ok();
+    run(&mut fixture.builtin_dist(&archive)).assert_ok();
     let good = check(&archive);
     assert!(
         good.assert_ok().stdout.contains("attestation for linux/amd64 (SBOM, provenance)"),

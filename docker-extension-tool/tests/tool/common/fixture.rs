@@ -108,6 +108,22 @@ impl Fixture {
         archive
     }
 
+    /// `dist --engine builtin --oci ARCHIVE --out CONTEXT`, ready to be given more
+    /// arguments or environment and run.
+    pub fn builtin_dist(&self, archive: &Path) -> std::process::Command {
+        let context = self.context();
+        let args = [
+            "dist",
+            "--engine",
+            "builtin",
+            "--oci",
+            archive.to_str().unwrap(),
+            "--out",
+            context.to_str().unwrap(),
+        ];
+        self.command(&args)
+    }
+
     /// `dist --no-image`: the fixture's build context.
     pub fn build_context(&self) -> PathBuf {
         let context = self.context();
