@@ -64,10 +64,11 @@ enum ImageWay {
 impl flags::Doctor {
     pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
         let config = Config::load_current()?;
-        let plan = Plan::without_image(&config, &Machine::probe(sh, &config)?)?;
+        let machine = Machine::probe(sh, &config)?;
+        let plan = Plan::without_image(&config, &machine)?;
         // zig and cargo-zigbuild from setup's virtual environment, when it made one.
         tools::activate_zig_venv(sh, &config.tools_dir());
-        let mut lines = vec![pinned_toolchain(sh, &config.root)?];
+        let mut lines = vec![pinned_toolchain(&config.root, &machine.rustc)?];
         lines.extend(rust(sh, &plan));
         lines.extend(zig(sh));
         lines.extend(cross(sh, &plan));
@@ -95,31 +96,16 @@ impl flags::Doctor {
 
 /// The compiler that runs in the workspace, against the one `rust-toolchain.toml` pins: the
 /// image's binaries (and its digest) are the pinned compiler's.
-fn pinned_toolchain(sh: &Shell, root: &camino::Utf8Path) -> anyhow::Result<Prerequisite> {
-    let pin = ToolchainPin::read(root)?;
-    let _dir = sh.push_dir(root);
-    let rustc = cmd!(sh, "rustc --version").quiet().ignore_stderr().read().ok();
+fn pinned_toolchain(root: &camino::Utf8Path, rustc: &str) -> anyhow::Result<Prerequisite> {
     let name = "rust toolchain";
     let install = format!("rustup toolchain install (in {root}: it reads {})", toolchain::FILE);
-    let Some(pin) = pin else {
-        return Ok(check(
-            name,
-            rustc.map(|r| format!("{r} (not pinned: add {})", toolchain::FILE)),
-            &install,
-        ));
-    };
-    let Some(rustc) = rustc else {
-        let why = format!(
-            "rustc does not run here: is the toolchain {} that {} pins installed?",
-            pin.channel,
-            toolchain::FILE
-        );
-        return Ok(Prerequisite { found: Err(why), ..check(name, None, &install).blocking() });
+    let Some(pin) = ToolchainPin::read(root)? else {
+        return Ok(check(name, Some(format!("{rustc} (not pinned: add {})", toolchain::FILE)), &install));
     };
     // rustup's proxies set it for what they run (`cargo +TOOLCHAIN` among them), and it
     // wins over the file.
     let overridden = std::env::var("RUSTUP_TOOLCHAIN").ok();
-    Ok(match pin.is_run_by(&rustc) {
+    Ok(match pin.is_run_by(rustc) {
         Some(false) => {
             let by = overridden.map(|o| format!(" (RUSTUP_TOOLCHAIN={o} is set)")).unwrap_or_default();
             Prerequisite {
