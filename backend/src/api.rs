@@ -9,7 +9,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use rust_starter_api::{ApiError as ErrorBody, EchoRequest, EchoResponse, Hello};
+use serde::Deserialize;
 use serde_json::json;
 
 /// Requests with a larger body get 413.
@@ -28,15 +29,6 @@ pub fn router() -> Router {
         .layer(middleware::from_fn(log_request))
 }
 
-#[derive(Serialize)]
-struct Hello {
-    message: &'static str,
-    version: &'static str,
-    /// The CPU the backend runs on: the image variant Docker Desktop pulled.
-    arch: &'static str,
-    os: &'static str,
-}
-
 #[derive(Deserialize)]
 struct HelloQuery {
     /// Simulates slow work, up to 10 s: shows the UI's loading state (and lets the tests
@@ -49,27 +41,15 @@ async fn hello(Query(query): Query<HelloQuery>) -> Json<Hello> {
         tokio::time::sleep(Duration::from_millis(ms.min(10_000))).await;
     }
     Json(Hello {
-        message: "Hello from the Rust backend",
-        version: env!("CARGO_PKG_VERSION"),
-        arch: std::env::consts::ARCH,
-        os: std::env::consts::OS,
+        message: "Hello from the Rust backend".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        arch: std::env::consts::ARCH.into(),
+        os: std::env::consts::OS.into(),
     })
 }
 
 async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EchoRequest {
-    message: String,
-}
-
-#[derive(Serialize)]
-struct EchoResponse {
-    message: String,
-    length: usize,
 }
 
 /// Shows how to take input: a JSON body, validated, with a clear error for each fault.
@@ -86,7 +66,8 @@ async fn echo(body: Result<Json<EchoRequest>, JsonRejection>) -> Result<Json<Ech
             format!("`message` has {length} characters; the most is {MAX_MESSAGE}"),
         ));
     }
-    Ok(Json(EchoResponse { message: message.to_string(), length }))
+    // At most MAX_MESSAGE characters: the count fits.
+    Ok(Json(EchoResponse { message: message.to_string(), length: u32::try_from(length).unwrap_or(u32::MAX) }))
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {
@@ -123,7 +104,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": self.message, "status": self.status.as_u16() });
+        let body = ErrorBody { error: self.message, status: self.status.as_u16() };
         (self.status, Json(body)).into_response()
     }
 }

@@ -6,7 +6,7 @@ import { waitFor } from "@testing-library/react";
 import { App } from "./App";
 import type { Client } from "./client";
 // template:host-binaries:begin
-import type { HostFacts } from "./client";
+import type { HostFacts } from "./api";
 // template:host-binaries:end
 
 afterEach(cleanup);

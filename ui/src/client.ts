@@ -4,29 +4,19 @@ import type { v1 } from "@docker/extension-api-client-types";
 
 export type Client = Pick<v1.DockerDesktopClient, "extension" | "desktopUI">;
 
+// template:contract:begin
+// The backend's answers and the host binaries' JSON: generated from their Rust types (the
+// api/ crate) by `cargo xtask dist` and `dev`. Never write these types by hand here.
+// template:contract:end
 // template:backend:begin
-/** The backend's GET /hello answer. */
-export interface Hello {
-  message: string;
-  version: string;
-  arch: string;
-  os: string;
-}
-
+import type { Hello } from "./api";
 // template:backend:end
 // template:host-binaries:begin
-/** hostinfo --json */
-export interface HostFacts {
-  /** The host binary's own version. */
-  version: string;
-  os: string;
-  os_version: string | null;
-  arch: string;
-  cpus: number;
-  hostname: string | null;
-  tools: { name: string; found: boolean; version: string | null }[];
-}
+import type { HostFacts } from "./api";
+// template:host-binaries:end
 
+
+// template:host-binaries:begin
 /** The host binary's name: Docker Desktop adds `.exe` on Windows. */
 export const HOST_BINARY = "hostinfo";
 // template:host-binaries:end

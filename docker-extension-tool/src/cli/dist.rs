@@ -10,7 +10,7 @@ use crate::context::ownership::{resolve_destination, Ledger};
 use crate::context::staging::Placed;
 use crate::model::targets::Variant;
 use crate::pipeline::engine::ImageResult;
-use crate::pipeline::{build_ui, check_destination, compile, lay_out};
+use crate::pipeline::{build_ui, check_destination, compile, generate_contract, lay_out};
 use crate::plan::image::{Attestations, Output};
 use crate::plan::{ImageStep, Plan, Profile, Request};
 use crate::util::files::write_atomic;
@@ -56,9 +56,12 @@ impl flags::Dist {
         report.step("Checking the toolchain", || {
             tools::ensure_for(sh, &plan.cargo_runs, &config.tools_dir())
         })?;
+        // The UI first: its type check against the contract fails in seconds, not after the
+        // cross-compiles.
+        let contract_changes = generate_contract(sh, &report, &config, &plan)?;
+        build_ui(sh, &report, &config, &plan, &contract_changes)?;
         let mut artifacts = Artifacts::new();
         compile(sh, &report, &config, plan.cargo_runs.iter(), &mut artifacts)?;
-        build_ui(sh, &report, &config, &plan)?;
         let placed = lay_out(&report, &config, &plan, &artifacts, &protected)?;
 
         let image = match &plan.image {

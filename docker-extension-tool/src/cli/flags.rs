@@ -36,6 +36,8 @@ Commands:
             the files the template owns (workflows, CI script, the xtask's main.rs)
   release-tag Check a git tag (v1.2.3) against the version being released (the release
             workflow's first step); prints image=, registry= and version= lines
+  contract  Write the UI's TypeScript for the backend's and host binaries' JSON from their
+            Rust types (dist and dev do it too); --check says which types are stale
   uninstall Remove the extension from Docker Desktop
   share     Print Docker Desktop's preview link of the published image (docker extension share)
   help      Print this help, or a command's: cargo xtask help dist
@@ -111,6 +113,18 @@ Usage: cargo xtask validate [IMAGE]
 Runs Docker's own validation, `docker extension validate -a -s -i IMAGE`, when the docker
 extension plugin is here (it comes with Docker Desktop); otherwise says so and runs
 `cargo xtask check IMAGE`. IMAGE defaults to the config's image and tag.";
+
+pub(crate) const CONTRACT_USAGE: &str = "\
+Usage: cargo xtask contract [--check]
+
+Writes the UI's TypeScript for the JSON the backend answers and the host binaries print
+(the config's `contract.output`) from the Rust types of the contract's package (its
+`typescript` example, ts-rs). `dist` and `dev` do this before the UI builds; run it to see
+a type change in your editor at once.
+
+Options:
+  --check   Write nothing; exit 1 naming each type the file declares differently from the
+            Rust types (what `cargo xtask test` runs)";
 
 pub(crate) const UNINSTALL_USAGE: &str = "\
 Usage: cargo xtask uninstall [IMAGE]
@@ -235,6 +249,7 @@ pub(crate) enum Command {
     BuildHost(BuildHost),
     Upgrade(Upgrade),
     ReleaseTag(ReleaseTag),
+    Contract(Contract),
     Uninstall(Desktop),
     Share(Desktop),
     /// `help [COMMAND]`, `--help`, `COMMAND --help`.
@@ -297,6 +312,12 @@ pub(crate) struct Check {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Desktop {
     pub image: Option<String>,
+}
+
+/// `contract [--check]`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Contract {
+    pub check: bool,
 }
 
 /// `release-tag TAG`: the git tag a release workflow runs for.
@@ -458,6 +479,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, U
         "build-host" => parse_build_host(&mut args).map(Command::BuildHost),
         "upgrade" => parse_upgrade(&mut args).map(Command::Upgrade),
         "release-tag" => parse_release_tag(&mut args).map(Command::ReleaseTag),
+        "contract" => parse_contract(&mut args).map(Command::Contract),
         "uninstall" => parse_desktop(&mut args).map(Command::Uninstall),
         "share" => parse_desktop(&mut args).map(Command::Share),
         _ => unreachable!("every command with a usage text is parsed above"),
@@ -479,6 +501,7 @@ pub(crate) fn usage_of(command: Option<&str>) -> Option<&'static str> {
         Some("build-host") => BUILD_HOST_USAGE,
         Some("upgrade") => UPGRADE_USAGE,
         Some("release-tag") => RELEASE_TAG_USAGE,
+        Some("contract") => CONTRACT_USAGE,
         Some("uninstall") => UNINSTALL_USAGE,
         Some("share") => SHARE_USAGE,
         Some(_) => return None,
@@ -629,6 +652,18 @@ fn parse_desktop(args: &mut Args) -> Result<Desktop, UsageError> {
         }
     }
     Ok(desktop)
+}
+
+fn parse_contract(args: &mut Args) -> Result<Contract, UsageError> {
+    let usage = args.usage;
+    let mut contract = Contract::default();
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("check") => contract.check = true,
+            other => return unexpected(usage, other),
+        }
+    }
+    Ok(contract)
 }
 
 fn parse_release_tag(args: &mut Args) -> Result<ReleaseTag, UsageError> {

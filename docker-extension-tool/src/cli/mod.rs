@@ -4,6 +4,7 @@
 pub(crate) mod bench;
 pub(crate) mod build_host;
 pub(crate) mod check;
+pub(crate) mod contract;
 pub(crate) mod desktop;
 pub(crate) mod dev;
 pub(crate) mod dist;

@@ -5,10 +5,13 @@
 //! Parts the new extension leaves out (`--no-backend`, `--no-host-binaries`) are regions of
 //! text between marker comments, removed with the part's files.
 
+use std::collections::BTreeSet;
+
 use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
+use crate::build::contract;
 use crate::cli::flags;
 use crate::context::ownership::resolve_destination;
 use crate::model::rules;
@@ -27,18 +30,22 @@ pub(crate) const START_VERSION: &str = "0.1.0";
 pub(crate) enum Part {
     Backend,
     HostBinaries,
+    /// The typed contract (its crate, its config, the UI's generated file): left out with
+    /// both the backend and the host binaries, when no JSON is left to type.
+    Contract,
     /// What only the tool's own repository has (its folder as a member, its suite in the
     /// xtask): never in a new extension, which depends on the tool instead.
     Tool,
 }
 
 impl Part {
-    const ALL: [Part; 3] = [Part::Backend, Part::HostBinaries, Part::Tool];
+    const ALL: [Part; 4] = [Part::Backend, Part::HostBinaries, Part::Contract, Part::Tool];
 
     fn name(self) -> &'static str {
         match self {
             Part::Backend => "backend",
             Part::HostBinaries => "host-binaries",
+            Part::Contract => "contract",
             Part::Tool => "tool",
         }
     }
@@ -203,6 +210,7 @@ pub(crate) fn render(
         .filter(|p| match p {
             Part::Backend => !naming.backend,
             Part::HostBinaries => no_host_binaries,
+            Part::Contract => !naming.backend && no_host_binaries,
             Part::Tool => true,
         })
         .collect();
@@ -210,12 +218,18 @@ pub(crate) fn render(
 
     let old_host_dir = old_host_package.as_deref().and_then(|p| package_dir(template, p));
     let backend_dir = template.backend.as_ref().and_then(|b| package_dir(template, &b.package));
+    let contract_dir = template.contract.as_ref().and_then(|c| package_dir(template, &c.package));
+    let contract_output = template.contract.as_ref().map(|c| c.output.clone());
+    let dropped_types = dropped_contract_types(template, &dropped)?;
 
     let mut files = vec![];
     for rel in template_files(template)? {
         let in_host_binaries = rel.starts_with(HOST_BINARIES_DIR);
         if (dropped.contains(&Part::HostBinaries) && in_host_binaries)
             || (dropped.contains(&Part::Backend) && backend_dir.as_ref().is_some_and(|d| rel.starts_with(d)))
+            || (dropped.contains(&Part::Contract)
+                && (contract_dir.as_ref().is_some_and(|d| rel.starts_with(d))
+                    || contract_output.as_ref() == Some(&rel)))
         {
             continue;
         }
@@ -242,7 +256,12 @@ pub(crate) fn render(
         for (path, names) in copies {
             let contents = match String::from_utf8(bytes.clone()) {
                 Ok(text) => {
-                    let text = strip_parts(&text, &dropped);
+                    let mut text = strip_parts(&text, &dropped);
+                    if contract_output.as_ref() == Some(&rel) {
+                        // Generated: no markers; the dropped parts' types are left out as their
+                        // generation would leave them out.
+                        text = contract::without(&text, &dropped_types);
+                    }
                     let mut text = replace_names(&text, &names);
                     text = reset_version(&rel, &text, &old_version)
                         .with_context(|| format!("resetting the version in {rel}"))?;
@@ -265,6 +284,32 @@ pub(crate) fn render(
         }
     }
     Ok(files)
+}
+
+/// The types that the dropped parts' regions of the contract's package declare (`pub struct
+/// NAME`, `pub enum NAME`, `pub type NAME`).
+fn dropped_contract_types(template: &Config, dropped: &[Part]) -> anyhow::Result<BTreeSet<String>> {
+    let Some(contract) = &template.contract else { return Ok(BTreeSet::new()) };
+    let declared = |text: &str| -> BTreeSet<String> {
+        text.lines()
+            .filter_map(|line| {
+                let line = line.trim_start();
+                let rest =
+                    ["pub struct ", "pub enum ", "pub type "].iter().find_map(|p| line.strip_prefix(p))?;
+                let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                (!name.is_empty()).then_some(name)
+            })
+            .collect()
+    };
+    let mut names = BTreeSet::new();
+    let sources = files_under(&contract.package_dir, |_, name| name == "target" || name.starts_with('.'))?;
+    for rel in sources.iter().filter(|rel| rel.extension() == Some("rs")) {
+        let path = contract.package_dir.join(rel);
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+        let kept = declared(&strip_parts(&text, dropped));
+        names.extend(declared(&text).into_iter().filter(|name| !kept.contains(name)));
+    }
+    Ok(names)
 }
 
 /// A workspace package's folder, relative to the root.

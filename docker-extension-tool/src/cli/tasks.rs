@@ -194,6 +194,7 @@ impl Tasks {
             Command::BuildHost(build_host) => build_host.run(&sh),
             Command::Upgrade(upgrade) => upgrade.run(&sh),
             Command::ReleaseTag(release_tag) => release_tag.run(),
+            Command::Contract(contract) => contract.run(&sh),
             Command::Uninstall(desktop) => desktop.uninstall(&sh),
             Command::Share(desktop) => desktop.share(&sh),
         }

@@ -2,7 +2,7 @@
 //! Linux; no root, no Docker): clippy, the workspace's Rust tests, the UI's unit tests and
 //! its browser test, and a packaging test (dist with the builtin engine, then `check` on
 //! the image). Then the test suites the xtask adds (the tool's repository adds the tool's
-//! own, see `self_test`). The README's test command, and what CI runs.
+//! own, see `self_test`). The contract's TypeScript is checked first. The README's test command, and what CI runs.
 
 use std::time::Instant;
 
@@ -11,11 +11,13 @@ use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
 use crate::build::cargo::{built_binaries, BuiltBinary};
+use crate::cli::contract;
 use crate::cli::flags;
 use crate::cli::setup::{find_browser, setup_build_tools, setup_ui_packages, BROWSER_VARIABLE};
 use crate::cli::tasks::TestSuite;
 use crate::model::engine::Engine;
 use crate::plan::image::Output;
+use crate::plan::ContractGen;
 use crate::workspace::config::Config;
 
 impl flags::Test {
@@ -52,6 +54,12 @@ impl flags::Test {
                 "the backend serves a Unix socket and runs in Docker Desktop's Linux VM; Windows has no \
                  Unix-socket server in Rust's std or tokio (its code is compiled out here)",
             );
+        }
+        if let Some(gen) = ContractGen::from_config(&config) {
+            let output = gen.output.strip_prefix(&root).unwrap_or(&gen.output).to_string();
+            results.run(&format!("the UI's contract ({output}) is what the Rust types give"), || {
+                contract::check(sh, &config, &gen)
+            });
         }
         if let Some(ui) = &config.ui {
             let ui_dir = root.join(&ui.dir);

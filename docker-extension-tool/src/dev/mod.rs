@@ -286,7 +286,9 @@ impl<'a> Session<'a> {
         let runs: Vec<&CargoRun> = self.plan.cargo_runs.iter().filter(touched).collect();
         pipeline::compile(self.sh, &self.report, &self.config, runs.into_iter(), &mut self.artifacts)?;
         if parts.contains(&Part::Config) {
-            pipeline::build_ui(self.sh, &self.report, &self.config, &self.plan)?;
+            // The contract's package is a member: its changes are the config's part.
+            let changes = pipeline::generate_contract(self.sh, &self.report, &self.config, &self.plan)?;
+            pipeline::build_ui(self.sh, &self.report, &self.config, &self.plan, &changes)?;
         }
         pipeline::lay_out(&self.report, &self.dev_config, &self.plan, &self.artifacts, &self.protected)?;
         if let ImageStep::Build(build) = &self.plan.image {

@@ -7,9 +7,11 @@ pub(crate) mod engine;
 use std::collections::BTreeSet;
 
 use anyhow::bail;
+use camino::Utf8Path;
 use xshell::Shell;
 
 use crate::build::cargo::{self, Artifacts};
+use crate::build::contract::{self, ContractOutcome, TypeChange};
 use crate::build::ui;
 use crate::context::ownership::{check_context_destination, refuse_tracked, Ledger};
 use crate::context::staging::{Placed, Staging};
@@ -43,12 +45,72 @@ pub(crate) fn compile<'a>(
     Ok(())
 }
 
-/// Builds the UI, unless nothing that decides its output changed.
-pub(crate) fn build_ui(sh: &Shell, report: &Report, config: &Config, plan: &Plan) -> anyhow::Result<()> {
+/// Writes the contract's TypeScript when its Rust types changed; returns the types that
+/// differ from what the file held (for the UI build's error).
+pub(crate) fn generate_contract(
+    sh: &Shell,
+    report: &Report,
+    config: &Config,
+    plan: &Plan,
+) -> anyhow::Result<Vec<TypeChange>> {
+    let Some(gen) = &plan.contract else { return Ok(vec![]) };
+    let stamp = config.target_dir.join("xtask/contract.stamp");
+    report.step(&format!("Generating the UI's contract ({})", relative(config, &gen.output)), || {
+        Ok(match contract::generate(sh, gen, &config.root, &stamp)? {
+            ContractOutcome::UpToDate => {
+                report.say(&format!(
+                    "    up to date: nothing in {} changed",
+                    relative(config, &gen.package_dir)
+                ));
+                vec![]
+            }
+            ContractOutcome::Unchanged => {
+                report.say(&format!("    the types of {} give the same file", gen.package));
+                vec![]
+            }
+            ContractOutcome::Written(changes) => {
+                report.say(&format!("    rewritten: {}", contract::list(&changes)));
+                changes
+            }
+        })
+    })
+}
+
+fn relative<'a>(config: &Config, path: &'a Utf8Path) -> &'a Utf8Path {
+    path.strip_prefix(&config.root).unwrap_or(path)
+}
+
+/// Builds the UI, unless nothing that decides its output changed. `contract_changes`: the
+/// contract's types this run rewrote, named when the UI's build fails.
+pub(crate) fn build_ui(
+    sh: &Shell,
+    report: &Report,
+    config: &Config,
+    plan: &Plan,
+    contract_changes: &[TypeChange],
+) -> anyhow::Result<()> {
     let Some(ui_build) = &plan.ui else { return Ok(()) };
     let stamp = config.target_dir.join("xtask/ui-build.stamp");
     report.step("Building the UI", || {
-        if ui::build(sh, report, ui_build, &stamp, &config.root)? == ui::UiOutcome::UpToDate {
+        let built = ui::build(sh, report, ui_build, &stamp, &config.root).map_err(|e| {
+            match (&plan.contract, contract_changes.is_empty()) {
+                (Some(gen), false) => e.context(format!(
+                    "the UI does not build against the contract's TypeScript ({}), rewritten from the \
+                     Rust types of `{}`: {}. Change the UI's uses of those types (the type checker's \
+                     message above says where), or the Rust types back",
+                    relative(config, &gen.output),
+                    gen.package,
+                    contract::list(contract_changes)
+                )),
+                (Some(gen), true) => e.context(format!(
+                    "the UI's build failed; it is type-checked against {}, generated from the Rust types of `{}`",
+                    relative(config, &gen.output),
+                    gen.package
+                )),
+                (None, _) => e,
+            }
+        })?;
+        if built == ui::UiOutcome::UpToDate {
             report.say(&format!("    up to date: nothing in {} changed", ui_build.dir));
         }
         Ok(())

@@ -69,6 +69,8 @@ pub(crate) struct Plan {
     pub zig_venv: Option<Utf8PathBuf>,
     pub variants: Vec<Variant>,
     pub cargo_runs: Vec<CargoRun>,
+    /// The UI's TypeScript for the contract, generated before the UI builds.
+    pub contract: Option<ContractGen>,
     pub ui: Option<UiBuild>,
     /// The build context's final location; it is assembled beside it and renamed.
     pub context: Utf8PathBuf,
@@ -147,6 +149,45 @@ pub(crate) struct UiBuild {
     pub dir: Utf8PathBuf,
     pub command: Vec<String>,
     pub output: Utf8PathBuf,
+}
+
+/// Generating the contract's TypeScript: `command` (run in the workspace root) prints the
+/// declarations, written to `output` after a header; skipped when nothing that decides
+/// them changed (the package's files, Cargo.lock, the workspace's Cargo.toml).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ContractGen {
+    pub package: String,
+    pub package_dir: Utf8PathBuf,
+    /// Absolute.
+    pub output: Utf8PathBuf,
+    pub command: Argv,
+}
+
+impl ContractGen {
+    /// The config's contract, if it has one.
+    pub(crate) fn from_config(config: &Config) -> Option<ContractGen> {
+        use crate::workspace::config::{CONTRACT_EXAMPLE, CONTRACT_FEATURE};
+        let contract = config.contract.as_ref()?;
+        let command = Argv::new(
+            "cargo",
+            [
+                "run",
+                "--quiet",
+                "--package",
+                &contract.package,
+                "--example",
+                CONTRACT_EXAMPLE,
+                "--features",
+                CONTRACT_FEATURE,
+            ],
+        );
+        Some(ContractGen {
+            package: contract.package.clone(),
+            package_dir: contract.package_dir.clone(),
+            output: config.root.join(&contract.output),
+            command,
+        })
+    }
 }
 
 /// One file (or folder) of the build context.
@@ -248,6 +289,7 @@ impl Plan {
             });
             UiBuild { dir, command: ui.build.clone(), output }
         });
+        let contract = ContractGen::from_config(config);
         let mut builds = Builds::new(config, request, machine);
         for &variant in &variants {
             files.extend(variant_binaries(config, variant, &mut builds)?);
@@ -259,6 +301,7 @@ impl Plan {
             reference,
             variants,
             cargo_runs: builds.runs(),
+            contract,
             ui,
             context,
             files,
@@ -652,6 +695,13 @@ impl fmt::Display for Plan {
         }
         for run in &self.cargo_runs {
             writeln!(s, "  {}", run.display())?;
+        }
+        if let Some(contract) = &self.contract {
+            writeln!(
+                s,
+                "\nContract: {} <- {} (skipped when nothing in {} changed)",
+                contract.output, contract.command, contract.package_dir
+            )?;
         }
         if let Some(ui) = &self.ui {
             writeln!(

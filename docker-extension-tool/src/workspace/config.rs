@@ -36,6 +36,8 @@ pub(crate) struct Config {
     pub base_image: String,
     pub backend: Option<Backend>,
     pub ui: Option<Ui>,
+    /// Where the UI's TypeScript for the backend's and host binaries' JSON comes from.
+    pub contract: Option<Contract>,
     pub host_binaries: Vec<HostBinary>,
     /// Per OS that ships host binaries: the target built for each variant.
     pub host_targets: BTreeMap<Os, VariantTargets>,
@@ -100,6 +102,21 @@ pub(crate) struct Ui {
     /// `--port PORT --strictPort --host 127.0.0.1`.
     pub dev: Vec<String>,
 }
+
+/// The typed contract: a package whose `typescript` example prints the TypeScript of the
+/// types the backend and the host binaries serialize; `output` is where the UI reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Contract {
+    pub package: String,
+    /// The package's folder (its sources decide the output).
+    pub package_dir: Utf8PathBuf,
+    /// The generated file, relative to `root`.
+    pub output: Utf8PathBuf,
+}
+
+/// The example of the contract's package that prints its TypeScript, and the feature it needs.
+pub(crate) const CONTRACT_EXAMPLE: &str = "typescript";
+pub(crate) const CONTRACT_FEATURE: &str = "typescript";
 
 /// The dev server when the config names none: the UI's own Vite.
 pub(crate) const DEFAULT_UI_DEV: [&str; 3] = ["npx", "--no-install", "vite"];
@@ -250,6 +267,7 @@ struct RawConfig {
     base_image: Option<String>,
     backend: Option<RawBackend>,
     ui: Option<RawUi>,
+    contract: Option<RawContract>,
     #[serde(default)]
     targets: RawTargets,
     #[serde(default)]
@@ -286,6 +304,13 @@ struct RawUi {
     build: Vec<String>,
     output: Utf8PathBuf,
     dev: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawContract {
+    package: String,
+    output: Utf8PathBuf,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -395,6 +420,7 @@ fn resolve(raw: RawConfig, metadata: &Metadata, problems: &mut Problems) -> Conf
 
     let backend = raw.backend.map(|b| resolve_backend(b, raw.targets.backend, &root, &members, problems));
     let ui = raw.ui.map(|ui| resolve_ui(ui, &root, problems));
+    let contract = raw.contract.map(|c| resolve_contract(c, &root, &members, problems));
     let host_binaries = host_binaries(&root, &members, problems);
     let host_targets = resolve_host_targets(
         [
@@ -433,6 +459,7 @@ fn resolve(raw: RawConfig, metadata: &Metadata, problems: &mut Problems) -> Conf
         base_image,
         backend,
         ui,
+        contract,
         host_binaries,
         host_targets,
         build_with,
@@ -592,6 +619,71 @@ fn resolve_ui(ui: RawUi, root: &Utf8Path, problems: &mut Problems) -> Ui {
 }
 
 /// The host binaries' targets for each OS that is not turned off.
+fn resolve_contract(
+    raw: RawContract,
+    root: &Utf8Path,
+    members: &[&cargo_metadata::Package],
+    problems: &mut Problems,
+) -> Contract {
+    let package = members.iter().find(|p| p.name.as_str() == raw.package);
+    let package_dir = match package {
+        None => {
+            let names: Vec<&str> = members.iter().map(|p| p.name.as_str()).collect();
+            problems.add(
+                "contract.package",
+                format!(
+                    "`{}` is not a package of this workspace (members: {})",
+                    raw.package,
+                    names.join(", ")
+                ),
+            );
+            Utf8PathBuf::new()
+        }
+        Some(package) => {
+            let has_example = package
+                .targets
+                .iter()
+                .any(|t| t.name == CONTRACT_EXAMPLE && t.kind.iter().any(|k| k.to_string() == "example"));
+            let has_feature = package.features.contains_key(CONTRACT_FEATURE);
+            if !has_example || !has_feature {
+                problems.add(
+                    "contract.package",
+                    format!(
+                        "package `{}` has no example `{CONTRACT_EXAMPLE}` with a feature `{CONTRACT_FEATURE}`: \
+                         add examples/{CONTRACT_EXAMPLE}.rs printing the types' TypeScript (ts-rs), with \
+                         `required-features = [\"{CONTRACT_FEATURE}\"]` (see the template's api/ crate)",
+                        raw.package
+                    ),
+                );
+            }
+            package.manifest_path.parent().map(Utf8Path::to_path_buf).unwrap_or_default()
+        }
+    };
+    if raw.output.extension() != Some("ts") {
+        problems.add(
+            "contract.output",
+            format!("{} is not a TypeScript file: give a path ending in .ts", raw.output),
+        );
+    } else {
+        match confined(root, &raw.output) {
+            Err(e) => problems.add("contract.output", e),
+            Ok(path) if !path.parent().is_some_and(Utf8Path::is_dir) => problems.add(
+                "contract.output",
+                format!(
+                    "{} is not in an existing folder (a path relative to {root}, in the UI's sources)",
+                    raw.output
+                ),
+            ),
+            Ok(path) if path.is_dir() => {
+                problems
+                    .add("contract.output", format!("{} is a folder: give the file to generate", raw.output));
+            }
+            Ok(_) => {}
+        }
+    }
+    Contract { package: raw.package, package_dir, output: raw.output }
+}
+
 fn resolve_host_targets(
     raw_targets: [(Os, Option<Toggle<RawPair>>); 3],
     problems: &mut Problems,

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use crate::model::targets::{Os, Variant};
-use crate::workspace::config::{Backend, Config, HostBinary, Labels, Link, Screenshot, Ui, VariantTargets};
+use crate::workspace::config::{
+    Backend, Config, Contract, HostBinary, Labels, Link, Screenshot, Ui, VariantTargets,
+};
 
 pub(crate) fn sample_config() -> Config {
     let mut host_targets = BTreeMap::new();
@@ -52,6 +54,11 @@ pub(crate) fn sample_config() -> Config {
             build: vec!["npm".into(), "run".into(), "build".into()],
             output: "dist".into(),
             dev: crate::workspace::config::DEFAULT_UI_DEV.map(String::from).to_vec(),
+        }),
+        contract: Some(Contract {
+            package: "sample-api".into(),
+            package_dir: "/work/sample/api".into(),
+            output: "ui/src/api.ts".into(),
         }),
         host_binaries: vec![
             HostBinary { package: "sample-cli".into(), bin: "sample".into() },

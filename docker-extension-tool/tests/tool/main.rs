@@ -12,6 +12,7 @@ mod bad_inputs;
 mod big_assets;
 mod builtin;
 mod check;
+mod contract;
 mod cross_os;
 mod dependencies;
 mod desktop;

@@ -126,10 +126,15 @@ fn new_renames_everything_builds_and_passes_its_own_tests() {
     assert_eq!((ui["name"].as_str(), ui["version"].as_str()), (Some("disk-usage-ui"), Some("0.1.0")));
     assert!(std::fs::read_to_string(dest.join("README.md")).unwrap().starts_with("# Disk Usage\n"));
 
-    // Its own xtask builds its context.
+    // Its own xtask builds its context; the contract's TypeScript `new` wrote is what its
+    // renamed types give (dist regenerates it and finds nothing to change).
+    let contract = std::fs::read_to_string(dest.join("ui/src/api.ts")).unwrap();
+    assert!(contract.contains("`disk-usage-api`") && contract.contains("export type Hello"), "{contract}");
     let context = dir.join("context");
     let dist = cargo(&dest, &["xtask", "dist", "--no-image", "--out", context.to_str().unwrap()]);
     dist.assert_ok();
+    assert!(dist.stderr.contains("the types of disk-usage-api give the same file"), "{}", dist.stderr);
+    assert_eq!(std::fs::read_to_string(dest.join("ui/src/api.ts")).unwrap(), contract);
     let metadata: Value =
         serde_json::from_str(&std::fs::read_to_string(context.join("metadata.json")).unwrap()).unwrap();
     assert_eq!(metadata["ui"]["dashboard-tab"]["title"], "Disk Usage");
@@ -172,8 +177,13 @@ fn new_without_a_backend_with_two_host_binaries() {
         !manifest.contains("[workspace.metadata.extension.backend]") && !manifest.contains("\"backend\"")
     );
 
+    // The contract without the backend's types, as their generation gives it.
+    let contract = std::fs::read_to_string(dest.join("ui/src/api.ts")).unwrap();
+    assert!(!contract.contains("Hello") && contract.contains("export type HostFacts"), "{contract}");
     let context = dir.join("context");
-    cargo(&dest, &["xtask", "dist", "--no-image", "--out", context.to_str().unwrap()]).assert_ok();
+    let dist = cargo(&dest, &["xtask", "dist", "--no-image", "--out", context.to_str().unwrap()]);
+    assert!(dist.assert_ok().stderr.contains("the types of probe-api give the same file"), "{}", dist.stderr);
+    assert_eq!(std::fs::read_to_string(dest.join("ui/src/api.ts")).unwrap(), contract);
     let metadata: Value =
         serde_json::from_str(&std::fs::read_to_string(context.join("metadata.json")).unwrap()).unwrap();
     assert!(metadata.get("vm").is_none(), "no backend, no vm: {metadata}");

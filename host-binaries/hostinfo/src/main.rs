@@ -7,7 +7,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use rust_starter_api::{HostFacts, ToolFact};
 
 const USAGE: &str = "\
 Usage: hostinfo [--json] [--tool NAME]... [--no-tools]
@@ -42,7 +42,13 @@ fn main() -> ExitCode {
     };
     let facts = facts(&options.tools);
     if options.json {
-        println!("{facts}");
+        match serde_json::to_string(&facts) {
+            Ok(json) => println!("{json}"),
+            Err(e) => {
+                eprintln!("hostinfo: cannot write the facts as JSON: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
     } else {
         print!("{}", human(&facts));
     }
@@ -85,43 +91,46 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
     Ok(Some(options))
 }
 
-fn facts(tools: &[String]) -> Value {
+fn facts(tools: &[String]) -> HostFacts {
     // Each tool is asked in parallel: a slow one does not hold up the others.
     let lookups: Vec<_> = tools
         .iter()
         .map(|name| {
             let name = name.clone();
-            thread::spawn(move || {
-                let version = tool_version(&name);
-                json!({ "name": name, "found": version.is_some(), "version": version })
-            })
+            (name.clone(), thread::spawn(move || tool_version(&name)))
         })
         .collect();
-    json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "os": std::env::consts::OS,
-        "os_version": os_version(),
-        "arch": std::env::consts::ARCH,
-        "cpus": thread::available_parallelism().map(std::num::NonZero::get).unwrap_or(1),
-        "hostname": hostname(),
-        "tools": lookups.into_iter().map(|t| t.join().unwrap_or(Value::Null)).collect::<Vec<_>>(),
-    })
+    let cpus = thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    HostFacts {
+        version: env!("CARGO_PKG_VERSION").into(),
+        os: std::env::consts::OS.into(),
+        os_version: os_version(),
+        arch: std::env::consts::ARCH.into(),
+        cpus: u32::try_from(cpus).unwrap_or(u32::MAX),
+        hostname: hostname(),
+        tools: lookups
+            .into_iter()
+            .map(|(name, lookup)| {
+                let version = lookup.join().ok().flatten();
+                ToolFact { name, found: version.is_some(), version }
+            })
+            .collect(),
+    }
 }
 
-fn human(facts: &Value) -> String {
-    let text = |key: &str| facts[key].as_str().unwrap_or("unknown").to_string();
+fn human(facts: &HostFacts) -> String {
+    let unknown = |text: &Option<String>| text.clone().unwrap_or_else(|| "unknown".into());
     let mut s = format!(
         "OS: {} ({})\nCPU: {}, {} cores\nHost name: {}\n",
-        text("os_version"),
-        text("os"),
-        text("arch"),
-        facts["cpus"],
-        text("hostname")
+        unknown(&facts.os_version),
+        facts.os,
+        facts.arch,
+        facts.cpus,
+        unknown(&facts.hostname)
     );
-    for tool in facts["tools"].as_array().into_iter().flatten() {
-        let name = tool["name"].as_str().unwrap_or("?");
-        let version = tool["version"].as_str().unwrap_or("not found");
-        s.push_str(&format!("{name:<10} {version}\n"));
+    for tool in &facts.tools {
+        let version = tool.version.as_deref().unwrap_or("not found");
+        s.push_str(&format!("{:<10} {version}\n", tool.name));
     }
     s
 }
@@ -203,10 +212,9 @@ mod tests {
     fn finds_a_tool_that_exists_and_not_one_that_does_not() {
         // cargo runs this test, so it is on PATH.
         let facts = facts(&["cargo".into(), "surely-not-a-tool-xyz".into()]);
-        let tools = facts["tools"].as_array().unwrap();
-        assert_eq!(tools[0]["found"], true);
-        assert!(tools[0]["version"].as_str().unwrap().starts_with("cargo "));
-        assert_eq!(tools[1]["found"], false);
-        assert_eq!(facts["arch"], std::env::consts::ARCH);
+        assert!(facts.tools[0].found);
+        assert!(facts.tools[0].version.as_deref().unwrap().starts_with("cargo "));
+        assert!(!facts.tools[1].found);
+        assert_eq!(facts.arch, std::env::consts::ARCH);
     }
 }
