@@ -1,5 +1,6 @@
 //! `cargo xtask dist`: config → request → plan → builds → verified context → image.
 
+use anyhow::Context;
 use camino::Utf8Path;
 use xshell::Shell;
 
@@ -15,8 +16,22 @@ use crate::plan::image::{Attestations, Output};
 use crate::plan::{ImageStep, Plan, Profile, Request};
 use crate::util::files::write_atomic;
 use crate::util::report::{self, Report};
+use crate::verify::check;
 use crate::workspace::config::{current_dir, Config};
 use crate::workspace::machine::Machine;
+
+/// The backend's compose file, checked before anything compiles (the context's check finds
+/// the same problems later, in the copy).
+fn check_compose_file(root: &Utf8Path, compose: &Utf8Path) -> anyhow::Result<()> {
+    let path = root.join(compose);
+    let bytes = crate::util::files::read_capped(&path, check::MAX_COMPOSE)
+        .with_context(|| format!("reading the compose file {compose}"))?;
+    let problems = check::compose_problems(compose.as_str(), &bytes);
+    if !problems.is_empty() {
+        anyhow::bail!("{}", check::report(&problems, &format!("the compose file {compose}")));
+    }
+    Ok(())
+}
 
 /// The key of dist's image step in its `--events` (what `bench` reads).
 pub(crate) const IMAGE_STEP: &str = "image";
@@ -49,6 +64,9 @@ impl flags::Dist {
         })?;
         if let Some(ui_build) = &plan.ui {
             report.step("Checking the UI's sources", || ui::check_sources(&config.root, ui_build))?;
+        }
+        if let Some(compose) = config.backend.as_ref().and_then(|b| b.compose_file.as_ref()) {
+            report.step("Checking the compose file", || check_compose_file(&config.root, compose))?;
         }
         if let ImageStep::Build(build) = &plan.image {
             report.step(&format!("Checking the image builder ({})", build.engine), || build.check(sh))?;

@@ -18,6 +18,7 @@ use crate::model::rules;
 use crate::model::targets::{Os, Variant};
 use crate::plan::image::RegistryClient;
 pub(crate) use crate::util::report::{problem, problems_report as report, Problem};
+use crate::verify::compose;
 use crate::workspace::config::Config;
 use crate::workspace::machine::runs;
 
@@ -69,13 +70,10 @@ impl Files<'_> {
     }
 
     /// A small file's bytes (`None`: missing); an error when it is larger than `max`.
-    fn read_small(&self, image_path: &str, max: u64) -> Option<Result<Vec<u8>, String>> {
+    fn read_small(&self, image_path: &str, max: u64, what: &str) -> Option<Result<Vec<u8>, String>> {
         let path = self.path(image_path)?;
         Some(crate::util::files::read_capped(&path, max).map_err(|_| {
-            format!(
-                "is larger than {}: not a metadata.json Docker Desktop reads",
-                crate::util::report::size(max)
-            )
+            format!("is larger than {}: not {what} Docker Desktop reads", crate::util::report::size(max))
         }))
     }
 
@@ -86,10 +84,12 @@ impl Files<'_> {
 }
 
 /// The files a check of a variant reads besides metadata.json: the binaries metadata.json
-/// names and the entrypoint (what an image must provide copies of, see [`Files::Image`]).
+/// names, the entrypoint and the compose file (what an image must provide copies of, see
+/// [`Files::Image`]).
 pub(crate) fn binaries_named(metadata: &[u8], entrypoint: &[String]) -> Vec<String> {
     let mut paths: Vec<String> = entrypoint.first().cloned().into_iter().collect();
     if let Ok(metadata) = Metadata::parse(metadata) {
+        paths.extend(metadata.vm.as_ref().and_then(|vm| vm.composefile.as_ref()).map(|c| compose_path(c)));
         for group in metadata.host.iter().flat_map(|h| &h.binaries) {
             for os in Os::ALL {
                 paths.extend(group.for_os(os).iter().map(|b| b.path.clone()));
@@ -135,7 +135,7 @@ pub(crate) fn check_variant(view: &VariantView, scratch: bool) -> Vec<Problem> {
     let mut problems = check_labels(&view.labels);
     let arch = view.variant.arch();
     let place = |path: &str| format!("{arch}:{path}");
-    let metadata_bytes = match view.files.read_small("metadata.json", MAX_METADATA) {
+    let metadata_bytes = match view.files.read_small("metadata.json", MAX_METADATA, "a metadata.json") {
         None => {
             problems.push(problem(place("/metadata.json"), "is missing: Docker Desktop reads it first"));
             return problems;
@@ -172,6 +172,16 @@ pub(crate) fn check_variant(view: &VariantView, scratch: bool) -> Vec<Problem> {
             }
         }
     }
+    // A compose file: checked as Docker Desktop will run it (the same problem from both
+    // variants is reported once: its place names no variant).
+    if let Some(compose) = metadata.vm.as_ref().and_then(|vm| vm.composefile.as_ref()) {
+        let path = compose_path(compose);
+        match view.files.read_small(&path, MAX_COMPOSE, "a compose file") {
+            None => {} // reported above, as a path metadata.json names
+            Some(Err(e)) => problems.push(problem(path, e)),
+            Some(Ok(bytes)) => problems.extend(compose_problems(&path, &bytes)),
+        }
+    }
     // The backend: what the image runs, a Linux binary of the variant's CPU.
     if let Some(vm) = &metadata.vm {
         match view.entrypoint.first() {
@@ -193,6 +203,27 @@ pub(crate) fn check_variant(view: &VariantView, scratch: bool) -> Vec<Problem> {
         }
     }
     problems
+}
+
+/// The most a compose file may be (Docker Desktop's are a few KiB).
+pub(crate) const MAX_COMPOSE: u64 = 1 << 20;
+
+fn compose_path(composefile: &str) -> String {
+    format!("/{}", composefile.trim_start_matches('/'))
+}
+
+/// The compose file's problems, each placed at `place:LINE`.
+pub(crate) fn compose_problems(place: &str, bytes: &[u8]) -> Vec<Problem> {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return vec![problem(place.to_string(), "is not UTF-8 text: not a compose file")];
+    };
+    compose::check(text)
+        .into_iter()
+        .map(|p| match p.line {
+            0 => problem(place.to_string(), p.message),
+            line => problem(format!("{place}:{line}"), p.message),
+        })
+        .collect()
 }
 
 /// What is wrong with a binary at a path that must be `format` for `variant`, if anything.

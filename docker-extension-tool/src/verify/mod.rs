@@ -1,3 +1,5 @@
-//! Checks of a context or an image: labels, metadata.json, the files it names, binary headers.
+//! Checks of a context or an image: labels, metadata.json, the files it names, binary headers,
+//! the backend's compose file.
 
 pub(crate) mod check;
+pub(crate) mod compose;

@@ -12,6 +12,7 @@ mod bad_inputs;
 mod big_assets;
 mod builtin;
 mod check;
+mod compose;
 mod contract;
 mod cross_os;
 mod dependencies;
