@@ -4,6 +4,7 @@
 
 pub(crate) mod cargo;
 pub(crate) mod contract;
+pub(crate) mod downloads;
 pub(crate) mod inventory;
 pub(crate) mod tools;
 pub(crate) mod ui;

@@ -203,7 +203,7 @@ impl RegistryClient {
     pub(crate) fn ensure(&self, sh: &Shell) -> anyhow::Result<Utf8PathBuf> {
         let install = self.install();
         if !self.program().is_file() {
-            eprintln!("    building the registry client (once, on the first push): {install}");
+            eprintln!("    building the network client (once, on the first push or download): {install}");
         }
         install
             .cmd(sh)

@@ -11,7 +11,7 @@ use crate::context::ownership::{resolve_destination, Ledger};
 use crate::context::staging::Placed;
 use crate::model::targets::Variant;
 use crate::pipeline::engine::ImageResult;
-use crate::pipeline::{build_ui, check_destination, compile, generate_contract, lay_out};
+use crate::pipeline::{build_ui, check_destination, compile, fetch_downloads, generate_contract, lay_out};
 use crate::plan::image::{Attestations, Output};
 use crate::plan::{ImageStep, Plan, Profile, Request};
 use crate::util::files::write_atomic;
@@ -78,6 +78,7 @@ impl flags::Dist {
         // cross-compiles.
         let contract_changes = generate_contract(sh, &report, &config, &plan)?;
         build_ui(sh, &report, &config, &plan, &contract_changes)?;
+        fetch_downloads(sh, &report, &config, &plan)?;
         let mut artifacts = Artifacts::new();
         compile(sh, &report, &config, plan.cargo_runs.iter(), &mut artifacts)?;
         let placed = lay_out(&report, &config, &plan, &artifacts, &protected)?;

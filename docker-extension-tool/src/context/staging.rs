@@ -63,6 +63,14 @@ impl Staging {
                     self.place_file(&file.dest, &real)?;
                 }
                 Source::Folder(folder) => self.place_folder(folder, &file.dest, workspace)?,
+                Source::Script(path) => {
+                    let real = inside(workspace, path)?;
+                    self.place_script(&file.dest, &real)?;
+                }
+                Source::Download { url, path } => {
+                    let (info, size) = self.place_download(&file.dest, url, path, file.expect.as_ref())?;
+                    placed.push(Placed { dest: file.dest.clone(), target: "download".into(), size, info });
+                }
                 Source::Artifact { .. } | Source::Prebuilt { .. } => {
                     let (path, target) = match &file.source {
                         Source::Artifact { package, bin, target } => {
@@ -147,6 +155,33 @@ impl Staging {
         set_executable(&path, true)?;
         self.reuse_previous(dest, &path, true);
         Ok((info, size))
+    }
+
+    /// A downloaded host binary: copied as it is (a vendor's code signature stays valid),
+    /// checked by its header, made executable.
+    fn place_download(
+        &self,
+        dest: &Utf8Path,
+        url: &str,
+        source: &Utf8Path,
+        expect: Option<&Expect>,
+    ) -> anyhow::Result<(BinaryInfo, u64)> {
+        let path = self.staged(dest)?;
+        let size = files::copy_file(source, &path)?;
+        let info = verify(Utf8Path::new(url), &path, dest, expect)?;
+        set_executable(&path, true)?;
+        self.reuse_previous(dest, &path, true);
+        Ok((info, size))
+    }
+
+    /// A script host binary: copied, executable (its shebang was checked with the config).
+    fn place_script(&self, dest: &Utf8Path, source: &Utf8Path) -> anyhow::Result<()> {
+        let path = self.staged(dest)?;
+        if self.reuse_previous(dest, source, true) {
+            return Ok(());
+        }
+        files::copy_file(source, &path)?;
+        set_executable(&path, true)
     }
 
     /// The UI build's output: every file, copied. A link in it is followed when it leads to
@@ -244,7 +279,8 @@ pub(crate) fn verify(
         anyhow::anyhow!("{path} is {what}, but /{dest} in the image must be {}", expected(expect))
     })?;
     let Some(expect) = expect else { return Ok(info) };
-    if info.kind() != expect.kind || info.library_only || (expect.static_linked && !info.static_linked) {
+    let kind_ok = info.format == expect.kind.format && info.runs_on(expect.kind.cpu);
+    if !kind_ok || info.library_only || (expect.static_linked && !info.static_linked) {
         let mut why = String::new();
         if expect.static_linked && !info.static_linked && info.kind() == expect.kind {
             why = format!(

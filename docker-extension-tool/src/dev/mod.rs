@@ -289,6 +289,7 @@ impl<'a> Session<'a> {
             // The contract's package is a member: its changes are the config's part.
             let changes = pipeline::generate_contract(self.sh, &self.report, &self.config, &self.plan)?;
             pipeline::build_ui(self.sh, &self.report, &self.config, &self.plan, &changes)?;
+            pipeline::fetch_downloads(self.sh, &self.report, &self.config, &self.plan)?;
         }
         pipeline::lay_out(&self.report, &self.dev_config, &self.plan, &self.artifacts, &self.protected)?;
         if let ImageStep::Build(build) = &self.plan.image {

@@ -127,10 +127,11 @@ impl Metadata {
         });
         let mut binaries = HostBinaries::default();
         for os in config.host_targets.keys() {
-            let paths: Vec<BinaryPath> = config
-                .host_binaries
-                .iter()
-                .map(|b| BinaryPath { path: format!("/{}/{}{}", os.key(), b.bin, os.exe_suffix()) })
+            let built = config.host_binaries.iter().map(|b| format!("{}{}", b.bin, os.exe_suffix()));
+            let external = config.external_host_binaries.iter().filter_map(|b| b.file_name(*os));
+            let paths: Vec<BinaryPath> = built
+                .chain(external)
+                .map(|name| BinaryPath { path: format!("/{}/{name}", os.key()) })
                 .collect();
             if !paths.is_empty() {
                 *binaries.for_os_mut(*os) = Some(paths);

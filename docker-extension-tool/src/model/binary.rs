@@ -38,6 +38,9 @@ pub(crate) struct BinaryInfo {
     pub min_os: Option<String>,
     /// Not an executable: a shared library, object file or DLL.
     pub library_only: bool,
+    /// A universal (fat) Mach-O: the CPU of each slice (`cpu` is the first's). Empty for a
+    /// binary of one CPU.
+    pub universal: Vec<Cpu>,
 }
 
 impl Format {
@@ -93,13 +96,24 @@ impl BinaryInfo {
         BinaryKind { format: self.format, cpu: self.cpu }
     }
 
-    /// "static x86-64 ELF executable", "arm64 Mach-O executable (macOS 11.0+)".
+    /// Whether it runs on `cpu` natively: its CPU, or one of a universal binary's slices.
+    pub(crate) fn runs_on(&self, cpu: Cpu) -> bool {
+        self.cpu == cpu || self.universal.contains(&cpu)
+    }
+
+    /// "static x86-64 ELF executable", "arm64 Mach-O executable (macOS 11.0+)",
+    /// "universal (x86_64, arm64) Mach-O executable".
     pub(crate) fn describe(&self) -> String {
         let mut s = String::new();
         if self.format == Format::Elf {
             s.push_str(if self.static_linked { "static " } else { "dynamically linked " });
         }
-        s.push_str(&self.kind().to_string());
+        if self.universal.is_empty() {
+            s.push_str(&self.kind().to_string());
+        } else {
+            let cpus: Vec<String> = self.universal.iter().map(|c| c.name_in(self.format)).collect();
+            s.push_str(&format!("universal ({}) {}", cpus.join(", "), self.format.name()));
+        }
         s.push_str(if self.library_only { " library" } else { " executable" });
         if let Some(min_os) = &self.min_os {
             s.push_str(&format!(" (macOS {min_os}+)"));
@@ -242,9 +256,8 @@ pub(crate) fn inspect_bytes(bytes: &dyn Bytes) -> Result<BinaryInfo, String> {
     match head {
         [0x7f, b'E', b'L', b'F', ..] => elf(bytes),
         [0xcf, 0xfa, 0xed, 0xfe, ..] => macho(bytes),
-        [0xca, 0xfe, 0xba, 0xbe, ..] | [0xbe, 0xba, 0xfe, 0xca, ..] => {
-            Err("a universal (fat) Mach-O; each image variant needs a single-CPU binary".into())
-        }
+        [0xca, 0xfe, 0xba, 0xbe, ..] => universal_macho(bytes, false),
+        [0xca, 0xfe, 0xba, 0xbf, ..] => universal_macho(bytes, true),
         [0xce, 0xfa, 0xed, 0xfe, ..] => Err("a 32-bit Mach-O".into()),
         [b'M', b'Z', ..] => pe(bytes),
         [b'#', b'!', ..] => Err("a script, not a compiled binary".into()),
@@ -309,9 +322,12 @@ impl Reader<'_> {
     pub(crate) fn u32(&self, offset: usize) -> Result<u32, String> {
         self.array(offset).map(u32::from_le_bytes)
     }
-    /// Big-endian: code signatures are.
+    /// Big-endian: code signatures and universal headers are.
     pub(crate) fn u32_be(&self, offset: usize) -> Result<u32, String> {
         self.array(offset).map(u32::from_be_bytes)
+    }
+    fn u64_be(&self, offset: usize) -> Result<u64, String> {
+        self.array(offset).map(u64::from_be_bytes)
     }
     fn u64(&self, offset: usize) -> Result<u64, String> {
         self.array(offset).map(u64::from_le_bytes)
@@ -383,6 +399,7 @@ fn elf(bytes: &dyn Bytes) -> Result<BinaryInfo, String> {
             libraries: vec![],
             min_os: None,
             library_only: false,
+            universal: vec![],
         });
     }
     let e_type = r.u16(16)?;
@@ -443,7 +460,66 @@ fn elf(bytes: &dyn Bytes) -> Result<BinaryInfo, String> {
         libraries,
         min_os: None,
         library_only,
+        universal: vec![],
     })
+}
+
+/// The most slices a universal Mach-O has here (Apple's have two or three); also what tells
+/// it from a Java class file, which starts with the same magic and a version of 45 or more.
+const MAX_SLICES: u32 = 8;
+
+/// A universal (fat) Mach-O, as vendors ship macOS tools: each slice read as a thin 64-bit
+/// Mach-O (`wide`: the fat_arch_64 layout); the result describes the first and lists the
+/// CPU of every one.
+fn universal_macho(bytes: &dyn Bytes, wide: bool) -> Result<BinaryInfo, String> {
+    let r = Reader(bytes);
+    let count = r.u32_be(4)?;
+    if count == 0 || count > MAX_SLICES {
+        return Err(
+            "not an ELF, Mach-O or PE binary (a universal header with no slice, or a Java class file)".into(),
+        );
+    }
+    let entry_size = if wide { 32 } else { 20 };
+    let mut slices = vec![];
+    for i in 0..count as usize {
+        let at = add(8, mul(i, entry_size)?)?;
+        let (offset, size) = if wide {
+            (r.u64_be(add(at, 8)?)?, r.u64_be(add(at, 16)?)?)
+        } else {
+            (u64::from(r.u32_be(add(at, 8)?)?), u64::from(r.u32_be(add(at, 12)?)?))
+        };
+        if offset.checked_add(size).is_none_or(|end| end > bytes.size()) {
+            return Err(truncated());
+        }
+        let slice = Slice { bytes, offset, size };
+        let mut magic = [0u8; 4];
+        if !slice.read_at(0, &mut magic) || magic != [0xcf, 0xfa, 0xed, 0xfe] {
+            return Err("a universal Mach-O with a slice that is not a 64-bit Mach-O".into());
+        }
+        slices.push(macho(&slice)?);
+    }
+    let universal = slices.iter().map(|s| s.cpu).collect();
+    let library_only = slices.iter().any(|s| s.library_only);
+    let first = slices.swap_remove(0);
+    Ok(BinaryInfo { universal, library_only, ..first })
+}
+
+/// A window of bytes: one slice of a universal Mach-O.
+struct Slice<'a> {
+    bytes: &'a dyn Bytes,
+    offset: u64,
+    size: u64,
+}
+
+impl Bytes for Slice<'_> {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> bool {
+        let end = offset.checked_add(buf.len() as u64);
+        end.is_some_and(|end| end <= self.size) && self.bytes.read_at(self.offset + offset, buf)
+    }
 }
 
 fn macho(bytes: &dyn Bytes) -> Result<BinaryInfo, String> {
@@ -482,6 +558,7 @@ fn macho(bytes: &dyn Bytes) -> Result<BinaryInfo, String> {
         libraries,
         min_os,
         library_only: filetype != MH_EXECUTE,
+        universal: vec![],
     })
 }
 
@@ -521,6 +598,7 @@ fn pe(bytes: &dyn Bytes) -> Result<BinaryInfo, String> {
         libraries,
         min_os: None,
         library_only: characteristics & IMAGE_FILE_DLL != 0,
+        universal: vec![],
     })
 }
 
@@ -629,7 +707,7 @@ mod tests {
         assert_eq!(inspect(b"#!/bin/sh\n").unwrap_err(), "a script, not a compiled binary");
         assert_eq!(inspect(b"").unwrap_err(), "an empty file");
         assert!(inspect(b"\x7fELF\x02\x01").unwrap_err().contains("truncated"));
-        assert!(inspect(&[0xca, 0xfe, 0xba, 0xbe, 0, 0]).unwrap_err().contains("universal"));
+        assert!(inspect(&[0xca, 0xfe, 0xba, 0xbe, 0, 0]).is_err());
     }
 
     /// A tiny deterministic generator (xorshift), so the crafted inputs are the same on
@@ -672,9 +750,56 @@ mod tests {
         b
     }
 
+    /// A universal Mach-O of `macho_bytes` for x86_64 and the same for arm64.
+    fn universal_bytes() -> Vec<u8> {
+        let x86 = macho_bytes();
+        let mut arm = macho_bytes();
+        arm[4..8].copy_from_slice(&0x0100_000cu32.to_le_bytes());
+        let mut b = vec![0u8; 64];
+        b[..4].copy_from_slice(&[0xca, 0xfe, 0xba, 0xbe]);
+        b[4..8].copy_from_slice(&2u32.to_be_bytes());
+        for (i, (cputype, slice)) in [(0x0100_0007u32, &x86), (0x0100_000c, &arm)].into_iter().enumerate() {
+            let at = 8 + 20 * i;
+            b[at..at + 4].copy_from_slice(&cputype.to_be_bytes());
+            b[at + 8..at + 12].copy_from_slice(&(u32::try_from(64 + 128 * i).unwrap()).to_be_bytes());
+            b[at + 12..at + 16].copy_from_slice(&(u32::try_from(slice.len()).unwrap()).to_be_bytes());
+        }
+        // Each slice at 64 + 128 * i, padded to the next.
+        for (i, slice) in [&x86, &arm].into_iter().enumerate() {
+            b.extend_from_slice(slice);
+            b.resize(64 + 128 * (i + 1), 0);
+        }
+        b
+    }
+
+    #[test]
+    fn a_universal_macho_runs_on_each_cpu_it_holds() {
+        let info = inspect(&universal_bytes()).unwrap();
+        assert_eq!(info.universal, [Cpu::X86_64, Cpu::Aarch64]);
+        assert!(info.runs_on(Cpu::X86_64) && info.runs_on(Cpu::Aarch64) && !info.runs_on(Cpu::X86));
+        assert!(
+            info.describe().starts_with("universal (x86_64, arm64) Mach-O executable"),
+            "{}",
+            info.describe()
+        );
+        assert!(!inspect(&macho_bytes()).unwrap().runs_on(Cpu::Aarch64));
+        // A slice past the end, a slice that is not a Mach-O, no slice, a Java class file.
+        let mut past = universal_bytes();
+        past[8 + 20 + 12..8 + 20 + 16].copy_from_slice(&100_000u32.to_be_bytes());
+        assert!(inspect(&past).unwrap_err().contains("truncated"));
+        let mut not_macho = universal_bytes();
+        not_macho[64 + 128] = 0;
+        assert!(inspect(&not_macho).unwrap_err().contains("not a 64-bit Mach-O"));
+        let mut none = universal_bytes();
+        none[4..8].copy_from_slice(&0u32.to_be_bytes());
+        assert!(inspect(&none).is_err());
+        let java = [0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, 61];
+        assert!(inspect(&java).unwrap_err().contains("Java class"));
+    }
+
     #[test]
     fn crafted_headers_are_errors_never_panics() {
-        let mut seeds = vec![elf_bytes(62, &[3, 2, 1]), macho_bytes(), pe_bytes()];
+        let mut seeds = vec![elf_bytes(62, &[3, 2, 1]), macho_bytes(), pe_bytes(), universal_bytes()];
         seeds.push(std::fs::read(std::env::current_exe().unwrap()).unwrap()[..4096].to_vec());
         let extremes: [&[u8]; 5] = [
             &[0xff; 8],

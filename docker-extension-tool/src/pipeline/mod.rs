@@ -12,9 +12,11 @@ use xshell::Shell;
 
 use crate::build::cargo::{self, Artifacts};
 use crate::build::contract::{self, ContractOutcome, TypeChange};
+use crate::build::downloads;
 use crate::build::ui;
 use crate::context::ownership::{check_context_destination, refuse_tracked, Ledger};
 use crate::context::staging::{Placed, Staging};
+use crate::plan::image::RegistryClient;
 use crate::plan::{CargoRun, Destination, Plan};
 use crate::util::report::Report;
 use crate::verify::check;
@@ -114,6 +116,22 @@ pub(crate) fn build_ui(
             report.say(&format!("    up to date: nothing in {} changed", ui_build.dir));
         }
         Ok(())
+    })
+}
+
+/// Fetches the host binaries from elsewhere that the download cache lacks.
+pub(crate) fn fetch_downloads(
+    sh: &Shell,
+    report: &Report,
+    config: &Config,
+    plan: &Plan,
+) -> anyhow::Result<()> {
+    if plan.downloads.is_empty() {
+        return Ok(());
+    }
+    let client = RegistryClient::in_target(&config.target_dir);
+    report.step("Fetching host binaries (verified by SHA-256)", || {
+        downloads::ensure(sh, report, &plan.downloads, &client)
     })
 }
 

@@ -71,6 +71,8 @@ pub(crate) struct Plan {
     pub cargo_runs: Vec<CargoRun>,
     /// The UI's TypeScript for the contract, generated before the UI builds.
     pub contract: Option<ContractGen>,
+    /// Host binaries from elsewhere, fetched before the context is laid out.
+    pub downloads: Vec<Download>,
     pub ui: Option<UiBuild>,
     /// The build context's final location; it is assembled beside it and renamed.
     pub context: Utf8PathBuf,
@@ -212,6 +214,50 @@ pub(crate) enum Source {
     Text(String),
     /// A binary built elsewhere (`--prebuilt`), checked like dist's own.
     Prebuilt { path: Utf8PathBuf, target: String },
+    /// A host binary from a download: the verified file in the download cache (see
+    /// [`Download`]), copied byte for byte (a vendor's code signature stays valid).
+    Download { url: String, path: Utf8PathBuf },
+    /// A host binary that is a script of the workspace, made executable.
+    Script(Utf8PathBuf),
+}
+
+/// Where downloads are kept, under the target folder: by SHA-256, so a changed URL or
+/// hash never reuses another file, and a second run needs no network.
+pub(crate) const DOWNLOADS_DIR: &str = "xtask/downloads";
+
+/// One download of the plan: fetched (unless the cache has it), verified by SHA-256, and
+/// for an archive, one member taken out.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Download {
+    pub url: String,
+    pub sha256: String,
+    /// The file inside the archive, when the URL is one.
+    pub member: Option<String>,
+    /// Where the URL's bytes are kept.
+    pub fetched: Utf8PathBuf,
+    /// What the context takes: `fetched`, or the member taken out beside it.
+    pub file: Utf8PathBuf,
+}
+
+impl Download {
+    fn new(downloads_dir: &Utf8Path, url: &str, sha256: &str, member: Option<&str>) -> Download {
+        let dir = downloads_dir.join(sha256);
+        let name: String = url
+            .split(['?', '#'])
+            .next()
+            .and_then(|u| u.rsplit('/').next())
+            .unwrap_or_default()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
+            .collect();
+        let name = if name.is_empty() || name.starts_with('.') { "download".to_string() } else { name };
+        let fetched = dir.join(name);
+        let file = match member {
+            Some(member) => dir.join("members").join(member),
+            None => fetched.clone(),
+        };
+        Download { url: url.into(), sha256: sha256.into(), member: member.map(String::from), fetched, file }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -291,8 +337,10 @@ impl Plan {
         });
         let contract = ContractGen::from_config(config);
         let mut builds = Builds::new(config, request, machine);
+        let mut downloads = BTreeSet::new();
         for &variant in &variants {
             files.extend(variant_binaries(config, variant, &mut builds)?);
+            files.extend(external_host_binaries(config, variant, &mut downloads));
         }
 
         Ok(Plan {
@@ -302,6 +350,7 @@ impl Plan {
             variants,
             cargo_runs: builds.runs(),
             contract,
+            downloads: downloads.into_iter().collect(),
             ui,
             context,
             files,
@@ -572,6 +621,38 @@ fn variant_binaries(
     Ok(files)
 }
 
+/// One variant's host binaries from elsewhere: downloads (added to `downloads`) and scripts.
+fn external_host_binaries(
+    config: &Config,
+    variant: Variant,
+    downloads: &mut BTreeSet<Download>,
+) -> Vec<ContextFile> {
+    use crate::workspace::config::HostFile;
+    let downloads_dir = config.target_dir.join(DOWNLOADS_DIR);
+    let mut files = vec![];
+    for os in config.host_targets.keys() {
+        for binary in &config.external_host_binaries {
+            let (Some(file), Some(name)) = (binary.files.get(&(*os, variant)), binary.file_name(*os)) else {
+                continue;
+            };
+            let dest = Utf8PathBuf::from(format!("{variant}/{os}/{name}"));
+            files.push(match file {
+                HostFile::Download { url, sha256, member, cpu } => {
+                    let download = Download::new(&downloads_dir, url, sha256, member.as_deref());
+                    let source = Source::Download { url: url.clone(), path: download.file.clone() };
+                    downloads.insert(download);
+                    let kind = BinaryKind { format: os.format(), cpu: *cpu };
+                    ContextFile { dest, source, expect: Some(Expect { kind, static_linked: false }) }
+                }
+                HostFile::Script(path) => {
+                    ContextFile { dest, source: Source::Script(config.root.join(path)), expect: None }
+                }
+            });
+        }
+    }
+    files
+}
+
 fn image_step(
     request: &Request,
     machine: &Machine,
@@ -703,6 +784,13 @@ impl fmt::Display for Plan {
                 contract.output, contract.command, contract.package_dir
             )?;
         }
+        if !self.downloads.is_empty() {
+            writeln!(s, "\nDownloads (kept by SHA-256; a second run reads the cache, not the network):")?;
+            for download in &self.downloads {
+                let member = download.member.as_ref().map(|m| format!(", its {m}")).unwrap_or_default();
+                writeln!(s, "  {} (sha256 {}){member} -> {}", download.url, download.sha256, download.file)?;
+            }
+        }
         if let Some(ui) = &self.ui {
             writeln!(
                 s,
@@ -720,6 +808,8 @@ impl fmt::Display for Plan {
                 Source::Folder(path) => format!("{path}/"),
                 Source::Text(_) => "generated".to_string(),
                 Source::Prebuilt { path, .. } => format!("{path} (prebuilt)"),
+                Source::Download { url, .. } => format!("{url} (downloaded)"),
+                Source::Script(path) => format!("{path} (script)"),
             };
             let expect = match &file.expect {
                 Some(e) => format!(" [{}{}]", if e.static_linked { "static " } else { "" }, e.kind),

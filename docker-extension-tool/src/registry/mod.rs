@@ -5,6 +5,8 @@
 //! docker-extension-registry push LAYOUT REFERENCE   push an OCI layout folder; prints the index digest
 //! docker-extension-registry digest REFERENCE        a tag's digest (exit 3: no such tag)
 //! docker-extension-registry pull REFERENCE LAYOUT   an image (every platform) into a layout folder
+//! docker-extension-registry fetch URL SHA256 FILE    a host binary's download, verified (see `fetch`)
+//! docker-extension-registry unpack ARCHIVE MEMBER FILE   one file out of a .tar.gz or .zip
 //! ```
 //!
 //! A push uploads only what the registry lacks: each blob is asked for first (HEAD), each
@@ -12,6 +14,8 @@
 //! image again writes nothing. Credentials come from the Docker config and its credential
 //! helpers (`docker login`), with the registry's token or basic authentication. Plain HTTP
 //! is used only for `localhost` and 127.0.0.0/8, as Docker itself allows.
+
+pub(crate) mod fetch;
 
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -51,9 +55,17 @@ pub fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         ["pull", reference, layout] => pull(reference, layout).map(|()| ExitCode::SUCCESS),
+        ["fetch", url, sha256, to] => {
+            fetch::fetch(url, sha256, camino::Utf8Path::new(to)).map(|()| ExitCode::SUCCESS)
+        }
+        ["unpack", archive, member, to] => {
+            fetch::unpack(camino::Utf8Path::new(archive), member, camino::Utf8Path::new(to))
+                .map(|()| ExitCode::SUCCESS)
+        }
         _ => {
             eprintln!(
-                "usage: docker-extension-registry push LAYOUT REFERENCE | digest REFERENCE | pull REFERENCE LAYOUT"
+                "usage: docker-extension-registry push LAYOUT REFERENCE | digest REFERENCE | pull REFERENCE LAYOUT \
+                 | fetch URL SHA256 FILE | unpack ARCHIVE MEMBER FILE"
             );
             return ExitCode::from(2);
         }

@@ -163,6 +163,13 @@ pub(crate) fn check_variant(view: &VariantView, scratch: bool) -> Vec<Problem> {
     for group in metadata.host.iter().flat_map(|h| &h.binaries) {
         for os in Os::ALL {
             for entry in group.for_os(os) {
+                if let Some(message) = script_problem(&view.files, os, &entry.path) {
+                    problems.push(problem(place(&entry.path), message));
+                    continue;
+                }
+                if is_script(&entry.path) {
+                    continue;
+                }
                 let Some(info) = view.files.binary(&entry.path) else { continue };
                 if let Some(message) =
                     check_binary(info, os.format(), view.variant, os.arm64_runs_x86_64(), false)
@@ -226,6 +233,35 @@ pub(crate) fn compose_problems(place: &str, bytes: &[u8]) -> Vec<Problem> {
         .collect()
 }
 
+/// A host binary that is a script: `.sh` (macOS, Linux) or `.cmd`/`.bat` (Windows).
+fn is_script(path: &str) -> bool {
+    [".sh", ".cmd", ".bat"].iter().any(|ext| path.ends_with(ext))
+}
+
+/// What is wrong with a script host binary, if anything: the OS's kind of script, and a
+/// shebang for macOS and Linux (they run it by its first line).
+fn script_problem(files: &Files, os: Os, path: &str) -> Option<String> {
+    if !is_script(path) || !files.exists(path) {
+        return None;
+    }
+    let windows = path.ends_with(".cmd") || path.ends_with(".bat");
+    if windows != (os == Os::Windows) {
+        return Some(format!(
+            "is a {} script, but {os} runs {}",
+            if windows { "Windows" } else { "shell" },
+            if os == Os::Windows { ".cmd or .bat scripts" } else { ".sh scripts with a shebang" }
+        ));
+    }
+    if windows {
+        return None;
+    }
+    match files.read_small(path, MAX_METADATA, "a script")? {
+        Err(e) => Some(e),
+        Ok(bytes) if bytes.starts_with(b"#!") => None,
+        Ok(_) => Some("is a script without a `#!` line: macOS and Linux run it by its shebang".into()),
+    }
+}
+
 /// What is wrong with a binary at a path that must be `format` for `variant`, if anything.
 fn check_binary(
     info: Result<binary::BinaryInfo, String>,
@@ -245,7 +281,7 @@ fn check_binary(
             ))
         }
     };
-    let cpu_ok = info.cpu == cpu || (emulated_ok && variant == Variant::Arm64 && info.cpu == Cpu::X86_64);
+    let cpu_ok = info.runs_on(cpu) || (emulated_ok && variant == Variant::Arm64 && info.runs_on(Cpu::X86_64));
     if info.format != format || !cpu_ok || info.library_only {
         return Some(format!(
             "is {}; the {variant} variant needs {} executable here (rebuild with `cargo xtask dist`)",

@@ -11,6 +11,7 @@ use cargo_metadata::{Metadata, MetadataCommand};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
+use crate::model::binary::Cpu;
 use crate::model::rules;
 use crate::model::targets::{target_cpu, Builder, Os, Variant};
 use crate::util::files::{confined, MAX_LABEL_FILE};
@@ -39,6 +40,8 @@ pub(crate) struct Config {
     /// Where the UI's TypeScript for the backend's and host binaries' JSON comes from.
     pub contract: Option<Contract>,
     pub host_binaries: Vec<HostBinary>,
+    /// Host binaries from elsewhere (`host-binaries.NAME`): a vendor's download or a script.
+    pub external_host_binaries: Vec<ExternalHostBinary>,
     /// Per OS that ships host binaries: the target built for each variant.
     pub host_targets: BTreeMap<Os, VariantTargets>,
     /// `build-with` from the config: builder per OS key (`darwin`, …, `backend`) or target.
@@ -125,6 +128,39 @@ pub(crate) const DEFAULT_UI_DEV: [&str; 3] = ["npx", "--no-install", "vite"];
 pub(crate) struct HostBinary {
     pub package: String,
     pub bin: String,
+}
+
+/// A host binary not built from the workspace's crates: for each OS it ships to and each
+/// image variant, a download (verified by SHA-256) or a script of the workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ExternalHostBinary {
+    pub name: String,
+    /// Every variant of each OS it ships to (the Windows arm64 variant may carry the amd64
+    /// file, which Windows on ARM runs emulated).
+    pub files: BTreeMap<(Os, Variant), HostFile>,
+}
+
+/// What one variant's file of an external host binary is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum HostFile {
+    /// `url`'s bytes (SHA-256 `sha256`, lowercase hex), or its `member` when it is an archive.
+    /// `cpu`: what the file must run on (a universal Mach-O may hold more).
+    Download { url: String, sha256: String, member: Option<String>, cpu: Cpu },
+    /// A script of the workspace (relative to the root): `.sh` for macOS and Linux, `.cmd`
+    /// or `.bat` for Windows.
+    Script(Utf8PathBuf),
+}
+
+impl ExternalHostBinary {
+    /// Its file name on `os` (what metadata.json names, what the UI runs): NAME(.exe) for a
+    /// download, NAME.sh / NAME.cmd for a script.
+    pub(crate) fn file_name(&self, os: Os) -> Option<String> {
+        let file = self.files.get(&(os, Variant::Amd64))?;
+        Some(match file {
+            HostFile::Download { .. } => format!("{}{}", self.name, os.exe_suffix()),
+            HostFile::Script(path) => format!("{}.{}", self.name, path.extension().unwrap_or("sh")),
+        })
+    }
 }
 
 /// Which target each image variant gets for one OS.
@@ -234,6 +270,12 @@ impl Problems<'_> {
         }
     }
 
+    /// Whether a problem was reported under `key` (or a key inside it).
+    fn any_for(&self, key: &str) -> bool {
+        let prefix = format!("`{KEY}.{key}");
+        self.list.iter().any(|p| p.place.starts_with(&prefix))
+    }
+
     fn report(&self) -> String {
         problems_report(&self.list, &format!("the extension config in {}", self.manifest))
     }
@@ -268,6 +310,8 @@ struct RawConfig {
     backend: Option<RawBackend>,
     ui: Option<RawUi>,
     contract: Option<RawContract>,
+    #[serde(default)]
+    host_binaries: BTreeMap<String, BTreeMap<String, RawHostFile>>,
     #[serde(default)]
     targets: RawTargets,
     #[serde(default)]
@@ -304,6 +348,15 @@ struct RawUi {
     build: Vec<String>,
     output: Utf8PathBuf,
     dev: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHostFile {
+    url: Option<String>,
+    sha256: Option<String>,
+    path: Option<String>,
+    script: Option<Utf8PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -430,6 +483,11 @@ fn resolve(raw: RawConfig, metadata: &Metadata, problems: &mut Problems) -> Conf
         ],
         problems,
     );
+    let external_host_binaries = raw
+        .host_binaries
+        .into_iter()
+        .map(|(name, files)| resolve_external(name, files, &root, &host_targets, &host_binaries, problems))
+        .collect();
     let build_with = resolve_build_with(raw.build_with, problems);
     let tag = match raw.tag {
         Some(tag) => tag,
@@ -461,6 +519,7 @@ fn resolve(raw: RawConfig, metadata: &Metadata, problems: &mut Problems) -> Conf
         ui,
         contract,
         host_binaries,
+        external_host_binaries,
         host_targets,
         build_with,
         members: members.iter().map(|p| (p.manifest_path.clone(), p.name.to_string())).collect(),
@@ -682,6 +741,241 @@ fn resolve_contract(
         }
     }
     Contract { package: raw.package, package_dir, output: raw.output }
+}
+
+fn resolve_external(
+    name: String,
+    raw: BTreeMap<String, RawHostFile>,
+    root: &Utf8Path,
+    host_targets: &BTreeMap<Os, VariantTargets>,
+    built: &[HostBinary],
+    problems: &mut Problems,
+) -> ExternalHostBinary {
+    let key = format!("host-binaries.{name}");
+    if let Err(e) = rules::crate_name(&name) {
+        problems.add(&key, format!("`{name}` is not a usable host binary name: {e}"));
+    }
+    if let Some(other) = built.iter().find(|b| b.bin == name) {
+        problems.add(
+            &key,
+            format!("`{name}` is also a binary of the crate `{}` under {HOST_BINARIES_DIR}/: Docker Desktop installs host binaries by name, so rename one", other.package),
+        );
+    }
+    // Each key: an OS (both variants) or OS-CPU.
+    let mut given: BTreeMap<(Os, Option<Variant>), (String, RawHostFile)> = BTreeMap::new();
+    for (slot, file) in raw {
+        let (os_name, cpu) = match slot.split_once('-') {
+            Some((os, cpu)) => (os, Some(cpu)),
+            None => (slot.as_str(), None),
+        };
+        let os = Os::ALL.into_iter().find(|os| os.key() == os_name);
+        let variant = cpu.map(|cpu| Variant::ALL.into_iter().find(|v| v.to_string() == cpu));
+        match (os, variant) {
+            (Some(os), None) => {
+                given.insert((os, None), (slot, file));
+            }
+            (Some(os), Some(Some(variant))) => {
+                given.insert((os, Some(variant)), (slot, file));
+            }
+            _ => problems.add(
+                &format!("{key}.{slot}"),
+                "is not an OS or an OS and a CPU: use darwin, windows, linux, or darwin-amd64, darwin-arm64, windows-amd64, windows-arm64, linux-amd64, linux-arm64",
+            ),
+        }
+    }
+    // Each slot's file, read once (a key for both CPUs serves two variants).
+    let given: BTreeMap<(Os, Option<Variant>), (String, Option<HostFile>)> = given
+        .into_iter()
+        .map(|((os, variant), (slot, raw))| {
+            let file = resolve_host_file(&format!("{key}.{slot}"), os, raw, root, problems);
+            ((os, variant), (slot, file))
+        })
+        .collect();
+    let mut files = BTreeMap::new();
+    for os in Os::ALL {
+        let whole = given.get(&(os, None));
+        let amd64 = given.get(&(os, Some(Variant::Amd64)));
+        let arm64 = given.get(&(os, Some(Variant::Arm64)));
+        if whole.is_none() && amd64.is_none() && arm64.is_none() {
+            continue;
+        }
+        if !host_targets.contains_key(&os) {
+            problems.add(
+                &format!("{key}.{os}"),
+                format!("the extension ships no {os} host binaries (`targets.{os} = false`): remove this host binary's {os} files, or turn {os} back on"),
+            );
+            continue;
+        }
+        // For each variant: the file, and the CPU it must run on.
+        let chosen: [(Variant, Option<HostFile>, Cpu); 2] = match (whole, amd64, arm64) {
+            (Some((slot, _)), Some(_), _) | (Some((slot, _)), _, Some(_)) => {
+                problems.add(
+                    &format!("{key}.{slot}"),
+                    format!("give either `{os}` (both CPUs) or `{os}-amd64` and `{os}-arm64`, not both"),
+                );
+                continue;
+            }
+            (Some((slot, file)), None, None) => {
+                if os == Os::Linux && matches!(file, Some(HostFile::Download { .. })) {
+                    problems.add(
+                        &format!("{key}.{slot}"),
+                        "one download cannot run on both CPUs of Linux: give `linux-amd64` and `linux-arm64`",
+                    );
+                    continue;
+                }
+                // darwin: a universal Mach-O holds both; windows: the arm64 variant runs x86_64.
+                let arm64_cpu = if os == Os::Windows { Cpu::X86_64 } else { Cpu::Aarch64 };
+                [(Variant::Amd64, file.clone(), Cpu::X86_64), (Variant::Arm64, file.clone(), arm64_cpu)]
+            }
+            (None, amd64, arm64) => {
+                let Some((_, amd64_file)) = amd64 else {
+                    problems.add(
+                        &format!("{key}.{os}-amd64"),
+                        format!("is missing: the amd64 variant needs this host binary's {os} file too"),
+                    );
+                    continue;
+                };
+                let arm64 = match arm64 {
+                    Some((_, file)) => (file.clone(), Cpu::Aarch64),
+                    None if os.arm64_runs_x86_64() => (amd64_file.clone(), Cpu::X86_64),
+                    None => {
+                        problems.add(&format!("{key}.{os}-arm64"), format!("is missing: the arm64 variant needs an arm64 {os} file (or one `{os}` file for both)"));
+                        continue;
+                    }
+                };
+                [(Variant::Amd64, amd64_file.clone(), Cpu::X86_64), (Variant::Arm64, arm64.0, arm64.1)]
+            }
+        };
+        for (variant, file, cpu) in chosen {
+            let Some(file) = file else { continue };
+            let file = match file {
+                HostFile::Download { url, sha256, member, .. } => {
+                    HostFile::Download { url, sha256, member, cpu }
+                }
+                script @ HostFile::Script(_) => script,
+            };
+            files.insert((os, variant), file);
+        }
+    }
+    if files.is_empty() && !problems.any_for(&key) {
+        problems.add(&key, "names no file for any OS: give e.g. `linux-amd64 = { url = \"…\", sha256 = \"…\" }` or `linux = { script = \"…\" }`");
+    }
+    ExternalHostBinary { name, files }
+}
+
+/// One slot's file: a download (url and sha256, and `path` for an archive) or a script.
+fn resolve_host_file(
+    key: &str,
+    os: Os,
+    raw: RawHostFile,
+    root: &Utf8Path,
+    problems: &mut Problems,
+) -> Option<HostFile> {
+    // The CPU is the variant's, set where the file is given to one.
+    let cpu = Cpu::X86_64;
+    match (raw.url, raw.script) {
+        (Some(url), None) => {
+            let mut ok = true;
+            if !(url.starts_with("https://") || url.starts_with("http://"))
+                || url.contains(char::is_whitespace)
+            {
+                problems.add(&format!("{key}.url"), format!("`{url}` is not an http(s) URL"));
+                ok = false;
+            }
+            let sha256 = raw.sha256.unwrap_or_default().to_ascii_lowercase();
+            if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                problems.add(&format!("{key}.sha256"), "give the download's SHA-256 as 64 hex digits (`shasum -a 256 FILE`, `Get-FileHash FILE`): it is checked before the file is used");
+                ok = false;
+            }
+            let file_name = url.split(['?', '#']).next().unwrap_or_default().to_ascii_lowercase();
+            let archive = [".tar.gz", ".tgz", ".zip"].iter().any(|ext| file_name.ends_with(ext));
+            let member = match (archive, raw.path) {
+                (true, None) => {
+                    problems.add(
+                        &format!("{key}.path"),
+                        "is missing: the URL is an archive; give the host binary's path inside it",
+                    );
+                    ok = false;
+                    None
+                }
+                (false, Some(_)) => {
+                    problems.add(
+                        &format!("{key}.path"),
+                        "is only for archives (.tar.gz, .tgz, .zip); this URL is the file itself",
+                    );
+                    ok = false;
+                    None
+                }
+                (true, Some(path)) => {
+                    let clean = path.trim_start_matches("./");
+                    if clean.is_empty() || clean.starts_with('/') || clean.split('/').any(|c| c == "..") {
+                        problems.add(
+                            &format!("{key}.path"),
+                            format!("`{path}` is not a path inside the archive (relative, no `..`)"),
+                        );
+                        ok = false;
+                    }
+                    Some(clean.to_string())
+                }
+                (false, None) => None,
+            };
+            ok.then_some(HostFile::Download { url, sha256, member, cpu })
+        }
+        (None, Some(script)) => {
+            if raw.sha256.is_some() || raw.path.is_some() {
+                problems.add(key, "a script takes no `sha256` or `path`: those are for downloads");
+            }
+            let wanted: &[&str] = if os == Os::Windows { &["cmd", "bat"] } else { &["sh"] };
+            if !script.extension().is_some_and(|e| wanted.contains(&e)) {
+                problems.add(
+                    &format!("{key}.script"),
+                    format!("{script}: a {os} script ends in .{}", wanted.join(" or .")),
+                );
+                return None;
+            }
+            let real = match confined(root, &script) {
+                Err(e) => {
+                    problems.add(&format!("{key}.script"), e);
+                    return None;
+                }
+                Ok(real) => real,
+            };
+            if os != Os::Windows {
+                let mut head = [0u8; 2];
+                let read =
+                    std::fs::File::open(&real).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head));
+                match read {
+                    Err(_) if !real.is_file() => {
+                        problems.add(
+                            &format!("{key}.script"),
+                            format!("{script} does not exist (a path relative to {root})"),
+                        );
+                        return None;
+                    }
+                    Ok(()) if head == *b"#!" => {}
+                    _ => {
+                        problems.add(&format!("{key}.script"), format!("{script} does not start with `#!` (e.g. `#!/bin/sh`): macOS and Linux run it by its shebang"));
+                        return None;
+                    }
+                }
+            } else if !real.is_file() {
+                problems.add(
+                    &format!("{key}.script"),
+                    format!("{script} does not exist (a path relative to {root})"),
+                );
+                return None;
+            }
+            Some(HostFile::Script(script))
+        }
+        (Some(_), Some(_)) => {
+            problems.add(key, "give either `url` (with `sha256`) or `script`, not both");
+            None
+        }
+        (None, None) => {
+            problems.add(key, "give `url` and `sha256` (a download) or `script` (a file of the workspace)");
+            None
+        }
+    }
 }
 
 fn resolve_host_targets(

@@ -64,6 +64,7 @@ pub(crate) fn sample_config() -> Config {
             HostBinary { package: "sample-cli".into(), bin: "sample".into() },
             HostBinary { package: "sample-cli".into(), bin: "sample-helper".into() },
         ],
+        external_host_binaries: vec![],
         host_targets,
         build_with: BTreeMap::new(),
         members: BTreeMap::new(),

@@ -20,6 +20,7 @@ mod desktop;
 mod dev;
 mod dist;
 mod doctor;
+mod downloads;
 mod engine;
 mod extension;
 mod labels;
