@@ -69,6 +69,21 @@ impl Files<'_> {
         }
     }
 
+    /// Whether a regular file can be run (any execute bit); `None`: missing, or a platform
+    /// without modes (a context on Windows).
+    fn executable(&self, image_path: &str) -> Option<bool> {
+        match self {
+            Files::Folders(_) => {
+                let meta = std::fs::metadata(self.path(image_path)?).ok()?;
+                cfg!(unix).then(|| crate::util::files::is_executable(&meta))
+            }
+            Files::Image { tree, .. } => match tree.get(image_path)? {
+                crate::image::oci::Node::File { mode, .. } => Some(mode & 0o111 != 0),
+                _ => None,
+            },
+        }
+    }
+
     /// A small file's bytes (`None`: missing); an error when it is larger than `max`.
     fn read_small(&self, image_path: &str, max: u64, what: &str) -> Option<Result<Vec<u8>, String>> {
         let path = self.path(image_path)?;
@@ -163,6 +178,12 @@ pub(crate) fn check_variant(view: &VariantView, scratch: bool) -> Vec<Problem> {
     for group in metadata.host.iter().flat_map(|h| &h.binaries) {
         for os in Os::ALL {
             for entry in group.for_os(os) {
+                if view.files.executable(&entry.path) == Some(false) {
+                    problems.push(problem(
+                        place(&entry.path),
+                        "is not executable (mode without an x bit): Docker Desktop installs it as it is; rebuild with `cargo xtask dist`",
+                    ));
+                }
                 if let Some(message) = script_problem(&view.files, os, &entry.path) {
                     problems.push(problem(place(&entry.path), message));
                     continue;

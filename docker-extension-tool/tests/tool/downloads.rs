@@ -311,14 +311,31 @@ windows = {{ script = "extension/scripts/hello.cmd" }}
     assert!(!cache.join(&wrong).exists(), "nothing kept under the wrong hash");
     f.edit("Cargo.toml", &wrong, &right);
 
-    // The server gone: the cache serves, and the context is the same.
+    // The server gone: the cache serves, and the context is the same. (In the fixture's own
+    // target folder, where `check` without an argument looks.)
     server.stop();
-    let offline = run(&mut f.command(&["dist", "--no-image", "--out", other_context.to_str().unwrap()]));
+    let target = f.root().join("target");
+    let offline_context = target.join("extension");
+    let offline = run(&mut f.command(&["dist", "--no-image", "--out", offline_context.to_str().unwrap()]));
     offline.assert_ok();
     assert!(!offline.stderr.contains("downloading"), "{}", offline.stderr);
     for (path, bytes) in expected {
-        assert_eq!(std::fs::read(other_context.join(path)).unwrap(), bytes, "{path} offline");
+        assert_eq!(std::fs::read(offline_context.join(path)).unwrap(), bytes, "{path} offline");
     }
+    let check = || run(f.command(&["check"]).env("CARGO_TARGET_DIR", &target));
+    check().assert_ok();
+    // check finds a host binary that lost its x bit, and a script that lost its shebang.
+    let vendor = offline_context.join("amd64/linux/vendor");
+    std::fs::set_permissions(&vendor, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(offline_context.join("arm64/darwin/hello.sh"), "echo no shebang\n").unwrap();
+    let broken = check();
+    assert_eq!(broken.code, 1, "{broken:?}");
+    assert!(broken.stderr.contains("amd64:/linux/vendor: is not executable"), "{}", broken.stderr);
+    assert!(
+        broken.stderr.contains("arm64:/darwin/hello.sh: is a script without a `#!` line"),
+        "{}",
+        broken.stderr
+    );
 }
 
 #[test]
