@@ -45,7 +45,11 @@ pub(crate) fn installed_targets(sh: &Shell) -> anyhow::Result<BTreeSet<String>> 
 
 /// Adds the missing targets with rustup, or says exactly how when rustup is absent.
 pub(crate) fn ensure_targets(sh: &Shell, targets: &BTreeSet<String>) -> anyhow::Result<()> {
-    let installed = installed_targets(sh)?;
+    ensure_targets_of(sh, targets, &installed_targets(sh)?)
+}
+
+/// The same, with the installed targets already read.
+fn ensure_targets_of(sh: &Shell, targets: &BTreeSet<String>, installed: &BTreeSet<String>) -> anyhow::Result<()> {
     let missing: Vec<&str> = targets.iter().filter(|t| !installed.contains(*t)).map(String::as_str).collect();
     if missing.is_empty() {
         return Ok(());
@@ -172,8 +176,33 @@ pub(crate) fn ensure_zigbuild(sh: &Shell, tools: &Utf8Path) -> anyhow::Result<()
 /// Everything some cargo runs need: their rustup targets, and zig with cargo-zigbuild or
 /// cross when a run uses them.
 pub(crate) fn ensure_for(sh: &Shell, runs: &[CargoRun], tools: &Utf8Path) -> anyhow::Result<()> {
-    ensure_targets(sh, &CargoRun::rustup_targets_of(runs))?;
-    if runs.iter().any(|r| r.builder == Builder::Zigbuild) {
+    let zigbuild = runs.iter().any(|r| r.builder == Builder::Zigbuild);
+    if zigbuild {
+        activate_zig_venv(sh, tools);
+    }
+    // Each probe is a process start (python's `-m ziglang` alone is most of a warm dist's
+    // overhead): side by side, on shells of their own with this one's PATH and folder.
+    let (installed, zig_ready) = std::thread::scope(|scope| {
+        let probe = |check: fn(&Shell) -> bool| {
+            let (path, dir) = (sh.var_os("PATH"), sh.current_dir());
+            scope.spawn(move || {
+                let Ok(shell) = Shell::new() else { return false };
+                shell.change_dir(dir);
+                if let Some(path) = path {
+                    shell.set_var("PATH", path);
+                }
+                check(&shell)
+            })
+        };
+        let probes = zigbuild.then(|| (probe(has_zig), probe(has_zigbuild)));
+        let installed = installed_targets(sh);
+        let ready = probes.is_some_and(|(zig, zigbuild)| {
+            zig.join().unwrap_or(false) && zigbuild.join().unwrap_or(false)
+        });
+        (installed, ready)
+    });
+    ensure_targets_of(sh, &CargoRun::rustup_targets_of(runs), &installed?)?;
+    if zigbuild && !zig_ready {
         ensure_zigbuild(sh, tools)?;
     }
     if runs.iter().any(|r| r.builder == Builder::Cross) {
