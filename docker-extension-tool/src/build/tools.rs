@@ -180,8 +180,14 @@ pub(crate) fn ensure_for(sh: &Shell, runs: &[CargoRun], tools: &Utf8Path) -> any
     if zigbuild {
         activate_zig_venv(sh, tools);
     }
-    // Each probe is a process start (python's `-m ziglang` alone is most of a warm dist's
-    // overhead): side by side, on shells of their own with this one's PATH and folder.
+    // zig and cargo-zigbuild were found working with these very executables last time:
+    // no probe (python's `-m ziglang` alone was most of a warm dist's overhead). A failed
+    // build forgets this (`forget_zig_probe`), so the next run asks again.
+    let stamp = tools.join(ZIG_PROBE_STAMP);
+    let seen = zigbuild.then(|| zig_executables(sh));
+    let known = seen.as_ref().is_some_and(|seen| std::fs::read_to_string(&stamp).is_ok_and(|s| s == *seen));
+    // Otherwise the probes, each a process start: side by side, on shells of their own with
+    // this one's PATH and folder.
     let (installed, zig_ready) = std::thread::scope(|scope| {
         let probe = |check: fn(&Shell) -> bool| {
             let (path, dir) = (sh.var_os("PATH"), sh.current_dir());
@@ -194,21 +200,49 @@ pub(crate) fn ensure_for(sh: &Shell, runs: &[CargoRun], tools: &Utf8Path) -> any
                 check(&shell)
             })
         };
-        let probes = zigbuild.then(|| (probe(has_zig), probe(has_zigbuild)));
+        let probes = (zigbuild && !known).then(|| (probe(has_zig), probe(has_zigbuild)));
         let installed = installed_targets(sh);
-        let ready = probes.is_some_and(|(zig, zigbuild)| {
-            zig.join().unwrap_or(false) && zigbuild.join().unwrap_or(false)
-        });
+        let ready = known
+            || probes.is_some_and(|(zig, zigbuild)| zig.join().unwrap_or(false) && zigbuild.join().unwrap_or(false));
         (installed, ready)
     });
     ensure_targets_of(sh, &CargoRun::rustup_targets_of(runs), &installed?)?;
     if zigbuild && !zig_ready {
         ensure_zigbuild(sh, tools)?;
     }
+    if zigbuild && !known {
+        // Best effort: without the stamp, the next run probes again.
+        let _ = crate::util::files::write_atomic(&stamp, zig_executables(sh).as_bytes());
+    }
     if runs.iter().any(|r| r.builder == Builder::Cross) {
         ensure_cross(sh)?;
     }
     Ok(())
+}
+
+/// Where `ensure_for` records the executables its zig probes found working.
+const ZIG_PROBE_STAMP: &str = "zig-probe.stamp";
+
+/// Forgets that zig and cargo-zigbuild worked (after a failed build: they may be why).
+pub(crate) fn forget_zig_probe(tools: &Utf8Path) {
+    let _ = std::fs::remove_file(tools.join(ZIG_PROBE_STAMP));
+}
+
+/// The PATH, and zig, cargo-zigbuild and python3 (whose `-m ziglang` is zig when zig is
+/// not on PATH) as PATH finds them, with their sizes and times: read from the file system,
+/// no process started.
+fn zig_executables(sh: &Shell) -> String {
+    let path = sh.var_os("PATH").unwrap_or_default();
+    let mut seen = format!("{}\n", path.to_string_lossy());
+    for program in ["zig", "cargo-zigbuild", "python3"] {
+        let name = format!("{program}{}", std::env::consts::EXE_SUFFIX);
+        let found = std::env::split_paths(&path).map(|dir| dir.join(&name)).find_map(|candidate| {
+            let meta = std::fs::metadata(&candidate).ok().filter(std::fs::Metadata::is_file)?;
+            Some(format!("{} {} {:?}", candidate.display(), meta.len(), meta.modified().ok()))
+        });
+        seen.push_str(&format!("{program}: {}\n", found.as_deref().unwrap_or("-")));
+    }
+    seen
 }
 
 pub(crate) fn has_cross(sh: &Shell) -> bool {
@@ -240,5 +274,30 @@ impl RegistryClient {
             .run()
             .with_context(|| format!("building the registry client: `{install}` failed"))?;
         Ok(self.program())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_zig_probe_stamp_changes_with_the_executables_path_finds() {
+        let dir = std::env::temp_dir().join(format!("zig-probe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sh = Shell::new().unwrap();
+        sh.set_var("PATH", &dir);
+        let none = zig_executables(&sh);
+        assert!(none.contains("zig: -\n") && none.contains("cargo-zigbuild: -\n"), "{none}");
+        let program = dir.join(format!("cargo-zigbuild{}", std::env::consts::EXE_SUFFIX));
+        std::fs::write(&program, "one").unwrap();
+        let one = zig_executables(&sh);
+        assert!(one.contains(&program.display().to_string()), "{one}");
+        assert_eq!(zig_executables(&sh), one, "nothing changed, the same");
+        std::fs::write(&program, "another").unwrap();
+        assert_ne!(zig_executables(&sh), one, "a replaced executable is seen");
+        sh.set_var("PATH", std::env::temp_dir());
+        assert_ne!(zig_executables(&sh), one, "another PATH is seen");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -39,9 +39,9 @@ pub(crate) fn compile<'a>(
             run.builder,
             run.targets.join(", ")
         );
-        let built = report.step(&title, || {
-            cargo::run(sh, report, run, &config.members, &config.root, &config.target_dir)
-        })?;
+        let built = report
+            .step(&title, || cargo::run(sh, report, run, &config.members, &config.root, &config.target_dir))
+            .inspect_err(|_| crate::build::tools::forget_zig_probe(&config.tools_dir()))?;
         artifacts.extend(built);
     }
     Ok(())
