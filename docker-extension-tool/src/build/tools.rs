@@ -183,9 +183,10 @@ pub(crate) fn ensure_for(sh: &Shell, runs: &[CargoRun], tools: &Utf8Path) -> any
     // zig and cargo-zigbuild were found working with these very executables last time:
     // no probe (python's `-m ziglang` alone was most of a warm dist's overhead). A failed
     // build forgets this (`forget_zig_probe`), so the next run asks again.
-    let stamp = tools.join(ZIG_PROBE_STAMP);
-    let seen = zigbuild.then(|| zig_executables(sh));
-    let known = seen.as_ref().is_some_and(|seen| std::fs::read_to_string(&stamp).is_ok_and(|s| s == *seen));
+    // One stamp per set of executables (a PATH that changes between runs, as with an
+    // engine's folder added for some, keeps a stamp for each).
+    let stamp = zigbuild.then(|| zig_probe_stamp(tools, &zig_executables(sh)));
+    let known = stamp.as_ref().is_some_and(|stamp| stamp.is_file());
     // Otherwise the probes, each a process start: side by side, on shells of their own with
     // this one's PATH and folder.
     let (installed, zig_ready) = std::thread::scope(|scope| {
@@ -211,8 +212,10 @@ pub(crate) fn ensure_for(sh: &Shell, runs: &[CargoRun], tools: &Utf8Path) -> any
         ensure_zigbuild(sh, tools)?;
     }
     if zigbuild && !known {
-        // Best effort: without the stamp, the next run probes again.
-        let _ = crate::util::files::write_atomic(&stamp, zig_executables(sh).as_bytes());
+        // Best effort: without the stamp, the next run probes again. (Installing may have
+        // changed what PATH finds: the stamp is of what is there now.)
+        let seen = zig_executables(sh);
+        let _ = crate::util::files::write_atomic(&zig_probe_stamp(tools, &seen), seen.as_bytes());
     }
     if runs.iter().any(|r| r.builder == Builder::Cross) {
         ensure_cross(sh)?;
@@ -220,12 +223,21 @@ pub(crate) fn ensure_for(sh: &Shell, runs: &[CargoRun], tools: &Utf8Path) -> any
     Ok(())
 }
 
-/// Where `ensure_for` records the executables its zig probes found working.
-const ZIG_PROBE_STAMP: &str = "zig-probe.stamp";
+/// Where `ensure_for` records that the executables `seen` (see `zig_executables`) worked.
+fn zig_probe_stamp(tools: &Utf8Path, seen: &str) -> Utf8PathBuf {
+    tools.join(format!("zig-probe-{}.stamp", crate::util::files::short_hash(seen)))
+}
 
 /// Forgets that zig and cargo-zigbuild worked (after a failed build: they may be why).
 pub(crate) fn forget_zig_probe(tools: &Utf8Path) {
-    let _ = std::fs::remove_file(tools.join(ZIG_PROBE_STAMP));
+    let stamps = std::fs::read_dir(tools).into_iter().flatten().flatten();
+    for entry in stamps {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("zig-probe-") && name.ends_with(".stamp") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// The PATH, and zig, cargo-zigbuild and python3 (whose `-m ziglang` is zig when zig is
@@ -298,6 +310,15 @@ mod tests {
         assert_ne!(zig_executables(&sh), one, "a replaced executable is seen");
         sh.set_var("PATH", std::env::temp_dir());
         assert_ne!(zig_executables(&sh), one, "another PATH is seen");
+        // A stamp per set; a failed build forgets them all.
+        let tools = Utf8PathBuf::from_path_buf(dir.join("tools")).unwrap();
+        let (a, b) = (zig_probe_stamp(&tools, &one), zig_probe_stamp(&tools, &none));
+        assert_ne!(a, b);
+        for stamp in [&a, &b] {
+            crate::util::files::write_atomic(stamp, b"seen").unwrap();
+        }
+        forget_zig_probe(&tools);
+        assert!(!a.exists() && !b.exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
