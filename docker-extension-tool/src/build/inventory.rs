@@ -59,6 +59,17 @@ pub(crate) fn components(sources: &SbomSources) -> anyhow::Result<BTreeMap<Varia
             components.extend(graph.crates_of(package, target, &cfgs[target])?);
         }
         components.extend(npm.iter().cloned());
+        // Host binaries from elsewhere: the file, by its URL and SHA-256.
+        for (name, url, sha256) in sources.downloads.get(variant).into_iter().flatten() {
+            components.insert(Component {
+                ecosystem: Ecosystem::Download,
+                name: name.clone(),
+                version: String::new(),
+                license: None,
+                download: Some(url.clone()),
+                sha256: Some(sha256.clone()),
+            });
+        }
         by_variant.insert(*variant, components.into_iter().collect());
     }
     Ok(by_variant)
@@ -145,6 +156,7 @@ fn component(package: &Package) -> Component {
         version,
         license: package.license.clone(),
         download,
+        sha256: None,
     }
 }
 
@@ -185,6 +197,7 @@ fn npm_packages(lock: &Utf8Path) -> anyhow::Result<Vec<Component>> {
             version,
             license: text("license"),
             download: text("resolved"),
+            sha256: None,
         });
     }
     components.sort();

@@ -49,7 +49,11 @@ pub(crate) fn ensure_targets(sh: &Shell, targets: &BTreeSet<String>) -> anyhow::
 }
 
 /// The same, with the installed targets already read.
-fn ensure_targets_of(sh: &Shell, targets: &BTreeSet<String>, installed: &BTreeSet<String>) -> anyhow::Result<()> {
+fn ensure_targets_of(
+    sh: &Shell,
+    targets: &BTreeSet<String>,
+    installed: &BTreeSet<String>,
+) -> anyhow::Result<()> {
     let missing: Vec<&str> = targets.iter().filter(|t| !installed.contains(*t)).map(String::as_str).collect();
     if missing.is_empty() {
         return Ok(());
@@ -204,7 +208,9 @@ pub(crate) fn ensure_for(sh: &Shell, runs: &[CargoRun], tools: &Utf8Path) -> any
         let probes = (zigbuild && !known).then(|| (probe(has_zig), probe(has_zigbuild)));
         let installed = installed_targets(sh);
         let ready = known
-            || probes.is_some_and(|(zig, zigbuild)| zig.join().unwrap_or(false) && zigbuild.join().unwrap_or(false));
+            || probes.is_some_and(|(zig, zigbuild)| {
+                zig.join().unwrap_or(false) && zigbuild.join().unwrap_or(false)
+            });
         (installed, ready)
     });
     ensure_targets_of(sh, &CargoRun::rustup_targets_of(runs), &installed?)?;

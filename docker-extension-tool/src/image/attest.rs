@@ -33,6 +33,8 @@ pub(crate) const ATTESTATION_MANIFEST: &str = "attestation-manifest";
 pub(crate) enum Ecosystem {
     Cargo,
     Npm,
+    /// A file fetched by URL and verified by its SHA-256: a host binary from elsewhere.
+    Download,
 }
 
 /// A package whose code is in the image.
@@ -45,6 +47,8 @@ pub(crate) struct Component {
     pub license: Option<String>,
     /// Where it is fetched from (a registry's URL), or its repository.
     pub download: Option<String>,
+    /// Its SHA-256 (lowercase hex), when the file itself is what is known (a download).
+    pub sha256: Option<String>,
 }
 
 impl Component {
@@ -53,20 +57,39 @@ impl Component {
         match self.ecosystem {
             Ecosystem::Cargo => format!("pkg:cargo/{}@{}", self.name, self.version),
             Ecosystem::Npm => format!("pkg:npm/{}@{}", self.name.replace('@', "%40"), self.version),
+            Ecosystem::Download => format!(
+                "pkg:generic/{}?checksum=sha256:{}&download_url={}",
+                percent_encoded(&self.name),
+                self.sha256.as_deref().unwrap_or_default(),
+                percent_encoded(self.download.as_deref().unwrap_or_default())
+            ),
         }
     }
 
     /// An SPDX identifier: letters, digits, `.` and `-` only.
     fn spdx_id(&self) -> String {
-        let ecosystem = match self.ecosystem {
-            Ecosystem::Cargo => "cargo",
-            Ecosystem::Npm => "npm",
+        let raw = match self.ecosystem {
+            Ecosystem::Cargo => format!("cargo-{}-{}", self.name, self.version),
+            Ecosystem::Npm => format!("npm-{}-{}", self.name, self.version),
+            Ecosystem::Download => {
+                let sha = self.sha256.as_deref().unwrap_or_default();
+                format!("download-{}-{}", self.name, &sha[..sha.len().min(12)])
+            }
         };
-        let raw = format!("{ecosystem}-{}-{}", self.name, self.version);
         let clean: String =
             raw.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '-' }).collect();
         format!("SPDXRef-Package-{clean}")
     }
+}
+
+/// A purl qualifier's value: everything but letters, digits and `-._~` percent-encoded.
+fn percent_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// The facts a provenance statement records.
@@ -132,7 +155,7 @@ pub(crate) fn sbom_statement(
     ];
     for component in &unique {
         let id = component.spdx_id();
-        packages.push(json!({
+        let mut package = json!({
             "name": component.name,
             "SPDXID": id,
             "versionInfo": component.version,
@@ -146,7 +169,15 @@ pub(crate) fn sbom_statement(
                 "referenceType": "purl",
                 "referenceLocator": component.purl(),
             }],
-        }));
+        });
+        // A download: no version to name, the file's own hash instead.
+        if component.version.is_empty() {
+            package.as_object_mut().map(|p| p.shift_remove("versionInfo"));
+        }
+        if let Some(sha256) = &component.sha256 {
+            package["checksums"] = json!([{ "algorithm": "SHA256", "checksumValue": sha256 }]);
+        }
+        packages.push(package);
         relationships.push(
             json!({ "spdxElementId": image_id, "relationshipType": "CONTAINS", "relatedSpdxElement": id }),
         );
@@ -242,6 +273,7 @@ mod tests {
                 version: "0.3.4".into(),
                 license: Some("Apache-2.0".into()),
                 download: None,
+                sha256: None,
             },
             Component {
                 ecosystem: Ecosystem::Cargo,
@@ -249,8 +281,35 @@ mod tests {
                 version: "1.0.228".into(),
                 license: Some("MIT OR Apache-2.0".into()),
                 download: Some("https://crates.io/api/v1/crates/serde/1.0.228/download".into()),
+                sha256: None,
             },
         ]
+    }
+
+    #[test]
+    fn a_download_is_listed_by_its_url_and_hash() {
+        let reference = ImageReference::new("acme/ext", Some("1.0.0")).unwrap();
+        let sha = "ab".repeat(32);
+        let vendor = Component {
+            ecosystem: Ecosystem::Download,
+            name: "vendorctl".into(),
+            version: String::new(),
+            license: None,
+            download: Some("https://example.com/v1/vendorctl.tar.gz?x=1".into()),
+            sha256: Some(sha.clone()),
+        };
+        assert_eq!(
+            vendor.purl(),
+            format!("pkg:generic/vendorctl?checksum=sha256:{sha}&download_url=https%3A%2F%2Fexample.com%2Fv1%2Fvendorctl.tar.gz%3Fx%3D1")
+        );
+        let bytes =
+            sbom_statement(&reference, Variant::Amd64, "sha256:abc", &[vendor], "2023-11-14T22:13:20Z");
+        let statement: Value = serde_json::from_slice(&bytes).unwrap();
+        let package = &statement["predicate"]["packages"][1];
+        assert_eq!(package["SPDXID"], "SPDXRef-Package-download-vendorctl-abababababab");
+        assert_eq!(package["downloadLocation"], "https://example.com/v1/vendorctl.tar.gz?x=1");
+        assert_eq!(package["checksums"], json!([{ "algorithm": "SHA256", "checksumValue": sha }]));
+        assert!(package.get("versionInfo").is_none(), "{package}");
     }
 
     #[test]

@@ -91,13 +91,17 @@ pub(crate) struct SbomSources {
     pub shipped: BTreeMap<Variant, BTreeSet<(String, String)>>,
     /// The UI's npm lock file, when the image holds a UI.
     pub npm_lock: Option<Utf8PathBuf>,
+    /// Per platform, the host binaries from elsewhere it holds: name, URL and SHA-256.
+    pub downloads: BTreeMap<Variant, BTreeSet<(String, String, String)>>,
 }
 
 impl fmt::Display for AttachPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut what = vec![];
         if self.sbom.is_some() {
-            what.push("an SBOM (SPDX: the crates in its binaries, the UI's npm packages)");
+            what.push(
+                "an SBOM (SPDX: the crates in its binaries, the UI's npm packages, downloaded host binaries)",
+            );
         }
         if self.provenance.is_some() {
             what.push("provenance (SLSA v0.2: source, revision, tool, toolchain)");

@@ -20,7 +20,7 @@ use crate::model::rules;
 use crate::model::targets::{choose_builder, is_apple, target_kind, target_os, Builder, Os, Variant};
 use crate::plan::image::{AttachPlan, Attestations, ImageBuild, Output, RegistryClient, SbomSources};
 use crate::util::process::Argv;
-use crate::workspace::config::Config;
+use crate::workspace::config::{Config, HostFile};
 use crate::workspace::machine::{Machine, ZIGBUILD_CACHE_DIR};
 #[cfg(test)]
 use crate::workspace::machine::{SourceDate, SourceDateFrom};
@@ -627,7 +627,6 @@ fn external_host_binaries(
     variant: Variant,
     downloads: &mut BTreeSet<Download>,
 ) -> Vec<ContextFile> {
-    use crate::workspace::config::HostFile;
     let downloads_dir = config.target_dir.join(DOWNLOADS_DIR);
     let mut files = vec![];
     for os in config.host_targets.keys() {
@@ -747,6 +746,22 @@ fn attach_plan(
             })
             .collect(),
         npm_lock: config.ui.as_ref().map(|ui| config.root.join(&ui.dir).join("package-lock.json")),
+        downloads: variants
+            .iter()
+            .map(|&variant| {
+                let mut downloads = BTreeSet::new();
+                for binary in &config.external_host_binaries {
+                    for os in config.host_targets.keys() {
+                        if let Some(HostFile::Download { url, sha256, .. }) =
+                            binary.files.get(&(*os, variant))
+                        {
+                            downloads.insert((binary.name.clone(), url.clone(), sha256.clone()));
+                        }
+                    }
+                }
+                (variant, downloads)
+            })
+            .collect(),
     };
     match request.attestations {
         Attestations::SbomAndProvenance => {

@@ -188,6 +188,26 @@ fn zip(member: &str, bytes: &[u8]) -> Vec<u8> {
     b
 }
 
+/// Every SPDX statement in an OCI archive (its blobs that are in-toto statements).
+fn sboms(archive: &Path) -> Vec<serde_json::Value> {
+    let mut found = vec![];
+    let mut tar = tar::Archive::new(std::fs::File::open(archive).unwrap());
+    for entry in tar.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        if !entry.path().unwrap().starts_with("blobs/sha256") || entry.size() > 1 << 20 {
+            continue;
+        }
+        let mut bytes = vec![];
+        std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+            if value["predicateType"] == "https://spdx.dev/Document" {
+                found.push(value);
+            }
+        }
+    }
+    found
+}
+
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
@@ -294,6 +314,37 @@ windows = {{ script = "extension/scripts/hello.cmd" }}
     // The image holds them with their modes, and check reads each (scripts by their
     // shebang, the universal binary by its slices).
     run(&mut f.command(&["check", archive.to_str().unwrap()])).assert_ok();
+    // Each platform's SBOM lists the downloads it holds, by URL and SHA-256.
+    let sboms = sboms(&archive);
+    assert_eq!(sboms.len(), 2, "one SBOM per platform");
+    let mut downloads_listed = vec![];
+    for sbom in &sboms {
+        let mut listed: Vec<(String, String)> = sbom["predicate"]["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["SPDXID"].as_str().unwrap().starts_with("SPDXRef-Package-download-"))
+            .map(|p| {
+                assert_eq!(p["name"], "vendor");
+                let sha = p["checksums"][0]["checksumValue"].as_str().unwrap().to_string();
+                (p["downloadLocation"].as_str().unwrap().to_string(), sha)
+            })
+            .collect();
+        listed.sort();
+        downloads_listed.push(listed);
+    }
+    downloads_listed.sort();
+    let listed = |names: [&str; 3]| {
+        let mut expected: Vec<(String, String)> = names.iter().map(|n| (server.url(n), hash(n))).collect();
+        expected.sort();
+        expected
+    };
+    let mut in_sboms = vec![
+        listed(["vendor-darwin", "vendor-linux-amd64.tar.gz", "vendor-windows-amd64.zip"]),
+        listed(["vendor-darwin", "vendor-linux-arm64.tar.gz", "vendor-windows-amd64.zip"]),
+    ];
+    in_sboms.sort();
+    assert_eq!(downloads_listed, in_sboms);
 
     // A wrong SHA-256: refused, naming the URL and both hashes; nothing placed, in the
     // cache or in a context.
