@@ -785,26 +785,13 @@ impl fmt::Display for Plan {
         for destination in self.destinations() {
             writeln!(s, "  check {destination}")?;
         }
-        writeln!(s, "\nCargo runs:")?;
-        if let Some(venv) = &self.zig_venv {
-            writeln!(s, "  (with {venv} first on PATH: zig and cargo-zigbuild were installed there)")?;
-        }
-        for run in &self.cargo_runs {
-            writeln!(s, "  {}", run.display())?;
-        }
+        // In the order dist runs them: the UI first (a type error fails in seconds).
         if let Some(contract) = &self.contract {
             writeln!(
                 s,
                 "\nContract: {} <- {} (skipped when nothing in {} changed)",
                 contract.output, contract.command, contract.package_dir
             )?;
-        }
-        if !self.downloads.is_empty() {
-            writeln!(s, "\nDownloads (kept by SHA-256; a second run reads the cache, not the network):")?;
-            for download in &self.downloads {
-                let member = download.member.as_ref().map(|m| format!(", its {m}")).unwrap_or_default();
-                writeln!(s, "  {} (sha256 {}){member} -> {}", download.url, download.sha256, download.file)?;
-            }
         }
         if let Some(ui) = &self.ui {
             writeln!(
@@ -814,6 +801,20 @@ impl fmt::Display for Plan {
                 ui.command.join(" "),
                 ui.output
             )?;
+        }
+        if !self.downloads.is_empty() {
+            writeln!(s, "\nDownloads (kept by SHA-256; a second run reads the cache, not the network):")?;
+            for download in &self.downloads {
+                let member = download.member.as_ref().map(|m| format!(", its {m}")).unwrap_or_default();
+                writeln!(s, "  {} (sha256 {}){member} -> {}", download.url, download.sha256, download.file)?;
+            }
+        }
+        writeln!(s, "\nCargo runs:")?;
+        if let Some(venv) = &self.zig_venv {
+            writeln!(s, "  (with {venv} first on PATH: zig and cargo-zigbuild were installed there)")?;
+        }
+        for run in &self.cargo_runs {
+            writeln!(s, "  {}", run.display())?;
         }
         writeln!(s, "\nContext {}:", self.context)?;
         for file in &self.files {
