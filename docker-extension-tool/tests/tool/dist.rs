@@ -424,6 +424,9 @@ fn dry_run_prints_the_plan_and_runs_nothing() {
         &["dist", "--dry-run", "--engine", "buildah", "--out", context.to_str().unwrap()],
     ));
     let plan = &output.assert_ok().stdout;
+    // In the order dist runs them: the contract and the UI before the cargo runs.
+    let at = |what: &str| plan.find(what).unwrap_or_else(|| panic!("no {what:?} in {plan}"));
+    assert!(at("\nContract: ") < at("\nUI: in ") && at("\nUI: in ") < at("\nCargo runs:"), "{plan}");
     // template:host-binaries:begin
     // cargo-zigbuild's wrappers live in the workspace's target folder (see plan.rs).
     let wrappers = format!("CARGO_ZIGBUILD_CACHE_DIR={}/target/xtask/zigbuild ", repo_root().display());
