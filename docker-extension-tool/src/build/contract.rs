@@ -10,11 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Context;
 use camino::Utf8Path;
-use sha2::{Digest, Sha256};
 use xshell::Shell;
 
 use crate::plan::ContractGen;
-use crate::util::files::{files_under, hash_file, write_atomic};
+use crate::util::files::{files_under, write_atomic, Fingerprint};
 
 /// What a generation did.
 #[derive(Debug, PartialEq, Eq)]
@@ -188,13 +187,9 @@ fn declared_name(block: &str) -> Option<String> {
 /// (but build output and dot-folders), the workspace's Cargo.toml and Cargo.lock (versions
 /// of serde and ts-rs), and the file as it is now (an edit or a deletion regenerates it).
 fn fingerprint(contract: &ContractGen, root: &Utf8Path) -> anyhow::Result<String> {
-    let mut hasher = Sha256::new();
-    let field = |hasher: &mut Sha256, bytes: &[u8]| {
-        hasher.update((bytes.len() as u64).to_le_bytes());
-        hasher.update(bytes);
-    };
-    field(&mut hasher, env!("CARGO_PKG_VERSION").as_bytes());
-    field(&mut hasher, contract.command.to_string().as_bytes());
+    let mut fingerprint = Fingerprint::new();
+    fingerprint.field(env!("CARGO_PKG_VERSION").as_bytes());
+    fingerprint.field(contract.command.to_string().as_bytes());
     let files = files_under(&contract.package_dir, |_, name| name == "target" || name.starts_with('.'))?;
     let workspace_files = ["Cargo.toml", "Cargo.lock"].map(|name| root.join(name));
     let paths = files
@@ -203,16 +198,9 @@ fn fingerprint(contract: &ContractGen, root: &Utf8Path) -> anyhow::Result<String
         .chain(workspace_files)
         .chain([contract.output.clone()]);
     for path in paths {
-        field(&mut hasher, path.as_str().as_bytes());
-        match std::fs::metadata(&path) {
-            Ok(meta) => {
-                hasher.update(meta.len().to_le_bytes());
-                hash_file(&path, &mut hasher)?;
-            }
-            Err(_) => field(&mut hasher, b"missing"),
-        }
+        fingerprint.file(path.as_str(), &path, true)?;
     }
-    Ok(format!("sha256:{:x}", hasher.finalize()))
+    Ok(fingerprint.finish())
 }
 
 #[cfg(test)]

@@ -4,12 +4,11 @@
 
 use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
-use sha2::{Digest, Sha256};
 use xshell::{cmd, Shell};
 
 use crate::plan::UiBuild;
-use crate::util::files::files_under;
 use crate::util::files::write_atomic;
+use crate::util::files::{files_under, Fingerprint};
 use crate::util::report::Report;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -94,25 +93,15 @@ fn fingerprint(ui: &UiBuild) -> anyhow::Result<String> {
     let files = files_under(&ui.dir, |path, name| {
         name == "node_modules" || name.starts_with('.') || path == ui.output
     })?;
-    let mut hasher = Sha256::new();
-    // Length-prefixed fields, so no two different inputs hash the same bytes.
-    let field = |hasher: &mut Sha256, bytes: &[u8]| {
-        hasher.update((bytes.len() as u64).to_le_bytes());
-        hasher.update(bytes);
-    };
+    let mut fingerprint = Fingerprint::new();
     for word in &ui.command {
-        field(&mut hasher, word.as_bytes());
+        fingerprint.field(word.as_bytes());
     }
-    field(&mut hasher, ui.output.as_str().as_bytes());
+    fingerprint.field(ui.output.as_str().as_bytes());
     for file in &files {
-        field(&mut hasher, file.as_str().as_bytes());
-        // The file's bytes, a chunk at a time, after their length.
-        let path = ui.dir.join(file);
-        let length = std::fs::metadata(&path).with_context(|| format!("reading {path}"))?.len();
-        hasher.update(length.to_le_bytes());
-        crate::util::files::hash_file(&path, &mut hasher)?;
+        fingerprint.file(file.as_str(), &ui.dir.join(file), false)?;
     }
-    Ok(format!("sha256:{:x} {} files", hasher.finalize(), files.len()))
+    Ok(format!("{} {} files", fingerprint.finish(), files.len()))
 }
 
 /// Refuses a symbolic link in the UI's sources that leads outside the workspace: a bundler

@@ -248,6 +248,42 @@ pub(crate) fn short_hash(text: &str) -> String {
     format!("{:x}", Sha256::digest(text.as_bytes()))[..12].to_string()
 }
 
+/// A SHA-256 over what decides some work's output (the UI build, the contract's file): a
+/// stamp holding it lets the work be skipped when nothing changed. Fields are
+/// length-prefixed, so no two different inputs hash the same bytes; files are streamed.
+pub(crate) struct Fingerprint(Sha256);
+
+impl Fingerprint {
+    pub(crate) fn new() -> Fingerprint {
+        Fingerprint(Sha256::new())
+    }
+
+    pub(crate) fn field(&mut self, bytes: &[u8]) {
+        self.0.update((bytes.len() as u64).to_le_bytes());
+        self.0.update(bytes);
+    }
+
+    /// `name` as a field, then the file's length and bytes; a missing file as the field
+    /// `missing` when `missing_ok`, else an error.
+    pub(crate) fn file(&mut self, name: &str, path: &Utf8Path, missing_ok: bool) -> anyhow::Result<()> {
+        self.field(name.as_bytes());
+        match std::fs::metadata(path) {
+            Ok(meta) => {
+                self.0.update(meta.len().to_le_bytes());
+                hash_file(path, &mut self.0)?;
+            }
+            Err(_) if missing_ok => self.field(b"missing"),
+            Err(e) => return Err(e).with_context(|| format!("reading {path}")),
+        }
+        Ok(())
+    }
+
+    /// `sha256:` and the hex digest.
+    pub(crate) fn finish(self) -> String {
+        format!("sha256:{:x}", self.0.finalize())
+    }
+}
+
 /// `sha256:` and the hex digest of a file's bytes.
 pub(crate) fn sha256_file(path: &Utf8Path) -> anyhow::Result<String> {
     let mut file = std::fs::File::open(path).with_context(|| format!("opening {path}"))?;
