@@ -5,7 +5,6 @@
 //! see `registry::fetch`), so no extension's first `cargo xtask` compiles them.
 
 use anyhow::{bail, Context};
-use sha2::{Digest, Sha256};
 use xshell::{cmd, Shell};
 
 use crate::plan::image::RegistryClient;
@@ -55,9 +54,7 @@ fn verified(download: &Download) -> anyhow::Result<bool> {
     if !download.fetched.is_file() {
         return Ok(false);
     }
-    let mut hasher = Sha256::new();
-    crate::util::files::hash_file(&download.fetched, &mut hasher)?;
-    Ok(format!("{:x}", hasher.finalize()) == download.sha256)
+    Ok(crate::util::files::sha256_file(&download.fetched)? == format!("sha256:{}", download.sha256))
 }
 
 /// Runs the network client; its own message (`error: …`) is the error.
