@@ -18,7 +18,7 @@ impl flags::Contract {
                  package of its Rust types and the TypeScript file to write (see the README's config reference)"
             );
         };
-        let output = gen.output.strip_prefix(&config.root).unwrap_or(&gen.output);
+        let output = config.relative(&gen.output);
         if self.check {
             check(sh, &config, &gen)?;
             println!("{output} is what the Rust types of `{}` give", gen.package);
@@ -37,7 +37,7 @@ impl flags::Contract {
 pub(crate) fn check(sh: &Shell, config: &Config, gen: &ContractGen) -> anyhow::Result<()> {
     let changes = contract::stale(sh, gen, &config.root)?;
     if !changes.is_empty() {
-        let output = gen.output.strip_prefix(&config.root).unwrap_or(&gen.output);
+        let output = config.relative(&gen.output);
         bail!(
             "{output} is not what the Rust types of `{}` give: {}. Run `cargo xtask contract` (or dist) and \
              commit the file, then fix what the UI's type check reports",

@@ -56,7 +56,7 @@ impl flags::Test {
             );
         }
         if let Some(gen) = ContractGen::from_config(&config) {
-            let output = gen.output.strip_prefix(&root).unwrap_or(&gen.output).to_string();
+            let output = config.relative(&gen.output).to_string();
             results.run(&format!("the UI's contract ({output}) is what the Rust types give"), || {
                 contract::check(sh, &config, &gen)
             });

@@ -7,7 +7,6 @@ pub(crate) mod engine;
 use std::collections::BTreeSet;
 
 use anyhow::bail;
-use camino::Utf8Path;
 use xshell::Shell;
 
 use crate::build::cargo::{self, Artifacts};
@@ -57,12 +56,12 @@ pub(crate) fn generate_contract(
 ) -> anyhow::Result<Vec<TypeChange>> {
     let Some(gen) = &plan.contract else { return Ok(vec![]) };
     let stamp = config.target_dir.join("xtask/contract.stamp");
-    report.step(&format!("Generating the UI's contract ({})", relative(config, &gen.output)), || {
+    report.step(&format!("Generating the UI's contract ({})", config.relative(&gen.output)), || {
         Ok(match contract::generate(sh, gen, &config.root, &stamp)? {
             ContractOutcome::UpToDate => {
                 report.say(&format!(
                     "    up to date: nothing in {} changed",
-                    relative(config, &gen.package_dir)
+                    config.relative(&gen.package_dir)
                 ));
                 vec![]
             }
@@ -76,10 +75,6 @@ pub(crate) fn generate_contract(
             }
         })
     })
-}
-
-fn relative<'a>(config: &Config, path: &'a Utf8Path) -> &'a Utf8Path {
-    path.strip_prefix(&config.root).unwrap_or(path)
 }
 
 /// Builds the UI, unless nothing that decides its output changed. `contract_changes`: the
@@ -100,13 +95,13 @@ pub(crate) fn build_ui(
                     "the UI does not build against the contract's TypeScript ({}), rewritten from the \
                      Rust types of `{}`: {}. Change the UI's uses of those types (the type checker's \
                      message above says where), or the Rust types back",
-                    relative(config, &gen.output),
+                    config.relative(&gen.output),
                     gen.package,
                     contract::list(contract_changes)
                 )),
                 (Some(gen), true) => e.context(format!(
                     "the UI's build failed; it is type-checked against {}, generated from the Rust types of `{}`",
-                    relative(config, &gen.output),
+                    config.relative(&gen.output),
                     gen.package
                 )),
                 (None, _) => e,

@@ -233,6 +233,11 @@ impl Config {
         Protected { root: self.root.clone(), source_dirs }
     }
 
+    /// A path under the workspace as the config writes it: relative to the root.
+    pub(crate) fn relative<'a>(&self, path: &'a Utf8Path) -> &'a Utf8Path {
+        path.strip_prefix(&self.root).unwrap_or(path)
+    }
+
     /// Where setup puts the tools it installs itself (the zig virtual environment, the
     /// test engine): the target folder, so `cargo clean` removes them too.
     pub(crate) fn tools_dir(&self) -> Utf8PathBuf {
@@ -684,20 +689,8 @@ fn resolve_contract(
     members: &[&cargo_metadata::Package],
     problems: &mut Problems,
 ) -> Contract {
-    let package = members.iter().find(|p| p.name.as_str() == raw.package);
-    let package_dir = match package {
-        None => {
-            let names: Vec<&str> = members.iter().map(|p| p.name.as_str()).collect();
-            problems.add(
-                "contract.package",
-                format!(
-                    "`{}` is not a package of this workspace (members: {})",
-                    raw.package,
-                    names.join(", ")
-                ),
-            );
-            Utf8PathBuf::new()
-        }
+    let package_dir = match member(members, &raw.package, "contract.package", problems) {
+        None => Utf8PathBuf::new(),
         Some(package) => {
             let has_example = package
                 .targets
@@ -1065,6 +1058,22 @@ fn read_text(root: &Utf8Path, key: &str, text: Text, problems: &mut Problems) ->
     text
 }
 
+/// The workspace package `name` a key names, or a problem under `key` listing the members.
+fn member<'a>(
+    members: &[&'a cargo_metadata::Package],
+    name: &str,
+    key: &str,
+    problems: &mut Problems,
+) -> Option<&'a cargo_metadata::Package> {
+    let found = members.iter().copied().find(|p| p.name.as_str() == name);
+    if found.is_none() {
+        let names: Vec<&str> = members.iter().map(|p| p.name.as_str()).collect();
+        problems
+            .add(key, format!("`{name}` is not a package of this workspace (members: {})", names.join(", ")));
+    }
+    found
+}
+
 fn resolve_backend(
     raw: RawBackend,
     targets: Option<RawPair>,
@@ -1073,19 +1082,8 @@ fn resolve_backend(
     problems: &mut Problems,
 ) -> Backend {
     problems.check("backend.socket", rules::socket_name(&raw.socket));
-    let bin = match members.iter().find(|p| p.name.as_str() == raw.package) {
-        None => {
-            let names: Vec<&str> = members.iter().map(|p| p.name.as_str()).collect();
-            problems.add(
-                "backend.package",
-                format!(
-                    "`{}` is not a package of this workspace (members: {})",
-                    raw.package,
-                    names.join(", ")
-                ),
-            );
-            raw.bin.unwrap_or_default()
-        }
+    let bin = match member(members, &raw.package, "backend.package", problems) {
+        None => raw.bin.unwrap_or_default(),
         Some(package) => {
             let bins: Vec<&str> =
                 package.targets.iter().filter(|t| t.is_bin()).map(|t| t.name.as_str()).collect();
