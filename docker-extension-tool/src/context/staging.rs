@@ -60,15 +60,18 @@ impl Staging {
                 Source::Text(text) => self.place_bytes(&file.dest, text.as_bytes())?,
                 Source::File(path) => {
                     let real = inside(workspace, path)?;
-                    self.place_file(&file.dest, &real)?;
+                    self.place_file(&file.dest, &real, false)?;
                 }
                 Source::Folder(folder) => self.place_folder(folder, &file.dest, workspace)?,
                 Source::Script(path) => {
                     let real = inside(workspace, path)?;
-                    self.place_script(&file.dest, &real)?;
+                    // A script host binary (its shebang was checked with the config).
+                    self.place_file(&file.dest, &real, true)?;
                 }
                 Source::Download { url, path } => {
-                    let (info, size) = self.place_download(&file.dest, url, path, file.expect.as_ref())?;
+                    // As it is: a vendor's code signature stays valid.
+                    let (info, size) =
+                        self.place_binary(&file.dest, path, Utf8Path::new(url), file.expect.as_ref(), false)?;
                     placed.push(Placed { dest: file.dest.clone(), target: "download".into(), size, info });
                 }
                 Source::Artifact { .. } | Source::Prebuilt { .. } => {
@@ -89,7 +92,8 @@ impl Staging {
                         Source::Prebuilt { path, target } => (path, target),
                         _ => unreachable!("matched above"),
                     };
-                    let (info, size) = self.place_binary(&file.dest, path, file.expect.as_ref())?;
+                    let (info, size) =
+                        self.place_binary(&file.dest, path, path, file.expect.as_ref(), true)?;
                     placed.push(Placed { dest: file.dest.clone(), target: target.clone(), size, info });
                 }
             }
@@ -131,57 +135,35 @@ impl Staging {
         Ok(())
     }
 
-    fn place_file(&self, dest: &Utf8Path, source: &Utf8Path) -> anyhow::Result<()> {
+    fn place_file(&self, dest: &Utf8Path, source: &Utf8Path, executable: bool) -> anyhow::Result<()> {
         let path = self.staged(dest)?;
-        if self.reuse_previous(dest, source, false) {
+        if self.reuse_previous(dest, source, executable) {
             return Ok(());
         }
         files::copy_file(source, &path)?;
-        set_executable(&path, false)
+        set_executable(&path, executable)
     }
 
-    /// A binary: copied, made the same as any other build of the same sources (see
-    /// `reproducible`), then checked by its header against what `dest` must hold.
+    /// A binary: copied, made the same as any other build of the same sources when
+    /// `normalise` (see `reproducible`; not a download, kept as its publisher signed it), then
+    /// checked by its header against what `dest` must hold; errors name it `shown_as`.
     fn place_binary(
         &self,
         dest: &Utf8Path,
         source: &Utf8Path,
+        shown_as: &Utf8Path,
         expect: Option<&Expect>,
+        normalise: bool,
     ) -> anyhow::Result<(BinaryInfo, u64)> {
         let path = self.staged(dest)?;
         let size = files::copy_file(source, &path)?;
-        crate::context::reproducible::normalise_file(&path)?;
-        let info = verify(source, &path, dest, expect)?;
-        set_executable(&path, true)?;
-        self.reuse_previous(dest, &path, true);
-        Ok((info, size))
-    }
-
-    /// A downloaded host binary: copied as it is (a vendor's code signature stays valid),
-    /// checked by its header, made executable.
-    fn place_download(
-        &self,
-        dest: &Utf8Path,
-        url: &str,
-        source: &Utf8Path,
-        expect: Option<&Expect>,
-    ) -> anyhow::Result<(BinaryInfo, u64)> {
-        let path = self.staged(dest)?;
-        let size = files::copy_file(source, &path)?;
-        let info = verify(Utf8Path::new(url), &path, dest, expect)?;
-        set_executable(&path, true)?;
-        self.reuse_previous(dest, &path, true);
-        Ok((info, size))
-    }
-
-    /// A script host binary: copied, executable (its shebang was checked with the config).
-    fn place_script(&self, dest: &Utf8Path, source: &Utf8Path) -> anyhow::Result<()> {
-        let path = self.staged(dest)?;
-        if self.reuse_previous(dest, source, true) {
-            return Ok(());
+        if normalise {
+            crate::context::reproducible::normalise_file(&path)?;
         }
-        files::copy_file(source, &path)?;
-        set_executable(&path, true)
+        let info = verify(shown_as, &path, dest, expect)?;
+        set_executable(&path, true)?;
+        self.reuse_previous(dest, &path, true);
+        Ok((info, size))
     }
 
     /// The UI build's output: every file, copied. A link in it is followed when it leads to
@@ -221,7 +203,7 @@ impl Staging {
             } else if !file_type.is_file() {
                 bail!("{path}, which the UI build wrote, is neither a file nor a folder");
             }
-            self.place_file(&dest.join(&rel), &path)?;
+            self.place_file(&dest.join(&rel), &path, false)?;
         }
         Ok(())
     }
