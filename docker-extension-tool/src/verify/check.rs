@@ -184,11 +184,10 @@ pub(crate) fn check_variant(view: &VariantView, scratch: bool) -> Vec<Problem> {
                         "is not executable (mode without an x bit): Docker Desktop installs it as it is; rebuild with `cargo xtask dist`",
                     ));
                 }
-                if let Some(message) = script_problem(&view.files, os, &entry.path) {
-                    problems.push(problem(place(&entry.path), message));
-                    continue;
-                }
                 if is_script(&entry.path) {
+                    if let Some(message) = script_problem(&view.files, os, &entry.path) {
+                        problems.push(problem(place(&entry.path), message));
+                    }
                     continue;
                 }
                 let Some(info) = view.files.binary(&entry.path) else { continue };
@@ -260,9 +259,10 @@ fn is_script(path: &str) -> bool {
 }
 
 /// What is wrong with a script host binary, if anything: the OS's kind of script, and a
-/// shebang for macOS and Linux (they run it by its first line).
+/// shebang for macOS and Linux (they run it by its first line). A missing one is reported
+/// as a path metadata.json names.
 fn script_problem(files: &Files, os: Os, path: &str) -> Option<String> {
-    if !is_script(path) || !files.exists(path) {
+    if !files.exists(path) {
         return None;
     }
     let windows = path.ends_with(".cmd") || path.ends_with(".bat");
