@@ -165,11 +165,22 @@ pub(crate) struct ContractGen {
     pub command: Argv,
 }
 
+/// Where the contract's generator is built, per workspace (see `ContractGen::from_config`).
+pub(crate) const CONTRACT_BUILD_DIR: &str = "xtask/contract-build";
+
 impl ContractGen {
     /// The config's contract, if it has one.
     pub(crate) fn from_config(config: &Config) -> Option<ContractGen> {
         use crate::workspace::config::{CONTRACT_EXAMPLE, CONTRACT_FEATURE};
         let contract = config.contract.as_ref()?;
+        // A target folder of this workspace's own: `cargo run` runs the example from the
+        // target folder's `examples/typescript`, one path for every workspace that shares a
+        // target folder (CARGO_TARGET_DIR), so another workspace's build could replace it
+        // between this one's build and run, and its types would be written here.
+        let target_dir = config
+            .target_dir
+            .join(CONTRACT_BUILD_DIR)
+            .join(crate::util::files::short_hash(config.root.as_str()));
         let command = Argv::new(
             "cargo",
             [
@@ -181,6 +192,8 @@ impl ContractGen {
                 CONTRACT_EXAMPLE,
                 "--features",
                 CONTRACT_FEATURE,
+                "--target-dir",
+                target_dir.as_str(),
             ],
         );
         Some(ContractGen {
