@@ -75,31 +75,17 @@ fn lock_zigbuild_wrappers(run: &CargoRun, report: &Report) -> anyhow::Result<Opt
 }
 
 /// Takes an exclusive lock on the file (released when it is closed), saying so when it
-/// has to wait for another build.
-#[cfg(unix)]
+/// has to wait for another build. std's `File::lock` (Rust 1.89): `flock` on Unix,
+/// `LockFileEx` on Windows, so two dists of one workspace order themselves on every OS.
 fn lock_exclusive(file: &std::fs::File, report: &Report) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let fd = file.as_raw_fd();
-    // SAFETY: flock only reads the descriptor, which `file` keeps open.
-    if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-        return Ok(());
+    match file.try_lock() {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            report.say("    (waiting for another cargo-zigbuild run of this workspace to finish)");
+            file.lock()
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
     }
-    let error = std::io::Error::last_os_error();
-    if error.raw_os_error() != Some(libc::EWOULDBLOCK) {
-        return Err(error);
-    }
-    report.say("    (waiting for another cargo-zigbuild run of this workspace to finish)");
-    // SAFETY: as above.
-    if unsafe { libc::flock(fd, libc::LOCK_EX) } == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
-#[cfg(not(unix))]
-fn lock_exclusive(_: &std::fs::File, _: &Report) -> std::io::Result<()> {
-    Ok(()) // no flock here; cargo's own lock still orders the builds
 }
 
 /// Runs one builder invocation, echoing cargo's progress and diagnostics, and returns the
@@ -121,7 +107,7 @@ pub(crate) fn run(
     {
         std::fs::create_dir_all(sdk).with_context(|| format!("creating {sdk}"))?;
     }
-    let mut command: std::process::Command = argv.cmd(sh).envs(run.env.iter().map(|(k, v)| (k, v))).into();
+    let mut command: std::process::Command = argv.cmd(sh)?.envs(run.env.iter().map(|(k, v)| (k, v))).into();
     let program = argv.program();
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = command.spawn().with_context(|| format!("starting `{program}`"))?;

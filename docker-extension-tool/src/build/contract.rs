@@ -99,7 +99,7 @@ pub(crate) fn stale(sh: &Shell, contract: &ContractGen, root: &Utf8Path) -> anyh
 /// example prints.
 pub(crate) fn render(sh: &Shell, contract: &ContractGen, root: &Utf8Path) -> anyhow::Result<String> {
     let _dir = sh.push_dir(root);
-    let declarations = contract.command.cmd(sh).quiet().read().with_context(|| {
+    let declarations = contract.command.cmd(sh)?.quiet().read().with_context(|| {
         format!(
             "generating the UI's TypeScript from the package `{}`: `{}` failed (see cargo's message above)",
             contract.package, contract.command

@@ -5,7 +5,9 @@
 //! see `registry::fetch`), so no extension's first `cargo xtask` compiles them.
 
 use anyhow::{bail, Context};
-use xshell::{cmd, Shell};
+use xshell::Shell;
+
+use crate::util::process::cmd;
 
 use crate::plan::image::RegistryClient;
 use crate::plan::Download;
@@ -37,12 +39,12 @@ pub(crate) fn ensure(
             report.say(&format!("    downloading {}", download.url));
             let program = client_program()?;
             let (url, sha256, to) = (&download.url, &download.sha256, &download.fetched);
-            helper(cmd!(sh, "{program} fetch {url} {sha256} {to}"))?;
+            helper(cmd!(sh, "{program} fetch {url} {sha256} {to}")?)?;
         }
         if let Some(member) = &download.member {
             let program = client_program()?;
             let (archive, to) = (&download.fetched, &download.file);
-            helper(cmd!(sh, "{program} unpack {archive} {member} {to}"))
+            helper(cmd!(sh, "{program} unpack {archive} {member} {to}")?)
                 .with_context(|| format!("taking {member} out of {}", download.url))?;
         }
     }

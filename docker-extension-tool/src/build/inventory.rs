@@ -11,7 +11,9 @@ use anyhow::Context;
 use camino::Utf8Path;
 use cargo_metadata::cargo_platform::Cfg;
 use cargo_metadata::{DependencyKind, Metadata, MetadataCommand, Package, PackageId};
-use xshell::{cmd, Shell};
+use xshell::Shell;
+
+use crate::util::process::cmd;
 
 use crate::image::attest::{Component, Ecosystem};
 use crate::model::targets::Variant;
@@ -80,7 +82,7 @@ pub(crate) fn components(sources: &SbomSources) -> anyhow::Result<BTreeMap<Varia
 fn target_cfgs(workspace: &Utf8Path, target: &str) -> anyhow::Result<Vec<Cfg>> {
     let sh = Shell::new()?;
     sh.change_dir(workspace);
-    let printed = cmd!(sh, "rustc --print cfg --target {target}")
+    let printed = cmd!(sh, "rustc --print cfg --target {target}")?
         .quiet()
         .read()
         .with_context(|| format!("asking rustc for the cfg values of {target}"))?;

@@ -5,21 +5,127 @@ use std::collections::BTreeSet;
 
 use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
-use crate::model::targets::Builder;
+use crate::model::targets::{Builder, Os};
 use crate::plan::image::RegistryClient;
 use crate::plan::CargoRun;
+use crate::util::process::{self, cmd, find::Platform, Argv};
 use crate::workspace::machine::{runs, version, zig_venv, zig_venv_bin};
 
 /// The versions dist installs: a pinned toolchain is part of "the same sources give the
 /// same image digest" (a newer zig may lay out a binary differently).
 pub(crate) const ZIGBUILD_VERSION: &str = "cargo-zigbuild==0.24.1";
 pub(crate) const ZIG_VERSION: &str = "ziglang==0.17.1";
-pub(crate) const ZIGBUILD_PIP: &str = "python3 -m pip install cargo-zigbuild==0.24.1 ziglang==0.17.1";
 pub(crate) const ZIGBUILD_CARGO: &str = "cargo install --locked cargo-zigbuild --version 0.24.1";
-pub(crate) const ZIG_PIP: &str = "python3 -m pip install ziglang==0.17.1";
 pub(crate) const CROSS_INSTALL: &str = "cargo install cross --git https://github.com/cross-rs/cross";
+
+/// The fixes the tool prints, each for the OS it runs on: an author on Windows gets
+/// `py -m pip` and winget, not `python3` and apt-get (the machine has neither).
+pub(crate) mod fixes {
+    use super::{ZIGBUILD_VERSION, ZIG_VERSION};
+    use crate::model::targets::Os;
+
+    /// How the author starts Python on `os`: the `py` launcher on Windows (python.org's
+    /// installer puts it on PATH; `python3` there is often the Store's alias).
+    pub(crate) fn python(os: Os) -> &'static str {
+        match os {
+            Os::Windows => "py",
+            Os::Darwin | Os::Linux => "python3",
+        }
+    }
+
+    /// Installs zig and cargo-zigbuild (one PyPI package brings both).
+    pub(crate) fn zigbuild_pip(os: Os) -> String {
+        format!("{} -m pip install {ZIGBUILD_VERSION} {ZIG_VERSION}", python(os))
+    }
+
+    /// Installs zig alone.
+    pub(crate) fn zig(os: Os) -> String {
+        match os {
+            Os::Darwin => format!("brew install zig (or {} -m pip install {ZIG_VERSION})", python(os)),
+            Os::Windows | Os::Linux => format!("{} -m pip install {ZIG_VERSION}", python(os)),
+        }
+    }
+
+    /// Installs rustup.
+    pub(crate) fn rustup(os: Os) -> &'static str {
+        match os {
+            Os::Windows => "winget install Rustlang.Rustup (or run rustup-init.exe from https://rustup.rs)",
+            Os::Darwin | Os::Linux => "curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh",
+        }
+    }
+
+    /// Installs Python 3 with pip (zig and cargo-zigbuild come from PyPI).
+    pub(crate) fn python_install(os: Os) -> &'static str {
+        match os {
+            Os::Windows => {
+                "winget install Python.Python.3.12 (or python.org's installer, which brings the py launcher)"
+            }
+            Os::Darwin => "brew install python (or python.org's installer)",
+            Os::Linux => "install Python 3 with pip from your distribution (Debian, Ubuntu: apt-get install python3-pip python3-venv)",
+        }
+    }
+
+    /// Installs Node.js, which brings npm.
+    pub(crate) fn node(os: Os) -> &'static str {
+        match os {
+            Os::Windows => "winget install OpenJS.NodeJS.LTS (or https://nodejs.org; npm comes with it)",
+            Os::Darwin => "brew install node (or https://nodejs.org; npm comes with it)",
+            Os::Linux => "install Node.js 20.19 or later with npm: https://nodejs.org (or your distribution's nodejs and npm)",
+        }
+    }
+
+    /// A daemonless image builder.
+    pub(crate) fn podman_or_buildah(os: Os) -> &'static str {
+        match os {
+            Os::Windows => "not needed with Docker Desktop; else Podman Desktop: https://podman-desktop.io",
+            Os::Darwin => "brew install podman",
+            Os::Linux => "sudo apt-get install buildah (or podman; other distributions: their package)",
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn every_fix_is_the_one_for_the_os_it_runs_on() {
+            let all = |os: Os| {
+                [
+                    zigbuild_pip(os),
+                    zig(os),
+                    rustup(os).to_string(),
+                    python_install(os).to_string(),
+                    node(os).to_string(),
+                    podman_or_buildah(os).to_string(),
+                ]
+            };
+            for fix in all(Os::Windows) {
+                for unix_only in ["python3", "apt-get", "sudo", "brew", "| sh", "curl"] {
+                    assert!(!fix.contains(unix_only), "Windows is told {unix_only:?}: {fix}");
+                }
+            }
+            assert!(all(Os::Windows).iter().any(|f| f.starts_with("py -m pip install")));
+            assert!(all(Os::Windows).iter().any(|f| f.contains("winget")));
+            for fix in all(Os::Darwin) {
+                for elsewhere in ["apt-get", "winget", "py -m"] {
+                    assert!(!fix.contains(elsewhere), "macOS is told {elsewhere:?}: {fix}");
+                }
+            }
+            for fix in all(Os::Linux) {
+                for elsewhere in ["brew", "winget", "py -m"] {
+                    assert!(!fix.contains(elsewhere), "Linux is told {elsewhere:?}: {fix}");
+                }
+            }
+        }
+    }
+}
+
+/// The OS this runs on (the tool runs on macOS, Windows and Linux only).
+pub(crate) fn this_os() -> Os {
+    Os::here().unwrap_or(Os::Linux)
+}
 
 pub(crate) fn has_rustup(sh: &Shell) -> bool {
     runs(sh, "rustup", &["--version"])
@@ -29,7 +135,7 @@ pub(crate) fn has_rustup(sh: &Shell) -> bool {
 /// sysroot, so it works with or without rustup.
 pub(crate) fn installed_targets(sh: &Shell) -> anyhow::Result<BTreeSet<String>> {
     let sysroot =
-        cmd!(sh, "rustc --print sysroot").quiet().read().context("running `rustc --print sysroot`")?;
+        cmd!(sh, "rustc --print sysroot")?.quiet().read().context("running `rustc --print sysroot`")?;
     let rustlib = Utf8PathBuf::from(sysroot.trim()).join("lib/rustlib");
     let mut targets = BTreeSet::new();
     for entry in std::fs::read_dir(&rustlib).with_context(|| format!("reading {rustlib}"))? {
@@ -71,7 +177,7 @@ fn ensure_targets_of(
         );
     }
     eprintln!("    adding missing target{}: rustup target add {list}", plural(missing.len()));
-    cmd!(sh, "rustup target add {missing...}")
+    cmd!(sh, "rustup target add {missing...}")?
         .quiet()
         .run()
         .with_context(|| format!("`rustup target add {list}` failed; is each a target rustc supports (`rustc --print target-list`)?"))?;
@@ -86,9 +192,19 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
+/// How Python 3 starts through the shell's PATH (`py -3`, `python` or `python3`; see
+/// `util::process::find`), when it is there.
+pub(crate) fn python(sh: &Shell) -> Option<Argv> {
+    process::python(sh)
+}
+
 /// zig's version: cargo-zigbuild finds zig on PATH, or the `ziglang` Python package.
 pub(crate) fn zig_version(sh: &Shell) -> Option<String> {
-    version(sh, "zig", &["version"]).or_else(|| version(sh, "python3", &["-m", "ziglang", "version"]))
+    version(sh, "zig", &["version"]).or_else(|| {
+        let python = python(sh)?.with(["-m", "ziglang", "version"]);
+        let words = python.words();
+        version(sh, &words[0], &words[1..].iter().map(String::as_str).collect::<Vec<_>>())
+    })
 }
 
 pub(crate) fn has_zig(sh: &Shell) -> bool {
@@ -99,21 +215,59 @@ pub(crate) fn has_zigbuild(sh: &Shell) -> bool {
     runs(sh, "cargo-zigbuild", &["--version"])
 }
 
+/// The Python whose pip works, when there is one.
+pub(crate) fn pip_python(sh: &Shell) -> Option<Argv> {
+    let python = python(sh)?;
+    let pip = python.clone().with(["-m", "pip", "--version"]).cmd(sh).ok()?;
+    pip.quiet().ignore_stdout().ignore_stderr().run().is_ok().then_some(python)
+}
+
 pub(crate) fn has_pip(sh: &Shell) -> bool {
-    runs(sh, "python3", &["-m", "pip", "--version"])
+    pip_python(sh).is_some()
 }
 
 /// Puts the zig virtual environment first on the shell's PATH, when setup made one: its
-/// `cargo-zigbuild`, and the `python3` whose `-m ziglang` finds zig. Returns its bin folder.
+/// `cargo-zigbuild`, and the Python whose `-m ziglang` finds zig. Returns its programs'
+/// folder (`bin`, or `Scripts` on Windows).
 pub(crate) fn activate_zig_venv(sh: &Shell, tools: &Utf8Path) -> Option<Utf8PathBuf> {
     let bin = zig_venv_bin(tools)?;
-    let path = std::env::join_paths(
-        std::iter::once(bin.clone().into_std_path_buf())
-            .chain(std::env::split_paths(&sh.var_os("PATH").unwrap_or_default())),
-    )
-    .ok()?;
-    sh.set_var("PATH", path);
+    prepend_to_path(sh, bin.as_std_path());
     Some(bin)
+}
+
+/// `folder` first on the shell's PATH.
+fn prepend_to_path(sh: &Shell, folder: &std::path::Path) {
+    let path = std::env::join_paths(
+        std::iter::once(folder.to_path_buf())
+            .chain(std::env::split_paths(&sh.var_os("PATH").unwrap_or_default())),
+    );
+    if let Ok(path) = path {
+        sh.set_var("PATH", path);
+    }
+}
+
+/// After a pip install: where pip put cargo-zigbuild's program may not be on PATH (python.org's
+/// installer leaves `Scripts\` off it unless asked; `pip install --user` uses
+/// `~/.local/bin`). Python's own answer for both folders goes on the shell's PATH when
+/// cargo-zigbuild is not found otherwise.
+fn find_pip_scripts(sh: &Shell, python: &Argv) {
+    if has_zigbuild(sh) {
+        return;
+    }
+    let script = "import os, sysconfig\nfor scheme in (None, os.name + '_user'):\n    try:\n        print(sysconfig.get_path('scripts', scheme) if scheme else sysconfig.get_path('scripts'))\n    except KeyError:\n        pass";
+    let Ok(ask) = python.clone().with(["-c", script]).cmd(sh) else { return };
+    let Ok(folders) = ask.quiet().ignore_stderr().read() else { return };
+    for folder in folders.lines().map(str::trim).filter(|f| !f.is_empty()) {
+        let program =
+            std::path::Path::new(folder).join(format!("cargo-zigbuild{}", std::env::consts::EXE_SUFFIX));
+        if program.is_file() {
+            eprintln!(
+                "    cargo-zigbuild was installed into {folder}, which is not on PATH: using it from there"
+            );
+            prepend_to_path(sh, std::path::Path::new(folder));
+            return;
+        }
+    }
 }
 
 /// Installs zig and cargo-zigbuild when missing: from PyPI (one package brings both, in
@@ -124,54 +278,57 @@ pub(crate) fn ensure_zigbuild(sh: &Shell, tools: &Utf8Path) -> anyhow::Result<()
     if has_zig(sh) && has_zigbuild(sh) {
         return Ok(());
     }
-    if has_pip(sh) {
-        eprintln!("    zig or cargo-zigbuild is missing; installing them: {ZIGBUILD_PIP}");
-        let pip = cmd!(
-            sh,
-            "python3 -m pip install --quiet --disable-pip-version-check {ZIGBUILD_VERSION} {ZIG_VERSION}"
-        )
-        .quiet()
-        .ignore_status()
-        .output()?;
+    let os = this_os();
+    if let Some(python) = pip_python(sh) {
+        eprintln!("    zig or cargo-zigbuild is missing; installing them: {}", fixes::zigbuild_pip(os));
+        let install =
+            ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", ZIGBUILD_VERSION, ZIG_VERSION];
+        let pip = python.clone().with(install).cmd(sh)?.quiet().ignore_status().output()?;
         let refused = String::from_utf8_lossy(&pip.stderr).contains("externally-managed-environment");
         if !pip.status.success() && refused {
             let venv = zig_venv(tools);
             eprintln!("    this Python is externally managed (PEP 668): installing into {venv} instead");
-            let installed = cmd!(sh, "python3 -m venv {venv}").quiet().run().and_then(|()| {
-                let python = venv.join("bin/python3");
-                cmd!(sh, "{python} -m pip install --quiet --disable-pip-version-check {ZIGBUILD_VERSION} {ZIG_VERSION}")
-                    .quiet()
-                    .run()
+            let installed = python.clone().with(["-m", "venv", venv.as_str()]).cmd(sh).and_then(|c| {
+                c.quiet().run()?;
+                let venv_python = process::find::venv_python(venv.as_std_path(), Platform::HERE);
+                Argv::new(venv_python, install).cmd(sh)?.quiet().run()?;
+                Ok(())
             });
             if let Err(e) = installed {
                 eprintln!(
-                    "    the virtual environment failed too ({e}); on Debian/Ubuntu it needs python3-venv"
+                    "    the virtual environment failed too ({e:#}); on Debian/Ubuntu it needs python3-venv"
                 );
             }
             activate_zig_venv(sh, tools);
+        } else if pip.status.success() {
+            find_pip_scripts(sh, &python);
         }
     }
     if !has_zigbuild(sh) {
         eprintln!("    trying: {ZIGBUILD_CARGO}");
-        let _ = cmd!(sh, "cargo install --locked cargo-zigbuild --version 0.24.1").quiet().run();
+        if let Ok(install) = cmd!(sh, "cargo install --locked cargo-zigbuild --version 0.24.1") {
+            let _ = install.quiet().run();
+        }
     }
     let (zig, zigbuild) = (has_zig(sh), has_zigbuild(sh));
     if !zigbuild {
+        let python = if has_pip(sh) {
+            String::new()
+        } else {
+            format!(" (no Python with pip was found: {})", fixes::python_install(os))
+        };
         bail!(
             "cargo-zigbuild, which cross-compiles the extension's binaries, is not installed and \
-             could not be installed here: install it with `{ZIGBUILD_PIP}` (brings zig too) or \
-             `{ZIGBUILD_CARGO}`, and make sure the folder it lands in is on PATH"
+             could not be installed here{python}: install it with `{}` (brings zig too) or \
+             `{ZIGBUILD_CARGO}`, and make sure the folder it lands in is on PATH",
+            fixes::zigbuild_pip(os)
         );
     }
     if !zig {
         bail!(
             "zig, the linker cargo-zigbuild drives, is not installed and could not be installed \
              here: {}, or get it from https://ziglang.org/download/ onto PATH",
-            if cfg!(target_os = "macos") {
-                "`brew install zig`"
-            } else {
-                "install it with `python3 -m pip install ziglang` (or `pipx install ziglang`)"
-            }
+            fixes::zig(os)
         );
     }
     Ok(())
@@ -246,19 +403,26 @@ pub(crate) fn forget_zig_probe(tools: &Utf8Path) {
     }
 }
 
-/// The PATH, and zig, cargo-zigbuild and python3 (whose `-m ziglang` is zig when zig is
-/// not on PATH) as PATH finds them, with their sizes and times: read from the file system,
-/// no process started.
+/// The PATH, and zig, cargo-zigbuild and Python (whose `-m ziglang` is zig when zig is not
+/// on PATH) as PATH finds them, with their sizes and times: read from the file system, no
+/// process started.
 fn zig_executables(sh: &Shell) -> String {
     let path = sh.var_os("PATH").unwrap_or_default();
     let mut seen = format!("{}\n", path.to_string_lossy());
-    for program in ["zig", "cargo-zigbuild", "python3"] {
-        let name = format!("{program}{}", std::env::consts::EXE_SUFFIX);
-        let found = std::env::split_paths(&path).map(|dir| dir.join(&name)).find_map(|candidate| {
-            let meta = std::fs::metadata(&candidate).ok().filter(std::fs::Metadata::is_file)?;
-            Some(format!("{} {} {:?}", candidate.display(), meta.len(), meta.modified().ok()))
-        });
-        seen.push_str(&format!("{program}: {}\n", found.as_deref().unwrap_or("-")));
+    let python = python(sh).map(|p| p.program());
+    let found = |program: &str| -> Option<String> {
+        let launch = Argv::of(program).launch(sh).ok()?;
+        let file = launch.path();
+        let meta = std::fs::metadata(file).ok().filter(std::fs::Metadata::is_file)?;
+        Some(format!("{} {} {:?}", file.display(), meta.len(), meta.modified().ok()))
+    };
+    for (name, program) in [
+        ("zig", Some("zig".to_string())),
+        ("cargo-zigbuild", Some("cargo-zigbuild".into())),
+        ("python", python),
+    ] {
+        let found = program.as_deref().and_then(found);
+        seen.push_str(&format!("{name}: {}\n", found.as_deref().unwrap_or("-")));
     }
     seen
 }
@@ -287,7 +451,7 @@ impl RegistryClient {
             eprintln!("    building the network client (once, on the first push or download): {install}");
         }
         install
-            .cmd(sh)
+            .cmd(sh)?
             .quiet()
             .run()
             .with_context(|| format!("building the registry client: `{install}` failed"))?;
@@ -309,6 +473,8 @@ mod tests {
         assert!(none.contains("zig: -\n") && none.contains("cargo-zigbuild: -\n"), "{none}");
         let program = dir.join(format!("cargo-zigbuild{}", std::env::consts::EXE_SUFFIX));
         std::fs::write(&program, "one").unwrap();
+        #[cfg(unix)] // found as a program: with its execute bit
+        std::fs::set_permissions(&program, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         let one = zig_executables(&sh);
         assert!(one.contains(&program.display().to_string()), "{one}");
         assert_eq!(zig_executables(&sh), one, "nothing changed, the same");

@@ -4,7 +4,9 @@
 
 use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
-use xshell::{cmd, Shell};
+use xshell::Shell;
+
+use crate::util::process::cmd;
 
 use crate::plan::UiBuild;
 use crate::util::files::write_atomic;
@@ -24,15 +26,18 @@ pub(crate) fn install_packages(sh: &Shell, report: &Report, dir: &Utf8Path) -> a
         return Ok(());
     }
     if !crate::workspace::machine::runs(sh, "npm", &["--version"]) {
-        bail!("the UI needs Node.js and npm to build: install them (https://nodejs.org, or `apt-get install nodejs npm`)");
+        bail!(
+            "the UI needs Node.js and npm to build, and npm does not run here: {}",
+            crate::build::tools::fixes::node(crate::build::tools::this_os())
+        );
     }
     let _dir = sh.push_dir(dir);
     if dir.join("package-lock.json").is_file() {
         report.say("    $ npm ci (node_modules is missing or older than package-lock.json)");
-        cmd!(sh, "npm ci --no-audit --no-fund").quiet().run().context("`npm ci` failed in the UI folder")
+        cmd!(sh, "npm ci --no-audit --no-fund")?.quiet().run().context("`npm ci` failed in the UI folder")
     } else {
         report.say("    $ npm install (no package-lock.json yet)");
-        cmd!(sh, "npm install --no-audit --no-fund")
+        cmd!(sh, "npm install --no-audit --no-fund")?
             .quiet()
             .run()
             .context("`npm install` failed in the UI folder")
@@ -57,7 +62,7 @@ pub(crate) fn build(
     report.say(&format!("    $ {}", ui.command.join(" ")));
     {
         let _dir = sh.push_dir(&ui.dir);
-        cmd!(sh, "{program} {args...}")
+        cmd!(sh, "{program} {args...}")?
             .quiet()
             .run()
             .with_context(|| format!("the UI build `{}` failed in {}", ui.command.join(" "), ui.dir))?;

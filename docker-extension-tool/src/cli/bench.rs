@@ -23,7 +23,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use camino::{Utf8Path, Utf8PathBuf};
-use xshell::{cmd, Shell};
+use xshell::Shell;
+
+use crate::util::process::cmd;
 
 use crate::cli::dist::IMAGE_STEP;
 use crate::cli::flags;
@@ -67,19 +69,20 @@ impl flags::Bench {
         }
 
         eprintln!("==> Warming up: cargo xtask dist --no-image, then once per engine");
-        cmd!(sh, "{xtask} dist --no-image").quiet().ignore_stdout().ignore_stderr().run()?;
+        cmd!(sh, "{xtask} dist --no-image")?.quiet().ignore_stdout().ignore_stderr().run()?;
         let archive = |engine: Engine| config.target_dir.join(format!("xtask/bench-{engine}.tar"));
         let events = config.target_dir.join("xtask/bench-dist-events.json");
         let dist_with = |engine: Engine| -> anyhow::Result<(Duration, f64)> {
             let engine_name = engine.name();
             let out = archive(engine);
             let elapsed = time(|| {
-                cmd!(sh, "{xtask} dist --engine {engine_name} --oci {out} --events {events}")
+                cmd!(sh, "{xtask} dist --engine {engine_name} --oci {out} --events {events}")?
                     .envs(docker_env.iter().map(|(k, v)| (*k, v.as_str())))
                     .quiet()
                     .ignore_stdout()
                     .ignore_stderr()
-                    .run()
+                    .run()?;
+                Ok(())
             })
             .with_context(|| format!("dist --engine {engine_name}"))?;
             Ok((elapsed, image_step_seconds(&events)?))
@@ -94,12 +97,12 @@ impl flags::Bench {
         for i in 0..rounds {
             eprintln!("==> Run {}/{rounds}", i + 1);
             dist_no_image.push(time(|| {
-                cmd!(sh, "{xtask} dist --no-image").quiet().ignore_stdout().ignore_stderr().run()
+                Ok(cmd!(sh, "{xtask} dist --no-image")?.quiet().ignore_stdout().ignore_stderr().run()?)
             })?);
             cargo.push(time(|| {
                 for run in &plan.cargo_runs {
                     run.argv()
-                        .cmd(sh)
+                        .cmd(sh)?
                         .envs(run.env.iter().map(|(k, v)| (k, v)))
                         .quiet()
                         .ignore_stdout()
@@ -229,7 +232,7 @@ fn cold_compiles(
         std::fs::copy(config.root.join("Cargo.lock"), root.join("Cargo.lock"))
             .with_context(|| format!("copying Cargo.lock to {root}"))?;
         let manifest_path = root.join("Cargo.toml");
-        cmd!(sh, "cargo fetch --quiet --manifest-path {manifest_path}").quiet().run()?;
+        cmd!(sh, "cargo fetch --quiet --manifest-path {manifest_path}")?.quiet().run()?;
     }
     let (mut floor, mut xtask) = (vec![], vec![]);
     for i in 0..rounds {
@@ -241,11 +244,12 @@ fn cold_compiles(
                 std::fs::remove_dir_all(&target).with_context(|| format!("removing {target}"))?;
             }
             let elapsed = time(|| {
-                cmd!(sh, "cargo build --quiet --offline --manifest-path {manifest_path}")
+                cmd!(sh, "cargo build --quiet --offline --manifest-path {manifest_path}")?
                     .env("CARGO_TARGET_DIR", &target)
                     .env("CARGO_INCREMENTAL", "0")
                     .quiet()
-                    .run()
+                    .run()?;
+                Ok(())
             })
             .with_context(|| format!("the cold build of {name}"))?;
             if *name == "floor" {
@@ -288,11 +292,13 @@ impl PrivateEngine {
     }
 }
 
-#[cfg(unix)]
 impl Drop for PrivateEngine {
     fn drop(&mut self) {
-        self.services.stop();
-        let _ = std::fs::remove_dir_all(&self.services.dir);
+        #[cfg(unix)]
+        {
+            self.services.stop();
+            let _ = std::fs::remove_dir_all(&self.services.dir);
+        }
     }
 }
 
@@ -328,7 +334,7 @@ impl DevCopy {
             let from = config.root.join(&ui.dir).join("node_modules");
             let to = root.join(&ui.dir).join("node_modules");
             if from.is_dir() {
-                cmd!(sh, "cp -a {from} {to}").quiet().run().context("copying the UI's packages")?;
+                cmd!(sh, "cp -a {from} {to}")?.quiet().run().context("copying the UI's packages")?;
             }
         }
         Ok(DevCopy { root })
@@ -363,17 +369,16 @@ fn dev_latencies(
     let log_path = copy.root.join("target/dev-output.log");
     std::fs::create_dir_all(copy.root.join("target"))?;
     let log = std::fs::File::create(&log_path).with_context(|| format!("creating {log_path}"))?;
-    let mut command = std::process::Command::new(xtask);
-    command
-        .args(["dev", "--browser", "--events", events.as_str()])
-        .current_dir(&copy.root)
+    let sh = Shell::new()?;
+    sh.change_dir(&copy.root);
+    let mut command: std::process::Command = cmd!(sh, "{xtask} dev --browser --events {events}")?
         // A target folder of its own: cargo's fingerprints do not depend on the checkout's
         // folder, so sharing the workspace's would make cargo check this copy's files for
         // the workspace's next build (and miss the user's edits).
         .env("CARGO_TARGET_DIR", copy.root.join("target"))
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdout(log.try_clone()?)
-        .stderr(log);
+        .into();
+    command.stdout(log.try_clone()?).stderr(log);
     let mut dev = crate::util::process::Group::spawn("dev --browser", command)?;
     let tail = || {
         let text = std::fs::read_to_string(&log_path).unwrap_or_default();
@@ -447,7 +452,7 @@ fn image_step_seconds(events: &Utf8Path) -> anyhow::Result<f64> {
         .with_context(|| format!("{events} records no image step"))
 }
 
-fn time(f: impl FnOnce() -> xshell::Result<()>) -> anyhow::Result<Duration> {
+fn time(f: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<Duration> {
     let start = Instant::now();
     f()?;
     Ok(start.elapsed())

@@ -3,7 +3,9 @@
 //! the refusals `dev` makes (Docker not running, no `docker extension` plugin).
 
 use anyhow::Context;
-use xshell::{cmd, Shell};
+use xshell::Shell;
+
+use crate::util::process::cmd;
 
 use crate::cli::flags;
 use crate::dev::{listed_name, require_docker_desktop};
@@ -17,13 +19,13 @@ impl flags::Desktop {
         };
         require_docker_desktop(sh, "Without Docker Desktop no extension is installed to remove.")?;
         let listed =
-            cmd!(sh, "docker extension ls").quiet().read().context("`docker extension ls` failed")?;
+            cmd!(sh, "docker extension ls")?.quiet().read().context("`docker extension ls` failed")?;
         let Some(name) = listed_name(&listed, repository.split_once('@').map_or(&repository, |(r, _)| r))
         else {
             println!("{repository} is not installed in Docker Desktop: nothing to remove.");
             return Ok(());
         };
-        cmd!(sh, "docker extension rm {name}")
+        cmd!(sh, "docker extension rm {name}")?
             .quiet()
             .ignore_stdout()
             .run()
@@ -44,7 +46,7 @@ impl flags::Desktop {
             sh,
             "A share link is made by Docker Desktop, for an image already pushed: push it (cargo xtask dist --push), then run this where Docker Desktop is.",
         )?;
-        let link = cmd!(sh, "docker extension share {reference}")
+        let link = cmd!(sh, "docker extension share {reference}")?
             .quiet()
             .read()
             .with_context(|| format!("`docker extension share {reference}` failed: is {reference} pushed? (cargo xtask dist --push)"))?;

@@ -15,6 +15,7 @@ use crate::pipeline::{build_ui, check_destination, compile, fetch_downloads, gen
 use crate::plan::image::{Attestations, Output};
 use crate::plan::{ImageStep, Plan, Profile, Request};
 use crate::util::files::write_atomic;
+use crate::util::process::{find::Launch, Argv};
 use crate::util::report::{self, Report};
 use crate::verify::check;
 use crate::workspace::config::{current_dir, Config};
@@ -33,6 +34,25 @@ fn check_compose_file(root: &Utf8Path, compose: &Utf8Path) -> anyhow::Result<()>
     Ok(())
 }
 
+/// Where this machine's PATH finds each program the plan starts: what really runs (on
+/// Windows `npm` is `…\nodejs\npm.cmd`, run by cmd.exe). Read only: nothing starts.
+fn programs_found(sh: &Shell, plan: &Plan) -> String {
+    let programs = plan.programs();
+    let width = programs.iter().map(|p| p.chars().count()).max().unwrap_or(0);
+    let mut text = String::from("\nPrograms, as PATH finds them here:\n");
+    for program in &programs {
+        let found = match Argv::of(program).launch(sh) {
+            Ok(Launch::Direct(path)) => path.display().to_string(),
+            Ok(Launch::Batch(path)) => {
+                format!("{} (a batch file: cmd.exe runs it, each argument quoted)", path.display())
+            }
+            Err(_) => "not found on PATH".to_string(),
+        };
+        text.push_str(&format!("  {program:<width$}  {found}\n"));
+    }
+    text
+}
+
 /// The key of dist's image step in its `--events` (what `bench` reads).
 pub(crate) const IMAGE_STEP: &str = "image";
 
@@ -49,6 +69,7 @@ impl flags::Dist {
         })?;
         if self.dry_run {
             print!("{plan}");
+            print!("{}", programs_found(sh, &plan));
             return Ok(());
         }
         sh.change_dir(&config.root);

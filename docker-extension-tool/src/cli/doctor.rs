@@ -6,11 +6,13 @@
 //! do. The engine checks are dist's own (`engine::Check`), so both say the same thing.
 
 use anyhow::bail;
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
-use crate::build::tools::{self, CROSS_INSTALL, ZIGBUILD_CARGO, ZIGBUILD_PIP, ZIG_PIP};
+use crate::util::process::cmd;
+
+use crate::build::tools::{self, fixes, this_os, CROSS_INSTALL, ZIGBUILD_CARGO};
 use crate::cli::flags;
-use crate::model::targets::Variant;
+use crate::model::targets::{Builder, Variant};
 use crate::pipeline::engine::BuilderFacts;
 use crate::plan::image::Check;
 use crate::plan::image::SERVER_VERSION;
@@ -70,7 +72,12 @@ impl flags::Doctor {
         tools::activate_zig_venv(sh, &config.tools_dir());
         let mut lines = vec![pinned_toolchain(&config.root, &machine.rustc)?];
         lines.extend(rust(sh, &plan));
-        lines.extend(zig(sh));
+        // zig and cargo-zigbuild (and the Python they come from) only where a build uses them:
+        // an extension with no Rust binaries needs neither.
+        let zigbuild = plan.cargo_runs.iter().any(|run| run.builder == Builder::Zigbuild);
+        if zigbuild {
+            lines.extend(zig(sh));
+        }
         lines.extend(cross(sh, &plan));
         let (engine_lines, way) = engines(sh);
         lines.extend(engine_lines);
@@ -87,7 +94,7 @@ impl flags::Doctor {
             ImageWay::Builtin => "its builtin engine, writing the image itself",
         };
         println!("\ncargo xtask dist can build the image (with {with}).");
-        if !tools::has_zig(sh) || !tools::has_zigbuild(sh) {
+        if zigbuild && (!tools::has_zig(sh) || !tools::has_zigbuild(sh)) {
             println!("It installs zig and cargo-zigbuild itself on first use.");
         }
         Ok(())
@@ -126,8 +133,7 @@ fn pinned_toolchain(root: &camino::Utf8Path, rustc: &str) -> anyhow::Result<Prer
 fn rust(sh: &Shell, plan: &Plan) -> Vec<Prerequisite> {
     let rustup = version(sh, "rustup", &["--version"]);
     let has_rustup = rustup.is_some();
-    let mut lines =
-        vec![check("rustup", rustup, "curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh")];
+    let mut lines = vec![check("rustup", rustup, fixes::rustup(this_os()))];
     let targets = plan.rustup_targets();
     let installed = tools::installed_targets(sh).unwrap_or_default();
     let missing: Vec<&str> = targets.iter().filter(|t| !installed.contains(*t)).map(String::as_str).collect();
@@ -146,14 +152,26 @@ fn rust(sh: &Shell, plan: &Plan) -> Vec<Prerequisite> {
 
 /// zig and cargo-zigbuild: dist installs them when pip (or cargo) can.
 fn zig(sh: &Shell) -> Vec<Prerequisite> {
+    let os = this_os();
+    let python = tools::python(sh);
     let installable = tools::has_pip(sh);
-    let zigbuild_fix = if installable { ZIGBUILD_PIP } else { ZIGBUILD_CARGO };
-    let zig = check("zig", tools::zig_version(sh), ZIG_PIP);
-    let zigbuild = check("cargo-zigbuild", version(sh, "cargo-zigbuild", &["--version"]), zigbuild_fix);
-    if installable {
-        vec![zig, zigbuild]
+    let zigbuild_fix = if installable { fixes::zigbuild_pip(os) } else { ZIGBUILD_CARGO.to_string() };
+    let zig = check("zig", tools::zig_version(sh), &fixes::zig(os));
+    let zigbuild = check("cargo-zigbuild", version(sh, "cargo-zigbuild", &["--version"]), &zigbuild_fix);
+    // Python with pip is how dist installs them itself (`py -3` on Windows).
+    let python = Prerequisite {
+        found: match (&python, installable) {
+            (Some(python), true) => Ok(format!("{python} (with pip)")),
+            (Some(python), false) => Err(format!("{python} has no pip")),
+            (None, _) => Err("not found".into()),
+        },
+        ..check("python", None, fixes::python_install(os))
+    };
+    let zig_there = zig.ok() && zigbuild.ok();
+    if installable || zig_there {
+        vec![python, zig, zigbuild]
     } else {
-        vec![zig.blocking(), zigbuild.blocking()]
+        vec![python, zig.blocking(), zigbuild.blocking()]
     }
 }
 
@@ -203,8 +221,9 @@ fn engines(sh: &Shell) -> (Vec<Prerequisite>, ImageWay) {
             differs: false,
         });
         if has_buildx && running.is_ok() {
-            let inspect =
-                cmd!(sh, "docker buildx inspect").quiet().ignore_stderr().read().unwrap_or_default();
+            let inspect = cmd!(sh, "docker buildx inspect")
+                .and_then(|c| Ok(c.quiet().ignore_stderr().read()?))
+                .unwrap_or_default();
             let facts = BuilderFacts::parse(&inspect);
             let result = Check::BuilderExports { builder: None, platforms: Variant::ALL.len() }.run(sh);
             buildx_ok = result.is_ok();
@@ -230,11 +249,7 @@ fn engines(sh: &Shell) -> (Vec<Prerequisite>, ImageWay) {
     }
     let daemonless = version(sh, "podman", &["--version"]).or_else(|| version(sh, "buildah", &["--version"]));
     let has_daemonless = daemonless.is_some();
-    lines.push(check(
-        "podman or buildah",
-        daemonless,
-        "sudo apt-get install buildah   (macOS: brew install podman)",
-    ));
+    lines.push(check("podman or buildah", daemonless, fixes::podman_or_buildah(this_os())));
     let way = if buildx_ok {
         ImageWay::Buildx
     } else if has_daemonless {
@@ -247,7 +262,7 @@ fn engines(sh: &Shell) -> (Vec<Prerequisite>, ImageWay) {
 
 /// node (recent enough for Vite) and npm, for the UI.
 fn node(sh: &Shell) -> Vec<Prerequisite> {
-    let node_fix = "install Node.js 20.19 or later: https://nodejs.org/";
+    let node_fix = fixes::node(this_os());
     let node = match version(sh, "node", &["--version"]) {
         Some(v) if !node_recent_enough(&v) => Prerequisite {
             name: "node".into(),
@@ -260,7 +275,7 @@ fn node(sh: &Shell) -> Vec<Prerequisite> {
     };
     vec![
         node,
-        check("npm", version(sh, "npm", &["--version"]), "comes with Node.js: https://nodejs.org/")
+        check("npm", version(sh, "npm", &["--version"]), &format!("it comes with Node.js: {node_fix}"))
             .blocking(),
     ]
 }
@@ -301,7 +316,7 @@ mod tests {
     #[test]
     fn renders_one_line_each_with_the_fix() {
         let checks =
-            [check("zig", Some("0.13.0".into()), ZIG_PIP), check("docker", None, "install Docker Desktop")];
+            [check("zig", Some("0.13.0".into()), "fix"), check("docker", None, "install Docker Desktop")];
         assert_eq!(
             render(&checks),
             "ok       zig     0.13.0\nmissing  docker  not found; fix: install Docker Desktop\n"

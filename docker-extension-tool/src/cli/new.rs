@@ -9,7 +9,9 @@ use std::collections::BTreeSet;
 
 use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
-use xshell::{cmd, Shell};
+use xshell::Shell;
+
+use crate::util::process::cmd;
 
 use crate::build::contract;
 use crate::cli::flags;
@@ -126,7 +128,7 @@ impl flags::New {
         }
         if runs(sh, "git", &["--version"]) {
             let _dir = sh.push_dir(&dest);
-            cmd!(sh, "git init --quiet").quiet().run().context("running `git init` in the new workspace")?;
+            cmd!(sh, "git init --quiet")?.quiet().run().context("running `git init` in the new workspace")?;
         } else {
             eprintln!("note: git is not installed, so the new workspace is not a git repository yet");
         }
@@ -141,7 +143,7 @@ impl flags::New {
         let template = Config::load_current()?;
         let root = template.root.clone();
         // init rewrites and removes files in place: only where git can show and undo it.
-        let status = cmd!(sh, "git -C {root} status --porcelain -- .").quiet().ignore_stderr().read();
+        let status = cmd!(sh, "git -C {root} status --porcelain -- .")?.quiet().ignore_stderr().read();
         if let Ok(status) = status {
             if !status.trim().is_empty() {
                 let first = status.lines().next().unwrap_or_default().trim();
@@ -553,7 +555,8 @@ fn lock_tool(sh: &Shell, root: &Utf8Path, source: &ToolSource) {
         return;
     }
     let _dir = sh.push_dir(root);
-    let resolved = cmd!(sh, "cargo metadata --format-version 1 --quiet").quiet().ignore_stdout().run();
+    let resolved = cmd!(sh, "cargo metadata --format-version 1 --quiet")
+        .and_then(|c| Ok(c.quiet().ignore_stdout().run()?));
     if let Err(e) = resolved {
         eprintln!("note: Cargo.lock is not updated yet ({e}): the first `cargo xtask` in {root} updates it");
     }

@@ -11,11 +11,11 @@ use crate::cli::tasks::TestSuite;
 use {
     crate::testing::packages::{install_actionlint, install_test_packages},
     crate::testing::services::{self, Services},
+    crate::util::process::cmd,
     crate::util::report::Report,
     crate::workspace::config::Config,
     anyhow::Context,
     camino::{Utf8Path, Utf8PathBuf},
-    xshell::cmd,
 };
 
 /// The tool's own suite, to add to `cargo xtask test`.
@@ -61,9 +61,9 @@ impl TestSuite for ToolSuite {
     #[cfg(unix)]
     fn run(&self, sh: &Shell, cargo_args: &[String]) -> anyhow::Result<()> {
         let config = Config::load_current()?;
-        cmd!(sh, "cargo clippy --package {TOOL} --all-targets --all-features -- -D warnings").run()?;
+        cmd!(sh, "cargo clippy --package {TOOL} --all-targets --all-features -- -D warnings")?.run()?;
         // The API's docs build without a warning (broken links, missing docs).
-        cmd!(sh, "cargo doc --package {TOOL} --no-deps --all-features")
+        cmd!(sh, "cargo doc --package {TOOL} --no-deps --all-features")?
             .env("RUSTDOCFLAGS", "-D warnings")
             .run()?;
         // One engine and registry for the whole run, shared by every test that needs them;
@@ -74,7 +74,7 @@ impl TestSuite for ToolSuite {
             Services::start(sh, &engine, &services_dir(&config))
         })?;
         eprintln!("    engine {}, registry {}", services.docker_host, services.registry);
-        cmd!(sh, "cargo test --package {TOOL} --features self-test --no-fail-fast {cargo_args...}")
+        cmd!(sh, "cargo test --package {TOOL} --features self-test --no-fail-fast {cargo_args...}")?
             .envs(services.test_env())
             .run()?;
         Ok(())

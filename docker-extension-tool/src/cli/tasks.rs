@@ -203,7 +203,7 @@ impl Tasks {
 
 fn run_task(task: &Task, args: Vec<String>) -> anyhow::Result<()> {
     let sh = Shell::new()?;
-    let located = xshell::cmd!(sh, "cargo locate-project --workspace --message-format plain")
+    let located = crate::util::process::cmd!(sh, "cargo locate-project --workspace --message-format plain")?
         .quiet()
         .read()
         .context("finding the workspace (`cargo locate-project --workspace`)")?;

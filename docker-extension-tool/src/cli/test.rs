@@ -8,7 +8,9 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
-use xshell::{cmd, Shell};
+use xshell::Shell;
+
+use crate::util::process::cmd;
 
 use crate::build::cargo::{built_binaries, BuiltBinary};
 use crate::cli::contract;
@@ -34,7 +36,7 @@ impl flags::Test {
 
         let mut results = Results::default();
         results.run("cargo clippy --workspace --all-targets -- -D warnings", || {
-            cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings").run()?;
+            cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings")?.run()?;
             Ok(())
         });
         // The tool's own tests are its suite's, where the tool is a member (its repository).
@@ -44,7 +46,7 @@ impl flags::Test {
         let cargo_args = &self.cargo_args;
         // Every test binary runs, even after one fails: the report names them all.
         results.run("cargo test --workspace", || {
-            cmd!(sh, "cargo test --workspace {exclude...} --no-fail-fast {cargo_args...}").run()?;
+            cmd!(sh, "cargo test --workspace {exclude...} --no-fail-fast {cargo_args...}")?.run()?;
             Ok(())
         });
         let backend_runs_here = cfg!(unix);
@@ -65,7 +67,7 @@ impl flags::Test {
             let ui_dir = root.join(&ui.dir);
             results.run("UI unit tests (npm test)", || {
                 let _dir = sh.push_dir(&ui_dir);
-                cmd!(sh, "npm test").run()?;
+                cmd!(sh, "npm test")?.run()?;
                 Ok(())
             });
             if self.skip_browser {
@@ -75,9 +77,9 @@ impl flags::Test {
                     let browser = find_browser()?;
                     let (backend, host_bin_dir) = native_binaries(sh, &config, backend_runs_here)?;
                     let _dir = sh.push_dir(&ui_dir);
-                    cmd!(sh, "npm run build").quiet().run()?;
+                    cmd!(sh, "npm run build")?.quiet().run()?;
                     let screenshot = config.target_dir.join("ui-screenshot.png");
-                    let mut browser_test = cmd!(sh, "npm run test:browser")
+                    let mut browser_test = cmd!(sh, "npm run test:browser")?
                         .env(BROWSER_VARIABLE, &browser)
                         .env("HOST_BIN_DIR", &host_bin_dir)
                         .env("SCREENSHOT", &screenshot);
@@ -174,7 +176,7 @@ fn native_binaries(
         return Ok((None, host_bin_dir));
     }
     let output =
-        cmd!(sh, "cargo build --bins --message-format=json-render-diagnostics {packages...}").read()?;
+        cmd!(sh, "cargo build --bins --message-format=json-render-diagnostics {packages...}")?.read()?;
     let mut backend_path = None;
     for built in built_binaries(output.as_bytes()) {
         let BuiltBinary { name, executable, .. } = built?;

@@ -18,7 +18,9 @@
 
 use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
-use xshell::{cmd, Shell};
+use xshell::Shell;
+
+use crate::util::process::cmd;
 
 use crate::cli::flags;
 use crate::plan::image::TOOL_BUILD_DIR;
@@ -83,7 +85,7 @@ impl flags::Upgrade {
             next.write_into(&manifest, true).with_context(|| format!("moving the pin in {manifest_path}"))?;
         write_atomic(&work_manifest, moved.as_bytes())?;
         let work_cargo = work.join("Cargo.toml");
-        cmd!(sh, "cargo update --quiet --manifest-path {work_cargo} -p {TOOL}")
+        cmd!(sh, "cargo update --quiet --manifest-path {work_cargo} -p {TOOL}")?
             .run()
             .with_context(|| format!("updating Cargo.lock to {next} (`cargo update -p {TOOL}`)"))?;
 
@@ -92,14 +94,14 @@ impl flags::Upgrade {
         let tool = install_tool(sh, &tool_dir, &workspace.target_dir)?;
         let applied = {
             let _dir = sh.push_dir(&work);
-            cmd!(sh, "{tool} upgrade --apply").read()
+            cmd!(sh, "{tool} upgrade --apply")?.read()
         }
         .with_context(|| format!("the tool {version} upgrading a copy of the workspace ({work})"))?;
         for line in applied.lines() {
             println!("{line}");
         }
         let target_dir = &workspace.target_dir;
-        cmd!(sh, "cargo check --quiet --manifest-path {work_cargo} -p xtask --target-dir {target_dir}")
+        cmd!(sh, "cargo check --quiet --manifest-path {work_cargo} -p xtask --target-dir {target_dir}")?
             .run()
             .with_context(|| {
                 format!(
@@ -170,7 +172,7 @@ impl flags::Upgrade {
 /// The workspace's root and target folder, as cargo sees them (no config is read: it may
 /// be older or newer than this tool's).
 fn locate(sh: &Shell) -> anyhow::Result<Workspace> {
-    let metadata = cmd!(sh, "cargo metadata --no-deps --format-version 1 --quiet")
+    let metadata = cmd!(sh, "cargo metadata --no-deps --format-version 1 --quiet")?
         .quiet()
         .read()
         .context("finding the workspace (`cargo metadata`)")?;
@@ -181,7 +183,7 @@ fn locate(sh: &Shell) -> anyhow::Result<Workspace> {
 
 fn refuse_uncommitted(sh: &Shell, root: &Utf8Path) -> anyhow::Result<()> {
     let status =
-        cmd!(sh, "git -C {root} status --porcelain").quiet().ignore_stderr().read().map_err(|_| {
+        cmd!(sh, "git -C {root} status --porcelain")?.quiet().ignore_stderr().read().map_err(|_| {
             anyhow::anyhow!(
             "{root} is not a git repository: upgrade changes files in place, so it runs where `git diff` \
              shows what it did (git init, commit, then upgrade)"
@@ -200,7 +202,7 @@ fn refuse_uncommitted(sh: &Shell, root: &Utf8Path) -> anyhow::Result<()> {
 
 /// The newest version of the tool on crates.io (`cargo search`).
 fn newest_published(sh: &Shell) -> anyhow::Result<cargo_metadata::semver::Version> {
-    let found = cmd!(sh, "cargo search {TOOL} --limit 1").quiet().read().with_context(|| {
+    let found = cmd!(sh, "cargo search {TOOL} --limit 1")?.quiet().read().with_context(|| {
         format!("asking crates.io for {TOOL}'s newest version (`cargo search`); or give it with --to")
     })?;
     found
@@ -223,7 +225,8 @@ fn remove_if_there(dir: &Utf8Path) -> anyhow::Result<()> {
 
 /// Copies every file git tracks (and Cargo.lock) to `work`; returns their paths.
 fn copy_tracked(sh: &Shell, root: &Utf8Path, work: &Utf8Path) -> anyhow::Result<Vec<Utf8PathBuf>> {
-    let listed = cmd!(sh, "git -C {root} ls-files -z").quiet().read().context("listing the tracked files")?;
+    let listed =
+        cmd!(sh, "git -C {root} ls-files -z")?.quiet().read().context("listing the tracked files")?;
     let mut files: Vec<Utf8PathBuf> =
         listed.split('\0').filter(|p| !p.is_empty()).map(Utf8PathBuf::from).collect();
     if !files.iter().any(|f| f == "Cargo.lock") && root.join("Cargo.lock").is_file() {
@@ -275,7 +278,7 @@ fn install_tool(sh: &Shell, tool_dir: &Utf8Path, target_dir: &Utf8Path) -> anyho
     cmd!(
         sh,
         "cargo install --quiet --locked --debug --force --path {tool_dir} --bin {TOOL} --root {root} --target-dir {build_dir}"
-    )
+    )?
     .run()
     .with_context(|| format!("building the tool from {tool_dir} (`cargo install`)"))?;
     Ok(root.join("bin").join(format!("{TOOL}{}", std::env::consts::EXE_SUFFIX)))

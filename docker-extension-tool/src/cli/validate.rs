@@ -4,7 +4,9 @@
 //! rules are checked offline, and the output says which ran.
 
 use anyhow::Context;
-use xshell::{cmd, Shell};
+use xshell::Shell;
+
+use crate::util::process::cmd;
 
 use crate::cli::flags;
 use crate::workspace::config::Config;
@@ -21,9 +23,9 @@ impl flags::Validate {
         };
         if runs(sh, "docker", &["extension", "version"]) {
             eprintln!("==> docker extension validate -a -s -i {image}");
-            return cmd!(sh, "docker extension validate -a -s -i {image}").quiet().run().with_context(|| {
-                format!("`docker extension validate` found problems in {image} (its output is above)")
-            });
+            return cmd!(sh, "docker extension validate -a -s -i {image}")?.quiet().run().with_context(
+                || format!("`docker extension validate` found problems in {image} (its output is above)"),
+            );
         }
         eprintln!(
             "note: the `docker extension` plugin (part of Docker Desktop) is not here, so Docker's own \

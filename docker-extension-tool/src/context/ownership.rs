@@ -16,7 +16,7 @@ use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::image::spec::GENERATED_HEADER;
-use crate::util::files::{sha256_file, walk, write_atomic};
+use crate::util::files::{sha256_file, slashed, walk, write_atomic};
 use crate::workspace::config::Protected;
 
 /// The file that marks a folder as a context dist wrote, listing what it wrote there.
@@ -47,7 +47,7 @@ pub(crate) fn resolve_destination(cwd: &Utf8Path, path: &Utf8Path) -> Utf8PathBu
         missing.push(existing.file_name().unwrap_or_default().to_string());
         existing.pop();
     }
-    let mut resolved = existing.canonicalize_utf8().unwrap_or(existing);
+    let mut resolved = crate::util::files::canonical(&existing).unwrap_or(existing);
     for part in missing.iter().rev() {
         resolved.push(part);
     }
@@ -69,14 +69,16 @@ pub(crate) fn check_context_destination(
     names: &BTreeSet<String>,
 ) -> anyhow::Result<()> {
     let instead = "choose a new folder for --out (or leave --out out: the context goes to target/extension)";
-    if protected.root.starts_with(context) {
+    let case = protected.case;
+    if case.starts_with(&protected.root, context) {
         return Err(refuse(context, "it is the workspace root or a folder above it", instead));
     }
-    if let Some(dir) = protected.source_dirs.iter().find(|d| d.starts_with(context) || context.starts_with(d))
+    if let Some(dir) =
+        protected.source_dirs.iter().find(|d| case.starts_with(d, context) || case.starts_with(context, d))
     {
-        let what = if dir == context {
+        let what = if case.same(dir, context) {
             "it holds the workspace's sources".to_string()
-        } else if context.starts_with(dir) {
+        } else if case.starts_with(context, dir) {
             format!("it is inside {dir}, which holds the workspace's sources (the build would pick it up)")
         } else {
             format!("it holds {dir}, the workspace's sources")
@@ -118,7 +120,7 @@ fn foreign_entries(dir: &Utf8Path, names: &BTreeSet<String>) -> anyhow::Result<O
         if entry.rel == CONTEXT_MARKER {
             return Ok(false);
         }
-        if listed.contains(entry.rel) {
+        if listed.contains(&slashed(entry.rel)) {
             return Ok(true); // go on into a folder of dist's
         }
         foreign.push(entry.rel.to_path_buf());
@@ -139,21 +141,25 @@ fn is_unmarked_context(dir: &Utf8Path, names: &BTreeSet<String>) -> bool {
         })
 }
 
-fn parse_marker(text: &str) -> BTreeSet<Utf8PathBuf> {
-    text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).map(Utf8PathBuf::from).collect()
+/// The paths a marker lists, with `/` between names (a marker an older Windows dist wrote
+/// with `\` reads the same).
+fn parse_marker(text: &str) -> BTreeSet<String> {
+    text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).map(|l| l.replace('\\', "/")).collect()
 }
 
-/// The marker of a staged context: every path under it, folders included (and the marker).
+/// The marker of a staged context: every path under it, folders included (and the marker),
+/// with `/` between names on every OS: a context written on Windows is dist's on Linux too
+/// (the same workspace from WSL, a shared folder).
 pub(crate) fn marker_text(dir: &Utf8Path) -> anyhow::Result<String> {
     let mut paths = BTreeSet::new();
     walk(dir, |entry| {
-        paths.insert(entry.rel.to_path_buf());
+        paths.insert(slashed(entry.rel));
         Ok(true)
     })?;
     paths.insert(CONTEXT_MARKER.into());
     let mut text = MARKER_HEADER.to_string();
     for path in paths {
-        text.push_str(path.as_str());
+        text.push_str(&path);
         text.push('\n');
     }
     Ok(text)
@@ -219,10 +225,8 @@ impl Ledger {
 pub(crate) fn holds_tracked_files(sh: &xshell::Shell, root: &Utf8Path, path: &Utf8Path) -> bool {
     let Ok(rel) = path.strip_prefix(root) else { return false };
     let rel = if rel.as_str().is_empty() { Utf8Path::new(".") } else { rel };
-    xshell::cmd!(sh, "git -C {root} ls-files -- {rel}")
-        .quiet()
-        .ignore_stderr()
-        .read()
+    crate::util::process::cmd!(sh, "git -C {root} ls-files -- {rel}")
+        .and_then(|c| Ok(c.quiet().ignore_stderr().read()?))
         .is_ok_and(|out| !out.trim().is_empty())
 }
 
@@ -242,6 +246,7 @@ pub(crate) fn refuse_tracked(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::files::PathCase;
 
     fn temp(name: &str) -> Utf8PathBuf {
         let dir = Utf8PathBuf::try_from(std::env::temp_dir())
@@ -253,7 +258,42 @@ mod tests {
     }
 
     fn protected(root: &Utf8Path) -> Protected {
-        Protected { root: root.to_path_buf(), source_dirs: vec![root.join("ui"), root.join("backend")] }
+        protected_as(root, PathCase::HERE)
+    }
+
+    fn protected_as(root: &Utf8Path, case: PathCase) -> Protected {
+        Protected { root: root.to_path_buf(), source_dirs: vec![root.join("ui"), root.join("backend")], case }
+    }
+
+    /// NTFS and APFS (as macOS formats it) do not tell `UI` from `ui`: there a destination
+    /// spelled in other letters is the sources' folder, and is refused as such.
+    #[test]
+    fn where_names_ignore_case_another_spelling_is_the_same_folder() {
+        let root = Utf8PathBuf::from(if cfg!(windows) {
+            r"C:\Users\José Núñez\ext"
+        } else {
+            "/home/José Núñez/ext"
+        });
+        let insensitive = protected_as(&root, PathCase::Insensitive);
+        for (dest, says) in [
+            (root.join("UI"), "it holds the workspace's sources"),
+            (root.join("Backend/Out"), "inside"),
+            (Utf8PathBuf::from(root.as_str().to_uppercase()), "the workspace root"),
+            (root.parent().unwrap().join("EXT"), "the workspace root"),
+        ] {
+            let err = check_context_destination(&dest, &insensitive, &names()).unwrap_err().to_string();
+            assert!(err.contains(says), "{dest}: {err}");
+        }
+        assert!(check_context_destination(&root.join("ÜI"), &insensitive, &names()).is_ok(), "another name");
+        // Where names are case-sensitive (Linux), `UI` is another folder: a new one, fine.
+        let sensitive = protected_as(&root, PathCase::Sensitive);
+        assert!(check_context_destination(&root.join("UI-does-not-exist"), &sensitive, &names()).is_ok());
+        let err = check_context_destination(&root.join("ui"), &sensitive, &names()).unwrap_err().to_string();
+        assert!(err.contains("it holds the workspace's sources"), "{err}");
+        assert!(PathCase::Sensitive.starts_with(&root.join("ui/src"), &root.join("ui")));
+        assert!(!PathCase::Sensitive.starts_with(&root.join("UI/src"), &root.join("ui")));
+        assert!(PathCase::Insensitive.starts_with(&root.join("UI/src"), &root.join("ui")));
+        assert!(!PathCase::Insensitive.starts_with(&root.join("uix"), &root.join("ui")), "whole names only");
     }
 
     fn names() -> BTreeSet<String> {
@@ -288,7 +328,8 @@ mod tests {
         check_context_destination(&context, &protected(&root), &names).unwrap();
         std::fs::write(context.join("amd64/notes.txt"), "mine").unwrap();
         let err = check_context_destination(&context, &protected(&root), &names).unwrap_err().to_string();
-        assert!(err.contains("it is a folder holding amd64/notes.txt"), "{err}");
+        let notes = Utf8Path::new("amd64").join("notes.txt");
+        assert!(err.contains(&format!("it is a folder holding {notes}")), "{err}");
         std::fs::remove_dir_all(&root).unwrap();
     }
 

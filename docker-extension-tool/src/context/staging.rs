@@ -173,7 +173,8 @@ impl Staging {
             bail!("{folder} does not exist: the UI build should have written it");
         }
         let folder = inside(workspace, folder)?;
-        let real_root = workspace.canonicalize_utf8().with_context(|| format!("resolving {workspace}"))?;
+        let real_root =
+            crate::util::files::canonical(workspace).with_context(|| format!("resolving {workspace}"))?;
         let mut found = vec![];
         files::walk(&folder, |entry| {
             found.push((entry.rel.to_path_buf(), entry.file_type));

@@ -38,7 +38,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
 use notify::{RecursiveMode, Watcher};
-use xshell::{cmd, Shell};
+use xshell::Shell;
+
+use crate::util::process::cmd;
 
 use crate::build::cargo::{ArtifactKey, Artifacts};
 use crate::context::ownership::Ledger;
@@ -86,6 +88,7 @@ pub(crate) fn run(sh: &Shell, options: Options) -> anyhow::Result<()> {
     let once = session.flags.once;
     let result = session.start().and_then(|()| if once { Ok(()) } else { session.watch() });
     session.stop();
+    process::stopped_everything();
     result
 }
 
@@ -309,11 +312,11 @@ impl<'a> Session<'a> {
     fn install_or_update(&self) -> anyhow::Result<bool> {
         let sh = self.sh;
         let listed =
-            cmd!(sh, "docker extension ls").quiet().read().context("`docker extension ls` failed")?;
+            cmd!(sh, "docker extension ls")?.quiet().read().context("`docker extension ls` failed")?;
         let installed = is_listed(&listed, &self.dev_config.image);
         let verb = if installed { "update" } else { "install" };
         let reference = self.plan.reference.to_string();
-        let output = cmd!(sh, "docker extension {verb} -f {reference}").quiet().ignore_status().output()?;
+        let output = cmd!(sh, "docker extension {verb} -f {reference}")?.quiet().ignore_status().output()?;
         if !output.status.success() {
             let said = String::from_utf8_lossy(&output.stderr).to_string()
                 + &String::from_utf8_lossy(&output.stdout);
@@ -335,11 +338,11 @@ impl<'a> Session<'a> {
         let reference = self.plan.reference.to_string();
         if let Some(port) = self.port {
             let url = format!("http://localhost:{port}");
-            cmd!(sh, "docker extension dev ui-source {reference} {url}").quiet().ignore_stdout().run()?;
+            cmd!(sh, "docker extension dev ui-source {reference} {url}")?.quiet().ignore_stdout().run()?;
             self.ui_source_set = true;
         }
         if self.flags.debug {
-            cmd!(sh, "docker extension dev debug {reference}").quiet().ignore_stdout().run()?;
+            cmd!(sh, "docker extension dev debug {reference}")?.quiet().ignore_stdout().run()?;
         }
         Ok(())
     }
@@ -360,7 +363,7 @@ impl<'a> Session<'a> {
             if self.relay.is_none() {
                 // A relay left by a session that could not clean up, with its volume.
                 let _ =
-                    cmd!(sh, "docker rm -f -v {relay_name}").quiet().ignore_stdout().ignore_stderr().run();
+                    cmd!(sh, "docker rm -f -v {relay_name}")?.quiet().ignore_stdout().ignore_stderr().run();
                 let publish = format!("127.0.0.1:{port}:{}", relay::RELAY_PORT);
                 let listen = format!("0.0.0.0:{}", relay::RELAY_PORT);
                 let socket = format!("{GUEST_SERVICES}/{}", backend.socket);
@@ -368,7 +371,7 @@ impl<'a> Session<'a> {
                 let command: std::process::Command = cmd!(
                     sh,
                     "docker run --rm --init --name {relay_name} -v {GUEST_SERVICES} -p {publish} --entrypoint {entrypoint} {reference} --listen {listen} --socket {socket} --open {GUEST_SERVICES}"
-                )
+                )?
                 .into();
                 self.relay =
                     Some(Group::spawn_supervised("the dev relay's container", command, Some("relay"))?);
@@ -380,12 +383,12 @@ impl<'a> Session<'a> {
                     bail!("the dev relay's container exited ({status}); its output is above");
                 }
             }
-            let _ = cmd!(sh, "docker rm -f {name}").quiet().ignore_stdout().ignore_stderr().run();
+            let _ = cmd!(sh, "docker rm -f {name}")?.quiet().ignore_stdout().ignore_stderr().run();
             let user = user_flag();
             let command: std::process::Command = cmd!(
                 sh,
                 "docker run --rm --init --name {name} --network none {user...} --volumes-from {relay_name} {reference}"
-            )
+            )?
             .into();
             self.backend =
                 Some(Group::spawn_supervised("the backend's container", command, Some("backend"))?);
@@ -396,7 +399,7 @@ impl<'a> Session<'a> {
                 std::fs::remove_file(&socket).with_context(|| format!("removing the old socket {socket}"))?;
             }
             let binary = self.local_backend()?;
-            let command: std::process::Command = cmd!(sh, "{binary} --socket {socket}").into();
+            let command: std::process::Command = cmd!(sh, "{binary} --socket {socket}")?.into();
             self.backend = Some(Group::spawn_supervised("the backend", command, Some("backend"))?);
         }
         let (relay_port, socket) = (self.relay_port, self.guest.join(&backend.socket));
@@ -437,7 +440,7 @@ impl<'a> Session<'a> {
         if let Some(mut backend) = self.backend.take() {
             if self.relay_port.is_some() {
                 let (sh, name) = (self.sh, container_name(&self.root));
-                let _ = cmd!(sh, "docker rm -f {name}").quiet().ignore_stdout().ignore_stderr().run();
+                remove_container(sh, &name, false);
             }
             backend.stop(GRACE);
         }
@@ -447,7 +450,7 @@ impl<'a> Session<'a> {
     fn stop_relay(&mut self) {
         if let Some(mut relay) = self.relay.take() {
             let (sh, name) = (self.sh, format!("{}-relay", container_name(&self.root)));
-            let _ = cmd!(sh, "docker rm -f -v {name}").quiet().ignore_stdout().ignore_stderr().run();
+            remove_container(sh, &name, true);
             relay.stop(GRACE);
         }
     }
@@ -462,7 +465,7 @@ impl<'a> Session<'a> {
         let port_text = port.to_string();
         let sh = self.sh;
         let mut command: std::process::Command =
-            cmd!(sh, "{program} {args...} --port {port_text} --strictPort --host 127.0.0.1").into();
+            cmd!(sh, "{program} {args...} --port {port_text} --strictPort --host 127.0.0.1")?.into();
         command.current_dir(&dir).stdin(std::process::Stdio::null());
         if self.flags.browser {
             let socket = self.config.backend.as_ref().map(|b| self.guest.join(&b.socket));
@@ -661,7 +664,9 @@ impl<'a> Session<'a> {
         if self.ui_source_set || (self.flags.debug && !self.flags.once && !self.flags.browser) {
             let sh = self.sh;
             let reference = self.plan.reference.to_string();
-            let _ = cmd!(sh, "docker extension dev reset {reference}").quiet().ignore_stdout().run();
+            if let Ok(reset) = cmd!(sh, "docker extension dev reset {reference}") {
+                let _ = reset.quiet().ignore_stdout().run();
+            }
         }
     }
 }
@@ -672,8 +677,18 @@ const GUEST_SERVICES: &str = "/run/guest-services";
 /// Whether a container of that name runs.
 fn container_running(sh: &Shell, name: &str) -> bool {
     let format = "{{.State.Running}}";
-    let state = cmd!(sh, "docker container inspect --format {format} {name}").quiet().ignore_stderr().read();
+    let state = cmd!(sh, "docker container inspect --format {format} {name}")
+        .and_then(|c| Ok(c.quiet().ignore_stderr().read()?));
     state.is_ok_and(|s| s.trim() == "true")
+}
+
+/// Removes the container `name` if it is there (with its anonymous volumes: `volumes`),
+/// saying nothing: what a stop does whatever state the container is in.
+fn remove_container(sh: &Shell, name: &str, volumes: bool) {
+    let volumes = volumes.then_some("-v");
+    if let Ok(remove) = cmd!(sh, "docker rm -f {volumes...} {name}") {
+        let _ = remove.quiet().ignore_stdout().ignore_stderr().run();
+    }
 }
 
 /// The dev plan: this machine's variant and OS, the dev profile and tag, its own context,

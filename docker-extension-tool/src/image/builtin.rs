@@ -644,7 +644,8 @@ fn layer_entries(
             add(format!("{dest}/"), Source::Folder, true);
         }
         for (rel, size) in walk(&path)? {
-            let target = join(dest, rel.as_str());
+            // An image's paths use `/`, whatever the separator of the OS the image is made on.
+            let target = join(dest, &crate::util::files::slashed(&rel));
             match size {
                 None => add(format!("{target}/"), Source::Folder, true),
                 Some(size) => add(target, Source::File { path: path.join(&rel), size }, per_variant),

@@ -4,7 +4,9 @@
 
 use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
-use xshell::{cmd, Shell};
+use xshell::Shell;
+
+use crate::util::process::cmd;
 
 use crate::context::ownership::Ledger;
 use crate::image::attest::Attach;
@@ -51,7 +53,7 @@ impl Check {
                     eprintln!("    note: skopeo is not installed, so whether {reference} is already published cannot be checked");
                     return Ok(());
                 }
-                let asked = command.cmd(sh).quiet().ignore_status().output()?;
+                let asked = command.cmd(sh)?.quiet().ignore_status().output()?;
                 if let (Some(absent), false) = (absent_exit, asked.status.success()) {
                     if asked.status.code() == Some(*absent) {
                         return Ok(());
@@ -82,7 +84,7 @@ pub(crate) fn docker_answers(sh: &Shell) -> bool {
 
 /// `docker info` answers only when the engine does; the buildx plugin answers without it.
 fn docker_running(sh: &Shell) -> anyhow::Result<()> {
-    let info = cmd!(sh, "docker info --format {SERVER_VERSION}").quiet().ignore_status().output()?;
+    let info = cmd!(sh, "docker info --format {SERVER_VERSION}")?.quiet().ignore_status().output()?;
     if info.status.success() {
         return Ok(());
     }
@@ -101,7 +103,7 @@ pub(crate) fn docker_not_running(docker_said: &str) -> String {
 
 fn builder_exports(sh: &Shell, builder: Option<&str>, platforms: usize) -> anyhow::Result<()> {
     let given = builder.map(str::to_string);
-    let inspect = cmd!(sh, "docker buildx inspect {given...}").quiet().ignore_stderr().read();
+    let inspect = cmd!(sh, "docker buildx inspect {given...}")?.quiet().ignore_stderr().read();
     let name = builder.unwrap_or("in use");
     let Ok(inspect) = inspect else {
         bail!(
@@ -269,12 +271,12 @@ impl ImageBuild {
 /// Runs a step's command (when its condition holds), echoing it first.
 fn run_command(sh: &Shell, report: &Report, argv: &Argv, only_if: Option<&Argv>) -> anyhow::Result<()> {
     if let Some(condition) = only_if {
-        if condition.cmd(sh).quiet().ignore_stdout().ignore_stderr().run().is_err() {
+        if condition.cmd(sh).and_then(|c| Ok(c.quiet().ignore_stdout().ignore_stderr().run()?)).is_err() {
             return Ok(());
         }
     }
     report.say(&format!("    $ {argv}"));
-    argv.cmd(sh).quiet().run().with_context(|| format!("`{argv}` failed (its output is above)"))
+    argv.cmd(sh)?.quiet().run().with_context(|| format!("`{argv}` failed (its output is above)"))
 }
 
 fn host_arch() -> &'static str {
@@ -286,7 +288,8 @@ fn host_arch() -> &'static str {
 
 /// Whether Docker uses the containerd image store (`docker info` shows its snapshotter).
 pub(crate) fn containerd_store(sh: &Shell) -> bool {
-    let info = cmd!(sh, "docker info --format {DRIVER_STATUS}").quiet().ignore_stderr().read();
+    let info = cmd!(sh, "docker info --format {DRIVER_STATUS}")
+        .and_then(|c| Ok(c.quiet().ignore_stderr().read()?));
     info.is_ok_and(|s| s.contains("io.containerd.snapshotter"))
 }
 

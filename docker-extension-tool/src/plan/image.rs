@@ -418,12 +418,12 @@ impl RegistryClient {
     }
 
     /// A command of the client: `push LAYOUT REFERENCE`, `digest REFERENCE`, `pull …`.
-    pub(crate) fn command<S: AsRef<str>>(&self, args: impl IntoIterator<Item = S>) -> Argv {
+    pub(crate) fn command<S: AsRef<std::ffi::OsStr>>(&self, args: impl IntoIterator<Item = S>) -> Argv {
         Argv::new(self.program().as_str(), args)
     }
 }
 
-fn argv<S: AsRef<str>>(program: &str, args: impl IntoIterator<Item = S>) -> Argv {
+fn argv<S: AsRef<std::ffi::OsStr>>(program: &str, args: impl IntoIterator<Item = S>) -> Argv {
     Argv::new(program, args)
 }
 
@@ -527,7 +527,8 @@ mod tests {
         assert_eq!(commands[1].to_string(), "buildah build --layers --platform linux/amd64,linux/arm64 --manifest example/ext:1.2.3 /w/target/extension");
         assert_eq!(
             argvs(&build(Engine::Buildah, Output::Oci("/w/ext.tar".into())))[2].last().unwrap(),
-            "oci-archive:/w/.ext.tar.dist-partial"
+            // The OS's own path beside the archive (`\` on Windows).
+            &format!("oci-archive:{}", camino::Utf8Path::new("/w").join(".ext.tar.dist-partial"))
         );
     }
 

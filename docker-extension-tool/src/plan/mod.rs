@@ -371,6 +371,29 @@ impl Plan {
     }
 
     /// The top-level names of the context: what an older dist's unmarked context holds.
+    /// Every program the plan starts, as its commands name them (`npm`, `cargo`, `buildah`):
+    /// what `--dry-run` shows where PATH finds it.
+    pub(crate) fn programs(&self) -> BTreeSet<String> {
+        let mut programs: BTreeSet<String> = self.cargo_runs.iter().map(|run| run.argv().program()).collect();
+        programs.extend(self.contract.iter().map(|contract| contract.command.program()));
+        if let Some(ui) = &self.ui {
+            // `npm ci` first, when its packages are stale.
+            programs.insert("npm".into());
+            programs.extend(ui.command.first().cloned());
+        }
+        if let ImageStep::Build(build) = &self.image {
+            for check in build.checks() {
+                programs.extend(check.commands().iter().map(Argv::program));
+            }
+            for run in build.commands() {
+                if let image::Run::Command { argv, only_if } = run {
+                    programs.extend(std::iter::once(argv).chain(only_if).map(|a| a.program()));
+                }
+            }
+        }
+        programs
+    }
+
     pub(crate) fn context_names(&self) -> BTreeSet<String> {
         let mut names: BTreeSet<String> = self
             .files
@@ -900,8 +923,10 @@ mod tests {
         let no_sdk = Machine { apple_sdk: false, ..machine(&[Engine::Buildah]) };
         let plan = Plan::new(&sample_config(), &Request::default(), &no_sdk).unwrap();
         let runs: Vec<String> = plan.cargo_runs.iter().map(CargoRun::display).collect();
+        // The OS's own path (`\` on Windows) under the target folder.
+        let sdk = Utf8Path::new("/work/sample/target").join("xtask/no-apple-sdk/MacOSX.sdk");
         assert!(
-            runs[0].starts_with("SDKROOT=/work/sample/target/xtask/no-apple-sdk/MacOSX.sdk MACOSX_DEPLOYMENT_TARGET=11.0 cargo zigbuild"),
+            runs[0].starts_with(&format!("SDKROOT={sdk} MACOSX_DEPLOYMENT_TARGET=11.0 cargo zigbuild")),
             "{runs:?}"
         );
         assert!(!runs[1].contains("SDKROOT"), "no darwin target, no SDK: {runs:?}");

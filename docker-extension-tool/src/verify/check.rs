@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::Value;
-use xshell::{cmd, Shell};
+use xshell::Shell;
+
+use crate::util::process::cmd;
 
 use crate::image::metadata::{label, Metadata};
 use crate::image::oci::{Layout, Tree};
@@ -471,7 +473,7 @@ pub(crate) fn read_image(
     if in_docker {
         let temp = sh.create_temp_dir().context("creating a temporary folder")?;
         let file = Utf8PathBuf::try_from(temp.path().join("image.tar"))?;
-        cmd!(sh, "docker image save --output {file} {source}")
+        cmd!(sh, "docker image save --output {file} {source}")?
             .quiet()
             .ignore_stdout()
             .run()
@@ -484,7 +486,7 @@ pub(crate) fn read_image(
         // The builtin engine's own registry client (compiled on first use).
         eprintln!("    skopeo is not here: reading {source} with the builtin registry client");
         let program = client.ensure(sh)?;
-        cmd!(sh, "{program} pull {source} {dir}")
+        cmd!(sh, "{program} pull {source} {dir}")?
             .quiet()
             .run()
             .with_context(|| format!("reading {source} from its registry"))?;
@@ -494,7 +496,7 @@ pub(crate) fn read_image(
     let remote = format!("docker://{source}");
     // Plain HTTP only for a registry on this machine, as Docker itself allows.
     let tls = if reference.is_loopback() { "--src-tls-verify=false" } else { "--src-tls-verify=true" };
-    cmd!(sh, "skopeo copy --quiet --all {tls} {remote} {destination}")
+    cmd!(sh, "skopeo copy --quiet --all {tls} {remote} {destination}")?
         .quiet()
         .run()
         .with_context(|| format!("reading {source} from its registry with skopeo"))?;

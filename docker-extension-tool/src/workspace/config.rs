@@ -230,7 +230,7 @@ impl Config {
         source_dirs.extend(self.icon.parent().filter(|p| !p.as_str().is_empty()).map(|p| self.root.join(p)));
         source_dirs.sort();
         source_dirs.dedup();
-        Protected { root: self.root.clone(), source_dirs }
+        Protected { root: self.root.clone(), source_dirs, case: crate::util::files::PathCase::HERE }
     }
 
     /// A path under the workspace as the config writes it: relative to the root.
@@ -255,6 +255,8 @@ pub(crate) struct Protected {
     pub root: Utf8PathBuf,
     /// Folders that hold the workspace's sources (packages, the UI), besides the root.
     pub source_dirs: Vec<Utf8PathBuf>,
+    /// How paths compare here (`UI` is `ui` on Windows and macOS).
+    pub case: crate::util::files::PathCase,
 }
 
 /// Problems found while resolving the config, placed at their key path.

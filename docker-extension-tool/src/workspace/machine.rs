@@ -9,7 +9,9 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::model::targets::env_spelling;
 use crate::workspace::config::Config;
-use xshell::{cmd, Shell};
+use xshell::Shell;
+
+use crate::util::process::cmd;
 
 use crate::model::engine::Engine;
 
@@ -45,7 +47,7 @@ impl Machine {
     pub(crate) fn probe(sh: &Shell, config: &Config) -> anyhow::Result<Machine> {
         let root = &config.root;
         let zig_venv = zig_venv_bin(&config.tools_dir());
-        let rustc_facts = cmd!(sh, "rustc -vV").quiet().read().context("running `rustc -vV`")?;
+        let rustc_facts = cmd!(sh, "rustc -vV")?.quiet().read().context("running `rustc -vV`")?;
         let host = rustc_facts
             .lines()
             .find_map(|l| l.strip_prefix("host: "))
@@ -105,11 +107,12 @@ pub(crate) fn zig_venv(tools: &Utf8Path) -> Utf8PathBuf {
     tools.join("zig-venv")
 }
 
-/// The virtual environment's bin folder, when setup made one (it holds cargo-zigbuild).
-/// Only looked at: the build puts it on PATH (`build::tools`).
+/// The virtual environment's programs folder (`bin`, `Scripts` on Windows), when setup made
+/// one (it holds cargo-zigbuild). Only looked at: the build puts it on PATH (`build::tools`).
 pub(crate) fn zig_venv_bin(tools: &Utf8Path) -> Option<Utf8PathBuf> {
-    let bin = zig_venv(tools).join("bin");
-    bin.join("cargo-zigbuild").is_file().then_some(bin)
+    let venv = zig_venv(tools);
+    let bin = venv.join(if cfg!(windows) { "Scripts" } else { "bin" });
+    bin.join(format!("cargo-zigbuild{}", std::env::consts::EXE_SUFFIX)).is_file().then_some(bin)
 }
 
 /// The engines this machine has, in the order `dist` prefers them (the builtin one,
@@ -195,7 +198,7 @@ fn source_date(sh: &Shell, root: &Utf8Path) -> anyhow::Result<SourceDate> {
         })?;
         return Ok(SourceDate { seconds, from: SourceDateFrom::Variable });
     }
-    let last_commit = cmd!(sh, "git -C {root} log -1 --format=%ct").quiet().ignore_stderr().read();
+    let last_commit = cmd!(sh, "git -C {root} log -1 --format=%ct")?.quiet().ignore_stderr().read();
     Ok(match last_commit.ok().and_then(|t| t.trim().parse().ok()) {
         Some(seconds) => SourceDate { seconds, from: SourceDateFrom::LastCommit },
         None => SourceDate { seconds: 0, from: SourceDateFrom::Zero },
@@ -208,8 +211,12 @@ fn source_revision(sh: &Shell, root: &Utf8Path) -> Option<String> {
     if let Some(value) = std::env::var("SOURCE_REVISION").ok().filter(|v| !v.trim().is_empty()) {
         return Some(value.trim().to_string());
     }
-    let head =
-        cmd!(sh, "git -C {root} rev-parse --verify --quiet HEAD").quiet().ignore_stderr().read().ok()?;
+    let head = cmd!(sh, "git -C {root} rev-parse --verify --quiet HEAD")
+        .ok()?
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .ok()?;
     Some(head.trim().to_string()).filter(|h| !h.is_empty())
 }
 
@@ -221,13 +228,13 @@ impl Machine {
 
 /// The first line `program args…` prints, when it runs and succeeds (a version, usually).
 pub(crate) fn version(sh: &Shell, program: &str, args: &[&str]) -> Option<String> {
-    let out = cmd!(sh, "{program} {args...}").quiet().ignore_stderr().read().ok()?;
+    let out = cmd!(sh, "{program} {args...}").ok()?.quiet().ignore_stderr().read().ok()?;
     Some(out.lines().next().unwrap_or_default().trim().to_string())
 }
 
 /// Whether `program` can be started (found on PATH and runs `args` successfully).
 pub(crate) fn runs(sh: &Shell, program: &str, args: &[&str]) -> bool {
-    cmd!(sh, "{program} {args...}").quiet().ignore_stdout().ignore_stderr().run().is_ok()
+    cmd!(sh, "{program} {args...}").is_ok_and(|c| c.quiet().ignore_stdout().ignore_stderr().run().is_ok())
 }
 
 #[cfg(test)]
@@ -270,7 +277,7 @@ mod tests {
         let found = cargo_config_files(&workspace, Some(&home));
         std::fs::remove_dir_all(&tmp).unwrap();
         let found: Vec<_> =
-            found.iter().filter_map(|f| f.strip_prefix(&tmp).ok()).map(camino::Utf8Path::as_str).collect();
+            found.iter().filter_map(|f| f.strip_prefix(&tmp).ok()).map(crate::util::files::slashed).collect();
         assert_eq!(found, ["outer/workspace/.cargo/config.toml", "outer/.cargo/config", "home/config.toml"]);
     }
 }

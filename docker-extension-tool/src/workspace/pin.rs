@@ -7,7 +7,9 @@
 use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
 use cargo_metadata::semver::Version;
-use xshell::{cmd, Shell};
+use xshell::Shell;
+
+use crate::util::process::cmd;
 
 /// The tool's package name, repository and version, as it was compiled.
 pub(crate) const TOOL: &str = env!("CARGO_PKG_NAME");
@@ -127,7 +129,8 @@ impl ToolSource {
             let doc: toml_edit::DocumentMut = text.parse().with_context(|| format!("parsing {manifest}"))?;
             if doc.get("package").and_then(|p| p.get("name")).and_then(toml_edit::Item::as_str) == Some(TOOL)
             {
-                let real = candidate.canonicalize_utf8().with_context(|| format!("resolving {candidate}"))?;
+                let real = crate::util::files::canonical(&candidate)
+                    .with_context(|| format!("resolving {candidate}"))?;
                 return Ok(ToolSource::Path(real));
             }
         }
@@ -243,7 +246,7 @@ pub(crate) fn release_tags(sh: &Shell, url: &str) -> anyhow::Result<Vec<Version>
 /// The ref of the git checkout `dir` is in, when `dir` holds the tool's tracked sources: the
 /// tag at HEAD, else HEAD's commit.
 fn checkout_ref(sh: &Shell, dir: &Utf8Path) -> Option<GitRef> {
-    let git = |args: &[&str]| cmd!(sh, "git -C {dir} {args...}").quiet().ignore_stderr().read().ok();
+    let git = |args: &[&str]| cmd!(sh, "git -C {dir} {args...}").ok()?.quiet().ignore_stderr().read().ok();
     // The tool's own Cargo.toml is tracked there: this is its repository, not one that
     // merely holds the folder (a home directory under git, say).
     git(&["ls-files", "--error-unmatch", "Cargo.toml"])?;
@@ -256,7 +259,7 @@ fn checkout_ref(sh: &Shell, dir: &Utf8Path) -> Option<GitRef> {
 /// `git ls-remote URL [PATTERN]`: (commit, ref) pairs.
 fn ls_remote(sh: &Shell, url: &str, pattern: &str) -> anyhow::Result<Vec<(String, String)>> {
     let pattern: Vec<&str> = if pattern.is_empty() { vec![] } else { vec![pattern] };
-    let listed = cmd!(sh, "git ls-remote {url} {pattern...}")
+    let listed = cmd!(sh, "git ls-remote {url} {pattern...}")?
         .env("GIT_TERMINAL_PROMPT", "0")
         .quiet()
         .ignore_stderr()

@@ -486,3 +486,140 @@ fn collect_use_names(tree: &syn::UseTree, names: &mut Vec<String>) {
         syn::UseTree::Glob(_) => panic!("no glob re-export: the API is listed"),
     }
 }
+
+/// Where a module starts a program other than through `util::process`: xshell's own `cmd!`
+/// (which takes a program's name as std does, `npm` and never `npm.cmd`), `Shell::cmd`, or a
+/// `Command::new` of std's. One sentence each, with the file and line.
+fn programs_started_outside_the_process_module(sources: &BTreeMap<String, String>) -> Vec<String> {
+    struct Finder<'a> {
+        file: &'a str,
+        found: Vec<String>,
+    }
+    impl Finder<'_> {
+        fn say(&mut self, line: usize, what: &str) {
+            self.found.push(format!(
+                "src/{}:{line}: {what}: start programs with `cmd!` or an `Argv` of `util::process`, which find them as the OS does",
+                self.file
+            ));
+        }
+    }
+    impl<'ast> Visit<'ast> for Finder<'_> {
+        fn visit_item_use(&mut self, item: &'ast syn::ItemUse) {
+            fn names(prefix: &mut Vec<String>, tree: &syn::UseTree, out: &mut Vec<(Vec<String>, usize)>) {
+                match tree {
+                    syn::UseTree::Path(p) => {
+                        prefix.push(p.ident.to_string());
+                        names(prefix, &p.tree, out);
+                        prefix.pop();
+                    }
+                    syn::UseTree::Name(n) => {
+                        out.push((
+                            [prefix.clone(), vec![n.ident.to_string()]].concat(),
+                            n.ident.span().start().line,
+                        ));
+                    }
+                    syn::UseTree::Rename(r) => {
+                        out.push((
+                            [prefix.clone(), vec![r.ident.to_string()]].concat(),
+                            r.ident.span().start().line,
+                        ));
+                    }
+                    syn::UseTree::Glob(g) => out.push((prefix.clone(), g.star_token.span.start().line)),
+                    syn::UseTree::Group(g) => g.items.iter().for_each(|t| names(prefix, t, out)),
+                }
+            }
+            let mut out = vec![];
+            names(&mut vec![], &item.tree, &mut out);
+            for (path, line) in out {
+                let path: Vec<&str> = path.iter().map(String::as_str).collect();
+                match path.as_slice() {
+                    ["xshell", "cmd"] | ["xshell"] => self.say(line, "xshell's `cmd!` is imported"),
+                    ["std", "process", "Command"] | ["std", "process"] => {
+                        self.say(line, "std's `Command` is imported");
+                    }
+                    _ => {}
+                }
+            }
+        }
+
+        fn visit_expr_path(&mut self, expr: &'ast syn::ExprPath) {
+            let segments: Vec<String> = expr.path.segments.iter().map(|s| s.ident.to_string()).collect();
+            let line = expr.path.segments[0].ident.span().start().line;
+            if segments.ends_with(&["Command".to_string(), "new".to_string()])
+                && (segments.len() == 2 || segments[segments.len() - 3] == "process")
+            {
+                self.say(line, "a `Command::new`");
+            }
+            if segments.ends_with(&["Shell".to_string(), "cmd".to_string()]) {
+                self.say(line, "a `Shell::cmd`");
+            }
+            syn::visit::visit_expr_path(self, expr);
+        }
+
+        fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+            let segments: Vec<String> = mac.path.segments.iter().map(|s| s.ident.to_string()).collect();
+            if segments == ["xshell", "cmd"] {
+                self.say(mac.path.segments[0].ident.span().start().line, "xshell's `cmd!`");
+            }
+            syn::visit::visit_macro(self, mac);
+        }
+    }
+    let mut found = vec![];
+    for (rel, text) in sources {
+        if rel.starts_with("util/process/") {
+            continue;
+        }
+        let file = syn::parse_file(text).unwrap_or_else(|e| panic!("{rel} does not parse: {e}"));
+        let mut finder = Finder { file: rel, found: vec![] };
+        finder.visit_file(&file);
+        found.extend(finder.found);
+    }
+    found
+}
+
+/// Only `util::process` starts programs: everything else goes through its `cmd!` or an
+/// `Argv`, which find a program as the platform's shell does (`npm` is `npm.cmd` on
+/// Windows, Python is `py -3`) and refuse what a batch file cannot be given. (Libraries that
+/// start cargo themselves, cargo_metadata's `MetadataCommand`, start `cargo`, which is
+/// `cargo.exe` everywhere.)
+#[test]
+fn programs_are_started_by_the_process_module_only() {
+    let sources = read_sources(&tool_dir().join("src"));
+    let found = programs_started_outside_the_process_module(&sources);
+    assert!(found.is_empty(), "{}", found.join("\n"));
+    // The process module does start programs (the check would pass on an empty crate).
+    let process: BTreeMap<String, String> = sources
+        .iter()
+        .filter(|(rel, _)| rel.starts_with("util/process/"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let renamed: BTreeMap<String, String> =
+        process.into_iter().map(|(k, v)| (format!("elsewhere/{k}"), v)).collect();
+    assert!(
+        !programs_started_outside_the_process_module(&renamed).is_empty(),
+        "the module's own code is found elsewhere"
+    );
+
+    // Each way is found, where it is.
+    let planted: BTreeMap<String, String> = [(
+        "build/ui.rs",
+        "use xshell::{cmd, Shell};\nuse std::process::Command;\nfn f(sh: &Shell) {\n    let _ = cmd!(sh, \"npm ci\");\n    let _ = std::process::Command::new(\"npm\");\n    let _ = Command::new(\"npx\");\n    let _ = Shell::cmd(sh, \"node\");\n    let _ = xshell::cmd!(sh, \"npm\");\n}\n",
+    )]
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .into_iter()
+    .collect();
+    let found = programs_started_outside_the_process_module(&planted);
+    let lines: Vec<&str> = found.iter().map(|f| f.split(": ").next().unwrap()).collect();
+    assert_eq!(
+        lines,
+        [
+            "src/build/ui.rs:1",
+            "src/build/ui.rs:2",
+            "src/build/ui.rs:5",
+            "src/build/ui.rs:6",
+            "src/build/ui.rs:7",
+            "src/build/ui.rs:8"
+        ],
+        "{found:#?}"
+    );
+}

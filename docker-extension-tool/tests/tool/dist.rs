@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use crate::common::wine;
 use crate::common::*;
 use serde_json::Value;
 
@@ -232,46 +233,11 @@ fn macho_libraries_and_min_os(bytes: &[u8]) -> (Vec<String>, Option<String>) {
     (libraries, min_os)
 }
 
-/// Wine lacks `ProcessPrng` (bcryptprimitives.dll), which Rust's std imports: a stand-in DLL,
-/// built here and placed beside the exe in the test's folder only (never in the image).
-fn wine_prepared_dir() -> TempDir {
-    require("wine");
-    require("x86_64-w64-mingw32-gcc");
-    let dir = TempDir::new("wine");
-    let source = dir.join("prng.c");
-    std::fs::write(
-        &source,
-        "#include <windows.h>\n\
-         BOOLEAN WINAPI SystemFunction036(PVOID buffer, ULONG length);\n\
-         __declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T length) {\n\
-         \treturn SystemFunction036(data, (ULONG)length);\n}\n",
-    )
-    .unwrap();
-    run(Command::new("x86_64-w64-mingw32-gcc")
-        .args(["-shared", "-O2", "-o"])
-        .arg(dir.join("bcryptprimitives.dll"))
-        .arg(&source)
-        .arg("-ladvapi32"))
-    .assert_ok();
-    dir
-}
-
-fn wine(dir: &Path, args: &[&str]) -> Output {
-    let prefix = repo_root().join("target/wine-prefix");
-    run(Command::new("wine")
-        .args(args)
-        .current_dir(dir)
-        .env("WINEDEBUG", "-all")
-        .env("WINEPREFIX", prefix)
-        .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
-        .stdin(Stdio::null()))
-}
-
 #[test]
 fn windows_host_binary_runs_under_wine() {
-    let dir = wine_prepared_dir();
+    let dir = wine::prepared_dir("wine");
     std::fs::copy(built().context.join("amd64/windows/hostinfo.exe"), dir.join("hostinfo.exe")).unwrap();
-    let output = wine(dir.path(), &["hostinfo.exe", "--json", "--tool", "cmd"]);
+    let output = wine::run(dir.path(), &["hostinfo.exe", "--json", "--tool", "cmd"], &[]);
     assert_eq!(output.code, 0, "{output:?}");
     let facts: Value =
         serde_json::from_str(output.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {output:?}"));
@@ -280,7 +246,7 @@ fn windows_host_binary_runs_under_wine() {
     assert!(facts["cpus"].as_u64().unwrap() >= 1);
     assert_eq!(facts["tools"][0]["name"], "cmd");
 
-    let output = wine(dir.path(), &["hostinfo.exe", "--frobnicate"]);
+    let output = wine::run(dir.path(), &["hostinfo.exe", "--frobnicate"], &[]);
     assert_eq!(output.code, 2, "{output:?}");
     assert!(output.stderr.contains("unexpected argument `--frobnicate`"), "{output:?}");
 }
@@ -452,6 +418,17 @@ fn dry_run_prints_the_plan_and_runs_nothing() {
     );
     assert!(plan.contains(&build), "{plan}");
     assert!(plan.contains(" --manifest example/rust-starter:0.1.0 "), "{plan}");
+    // Where each program is found here: what really runs.
+    let programs = &plan[at("\nPrograms, as PATH finds them here:\n")..];
+    let which = |program: &str| {
+        let found = run(std::process::Command::new("sh").args(["-c", &format!("command -v {program}")]));
+        found.assert_ok().stdout.trim().to_string()
+    };
+    for program in ["cargo", "npm", "buildah"] {
+        let line = programs.lines().find(|l| l.split_whitespace().next() == Some(program));
+        let line = line.unwrap_or_else(|| panic!("{program} in {programs}"));
+        assert!(line.ends_with(&which(program)), "{line} (command -v: {})", which(program));
+    }
     assert!(!context.exists(), "a dry run writes nothing");
 }
 

@@ -29,4 +29,5 @@ mod prebuilt;
 mod publish;
 mod rebuilds;
 mod setup;
+mod windows;
 mod workflows;

@@ -2,6 +2,7 @@
 
 pub mod engine;
 pub mod fixture;
+pub mod wine;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

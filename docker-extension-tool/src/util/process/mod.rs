@@ -1,18 +1,42 @@
-//! Long-running children and how they end: for `dev`, which starts a dev server, a backend
-//! process or container, and must leave nothing behind.
+//! Starting programs, and how they end: the one place the tool starts an outside program.
 //!
-//! Each child starts in a process group of its own (`npx` → node → esbuild is a tree), so
-//! stopping it reaches every process it started: SIGTERM to the group, then SIGKILL after a
-//! grace period. Ctrl-C and SIGTERM set a flag the dev loop polls, so it cleans up itself
-//! instead of dying mid-way. (Windows: children are killed one by one; Ctrl-C reaches the
-//! whole console anyway.)
+//! * `find`: a program is found as the platform's shell finds it (PATH; on Windows PATHEXT,
+//!   `npm.cmd` through `cmd.exe` with its arguments checked, `py -3` for Python, a venv's
+//!   `Scripts\`). Plain functions, tested with simulated Windows folders on any OS.
+//! * `command`: [`Argv`], a command line as data (what `--dry-run` prints), and `cmd!`,
+//!   which every other module uses to run one (an architecture test holds that).
+//! * Here: long-running children for `dev`, which starts a dev server, a backend process or
+//!   container, and must leave nothing behind.
 //!
-//! Killed outright (SIGKILL, a closed terminal), a process cannot clean up: so each group
-//! is led by a supervisor, this same program run as `__supervise -- PROGRAM ARGS…`, which
-//! starts the child in its group and watches its own parent. When the parent is gone, it
-//! stops the group as `Group::stop` would (SIGTERM, a grace period, SIGKILL): a dev server
+//! Each long-running child starts in a process group of its own (`npx` → node → esbuild is a
+//! tree), so stopping it reaches every process it started: on Unix SIGTERM to the group, then
+//! SIGKILL after a grace period; on Windows a Job Object (`job`) holds the tree and is
+//! terminated, and kills it too when this process ends however it ends (kill on close).
+//! Ctrl-C and SIGTERM (Windows: Ctrl-C, Ctrl-Break, a closed console) set a flag the dev loop
+//! polls, so it cleans up itself instead of dying mid-way.
+//!
+//! Killed outright (SIGKILL, a closed terminal), a Unix process cannot clean up: so each
+//! group is led by a supervisor, this same program run as `__supervise -- PROGRAM ARGS…`,
+//! which starts the child in its group and watches its own parent. When the parent is gone,
+//! it stops the group as `Group::stop` would (SIGTERM, a grace period, SIGKILL): a dev server
 //! dies with it, an attached `docker run` passes the SIGTERM to its container, which ends
 //! and is removed (`--rm`). On Linux and macOS alike (no parent-death signal needed).
+
+pub(crate) mod command;
+pub(crate) mod find;
+#[cfg(windows)]
+mod job;
+
+pub(crate) use command::{cmd, Argv};
+
+/// How Python 3 starts through `sh`'s PATH: `py -3`, `python` or `python3` on Windows (never
+/// the Store's alias), `python3` or `python` elsewhere; the program found, and the
+/// arguments before a script's.
+pub(crate) fn python(sh: &xshell::Shell) -> Option<Argv> {
+    let search = command::search_path(sh);
+    let (launch, args) = find::python(&search, &find::is_program_file)?;
+    Some(Argv::new(launch.path(), args))
+}
 
 use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,8 +52,11 @@ extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
 }
 
-/// From now on, Ctrl-C and SIGTERM ask to stop rather than kill this process.
+/// From now on, Ctrl-C and SIGTERM (Windows: Ctrl-C, Ctrl-Break, a closed console) ask to
+/// stop rather than kill this process.
 pub(crate) fn catch_stop_signals() {
+    #[cfg(windows)]
+    job::catch_console_events(&STOP);
     #[cfg(unix)]
     {
         let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
@@ -46,22 +73,46 @@ pub(crate) fn stop_requested() -> bool {
     STOP.load(Ordering::SeqCst)
 }
 
+/// Says that everything started has been stopped: on Windows, a closed console's handler
+/// waits for this before letting the process end.
+pub(crate) fn stopped_everything() {
+    #[cfg(windows)]
+    job::cleaned_up();
+}
+
 /// The hidden first argument with which a program supervises a child (see the module's
 /// notes): `Tasks` hands it to [`supervise`].
 #[cfg(unix)]
 pub(crate) const SUPERVISE: &str = "__supervise";
 
-/// A child started in its own process group.
+/// A child started in its own process group (Windows: its own Job Object).
 pub(crate) struct Group {
     pub(crate) child: Child,
+    /// The job holding the child's tree; dropping it ends the tree.
+    #[cfg(windows)]
+    job: job::Job,
 }
 
 impl Group {
+    /// Starts `command` (made by `cmd!`: the program already found) as a group.
     pub(crate) fn spawn(name: &str, mut command: std::process::Command) -> anyhow::Result<Group> {
         #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        #[cfg(windows)]
+        let job = job::Job::new().with_context(|| format!("creating a Windows job object for {name}"))?;
         let child = command.spawn().with_context(|| format!("starting {name}"))?;
-        Ok(Group { child })
+        #[cfg(windows)]
+        if let Err(e) = job.assign(&child) {
+            let mut child = child;
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(anyhow::Error::new(e).context(format!("putting {name} in its job object")));
+        }
+        Ok(Group {
+            child,
+            #[cfg(windows)]
+            job,
+        })
     }
 
     /// Starts `command` led by a supervisor (on Unix), so the group ends with this process
@@ -100,7 +151,8 @@ impl Group {
         self.child.try_wait().ok().flatten()
     }
 
-    /// SIGTERM to the whole group, then SIGKILL after `grace`; always reaped.
+    /// SIGTERM to the whole group, then SIGKILL after `grace` (Windows: the whole job is
+    /// terminated); always reaped.
     pub(crate) fn stop(&mut self, grace: Duration) {
         #[cfg(unix)]
         {
@@ -117,8 +169,12 @@ impl Group {
             // SAFETY: as above.
             unsafe { libc::kill(-group, libc::SIGKILL) };
         }
-        #[cfg(not(unix))]
-        let _ = grace; // no process groups: the child is killed at once
+        #[cfg(windows)]
+        {
+            // No signal to ask a Windows tree to stop: the job ends every process in it.
+            let _ = grace;
+            self.job.terminate();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -264,54 +320,4 @@ pub(crate) fn socket_accepts(path: &camino::Utf8Path) -> bool {
 pub(crate) fn free_port() -> anyhow::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port on 127.0.0.1")?;
     Ok(listener.local_addr()?.port())
-}
-
-/// A command line: a program and its arguments, never empty. What `--dry-run` prints of it
-/// is what runs: [`Argv::cmd`] makes the command from the same words.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) struct Argv {
-    program: String,
-    args: Vec<String>,
-}
-
-impl Argv {
-    /// `program` and `args`.
-    pub(crate) fn new<S: AsRef<str>>(program: &str, args: impl IntoIterator<Item = S>) -> Argv {
-        Argv {
-            program: program.to_string(),
-            args: args.into_iter().map(|a| a.as_ref().to_string()).collect(),
-        }
-    }
-
-    pub(crate) fn program(&self) -> &str {
-        &self.program
-    }
-
-    /// Adds arguments at the end.
-    pub(crate) fn push<S: AsRef<str>>(&mut self, args: impl IntoIterator<Item = S>) {
-        self.args.extend(args.into_iter().map(|a| a.as_ref().to_string()));
-    }
-
-    /// The same command line with more arguments.
-    pub(crate) fn with<S: AsRef<str>>(mut self, args: impl IntoIterator<Item = S>) -> Argv {
-        self.push(args);
-        self
-    }
-
-    /// Every word, the program first.
-    pub(crate) fn words(&self) -> Vec<String> {
-        std::iter::once(self.program.clone()).chain(self.args.iter().cloned()).collect()
-    }
-
-    /// The command, to run with xshell (never through a shell).
-    pub(crate) fn cmd<'a>(&self, sh: &'a xshell::Shell) -> xshell::Cmd<'a> {
-        let (program, args) = (&self.program, &self.args);
-        xshell::cmd!(sh, "{program} {args...}")
-    }
-}
-
-impl std::fmt::Display for Argv {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.words().join(" "))
-    }
 }
