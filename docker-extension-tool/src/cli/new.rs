@@ -143,7 +143,8 @@ impl flags::New {
         let template = Config::load_current()?;
         let root = template.root.clone();
         // init rewrites and removes files in place: only where git can show and undo it.
-        let status = cmd!(sh, "git -C {root} status --porcelain -- .")?.quiet().ignore_stderr().read();
+        let status = cmd!(sh, "git -C {root} status --porcelain -- .")
+            .and_then(|c| Ok(c.quiet().ignore_stderr().read()?));
         if let Ok(status) = status {
             if !status.trim().is_empty() {
                 let first = status.lines().next().unwrap_or_default().trim();

@@ -103,7 +103,8 @@ pub(crate) fn docker_not_running(docker_said: &str) -> String {
 
 fn builder_exports(sh: &Shell, builder: Option<&str>, platforms: usize) -> anyhow::Result<()> {
     let given = builder.map(str::to_string);
-    let inspect = cmd!(sh, "docker buildx inspect {given...}")?.quiet().ignore_stderr().read();
+    let inspect =
+        cmd!(sh, "docker buildx inspect {given...}").and_then(|c| Ok(c.quiet().ignore_stderr().read()?));
     let name = builder.unwrap_or("in use");
     let Ok(inspect) = inspect else {
         bail!(

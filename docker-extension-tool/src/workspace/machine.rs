@@ -198,7 +198,9 @@ fn source_date(sh: &Shell, root: &Utf8Path) -> anyhow::Result<SourceDate> {
         })?;
         return Ok(SourceDate { seconds, from: SourceDateFrom::Variable });
     }
-    let last_commit = cmd!(sh, "git -C {root} log -1 --format=%ct")?.quiet().ignore_stderr().read();
+    // No git (or no commit): the time is 0, as the README says.
+    let last_commit =
+        cmd!(sh, "git -C {root} log -1 --format=%ct").and_then(|c| Ok(c.quiet().ignore_stderr().read()?));
     Ok(match last_commit.ok().and_then(|t| t.trim().parse().ok()) {
         Some(seconds) => SourceDate { seconds, from: SourceDateFrom::LastCommit },
         None => SourceDate { seconds: 0, from: SourceDateFrom::Zero },
