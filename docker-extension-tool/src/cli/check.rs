@@ -1,6 +1,5 @@
 //! `cargo xtask check`: the offline twin of `docker extension validate` (see `verify`).
 
-use anyhow::bail;
 use camino::Utf8PathBuf;
 use xshell::Shell;
 
@@ -10,7 +9,9 @@ use crate::model::targets::Variant;
 use crate::plan::image::RegistryClient;
 use crate::plan::CONTEXT_DIR;
 use crate::util::report::problem;
-use crate::verify::check::{check_context, check_layout, read_image, report, Where};
+use crate::util::report::Report;
+use crate::verify::check::{check_context, check_layout, read_image, Where};
+use crate::verify::rulebook;
 use crate::workspace::config::Config;
 
 impl flags::Check {
@@ -23,33 +24,41 @@ impl flags::Check {
             Err(_) => Utf8PathBuf::try_from(std::env::temp_dir())?.join("docker-extension-tool"),
         };
         let client = RegistryClient::in_target(&target);
+        let deny_warnings = self.deny_warnings || config.as_ref().is_ok_and(|c| c.deny_warnings);
         let (layout, what) = if self.published {
             let config = config?;
             read_image(sh, &format!("{}:{}", config.image, config.tag), Where::Registry, &client)?
         } else if let Some(source) = &self.archive {
             read_image(sh, source.as_str(), Where::Anywhere, &client)?
         } else {
-            return check_workspace();
+            return check_workspace(deny_warnings);
         };
         let (problems, lines) = check_layout(&layout, &what)?;
         for line in lines {
             println!("{line}");
         }
-        if !problems.is_empty() {
-            bail!("{}", report(&problems, &what));
-        }
-        println!("{what}: no problems found");
+        Report::new().verdict(&problems, &what, deny_warnings)?;
+        println!("{what}: {}", found(&problems));
         Ok(())
     }
 }
 
+/// What a check that passed found: nothing, or only advice.
+fn found(problems: &[crate::util::report::Problem]) -> String {
+    match problems.len() {
+        0 => "no problems found".into(),
+        1 => "no errors, 1 warning (above)".into(),
+        n => format!("no errors, {n} warnings (above)"),
+    }
+}
+
 /// The config and the context dist wrote.
-fn check_workspace() -> anyhow::Result<()> {
+fn check_workspace(deny_warnings: bool) -> anyhow::Result<()> {
     let config = Config::load_current()?;
     let context = config.target_dir.join(CONTEXT_DIR);
     let mut problems = vec![];
     if let Err(e) = rules::release_tag(&config.tag) {
-        problems.push(problem("tag", e));
+        problems.push(rulebook::LABEL_VERSION.problem("tag", e));
     }
     if !context.is_dir() {
         problems
@@ -57,9 +66,7 @@ fn check_workspace() -> anyhow::Result<()> {
     } else {
         problems.extend(check_context(&context, &config, &Variant::ALL));
     }
-    if !problems.is_empty() {
-        bail!("{}", report(&problems, "the extension"));
-    }
-    println!("the extension: no problems found");
+    Report::new().verdict(&problems, "the extension", deny_warnings || config.deny_warnings)?;
+    println!("the extension: {}", found(&problems));
     Ok(())
 }

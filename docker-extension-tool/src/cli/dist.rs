@@ -23,15 +23,17 @@ use crate::workspace::machine::Machine;
 
 /// The backend's compose file, checked before anything compiles (the context's check finds
 /// the same problems later, in the copy).
-fn check_compose_file(root: &Utf8Path, compose: &Utf8Path) -> anyhow::Result<()> {
+fn check_compose_file(
+    report: &Report,
+    root: &Utf8Path,
+    compose: &Utf8Path,
+    deny_warnings: bool,
+) -> anyhow::Result<()> {
     let path = root.join(compose);
     let bytes = crate::util::files::read_capped(&path, check::MAX_COMPOSE)
         .with_context(|| format!("reading the compose file {compose}"))?;
     let problems = check::compose_problems(compose.as_str(), &bytes);
-    if !problems.is_empty() {
-        anyhow::bail!("{}", check::report(&problems, &format!("the compose file {compose}")));
-    }
-    Ok(())
+    report.verdict(&problems, &format!("the compose file {compose}"), deny_warnings)
 }
 
 /// Where this machine's PATH finds each program the plan starts: what really runs (on
@@ -87,7 +89,9 @@ impl flags::Dist {
             report.step("Checking the UI's sources", || ui::check_sources(&config.root, ui_build))?;
         }
         if let Some(compose) = config.backend.as_ref().and_then(|b| b.compose_file.as_ref()) {
-            report.step("Checking the compose file", || check_compose_file(&config.root, compose))?;
+            report.step("Checking the compose file", || {
+                check_compose_file(&report, &config.root, compose, plan.deny_warnings)
+            })?;
         }
         if let ImageStep::Build(build) = &plan.image {
             report.step(&format!("Checking the image builder ({})", build.engine), || build.check(sh))?;
@@ -146,6 +150,7 @@ impl flags::Dist {
             attestations,
             prebuilt: self.prebuilt.clone(),
             profile: Profile::Release,
+            deny_warnings: self.deny_warnings,
         }
     }
 }

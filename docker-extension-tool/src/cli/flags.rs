@@ -24,6 +24,7 @@ Commands:
             run in a plain browser with --browser), rebuild on every change
   dist      Cross-compile, lay out and build the two-platform extension image
   check     Check the config and context, or a built image (archive, store or registry)
+  rules     List the rules check and dist hold an extension to: severity, who refuses it
   validate  Docker's own check (docker extension validate) when Docker Desktop is here, else check
   build-host Build the host binaries for some targets, for `dist --prebuilt` elsewhere
   doctor    Check this machine's prerequisites and print the fix for each missing one
@@ -74,6 +75,8 @@ Options:
                            scanner image; builtin: any image); keep provenance
   --no-attest              Leave out every attestation (no SBOM, no provenance)
   --force                  Push a non-semver or `latest` tag, one platform, or over an existing tag
+  --deny-warnings          Fail on advice too (each warning names its rule: `cargo xtask rules`);
+                           the config's `deny-warnings = true` does the same
   --events FILE            Write each step's duration and dist's peak memory to FILE as JSON";
 
 pub(crate) const DEV_USAGE: &str = "\
@@ -101,13 +104,16 @@ Options:
   --events FILE  Append a JSON line to FILE for each event (ready, each rebuild)";
 
 pub(crate) const CHECK_USAGE: &str = "\
-Usage: cargo xtask check [ARCHIVE | LAYOUT | IMAGE | --published]
+Usage: cargo xtask check [ARCHIVE | LAYOUT | IMAGE | --published] [--deny-warnings]
 
 Without an argument: checks the config and the build context written by dist.
 With an OCI archive (`dist --oci`) or layout folder, an IMAGE in docker's store, or an
 IMAGE in a registry (read with skopeo): checks the built image, both platforms.
 --published: the config's image and tag, read from its registry (after `dist --push`).
-Prints every problem, one per line, and exits non-zero if there is any.";
+Prints every problem, one per line with its rule (`cargo xtask rules` lists them), and
+exits non-zero if there is an error: where Docker Desktop, Compose or the Marketplace's
+validator refuses. Advice is a warning; --deny-warnings (or the config's
+`deny-warnings = true`) fails on warnings too.";
 
 pub(crate) const VALIDATE_USAGE: &str = "\
 Usage: cargo xtask validate [IMAGE]
@@ -164,6 +170,14 @@ Usage: cargo xtask doctor
 
 Checks each prerequisite of dist and prints, for each missing one, the command that
 installs it. Exits 0 when dist can run.";
+
+pub(crate) const RULES_USAGE: &str = "\
+Usage: cargo xtask rules
+
+Prints every rule `check` and `dist` hold an extension to, as a Markdown table: its id
+(which each problem names), its severity, and who refuses what it guards against (Docker
+Desktop, Compose as Docker Desktop runs a compose backend, the Marketplace's validator, the
+OCI image format). Advice is a warning: it fails only with --deny-warnings.";
 
 pub(crate) const NEW_USAGE: &str = "\
 Usage: cargo xtask new PATH --image ORG/NAME --title TITLE --vendor VENDOR [options]
@@ -254,6 +268,7 @@ pub(crate) enum Command {
     Contract(Contract),
     Uninstall(Desktop),
     Share(Desktop),
+    Rules,
     /// `help [COMMAND]`, `--help`, `COMMAND --help`.
     Help(Option<String>),
 }
@@ -288,6 +303,8 @@ pub(crate) struct Dist {
     pub prebuilt: Option<Utf8PathBuf>,
     /// `--events FILE`: the steps' durations and the peak memory, as JSON.
     pub events: Option<Utf8PathBuf>,
+    /// `--deny-warnings`: advice fails the build too.
+    pub deny_warnings: bool,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -308,6 +325,8 @@ pub(crate) struct Check {
     pub archive: Option<Utf8PathBuf>,
     /// `--published`: the config's image and tag, from its registry.
     pub published: bool,
+    /// `--deny-warnings`: advice fails the check too.
+    pub deny_warnings: bool,
 }
 
 /// `uninstall [IMAGE]`, `share [IMAGE:TAG]`: Docker Desktop's own commands, for an image.
@@ -473,6 +492,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, U
         "dev" => parse_dev(&mut args).map(Command::Dev),
         "check" => parse_check(&mut args).map(Command::Check),
         "doctor" => parse_no_options(&mut args).map(|()| Command::Doctor(Doctor)),
+        "rules" => parse_no_options(&mut args).map(|()| Command::Rules),
         "new" => parse_new(&mut args, true).map(Command::New),
         "init" => parse_new(&mut args, false).map(Command::Init),
         "setup" => parse_setup(&mut args).map(Command::Setup),
@@ -495,6 +515,7 @@ pub(crate) fn usage_of(command: Option<&str>) -> Option<&'static str> {
         Some("dev") => DEV_USAGE,
         Some("check") => CHECK_USAGE,
         Some("doctor") => DOCTOR_USAGE,
+        Some("rules") => RULES_USAGE,
         Some("new" | "init") => NEW_USAGE,
         Some("setup") => SETUP_USAGE,
         Some("test") => TEST_USAGE,
@@ -522,6 +543,7 @@ fn parse_dist(args: &mut Args) -> Result<Dist, UsageError> {
             Long("no-image") => dist.no_image = true,
             Long("dry-run") => dist.dry_run = true,
             Long("force") => dist.force = true,
+            Long("deny-warnings") => dist.deny_warnings = true,
             Long("no-sbom") => dist.no_sbom = true,
             Long("no-attest") => dist.no_attest = true,
             Long("tag") => {
@@ -715,6 +737,7 @@ fn parse_check(args: &mut Args) -> Result<Check, UsageError> {
     while let Some(arg) = args.next()? {
         match arg {
             Long("published") => check.published = true,
+            Long("deny-warnings") => check.deny_warnings = true,
             Value(value) if check.archive.is_none() => {
                 check.archive = Some(Utf8PathBuf::from(value.to_string_lossy().into_owned()));
             }

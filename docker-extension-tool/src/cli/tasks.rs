@@ -197,6 +197,10 @@ impl Tasks {
             Command::Contract(contract) => contract.run(&sh),
             Command::Uninstall(desktop) => desktop.uninstall(&sh),
             Command::Share(desktop) => desktop.share(&sh),
+            Command::Rules => {
+                print!("{}", crate::verify::rulebook::markdown_table());
+                Ok(())
+            }
         }
     }
 }

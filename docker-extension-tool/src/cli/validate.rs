@@ -31,6 +31,6 @@ impl flags::Validate {
             "note: the `docker extension` plugin (part of Docker Desktop) is not here, so Docker's own \
              validation cannot run; running `cargo xtask check {image}` instead"
         );
-        flags::Check { archive: Some(image.into()), published: false }.run(sh)
+        flags::Check { archive: Some(image.into()), ..flags::Check::default() }.run(sh)
     }
 }

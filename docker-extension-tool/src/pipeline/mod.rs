@@ -6,7 +6,6 @@ pub(crate) mod engine;
 
 use std::collections::BTreeSet;
 
-use anyhow::bail;
 use xshell::Shell;
 
 use crate::build::cargo::{self, Artifacts};
@@ -142,9 +141,7 @@ pub(crate) fn lay_out(
         let staging = Staging::new(&plan.context)?;
         let placed = staging.lay_out(&plan.files, artifacts, &config.root)?;
         let problems = check::check_context(&staging.dir, config, &plan.variants);
-        if !problems.is_empty() {
-            bail!("{}", check::report(&problems, "the context"));
-        }
+        report.verdict(&problems, "the context", plan.deny_warnings)?;
         staging.commit(protected, &plan.context_names())?;
         Ok(placed)
     })

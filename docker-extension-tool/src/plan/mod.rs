@@ -49,6 +49,8 @@ pub(crate) struct Request {
     /// Binaries built elsewhere, at DIR/TARGET/NAME.
     pub prebuilt: Option<Utf8PathBuf>,
     pub profile: Profile,
+    /// `--deny-warnings`: advice fails the build too.
+    pub deny_warnings: bool,
 }
 
 /// Which cargo profile builds the binaries.
@@ -78,6 +80,8 @@ pub(crate) struct Plan {
     pub context: Utf8PathBuf,
     pub files: Vec<ContextFile>,
     pub image: ImageStep,
+    /// Warnings fail the context's check too (`--deny-warnings`, or the config's key).
+    pub deny_warnings: bool,
 }
 
 /// One invocation of a builder: every target it builds, so build scripts and proc-macros
@@ -367,10 +371,10 @@ impl Plan {
             ui,
             context,
             files,
+            deny_warnings: request.deny_warnings || config.deny_warnings,
         })
     }
 
-    /// The top-level names of the context: what an older dist's unmarked context holds.
     /// Every program the plan starts, as its commands name them (`npm`, `cargo`, `buildah`):
     /// what `--dry-run` shows where PATH finds it.
     pub(crate) fn programs(&self) -> BTreeSet<String> {
@@ -394,6 +398,7 @@ impl Plan {
         programs
     }
 
+    /// The top-level names of the context: what an older dist's unmarked context holds.
     pub(crate) fn context_names(&self) -> BTreeSet<String> {
         let mut names: BTreeSet<String> = self
             .files

@@ -15,6 +15,9 @@ use anyhow::Context;
 pub(crate) struct Report {
     quiet: Cell<bool>,
     steps: RefCell<Vec<Step>>,
+    /// The warnings printed so far, by rule and message (each is printed once per command,
+    /// however many checks find it: dist checks the compose file, then the context's copy).
+    warned: RefCell<std::collections::BTreeSet<String>>,
 }
 
 /// A step that finished: its title, what it is (for a reader such as `bench`: `image`, the
@@ -63,6 +66,40 @@ impl Report {
             self.steps.borrow_mut().push(Step { title: title.to_string(), key, seconds });
         }
         result
+    }
+
+    /// The verdict on what a check found: each warning printed once (`warning: PLACE:
+    /// MESSAGE [RULE]`), then an error listing the errors (and the warnings, with
+    /// `deny_warnings`) if there are any.
+    pub(crate) fn verdict(
+        &self,
+        problems: &[Problem],
+        what: &str,
+        deny_warnings: bool,
+    ) -> anyhow::Result<()> {
+        let warnings: Vec<&Problem> = problems.iter().filter(|p| p.severity == Severity::Warning).collect();
+        if !deny_warnings {
+            for warning in &warnings {
+                // Once per command: the same advice found again in a copy (dist checks the
+                // workspace's compose file, then the context's) is not news.
+                let seen = format!("{:?} {}", warning.rule, warning.message);
+                if self.warned.borrow_mut().insert(seen) {
+                    eprintln!("warning: {}", warning.line());
+                }
+            }
+        }
+        let failing: Vec<Problem> =
+            problems.iter().filter(|p| deny_warnings || p.severity == Severity::Error).cloned().collect();
+        if failing.is_empty() {
+            return Ok(());
+        }
+        let mut report = problems_report(&failing, what);
+        if deny_warnings && !warnings.is_empty() {
+            report.push_str(
+                "\n(warnings fail because of --deny-warnings or the config's `deny-warnings = true`)",
+            );
+        }
+        anyhow::bail!("{report}")
     }
 
     /// The steps that finished, in order.
@@ -145,6 +182,15 @@ mod tests {
     }
 }
 
+/// Whether a problem stops the command: an error where the platform (Docker Desktop, its
+/// CLI, the Marketplace's validator, Compose as Docker Desktop runs it) refuses the thing, or
+/// the tool cannot go on; a warning for advice, which fails only with `--deny-warnings`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Severity {
+    Error,
+    Warning,
+}
+
 /// One thing wrong with an input, found while checking it: every problem is reported at
 /// once, so one run tells the user all there is to fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,10 +199,23 @@ pub(crate) struct Problem {
     pub place: String,
     /// What is wrong and how to fix it.
     pub message: String,
+    pub severity: Severity,
+    /// The rule it breaks (`compose-unpinned-image`), where it is one of the rulebook's.
+    pub rule: Option<&'static str>,
 }
 
+/// An error (of the tool's own inputs: its config, its flags, a file it cannot read).
 pub(crate) fn problem(place: impl Into<String>, message: impl Into<String>) -> Problem {
-    Problem { place: place.into(), message: message.into() }
+    Problem { place: place.into(), message: message.into(), severity: Severity::Error, rule: None }
+}
+
+impl Problem {
+    fn line(&self) -> String {
+        match self.rule {
+            Some(rule) => format!("{}: {} [{rule}]", self.place, self.message),
+            None => format!("{}: {}", self.place, self.message),
+        }
+    }
 }
 
 /// How many problems a report lists; the rest are counted (a crafted image can have
@@ -169,7 +228,8 @@ pub(crate) fn problems_report(problems: &[Problem], what: &str) -> String {
     let n = problems.len();
     let mut s = format!("{what} has {n} problem{}:", if n == 1 { "" } else { "s" });
     for p in problems.iter().take(SHOWN_PROBLEMS) {
-        s.push_str(&format!("\n  - {}: {}", p.place, p.message));
+        let warning = if p.severity == Severity::Warning { "warning: " } else { "" };
+        s.push_str(&format!("\n  - {warning}{}", p.line()));
     }
     if n > SHOWN_PROBLEMS {
         s.push_str(&format!("\n  … and {} more", n - SHOWN_PROBLEMS));

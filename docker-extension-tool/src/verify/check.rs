@@ -19,8 +19,9 @@ use crate::model::reference::ImageReference;
 use crate::model::rules;
 use crate::model::targets::{Os, Variant};
 use crate::plan::image::RegistryClient;
-pub(crate) use crate::util::report::{problem, problems_report as report, Problem};
+pub(crate) use crate::util::report::{problem, Problem};
 use crate::verify::compose;
+use crate::verify::rulebook;
 use crate::workspace::config::Config;
 use crate::workspace::machine::runs;
 
@@ -154,11 +155,14 @@ pub(crate) fn check_variant(view: &VariantView, scratch: bool) -> Vec<Problem> {
     let place = |path: &str| format!("{arch}:{path}");
     let metadata_bytes = match view.files.read_small("metadata.json", MAX_METADATA, "a metadata.json") {
         None => {
-            problems.push(problem(place("/metadata.json"), "is missing: Docker Desktop reads it first"));
+            problems.push(
+                rulebook::METADATA_JSON
+                    .problem(place("/metadata.json"), "is missing: Docker Desktop reads it first"),
+            );
             return problems;
         }
         Some(Err(e)) => {
-            problems.push(problem(place("/metadata.json"), e));
+            problems.push(rulebook::METADATA_JSON.problem(place("/metadata.json"), e));
             return problems;
         }
         Some(Ok(bytes)) => bytes,
@@ -166,14 +170,22 @@ pub(crate) fn check_variant(view: &VariantView, scratch: bool) -> Vec<Problem> {
     let metadata = match Metadata::parse(&metadata_bytes) {
         Ok(metadata) => metadata,
         Err(e) => {
-            problems.push(problem(place("/metadata.json"), format!("{e}; Docker Desktop rejects it")));
+            problems.push(
+                rulebook::METADATA_JSON
+                    .problem(place("/metadata.json"), format!("{e}; Docker Desktop rejects it")),
+            );
             return problems;
         }
     };
-    problems.extend(metadata.problems().into_iter().map(|m| problem(place("/metadata.json"), m)));
+    problems.extend(
+        metadata.problems().into_iter().map(|m| rulebook::METADATA_JSON.problem(place("/metadata.json"), m)),
+    );
     for path in metadata.named_paths() {
         if !view.files.exists(&path) {
-            problems.push(problem(place(&path), "is named in metadata.json but missing from the image"));
+            problems.push(
+                rulebook::METADATA_PATHS
+                    .problem(place(&path), "is named in metadata.json but missing from the image"),
+            );
         }
     }
     // Host binaries: the variant's CPU, in the OS's format.
@@ -181,14 +193,14 @@ pub(crate) fn check_variant(view: &VariantView, scratch: bool) -> Vec<Problem> {
         for os in Os::ALL {
             for entry in group.for_os(os) {
                 if view.files.executable(&entry.path) == Some(false) {
-                    problems.push(problem(
+                    problems.push(rulebook::HOST_BINARY_EXECUTABLE.problem(
                         place(&entry.path),
                         "is not executable (mode without an x bit): Docker Desktop installs it as it is; rebuild with `cargo xtask dist`",
                     ));
                 }
                 if is_script(&entry.path) {
                     if let Some(message) = script_problem(&view.files, os, &entry.path) {
-                        problems.push(problem(place(&entry.path), message));
+                        problems.push(rulebook::HOST_BINARY_FORMAT.problem(place(&entry.path), message));
                     }
                     continue;
                 }
@@ -196,7 +208,7 @@ pub(crate) fn check_variant(view: &VariantView, scratch: bool) -> Vec<Problem> {
                 if let Some(message) =
                     check_binary(info, os.format(), view.variant, os.arm64_runs_x86_64(), false)
                 {
-                    problems.push(problem(place(&entry.path), message));
+                    problems.push(rulebook::HOST_BINARY_FORMAT.problem(place(&entry.path), message));
                 }
             }
         }
@@ -207,7 +219,7 @@ pub(crate) fn check_variant(view: &VariantView, scratch: bool) -> Vec<Problem> {
         let path = compose_path(compose);
         match view.files.read_small(&path, MAX_COMPOSE, "a compose file") {
             None => {} // reported above, as a path metadata.json names
-            Some(Err(e)) => problems.push(problem(path, e)),
+            Some(Err(e)) => problems.push(rulebook::COMPOSE_YAML.problem(path, e)),
             Some(Ok(bytes)) => problems.extend(compose_problems(&path, &bytes)),
         }
     }
@@ -215,17 +227,20 @@ pub(crate) fn check_variant(view: &VariantView, scratch: bool) -> Vec<Problem> {
     if let Some(vm) = &metadata.vm {
         match view.entrypoint.first() {
             None if vm.composefile.is_none() => {
-                problems.push(problem(
+                problems.push(rulebook::BACKEND_ENTRYPOINT.problem(
                     place("/"),
                     "metadata.json declares a backend (`vm`), but the image has no entrypoint to run",
                 ));
             }
             None => {}
             Some(entry) => match view.files.binary(entry) {
-                None => problems.push(problem(place(entry), "is the image's entrypoint but is missing")),
+                None => problems.push(
+                    rulebook::BACKEND_ENTRYPOINT
+                        .problem(place(entry), "is the image's entrypoint but is missing"),
+                ),
                 Some(info) => {
                     if let Some(message) = check_binary(info, Format::Elf, view.variant, false, scratch) {
-                        problems.push(problem(place(entry), message));
+                        problems.push(rulebook::BACKEND_ENTRYPOINT.problem(place(entry), message));
                     }
                 }
             },
@@ -244,13 +259,13 @@ fn compose_path(composefile: &str) -> String {
 /// The compose file's problems, each placed at `place:LINE`.
 pub(crate) fn compose_problems(place: &str, bytes: &[u8]) -> Vec<Problem> {
     let Ok(text) = std::str::from_utf8(bytes) else {
-        return vec![problem(place.to_string(), "is not UTF-8 text: not a compose file")];
+        return vec![rulebook::COMPOSE_YAML.problem(place, "is not UTF-8 text: not a compose file")];
     };
     compose::check(text)
         .into_iter()
-        .map(|p| match p.line {
-            0 => problem(place.to_string(), p.message),
-            line => problem(format!("{place}:{line}"), p.message),
+        .map(|(line, rule, message)| match line {
+            0 => rule.problem(place, message),
+            line => rule.problem(format!("{place}:{line}"), message),
         })
         .collect()
 }
@@ -330,12 +345,15 @@ pub(crate) fn check_labels(labels: &BTreeMap<String, String>) -> Vec<Problem> {
     let place = |label: &str| format!("label {label}");
     for &label in label::REQUIRED {
         match labels.get(label) {
-            None => problems.push(problem(
+            None => problems.push(rulebook::LABELS_REQUIRED.problem(
                 place(label),
                 "is missing; the Marketplace requires it (set it in [workspace.metadata.extension])",
             )),
             Some(v) if v.trim().is_empty() => {
-                problems.push(problem(place(label), "is empty; the Marketplace requires a value"));
+                problems.push(
+                    rulebook::LABELS_REQUIRED
+                        .problem(place(label), "is empty; the Marketplace requires a value"),
+                );
             }
             Some(_) => {}
         }
@@ -343,7 +361,7 @@ pub(crate) fn check_labels(labels: &BTreeMap<String, String>) -> Vec<Problem> {
     let get = |label: &str| labels.get(label).filter(|v| !v.trim().is_empty());
     if let Some(title) = get(label::TITLE) {
         if title.to_lowercase().split(|c: char| !c.is_alphanumeric()).any(|w| w == "extension") {
-            problems.push(problem(
+            problems.push(rulebook::TITLE_WORD.problem(
                 place(label::TITLE),
                 format!(
                     "`{title}` contains the word \"extension\", which the Marketplace asks titles not to"
@@ -353,13 +371,13 @@ pub(crate) fn check_labels(labels: &BTreeMap<String, String>) -> Vec<Problem> {
     }
     if let Some(v) = get(label::API_VERSION) {
         if let Err(e) = rules::api_version(v) {
-            problems.push(problem(place(label::API_VERSION), e));
+            problems.push(rulebook::LABEL_VALUES.problem(place(label::API_VERSION), e));
         }
     }
     for label in [label::ICON, label::PUBLISHER_URL] {
         if let Some(v) = get(label) {
             if let Err(e) = rules::url(v) {
-                problems.push(problem(place(label), e));
+                problems.push(rulebook::LABEL_VALUES.problem(place(label), e));
             }
         }
     }
@@ -369,21 +387,24 @@ pub(crate) fn check_labels(labels: &BTreeMap<String, String>) -> Vec<Problem> {
             .iter()
             .any(|ext| lower.split(['?', '#']).next().unwrap_or("").ends_with(ext))
         {
-            problems.push(problem(place(label::ICON), "must be the URL of an .svg, .png or .jpg file"));
+            problems.push(
+                rulebook::LABEL_VALUES
+                    .problem(place(label::ICON), "must be the URL of an .svg, .png or .jpg file"),
+            );
         }
     }
     let json_list = |label: &str, fields: [&str; 2], problems: &mut Vec<Problem>| {
         let Some(v) = get(label) else { return };
         let parsed: Result<Vec<BTreeMap<String, Value>>, _> = serde_json::from_str(v);
         let Ok(mut items) = parsed else {
-            problems.push(problem(
+            problems.push(rulebook::LABEL_VALUES.problem(
                 place(label),
                 format!("must be a JSON array of {{\"{}\": …, \"{}\": …}} objects", fields[0], fields[1]),
             ));
             return;
         };
         if items.len() > MAX_LIST_ITEMS {
-            problems.push(problem(
+            problems.push(rulebook::LABEL_LIST_LENGTH.problem(
                 place(label),
                 format!(
                     "lists {} items; the Marketplace shows a few (at most {MAX_LIST_ITEMS} are checked)",
@@ -398,26 +419,32 @@ pub(crate) fn check_labels(labels: &BTreeMap<String, String>) -> Vec<Problem> {
                     Some(s) if !s.trim().is_empty() => {
                         if field == "url" {
                             if let Err(e) = rules::url(s) {
-                                problems.push(problem(format!("{}[{i}].url", place(label)), e));
+                                problems.push(
+                                    rulebook::LABEL_VALUES.problem(format!("{}[{i}].url", place(label)), e),
+                                );
                             }
                         }
                     }
-                    _ => problems.push(problem(
+                    _ => problems.push(rulebook::LABEL_VALUES.problem(
                         format!("{}[{i}]", place(label)),
                         format!("needs a non-empty \"{field}\" string"),
                     )),
                 }
             }
             if let Some(extra) = item.keys().find(|k| !fields.contains(&k.as_str())) {
-                problems.push(problem(
-                    format!("{}[{i}]", place(label)),
-                    format!("has the unknown key \"{extra}\""),
-                ));
+                problems.push(
+                    rulebook::LABEL_VALUES.problem(
+                        format!("{}[{i}]", place(label)),
+                        format!("has the unknown key \"{extra}\""),
+                    ),
+                );
             }
         }
         if items.is_empty() && label == label::SCREENSHOTS {
-            problems
-                .push(problem(place(label), "lists no screenshot; the Marketplace requires at least one"));
+            problems.push(
+                rulebook::LABELS_REQUIRED
+                    .problem(place(label), "lists no screenshot; the Marketplace requires at least one"),
+            );
         }
     };
     json_list(label::SCREENSHOTS, ["alt", "url"], &mut problems);
@@ -425,7 +452,7 @@ pub(crate) fn check_labels(labels: &BTreeMap<String, String>) -> Vec<Problem> {
     if let Some(categories) = get(label::CATEGORIES) {
         for category in categories.split(',') {
             if let Err(e) = rules::category(category.trim()) {
-                problems.push(problem(place(label::CATEGORIES), e));
+                problems.push(rulebook::LABEL_VALUES.problem(place(label::CATEGORIES), e));
             }
         }
     }
@@ -564,14 +591,14 @@ pub(crate) fn check_layout(layout: &Layout, what: &str) -> anyhow::Result<(Vec<P
     let contents = match layout.contents() {
         Ok(contents) => contents,
         Err(e) => {
-            problems.push(problem(what, format!("cannot be read: {e:#}")));
+            problems.push(rulebook::IMAGE_READABLE.problem(what, format!("cannot be read: {e:#}")));
             return Ok((problems, vec![]));
         }
     };
     let mut lines = vec![];
     for variant in Variant::ALL {
         if !contents.images.iter().any(|image| image.variant == variant) {
-            problems.push(problem(
+            problems.push(rulebook::IMAGE_PLATFORMS.problem(
                 what,
                 format!(
                     "has no {} image; Docker Desktop needs both linux/amd64 and linux/arm64",
@@ -598,13 +625,20 @@ pub(crate) fn check_layout(layout: &Layout, what: &str) -> anyhow::Result<(Vec<P
         let (tree, copies, _scratch) = match read {
             Ok(read) => read,
             Err(e) => {
-                problems.push(problem(format!("{}:/", variant.arch()), format!("cannot be read: {e:#}")));
+                problems.push(
+                    rulebook::IMAGE_READABLE
+                        .problem(format!("{}:/", variant.arch()), format!("cannot be read: {e:#}")),
+                );
                 continue;
             }
         };
-        problems.extend(tree.problems.iter().map(|p| problem(format!("{}:/", variant.arch()), p.clone())));
+        problems.extend(
+            tree.problems
+                .iter()
+                .map(|p| rulebook::IMAGE_ENTRIES.problem(format!("{}:/", variant.arch()), p.clone())),
+        );
         if tree.more_problems > 0 {
-            problems.push(problem(
+            problems.push(rulebook::IMAGE_ENTRIES.problem(
                 format!("{}:/", variant.arch()),
                 format!("{} more entries are wrong in these ways", tree.more_problems),
             ));
@@ -612,7 +646,7 @@ pub(crate) fn check_layout(layout: &Layout, what: &str) -> anyhow::Result<(Vec<P
         let labels = image.config.config.labels.clone().unwrap_or_default();
         if let Some(version) = labels.get(label::VERSION) {
             if let Err(e) = rules::release_tag(version) {
-                problems.push(problem(format!("label {}", label::VERSION), e));
+                problems.push(rulebook::LABEL_VERSION.problem(format!("label {}", label::VERSION), e));
             }
         }
         // No C library in the image: the backend must be static.
@@ -629,7 +663,9 @@ pub(crate) fn check_layout(layout: &Layout, what: &str) -> anyhow::Result<(Vec<P
         };
         lines.push(format!("attestation for {} ({kinds})", attestation.platform));
         for why in &attestation.problems {
-            problems.push(problem(format!("attestation for {}", attestation.platform), why));
+            problems.push(
+                rulebook::IMAGE_READABLE.problem(format!("attestation for {}", attestation.platform), why),
+            );
         }
     }
     Ok((dedup(problems), lines))

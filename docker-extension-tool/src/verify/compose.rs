@@ -1,10 +1,13 @@
-//! The backend's compose file (`vm.composefile`), checked as Docker Desktop will run it: every
-//! service's image is the extension's own (`${DESKTOP_PLUGIN_IMAGE}`) or pinned by digest;
-//! no service mounts `/var/run/docker.sock` (Docker Desktop's VM serves the engine at
-//! `/var/run/docker.sock.raw`); keys are Compose's; named volumes are declared; a YAML error
-//! names its line. Each problem names the line it is about.
+//! The backend's compose file (`vm.composefile`), checked as Docker Desktop will run it with
+//! Compose. Errors where Compose or Docker Desktop refuse the file: YAML, keys that are not
+//! Compose's, named volumes not declared, a service with no image. Advice, as warnings: an
+//! image other than the extension's own not pinned by digest; `/var/run/docker.sock`
+//! mounted where Docker Desktop's VM serves the engine at `/var/run/docker.sock.raw` (not
+//! always the wrong choice); an obsolete `version:`. Each problem names its line and its
+//! rule (`rulebook`).
 
 use crate::util::yaml::{self, Node, Value};
+use crate::verify::rulebook::{self, Rule};
 
 /// The extension's own image, as Docker Desktop substitutes it in a compose file.
 pub(crate) const OWN_IMAGE: &str = "${DESKTOP_PLUGIN_IMAGE}";
@@ -112,36 +115,48 @@ const SERVICE_KEYS: &[&str] = &[
     "working_dir",
 ];
 
-/// One problem: the line (1-based; 0 for the whole file) and what is wrong, with the fix.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ComposeProblem {
-    pub line: usize,
-    pub message: String,
-}
-
-/// Every problem of a compose file's text.
-pub(crate) fn check(text: &str) -> Vec<ComposeProblem> {
+/// Every problem of a compose file's text: its line (1-based; 0 for the whole file), the rule
+/// it breaks, what is wrong with the fix.
+pub(crate) fn check(text: &str) -> Vec<(usize, &'static Rule, String)> {
     let mut problems = vec![];
-    let mut add = |line: usize, message: String| problems.push(ComposeProblem { line, message });
+    let mut add = |line: usize, rule: &'static Rule, message: String| problems.push((line, rule, message));
     let root = match yaml::parse(text) {
         Err(e) => {
-            add(e.line, format!("is not valid YAML (column {}): {}", e.column, e.message));
+            add(
+                e.line,
+                &rulebook::COMPOSE_YAML,
+                format!("is not valid YAML (column {}): {}", e.column, e.message),
+            );
             return problems;
         }
         Ok(None) => {
-            add(0, "is empty: Docker Desktop starts the services it declares".into());
+            add(
+                0,
+                &rulebook::COMPOSE_SERVICES,
+                "is empty: Docker Desktop starts the services it declares".into(),
+            );
             return problems;
         }
         Ok(Some(root)) => root,
     };
     let Some(entries) = root.entries() else {
-        add(root.line, "is not a mapping of Compose's keys (`services:` …)".into());
+        add(root.line, &rulebook::COMPOSE_YAML, "is not a mapping of Compose's keys (`services:` …)".into());
         return problems;
     };
     for (key, _) in entries {
         let name = key.as_str().unwrap_or_default();
-        if !TOP_LEVEL_KEYS.contains(&name) && !name.starts_with("x-") {
-            add(key.line, format!("unknown top-level key `{name}`{}", suggestion(name, TOP_LEVEL_KEYS)));
+        if name == "version" {
+            add(
+                key.line,
+                &rulebook::COMPOSE_VERSION,
+                "`version` is obsolete: Compose ignores it (and says so each time); leave it out".into(),
+            );
+        } else if !TOP_LEVEL_KEYS.contains(&name) && !name.starts_with("x-") {
+            add(
+                key.line,
+                &rulebook::COMPOSE_UNKNOWN_KEY,
+                format!("unknown top-level key `{name}`{}", suggestion(name, TOP_LEVEL_KEYS)),
+            );
         }
     }
     let declared_volumes: Vec<&str> = root
@@ -156,6 +171,7 @@ pub(crate) fn check(text: &str) -> Vec<ComposeProblem> {
     let Some(services) = services.and_then(Node::entries).filter(|s| !s.is_empty()) else {
         add(
             services.map_or(0, |s| s.line),
+            &rulebook::COMPOSE_SERVICES,
             "declares no services: Docker Desktop starts the services of `vm.composefile` as the backend"
                 .into(),
         );
@@ -164,7 +180,11 @@ pub(crate) fn check(text: &str) -> Vec<ComposeProblem> {
     for (name_node, service) in services {
         let name = name_node.as_str().unwrap_or_default();
         let Some(service) = service.resolve(&root).filter(|s| s.entries().is_some()) else {
-            add(service.line, format!("service `{name}` is not a mapping of Compose's service keys"));
+            add(
+                service.line,
+                &rulebook::COMPOSE_YAML,
+                format!("service `{name}` is not a mapping of Compose's service keys"),
+            );
             continue;
         };
         for (key, _) in service.entries().unwrap_or_default() {
@@ -172,6 +192,7 @@ pub(crate) fn check(text: &str) -> Vec<ComposeProblem> {
             if !SERVICE_KEYS.contains(&key_name) && !key_name.starts_with("x-") && key_name != "<<" {
                 add(
                     key.line,
+                    &rulebook::COMPOSE_UNKNOWN_KEY,
                     format!(
                         "service `{name}`: unknown key `{key_name}`{}",
                         suggestion(key_name, SERVICE_KEYS)
@@ -190,7 +211,7 @@ pub(crate) fn check(text: &str) -> Vec<ComposeProblem> {
             check_mount(name, item, &declared_volumes, &mut add);
         }
     }
-    problems.sort_by_key(|p| p.line);
+    problems.sort_by_key(|p| p.0);
     problems
 }
 
@@ -207,10 +228,16 @@ fn field<'a>(service: &'a Node, key: &str, root: &'a Node) -> Option<&'a Node> {
     bases.into_iter().find_map(|base| base.get(key)).and_then(|v| v.resolve(root))
 }
 
-fn check_image(service: &str, line: usize, image: &Option<&Node>, add: &mut impl FnMut(usize, String)) {
+fn check_image(
+    service: &str,
+    line: usize,
+    image: &Option<&Node>,
+    add: &mut impl FnMut(usize, &'static Rule, String),
+) {
     let Some(image) = image else {
         add(
             line,
+            &rulebook::COMPOSE_NO_IMAGE,
             format!(
                 "service `{service}` has no `image`: Docker Desktop pulls images, it builds none; use \
                  {OWN_IMAGE} (the extension's own image) or an image pinned by digest"
@@ -219,17 +246,23 @@ fn check_image(service: &str, line: usize, image: &Option<&Node>, add: &mut impl
         return;
     };
     let Some(reference) = image.as_str() else {
-        add(image.line, format!("service `{service}`: `image` is not a string"));
+        add(image.line, &rulebook::COMPOSE_YAML, format!("service `{service}`: `image` is not a string"));
         return;
     };
-    if reference == OWN_IMAGE || pinned(reference) {
+    // The extension's own image, also with a default for running the file elsewhere
+    // (`${DESKTOP_PLUGIN_IMAGE:-acme/ext:dev}`).
+    let own = reference == OWN_IMAGE
+        || (reference.starts_with("${DESKTOP_PLUGIN_IMAGE:") && reference.ends_with('}'));
+    if own || pinned(reference) {
         return;
     }
     add(
         image.line,
+        &rulebook::COMPOSE_UNPINNED_IMAGE,
         format!(
-            "service `{service}`: image `{reference}` is not pinned: give it by digest \
-             (`{}@sha256:…`, so every user runs the bytes you tested) or use {OWN_IMAGE} (the extension's own image)",
+            "service `{service}`: image `{reference}` is not pinned: Docker Desktop runs whatever the tag \
+             points at when a user installs; give it by digest (`{}@sha256:…`) so every user runs the \
+             bytes you tested",
             reference.split('@').next().unwrap_or(reference)
         ),
     );
@@ -245,7 +278,12 @@ fn pinned(reference: &str) -> bool {
 }
 
 /// One item of a service's `volumes`: short (`SOURCE:TARGET[:MODE]`) or long (`source:`).
-fn check_mount(service: &str, item: &Node, declared: &[&str], add: &mut impl FnMut(usize, String)) {
+fn check_mount(
+    service: &str,
+    item: &Node,
+    declared: &[&str],
+    add: &mut impl FnMut(usize, &'static Rule, String),
+) {
     let (source, kind) = match &item.value {
         Value::Scalar(text) => match text.split_once(':') {
             Some((source, _)) => (source.to_string(), None),
@@ -260,9 +298,11 @@ fn check_mount(service: &str, item: &Node, declared: &[&str], add: &mut impl FnM
     if source == SOCKET || source == "/run/docker.sock" {
         add(
             item.line,
+            &rulebook::COMPOSE_DOCKER_SOCKET,
             format!(
-                "service `{service}` mounts {source}: Docker Desktop's VM gives extensions the engine at \
-                 {RAW_SOCKET}; mount that instead (`{RAW_SOCKET}:{SOCKET}`)"
+                "service `{service}` mounts {source}: in Docker Desktop's VM the engine's own socket is \
+                 {RAW_SOCKET} (`{RAW_SOCKET}:{SOCKET}`); {source} is a proxy that translates Windows \
+                 paths, which is why some extensions keep it"
             ),
         );
         return;
@@ -275,6 +315,7 @@ fn check_mount(service: &str, item: &Node, declared: &[&str], add: &mut impl FnM
     if is_named && !source.is_empty() && !declared.contains(&source.as_str()) {
         add(
             item.line,
+            &rulebook::COMPOSE_UNDECLARED_VOLUME,
             format!(
                 "service `{service}` mounts the named volume `{source}`, which the top-level `volumes` does \
                  not declare: add `volumes:` with `{source}: {{}}` at the top level"
@@ -310,9 +351,13 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::report::Severity;
 
     fn lines(text: &str) -> Vec<String> {
-        check(text).into_iter().map(|p| format!("{}: {}", p.line, p.message)).collect()
+        check(text)
+            .into_iter()
+            .map(|(line, rule, message)| format!("{line}: {message} [{}]", rule.id))
+            .collect()
     }
 
     const GOOD: &str = "\
@@ -356,11 +401,24 @@ volumes:
         assert_eq!(
             lines(&bad),
             [
-                "5: service `backend` mounts /var/run/docker.sock: Docker Desktop's VM gives extensions the engine at /var/run/docker.sock.raw; mount that instead (`/var/run/docker.sock.raw:/var/run/docker.sock`)",
-                "8: service `cache`: image `redis:7` is not pinned: give it by digest (`redis:7@sha256:…`, so every user runs the bytes you tested) or use ${DESKTOP_PLUGIN_IMAGE} (the extension's own image)",
-                "9: service `cache`: unknown key `restrat` (did you mean `restart`?)",
-                "11: service `cache` mounts the named volume `cache-data`, which the top-level `volumes` does not declare: add `volumes:` with `cache-data: {}` at the top level",
-                "14: unknown top-level key `netwroks` (did you mean `networks`?)",
+                "5: service `backend` mounts /var/run/docker.sock: in Docker Desktop's VM the engine's own socket is /var/run/docker.sock.raw (`/var/run/docker.sock.raw:/var/run/docker.sock`); /var/run/docker.sock is a proxy that translates Windows paths, which is why some extensions keep it [compose-docker-socket]",
+                "8: service `cache`: image `redis:7` is not pinned: Docker Desktop runs whatever the tag points at when a user installs; give it by digest (`redis:7@sha256:…`) so every user runs the bytes you tested [compose-unpinned-image]",
+                "9: service `cache`: unknown key `restrat` (did you mean `restart`?) [compose-unknown-key]",
+                "11: service `cache` mounts the named volume `cache-data`, which the top-level `volumes` does not declare: add `volumes:` with `cache-data: {}` at the top level [compose-undeclared-volume]",
+                "14: unknown top-level key `netwroks` (did you mean `networks`?) [compose-unknown-key]",
+            ]
+        );
+        // Advice is a warning; what Compose refuses is an error.
+        let severities: Vec<(usize, Severity)> =
+            check(&bad).iter().map(|(line, rule, _)| (*line, rule.severity)).collect();
+        assert_eq!(
+            severities,
+            [
+                (5, Severity::Warning),
+                (8, Severity::Warning),
+                (9, Severity::Error),
+                (11, Severity::Error),
+                (14, Severity::Error)
             ]
         );
     }
@@ -372,13 +430,16 @@ volumes:
         assert!(broken[0].contains("is not valid YAML"), "{broken:?}");
         assert_eq!(
             lines("services:\n  backend:\n    command: [run]\n"),
-            ["2: service `backend` has no `image`: Docker Desktop pulls images, it builds none; use ${DESKTOP_PLUGIN_IMAGE} (the extension's own image) or an image pinned by digest"]
+            ["2: service `backend` has no `image`: Docker Desktop pulls images, it builds none; use ${DESKTOP_PLUGIN_IMAGE} (the extension's own image) or an image pinned by digest [compose-no-image]"]
         );
         // An image through a merge key counts.
         let merged =
             "x-base: &base\n  image: ${DESKTOP_PLUGIN_IMAGE}\nservices:\n  backend:\n    <<: *base\n";
         assert_eq!(lines(merged), Vec::<String>::new());
-        assert_eq!(lines(""), ["0: is empty: Docker Desktop starts the services it declares"]);
+        assert_eq!(
+            lines(""),
+            ["0: is empty: Docker Desktop starts the services it declares [compose-services]"]
+        );
         assert!(lines("- a\n")[0].contains("is not a mapping"));
         assert!(lines("services: {}\n")[0].contains("declares no services"));
         assert!(!pinned("redis@sha256:abc") && !pinned("@sha256:".to_string().repeat(2).as_str()));

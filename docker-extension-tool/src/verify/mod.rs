@@ -3,3 +3,4 @@
 
 pub(crate) mod check;
 pub(crate) mod compose;
+pub(crate) mod rulebook;

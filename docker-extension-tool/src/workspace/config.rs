@@ -48,6 +48,8 @@ pub(crate) struct Config {
     pub build_with: BTreeMap<String, Builder>,
     /// The workspace's packages by manifest path (to read cargo's artifact messages).
     pub members: BTreeMap<Utf8PathBuf, String>,
+    /// `deny-warnings = true`: `dist` and `check` fail on advice too (for CI).
+    pub deny_warnings: bool,
 }
 
 /// The Marketplace labels, resolved to their final text.
@@ -323,6 +325,8 @@ struct RawConfig {
     targets: RawTargets,
     #[serde(default)]
     build_with: BTreeMap<String, String>,
+    #[serde(default)]
+    deny_warnings: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -530,6 +534,7 @@ fn resolve(raw: RawConfig, metadata: &Metadata, problems: &mut Problems) -> Conf
         host_targets,
         build_with,
         members: members.iter().map(|p| (p.manifest_path.clone(), p.name.to_string())).collect(),
+        deny_warnings: raw.deny_warnings,
     }
 }
 

@@ -68,6 +68,7 @@ pub(crate) fn sample_config() -> Config {
         host_targets,
         build_with: BTreeMap::new(),
         members: BTreeMap::new(),
+        deny_warnings: false,
     }
 }
 

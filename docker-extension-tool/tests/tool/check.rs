@@ -245,11 +245,6 @@ fn faults() -> Vec<Fault> {
             says: &["label com.docker.desktop.extension.icon: must be the URL of an .svg, .png or .jpg file"],
         },
         Fault {
-            name: "title with the word extension",
-            edit: |l| l.set_label("org.opencontainers.image.title", Some("My Extension")),
-            says: &["contains the word \"extension\""],
-        },
-        Fault {
             name: "tag not semver",
             edit: |l| l.set_label("org.opencontainers.image.version", Some("latest")),
             says: &["`latest` is not a release tag"],
@@ -329,6 +324,29 @@ fn every_fault_is_reported() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Advice is a warning: printed with its place and rule, exit 0; denied, it fails.
+#[test]
+fn advice_is_a_warning_that_fails_only_when_denied() {
+    let layout = Layout::unpack(good_archive(), "check-advice");
+    layout.set_label("org.opencontainers.image.title", Some("My Extension"));
+    let archive = layout.pack();
+    let output = check(&archive);
+    assert_eq!(output.code, 0, "{output:?}");
+    assert!(
+        output.stderr.contains("warning: label org.opencontainers.image.title: `My Extension` contains the word \"extension\", which the Marketplace asks titles not to [title-word]"),
+        "{}",
+        output.stderr
+    );
+    assert!(output.stdout.contains("no errors, 1 warning (above)"), "{output:?}");
+    let denied = run(&mut xtask(&repo_root(), &["check", archive.to_str().unwrap(), "--deny-warnings"]));
+    assert_eq!(denied.code, 1, "{denied:?}");
+    assert!(
+        denied.stderr.contains("has 1 problem:\n  - warning: label org.opencontainers.image.title"),
+        "{}",
+        denied.stderr
+    );
 }
 
 #[test]
@@ -715,4 +733,29 @@ fn an_attestation_about_another_image_or_of_another_type_is_a_problem() {
         "the place names the platform: {}",
         output.stderr
     );
+}
+
+/// The README's table of rules is what `cargo xtask rules` prints (the tool's own list), and
+/// every error in it names who refuses the thing; advice is a warning.
+#[test]
+fn the_readmes_rule_table_is_the_rulebook() {
+    let printed = run(&mut xtask(&repo_root(), &["rules"]));
+    let table = printed.assert_ok().stdout.clone();
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let between = readme
+        .split_once("<!-- rules:begin -->\n")
+        .and_then(|(_, rest)| rest.split_once("<!-- rules:end -->"))
+        .map(|(table, _)| table)
+        .expect("README.md has the rules between <!-- rules:begin --> and <!-- rules:end -->");
+    assert_eq!(between, table, "README.md's table is `cargo xtask rules`'s output: paste it in");
+    for row in table.lines().skip(2) {
+        let cells: Vec<&str> = row.split(" | ").collect();
+        match cells[1] {
+            "error" => assert_ne!(cells[2], "advice", "an error names who refuses it: {row}"),
+            "warning" => assert_eq!(cells[2], "advice", "{row}"),
+            other => panic!("severity {other}: {row}"),
+        }
+    }
+    assert!(table.contains("| `compose-unpinned-image` | warning | advice |"), "{table}");
+    assert!(table.contains("| `compose-docker-socket` | warning | advice |"), "{table}");
 }
