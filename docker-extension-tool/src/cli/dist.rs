@@ -130,12 +130,15 @@ impl flags::Dist {
             Some(Output::Oci(path)) => Some(Output::Oci(resolve_destination(cwd, path))),
             other => other.clone(),
         };
+        // Nothing unless asked (see `Attestations`); `--no-sbom` asks for provenance alone.
         let attestations = if self.no_attest {
             Attestations::None
         } else if self.no_sbom {
             Attestations::Provenance
-        } else {
+        } else if self.attest {
             Attestations::SbomAndProvenance
+        } else {
+            Attestations::None
         };
         Request {
             reference: self.reference.clone(),

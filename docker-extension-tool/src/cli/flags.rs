@@ -71,9 +71,12 @@ Options:
                            build-host); each is checked by its header as dist's own builds are
   --no-image               Write the context only
   --dry-run                Print the plan (checks, builds, layout, image commands); run nothing
-  --no-sbom                Leave the SBOM out (buildx: a push, whose SBOM needs Docker Hub's
-                           scanner image; builtin: any image); keep provenance
-  --no-attest              Leave out every attestation (no SBOM, no provenance)
+  --attest                 Attach an SBOM and provenance to each platform's image, in the
+                           image's index as buildx does (buildx: a push; builtin: any image).
+                           Off by default: Docker's Marketplace validator has refused indexes
+                           holding attestation manifests (see the README, Attestations)
+  --no-sbom                Attach provenance only (the SBOM needs Docker Hub's scanner image)
+  --no-attest              Attach nothing (the default)
   --force                  Push a non-semver or `latest` tag, one platform, or over an existing tag
   --deny-warnings          Fail on advice too (each warning names its rule: `cargo xtask rules`);
                            the config's `deny-warnings = true` does the same
@@ -296,7 +299,9 @@ pub(crate) struct Dist {
     pub no_image: bool,
     pub dry_run: bool,
     pub force: bool,
-    /// `--no-sbom` / `--no-attest`: what a buildx push leaves out.
+    /// `--attest`: attach an SBOM and provenance (off by default).
+    pub attest: bool,
+    /// `--no-sbom` / `--no-attest`: provenance only, or nothing.
     pub no_sbom: bool,
     pub no_attest: bool,
     /// `--prebuilt DIR`: binaries built elsewhere, at DIR/TARGET/NAME.
@@ -544,6 +549,7 @@ fn parse_dist(args: &mut Args) -> Result<Dist, UsageError> {
             Long("dry-run") => dist.dry_run = true,
             Long("force") => dist.force = true,
             Long("deny-warnings") => dist.deny_warnings = true,
+            Long("attest") => dist.attest = true,
             Long("no-sbom") => dist.no_sbom = true,
             Long("no-attest") => dist.no_attest = true,
             Long("tag") => {
@@ -601,10 +607,13 @@ fn parse_dist(args: &mut Args) -> Result<Dist, UsageError> {
         return args
             .error("--no-image builds no image, so it cannot be combined with --push, --load or --oci");
     }
-    if (dist.no_sbom || dist.no_attest) && !push && dist.engine != Some(Engine::Builtin) {
+    if (dist.attest || dist.no_sbom || dist.no_attest) && !push && dist.engine != Some(Engine::Builtin) {
         return args.error(
-            "--no-sbom and --no-attest say what a push leaves out (or any image of the builtin engine): use them with --push or --engine builtin",
+            "--attest, --no-sbom and --no-attest say what a push attaches (or any image of the builtin engine): use them with --push or --engine builtin",
         );
+    }
+    if dist.attest && dist.no_attest {
+        return args.error("--attest and --no-attest contradict each other: choose one");
     }
     if dist.builder.is_some() && dist.engine.is_some_and(|e| e != Engine::Buildx) {
         return args.error("--builder names a buildx builder, but --engine chooses another engine");

@@ -31,15 +31,19 @@ pub(crate) enum Output {
     Build,
 }
 
-/// What a push attaches (buildx only: buildah and podman attach nothing).
+/// What a push (buildx) or any image (builtin) attaches: buildah and podman attach nothing.
+/// Nothing by default: attestations go in the image's index as manifests of platform
+/// `unknown/unknown` beside the two platforms, and Docker's Marketplace validator has
+/// refused such indexes as not multi-platform (docker/extensions-sdk#305; the README's
+/// "Attestations" has the evidence). `--attest` attaches them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) enum Attestations {
-    /// An SBOM (made by Docker Hub's scanner image) and max-mode provenance: the default.
-    #[default]
+    /// `--attest`: an SBOM (buildx: made by Docker Hub's scanner image) and max-mode provenance.
     SbomAndProvenance,
     /// `--no-sbom`: provenance only, for builders that cannot pull the scanner.
     Provenance,
-    /// `--no-attest`: nothing.
+    /// Nothing: the default (`--no-attest` says so too).
+    #[default]
     None,
 }
 
@@ -276,20 +280,21 @@ impl ImageBuild {
                     build.push(["--label", &label]);
                 }
                 match &self.output {
-                    Output::Push => {
-                        build.push(["--push"]);
-                        build.push(match self.attestations {
-                            Attestations::SbomAndProvenance => ["--sbom=true", "--provenance=mode=max"],
-                            Attestations::Provenance => ["--sbom=false", "--provenance=mode=max"],
-                            Attestations::None => ["--sbom=false", "--provenance=false"],
-                        });
-                    }
+                    Output::Push => build.push(["--push"]),
                     Output::Load => build.push(["--load"]),
                     Output::Oci(path) => {
                         let dest = format!("type=oci,dest={}", Self::partial_archive(path));
                         build.push(["--output", &dest]);
                     }
                     Output::Build => {}
+                }
+                // Said every time: buildx attaches provenance unless told not to.
+                if self.output != Output::Build {
+                    build.push(match self.attestations {
+                        Attestations::SbomAndProvenance => ["--sbom=true", "--provenance=mode=max"],
+                        Attestations::Provenance => ["--sbom=false", "--provenance=mode=max"],
+                        Attestations::None => ["--sbom=false", "--provenance=false"],
+                    });
                 }
                 build.push(["--metadata-file", digest_file, context]);
                 vec![always(build)]

@@ -655,6 +655,18 @@ pub(crate) fn check_layout(layout: &Layout, what: &str) -> anyhow::Result<(Vec<P
             VariantView { variant, files: Files::Image { tree: &tree, copies: &copies }, labels, entrypoint };
         problems.extend(check_variant(&view, !has_libc));
     }
+    if !contents.attestations.is_empty() {
+        problems.push(rulebook::INDEX_ATTESTATIONS.problem(
+            what,
+            format!(
+                "holds {} attestation manifest{} beside the two platforms: Docker's Marketplace validator has \
+                 refused such an index as not multi-platform; for a Marketplace submission push it without \
+                 (dist's default, without --attest)",
+                contents.attestations.len(),
+                if contents.attestations.len() == 1 { "" } else { "s" }
+            ),
+        ));
+    }
     for attestation in &contents.attestations {
         let kinds = if attestation.kinds.is_empty() {
             "unknown kind".to_string()

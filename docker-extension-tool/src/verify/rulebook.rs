@@ -103,6 +103,10 @@ pub(crate) static IMAGE_PLATFORMS: Rule = error(
     Source::Marketplace,
     "the image has linux/amd64 and linux/arm64, both in its index",
 );
+pub(crate) static INDEX_ATTESTATIONS: Rule = advice(
+    "index-attestations",
+    "the index holds the two platforms only: attestation manifests beside them (`unknown/unknown`) have made Docker's Marketplace validator say the image is not multi-platform (docker/extensions-sdk#305)",
+);
 pub(crate) static METADATA_JSON: Rule = error(
     "metadata-json",
     Source::DockerDesktop,
@@ -152,6 +156,7 @@ pub(crate) static ALL: &[&Rule] = &[
     &IMAGE_READABLE,
     &IMAGE_ENTRIES,
     &IMAGE_PLATFORMS,
+    &INDEX_ATTESTATIONS,
     &METADATA_JSON,
     &METADATA_PATHS,
     &HOST_BINARY_EXECUTABLE,

@@ -374,7 +374,10 @@ fn cases() -> Vec<Case> {
             env: Normal,
             exit: 2,
             context: Untouched,
-            says: &["--no-sbom and --no-attest say what a push leaves out", "Usage: cargo xtask dist"],
+            says: &[
+                "--attest, --no-sbom and --no-attest say what a push attaches",
+                "Usage: cargo xtask dist",
+            ],
         },
         Case {
             name: "load of two platforms on the classic image store",

@@ -700,7 +700,7 @@ fn hard_links_multiply_no_bytes_and_problem_lists_are_capped() {
 fn an_attestation_about_another_image_or_of_another_type_is_a_problem() {
     let fixture = Fixture::new("check-attested");
     let archive = fixture.root().join("attested.tar");
-    run(&mut fixture.builtin_dist(&archive)).assert_ok();
+    run(fixture.builtin_dist(&archive).arg("--attest")).assert_ok();
     let good = check(&archive);
     assert!(
         good.assert_ok().stdout.contains("attestation for linux/amd64 (SBOM, provenance)"),

@@ -485,9 +485,10 @@ fn position(calls: &[Vec<String>], prefix: &[&str]) -> usize {
 }
 
 #[test]
-fn push_runs_one_buildx_build_with_both_platforms_and_attestations() {
+fn push_runs_one_buildx_build_with_both_platforms_and_attestations_when_asked() {
     let standin = StandInDocker::new();
-    let (output, context, _out) = standin_dist(&standin, &["--push", "--tag", "example/ext:1.2.3"]);
+    let (output, context, _out) =
+        standin_dist(&standin, &["--push", "--tag", "example/ext:1.2.3", "--attest"]);
     output.assert_ok();
     let calls = standin.calls();
     let builds = buildx_builds(&calls);
@@ -515,6 +516,13 @@ fn push_runs_one_buildx_build_with_both_platforms_and_attestations() {
     assert!(position(&calls, &["buildx", "inspect"]) < build);
     assert!(position(&calls, &["buildx", "imagetools", "inspect", "example/ext:1.2.3"]) < build);
     assert!(output.stdout.contains(&format!("digest   sha256:{:064}", 7)), "{}", output.stdout);
+
+    // Without --attest: none, said to buildx (which attaches provenance unless told not to).
+    let standin = StandInDocker::new();
+    let (output, _, _out) = standin_dist(&standin, &["--push", "--tag", "example/ext:1.2.3"]);
+    output.assert_ok();
+    let build = &buildx_builds(&standin.calls())[0];
+    assert!(build.windows(2).any(|w| w == ["--sbom=false", "--provenance=false"]), "{build:?}");
 }
 
 #[test]
@@ -559,6 +567,8 @@ fn load_and_oci_and_builder_flags_reach_buildx() {
             "--builder",
             "extensions",
             "--load",
+            "--sbom=false",
+            "--provenance=false",
             "--metadata-file",
             "METADATA",
             context
@@ -591,6 +601,8 @@ fn load_and_oci_and_builder_flags_reach_buildx() {
             "example/rust-starter:0.1.0",
             "--output",
             &format!("type=oci,dest={}", archive_dir.join(".ext.tar.dist-partial").display()),
+            "--sbom=false",
+            "--provenance=false",
             "--metadata-file",
             "METADATA",
             context

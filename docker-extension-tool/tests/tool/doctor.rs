@@ -36,7 +36,9 @@ fn a_bare_machine_gets_a_fix_for_each_missing_tool() {
         ("docker buildx", "fix: Docker Desktop includes buildx"),
         ("podman or buildah", "fix: sudo apt-get install buildah"),
         ("node", "fix: install Node.js 20.19 or later"),
-        ("npm", "fix: comes with Node.js"),
+        ("npm", "fix: it comes with Node.js"),
+        // zig and cargo-zigbuild come from PyPI: the Python they need, for Linux.
+        ("python", "fix: install Python 3 with pip from your distribution (Debian, Ubuntu: apt-get install python3-pip python3-venv)"),
     ] {
         let line = line(&output, name);
         assert!(line.starts_with("missing  "), "{line}");

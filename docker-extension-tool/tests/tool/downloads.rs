@@ -270,7 +270,8 @@ windows = {{ script = "extension/scripts/hello.cmd" }}
     f.commit_all();
 
     let archive = f.root().join("image.tar");
-    let first = run(&mut f.builtin_dist(&archive));
+    // With its attestations: the SBOM lists the downloads (below).
+    let first = run(f.builtin_dist(&archive).arg("--attest"));
     first.assert_ok();
     assert_eq!(first.stderr.matches("    downloading http://127.0.0.1").count(), 4, "{}", first.stderr);
     assert!(first.stdout.contains("universal (x86_64, arm64) Mach-O executable"), "{}", first.stdout);
