@@ -218,7 +218,7 @@ impl<'a> Session<'a> {
             root: config.root.clone(),
             protected: config.protected(),
             ledger: Ledger::open(&config.target_dir),
-            guest: dev_dir(&config).join("guest"),
+            guest: guest_dir(&config),
             config,
             dev_config,
             machine,
@@ -762,6 +762,19 @@ fn plan_for_dev(
 /// (`CARGO_TARGET_DIR`) never share a context or a backend socket.
 fn dev_dir(config: &Config) -> Utf8PathBuf {
     config.target_dir.join("xtask/dev").join(crate::util::files::short_hash(config.root.as_str()))
+}
+
+/// Where the local backend makes its socket (`--browser` with no engine): the dev folder,
+/// unless the socket's path would pass the ~100 bytes a Unix socket path may have (a
+/// workspace in a long path): then a folder of the session's own in the temporary folder.
+fn guest_dir(config: &Config) -> Utf8PathBuf {
+    let guest = dev_dir(config).join("guest");
+    let longest_socket = config.backend.as_ref().map_or(0, |b| guest.join(&b.socket).as_str().len());
+    if longest_socket < 100 {
+        return guest;
+    }
+    let temp = Utf8PathBuf::try_from(std::env::temp_dir()).unwrap_or_else(|_| Utf8PathBuf::from("/tmp"));
+    temp.join(format!("xtask-dev-{}", crate::util::files::short_hash(config.root.as_str())))
 }
 
 /// Docker running, with Docker Desktop's `docker extension` CLI plugin: what `dev`,

@@ -127,7 +127,11 @@ impl Metadata {
         });
         let mut binaries = HostBinaries::default();
         for os in config.host_targets.keys() {
-            let built = config.host_binaries.iter().map(|b| format!("{}{}", b.bin, os.exe_suffix()));
+            let built = config
+                .host_binaries
+                .iter()
+                .filter(|b| b.ships_to(*os))
+                .map(|b| format!("{}{}", b.bin, os.exe_suffix()));
             let external = config.external_host_binaries.iter().filter_map(|b| b.file_name(*os));
             let paths: Vec<BinaryPath> = built
                 .chain(external)

@@ -540,7 +540,7 @@ pub(crate) fn host_binary_builds(
                 "--target {target}: not a macOS, Windows or Linux target, so no host binary is built for it"
             )
         })?;
-        for host in &config.host_binaries {
+        for host in config.host_binaries.iter().filter(|h| h.ships_to(os)) {
             let dest = Utf8PathBuf::from(format!("{target}/{}{}", host.bin, os.exe_suffix()));
             files.push(builds.binary(os.key(), &host.package, &host.bin, target, dest, false)?);
         }
@@ -654,7 +654,7 @@ fn variant_binaries(
     }
     for (os, targets) in &config.host_targets {
         let target = targets.for_variant(variant);
-        for host in &config.host_binaries {
+        for host in config.host_binaries.iter().filter(|h| h.ships_to(*os)) {
             let dest = Utf8PathBuf::from(format!("{variant}/{os}/{}{}", host.bin, os.exe_suffix()));
             files.push(builds.binary(os.key(), &host.package, &host.bin, target, dest, false)?);
         }
@@ -778,8 +778,8 @@ fn attach_plan(
                 if let Some(backend) = &config.backend {
                     shipped.insert((backend.package.clone(), backend.targets[&variant].clone()));
                 }
-                for targets in config.host_targets.values() {
-                    for host in &config.host_binaries {
+                for (os, targets) in &config.host_targets {
+                    for host in config.host_binaries.iter().filter(|h| h.ships_to(*os)) {
                         shipped.insert((host.package.clone(), targets.for_variant(variant).to_string()));
                     }
                 }
@@ -921,6 +921,34 @@ mod tests {
 
     fn dest(plan: &Plan, dest: &str) -> ContextFile {
         plan.files.iter().find(|f| f.dest == dest).unwrap_or_else(|| panic!("no {dest} in the plan")).clone()
+    }
+
+    /// A Rust host binary whose package says `os = ["windows"]`: built for Windows only,
+    /// laid out and listed there only, in its SBOM only there.
+    #[test]
+    fn a_host_binary_for_some_oses_is_built_laid_out_and_listed_for_those_only() {
+        let mut config = sample_config();
+        config.host_binaries[1].oses = [Os::Windows].into();
+        let plan = plan(&config, &Request::default());
+        let helpers: Vec<&str> =
+            plan.files.iter().map(|f| f.dest.as_str()).filter(|d| d.contains("sample-helper")).collect();
+        assert_eq!(helpers, ["amd64/windows/sample-helper.exe", "arm64/windows/sample-helper.exe"]);
+        // The package still builds for every OS (its other binary ships everywhere).
+        assert!(plan.files.iter().any(|f| f.dest == "amd64/darwin/sample"));
+        let metadata = crate::image::metadata::Metadata::from_config(&config);
+        let listed: Vec<String> = Os::ALL
+            .into_iter()
+            .flat_map(|os| {
+                metadata
+                    .host
+                    .iter()
+                    .flat_map(|h| &h.binaries)
+                    .flat_map(move |g| g.for_os(os))
+                    .map(|b| b.path.clone())
+            })
+            .filter(|p| p.contains("sample-helper"))
+            .collect();
+        assert_eq!(listed, ["/windows/sample-helper.exe"]);
     }
 
     #[test]

@@ -130,6 +130,17 @@ pub(crate) const DEFAULT_UI_DEV: [&str; 3] = ["npx", "--no-install", "vite"];
 pub(crate) struct HostBinary {
     pub package: String,
     pub bin: String,
+    /// The OSes it ships to (of those the extension ships host binaries to): all of them,
+    /// unless its package says `[package.metadata.extension] os = [...]` (or
+    /// `[package.metadata.extension.bin.NAME] os = [...]` for one of its binaries).
+    pub oses: BTreeSet<Os>,
+}
+
+impl HostBinary {
+    /// Whether it ships to `os`.
+    pub(crate) fn ships_to(&self, os: Os) -> bool {
+        self.oses.contains(&os)
+    }
 }
 
 /// A host binary not built from the workspace's crates: for each OS it ships to and each
@@ -271,6 +282,11 @@ impl Problems<'_> {
     fn add(&mut self, key: &str, message: impl fmt::Display) {
         let key = if key.is_empty() { KEY.to_string() } else { format!("{KEY}.{key}") };
         self.list.push(problem(format!("`{key}`"), message.to_string()));
+    }
+
+    /// A problem in a place outside the config's table (a package's own metadata).
+    fn add_at(&mut self, place: &str, message: impl fmt::Display) {
+        self.list.push(problem(place.to_string(), message.to_string()));
     }
 
     fn check(&mut self, key: &str, result: Result<(), String>) {
@@ -494,6 +510,19 @@ fn resolve(raw: RawConfig, metadata: &Metadata, problems: &mut Problems) -> Conf
         ],
         problems,
     );
+    for host in &host_binaries {
+        if !host.oses.is_empty() && !host.oses.iter().any(|os| host_targets.contains_key(os)) {
+            let listed: Vec<&str> = host.oses.iter().map(|os| os.key()).collect();
+            problems.add(
+                "targets",
+                format!(
+                    "the host binary `{}` ships only to {} (its package's `os`), and the extension ships no host binaries there: turn that OS on, or remove the crate",
+                    host.bin,
+                    listed.join(", ")
+                ),
+            );
+        }
+    }
     let external_host_binaries = raw
         .host_binaries
         .into_iter()
@@ -1212,16 +1241,21 @@ fn host_binaries(
     problems: &mut Problems,
 ) -> Vec<HostBinary> {
     let dir = root.join(HOST_BINARIES_DIR);
-    let mut bins: Vec<HostBinary> = members
-        .iter()
-        .filter(|p| p.manifest_path.starts_with(&dir))
-        .flat_map(|p| {
-            p.targets
-                .iter()
-                .filter(|t| t.is_bin())
-                .map(|t| HostBinary { package: p.name.to_string(), bin: t.name.clone() })
-        })
-        .collect();
+    let mut bins: Vec<HostBinary> = vec![];
+    for package in members.iter().filter(|p| p.manifest_path.starts_with(&dir)) {
+        let section = &package.metadata["extension"];
+        let place = format!("{}: [package.metadata.extension]", package.manifest_path);
+        let for_package = oses_of(&section["os"], &format!("{place} os"), problems);
+        for target in package.targets.iter().filter(|t| t.is_bin()) {
+            let own = &section["bin"][target.name.as_str()]["os"];
+            let oses = if own.is_null() {
+                for_package.clone()
+            } else {
+                oses_of(own, &format!("{place}.bin.{} os", target.name), problems)
+            };
+            bins.push(HostBinary { package: package.name.to_string(), bin: target.name.clone(), oses });
+        }
+    }
     bins.sort();
     let mut seen = BTreeMap::new();
     for bin in &bins {
@@ -1230,6 +1264,35 @@ fn host_binaries(
         }
     }
     bins
+}
+
+/// An OS list (`["darwin", "windows"]`) from a package's metadata: every OS when absent.
+fn oses_of(value: &serde_json::Value, place: &str, problems: &mut Problems) -> BTreeSet<Os> {
+    if value.is_null() {
+        return Os::ALL.into_iter().collect();
+    }
+    let names: Option<Vec<&str>> =
+        value.as_array().and_then(|a| a.iter().map(serde_json::Value::as_str).collect());
+    let Some(names) = names.filter(|n| !n.is_empty()) else {
+        problems.add_at(
+            place,
+            "is not a list of OSes: give e.g. `os = [\"darwin\", \"windows\"]` (darwin, windows, linux)",
+        );
+        return BTreeSet::new();
+    };
+    let mut oses = BTreeSet::new();
+    for name in names {
+        match Os::ALL.into_iter().find(|os| os.key() == name) {
+            Some(os) => {
+                oses.insert(os);
+            }
+            None => problems.add_at(
+                place,
+                format!("`{name}` is not an OS host binaries ship to: use darwin, windows or linux"),
+            ),
+        }
+    }
+    oses
 }
 
 /// The repository the shipped packages name, when they name one.

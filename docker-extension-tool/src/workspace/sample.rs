@@ -61,8 +61,16 @@ pub(crate) fn sample_config() -> Config {
             output: "ui/src/api.ts".into(),
         }),
         host_binaries: vec![
-            HostBinary { package: "sample-cli".into(), bin: "sample".into() },
-            HostBinary { package: "sample-cli".into(), bin: "sample-helper".into() },
+            HostBinary {
+                package: "sample-cli".into(),
+                bin: "sample".into(),
+                oses: Os::ALL.into_iter().collect(),
+            },
+            HostBinary {
+                package: "sample-cli".into(),
+                bin: "sample-helper".into(),
+                oses: Os::ALL.into_iter().collect(),
+            },
         ],
         external_host_binaries: vec![],
         host_targets,

@@ -283,7 +283,7 @@ fn amd64_linux_host_binary_runs_here() {
 // template:backend:begin
 /// GET /hello from a backend binary started (through `launcher`, if any) on a temp socket.
 fn backend_hello(launcher: Option<&str>, backend: &Path) -> Value {
-    let dir = TempDir::new("backend");
+    let dir = TempDir::for_sockets("backend");
     let socket = dir.join("backend.sock");
     let mut command = match launcher {
         Some(launcher) => {
@@ -621,4 +621,44 @@ fn load_and_oci_and_builder_flags_reach_buildx() {
     // template:backend:begin
     assert!(Path::new(context).join("arm64/backend").is_file());
     // template:backend:end
+}
+
+/// A Rust host binary for some OSes only: its package's `[package.metadata.extension] os`.
+/// Listed where it ships; a list naming no OS the extension ships, or an unknown OS, is an
+/// error naming the package's manifest.
+#[test]
+fn a_host_binary_ships_to_the_oses_its_package_names() {
+    let f = crate::common::fixture::Fixture::new("host-binary-oses");
+    f.edit("Cargo.toml", "windows = false", "windows = { arm64 = false }");
+    let manifest = "host-binaries/hello/Cargo.toml";
+    let with_oses = |oses: &str| {
+        let text = format!(
+            "{}\n[package.metadata.extension]\nos = {oses}\n",
+            crate::common::fixture::package("hello")
+        );
+        f.write(manifest, &text);
+        run(&mut f.command(&["dist", "--dry-run", "--engine", "builtin"]))
+    };
+    let windows_only = with_oses(r#"["windows"]"#);
+    let plan = &windows_only.assert_ok().stdout;
+    assert!(plan.contains("amd64/windows/hello.exe") && plan.contains("arm64/windows/hello.exe"), "{plan}");
+    assert!(!plan.contains("linux/hello"), "not for Linux: {plan}");
+    assert!(
+        !plan.contains("x86_64-unknown-linux-musl --package hello")
+            && !plan.contains("--package hello --target x86_64-unknown-linux-musl"),
+        "not built for Linux: {plan}"
+    );
+
+    let nowhere = with_oses(r#"["darwin"]"#);
+    assert_eq!(nowhere.code, 1, "{nowhere:?}");
+    assert!(nowhere.stderr.contains("the host binary `hello` ships only to darwin"), "{}", nowhere.stderr);
+
+    let unknown = with_oses(r#"["windows", "lunix"]"#);
+    assert_eq!(unknown.code, 1, "{unknown:?}");
+    assert!(
+        unknown.stderr.contains("hello/Cargo.toml: [package.metadata.extension] os"),
+        "{}",
+        unknown.stderr
+    );
+    assert!(unknown.stderr.contains("`lunix` is not an OS host binaries ship to"), "{}", unknown.stderr);
 }

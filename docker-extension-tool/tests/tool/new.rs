@@ -40,6 +40,8 @@ fn text_files(root: &Path) -> Vec<(PathBuf, String)> {
 fn leftovers(root: &Path, old: &[&str], case_insensitive: &[&str]) -> Vec<String> {
     let mut found = vec![];
     for (path, text) in text_files(root) {
+        // The tool's pin names the folder this checkout is in, whatever it is called.
+        let text = text.replace(tool_dir().to_str().unwrap(), "TOOL");
         for name in old {
             if text.contains(name) {
                 found.push(format!("{} has {name:?}", path.display()));

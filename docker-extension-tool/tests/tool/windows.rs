@@ -103,8 +103,22 @@ fn cargo_for_windows() -> Command {
     command
         .current_dir(repo_root())
         .env("CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER", "x86_64-w64-mingw32-gcc")
-        .env("CARGO_TARGET_DIR", repo_root().join("target/windows-tests"));
+        .env("CARGO_TARGET_DIR", windows_target_dir());
     command
+}
+
+/// The Windows builds' target folder: under target/, unless the checkout's path has a space:
+/// rustc hands MinGW's dlltool (which makes the import libraries of Windows' DLLs) a
+/// command line that splits such a path, so then it is one under the temporary folder.
+fn windows_target_dir() -> PathBuf {
+    let inside = repo_root().join("target/windows-tests");
+    if !inside.to_str().unwrap().contains(char::is_whitespace) {
+        return inside;
+    }
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    repo_root().hash(&mut hasher);
+    std::env::temp_dir().join(format!("xtask-windows-tests-{:016x}", hasher.finish()))
 }
 
 /// The tool's Windows build, built once per run (the two tests here build in one target
@@ -124,7 +138,7 @@ fn windows_tool() -> &'static Path {
             "docker-extension-tool",
         ]));
         assert_eq!(output.code, 0, "building the tool for Windows:\n{}", output.stderr);
-        repo_root().join(format!("target/windows-tests/{TARGET}/debug/docker-extension-tool.exe"))
+        windows_target_dir().join(format!("{TARGET}/debug/docker-extension-tool.exe"))
     })
 }
 

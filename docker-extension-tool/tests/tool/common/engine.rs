@@ -102,7 +102,7 @@ pub struct BackendContainer {
 
 impl BackendContainer {
     pub fn start(reference: &str, name: &str) -> BackendContainer {
-        let guest = TempDir::new(name);
+        let guest = TempDir::for_sockets(name);
         let volume = format!("{}:/run/guest-services", guest.path().display());
         let started =
             run(&mut engine().docker(&["run", "-d", "--network", "none", "-v", &volume, reference]));

@@ -48,6 +48,22 @@ impl TempDir {
         TempDir(dir)
     }
 
+    /// A folder for Unix sockets: under the workspace's target/ when the socket's path fits
+    /// the ~100 bytes a socket path may have, else under the system's temporary folder (a
+    /// checkout in a long path). Emptied first, removed on drop.
+    pub fn for_sockets(name: &str) -> TempDir {
+        let dir = TempDir::new(name);
+        if dir.join("backend.sock").as_os_str().len() < 100 {
+            return dir;
+        }
+        drop(dir);
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let short = std::env::temp_dir().join(format!("xt-{name}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&short);
+        std::fs::create_dir_all(&short).unwrap();
+        TempDir(short)
+    }
+
     pub fn path(&self) -> &Path {
         &self.0
     }
