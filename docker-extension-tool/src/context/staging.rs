@@ -68,6 +68,18 @@ impl Staging {
                     // A script host binary (its shebang was checked with the config).
                     self.place_file(&file.dest, &real, true)?;
                 }
+                Source::Vendor(path) => {
+                    let real = inside(workspace, path)?;
+                    // As it is, as a download: a vendor's code signature stays valid.
+                    let (info, size) =
+                        self.place_binary(&file.dest, &real, path, file.expect.as_ref(), false)?;
+                    placed.push(Placed { dest: file.dest.clone(), target: "vendor".into(), size, info });
+                }
+                Source::Companion(path) => {
+                    let real = inside(workspace, path)?;
+                    let meta = std::fs::metadata(&real).with_context(|| format!("reading {real}"))?;
+                    self.place_file(&file.dest, &real, is_executable(&meta))?;
+                }
                 Source::Download { url, path } => {
                     // As it is: a vendor's code signature stays valid.
                     let (info, size) =

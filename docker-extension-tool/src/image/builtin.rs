@@ -648,11 +648,33 @@ fn layer_entries(
             let target = join(dest, &crate::util::files::slashed(&rel));
             match size {
                 None => add(format!("{target}/"), Source::Folder, true),
-                Some(size) => add(target, Source::File { path: path.join(&rel), size }, per_variant),
+                Some(size) => {
+                    let file = path.join(&rel);
+                    // A variant's binaries run; the files a host binary's folder brings beside
+                    // its executable (data, a README) keep the mode they have.
+                    let executable = per_variant && runs(&file);
+                    add(target, Source::File { path: file, size }, executable);
+                }
             }
         }
     }
     Ok(entries.into_values().collect())
+}
+
+/// Whether a context file is one that runs: its execute bit where files have modes (dist set
+/// it), else (a context on Windows) whether it starts as an executable does.
+fn runs(path: &Utf8Path) -> bool {
+    #[cfg(unix)]
+    {
+        std::fs::metadata(path).is_ok_and(|meta| crate::util::files::is_executable(&meta))
+    }
+    #[cfg(not(unix))]
+    {
+        use std::io::Read;
+        let mut head = [0u8; 4];
+        let read = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
+        crate::model::binary::starts_like_executable(&head[..read])
+    }
 }
 
 /// Every file (with its size) and folder (`None`) under `root`, relative, never following

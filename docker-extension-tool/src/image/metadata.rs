@@ -8,8 +8,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::targets::Os;
-use crate::workspace::config::Config;
+use std::collections::BTreeSet;
+
+use crate::model::targets::{Os, Variant};
+use crate::workspace::config::{Config, HostFile};
 
 /// Where the UI lives in the image, and its entry page.
 pub(crate) const UI_ROOT: &str = "/ui";
@@ -133,10 +135,37 @@ impl Metadata {
                 .filter(|b| b.ships_to(*os))
                 .map(|b| format!("{}{}", b.bin, os.exe_suffix()));
             let external = config.external_host_binaries.iter().filter_map(|b| b.file_name(*os));
-            let paths: Vec<BinaryPath> = built
+            let mut paths: Vec<BinaryPath> = built
                 .chain(external)
                 .map(|name| BinaryPath { path: format!("/{}/{name}", os.key()) })
                 .collect();
+            // A host binary's folder: every folder and file beside its executable, as
+            // vendors list them for Docker Desktop to install (a runtime's DLLs, libraries).
+            for binary in &config.external_host_binaries {
+                if let Some(HostFile::Folder { companions, .. }) = binary.files.get(&(*os, Variant::Amd64)) {
+                    let mut listed = BTreeSet::new();
+                    for companion in companions {
+                        let mut folder = String::new();
+                        for part in companion
+                            .split('/')
+                            .collect::<Vec<_>>()
+                            .split_last()
+                            .map_or(&[][..], |(_, dirs)| dirs)
+                        {
+                            folder = if folder.is_empty() {
+                                (*part).to_string()
+                            } else {
+                                format!("{folder}/{part}")
+                            };
+                            listed.insert(folder.clone());
+                        }
+                        listed.insert(companion.clone());
+                    }
+                    paths.extend(
+                        listed.into_iter().map(|rel| BinaryPath { path: format!("/{}/{rel}", os.key()) }),
+                    );
+                }
+            }
             if !paths.is_empty() {
                 *binaries.for_os_mut(*os) = Some(paths);
             }

@@ -230,6 +230,22 @@ pub(crate) fn inspect_file(path: &camino::Utf8Path) -> Result<BinaryInfo, String
     inspect_bytes(&bytes)
 }
 
+/// Whether a file's first bytes are an executable's: ELF, Mach-O (thin or universal), PE
+/// (`MZ`), or a shebang. Anything else is data.
+pub(crate) fn starts_like_executable(head: &[u8]) -> bool {
+    const MACHO: [[u8; 4]; 5] = [
+        [0xfe, 0xed, 0xfa, 0xce],
+        [0xfe, 0xed, 0xfa, 0xcf],
+        [0xce, 0xfa, 0xed, 0xfe],
+        [0xcf, 0xfa, 0xed, 0xfe],
+        [0xca, 0xfe, 0xba, 0xbe],
+    ];
+    head.starts_with(b"\x7fELF")
+        || head.starts_with(b"MZ")
+        || head.starts_with(b"#!")
+        || MACHO.iter().any(|magic| head.starts_with(magic))
+}
+
 /// Reads the header of `bytes`. The error says what the bytes look like instead.
 #[cfg(test)]
 pub(crate) fn inspect(bytes: &[u8]) -> Result<BinaryInfo, String> {

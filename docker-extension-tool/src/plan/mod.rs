@@ -236,6 +236,12 @@ pub(crate) enum Source {
     Download { url: String, path: Utf8PathBuf },
     /// A host binary that is a script of the workspace, made executable.
     Script(Utf8PathBuf),
+    /// The executable of a host binary's folder (see `HostFile::Folder`): copied byte for
+    /// byte (a vendor's signature stays valid), checked by its header, made executable.
+    Vendor(Utf8PathBuf),
+    /// A file of a host binary's folder besides its executable: copied byte for byte, its
+    /// execute bit as the source has it.
+    Companion(Utf8PathBuf),
 }
 
 /// Where downloads are kept, under the target folder: by SHA-256, so a changed URL or
@@ -676,7 +682,8 @@ fn external_host_binaries(
                 continue;
             };
             let dest = Utf8PathBuf::from(format!("{variant}/{os}/{name}"));
-            files.push(match file {
+            let mut beside = vec![];
+            let placed = match file {
                 HostFile::Download { url, sha256, member, cpu } => {
                     let download = Download::new(&downloads_dir, url, sha256, member.as_deref());
                     let source = Source::Download { url: url.clone(), path: download.file.clone() };
@@ -687,7 +694,23 @@ fn external_host_binaries(
                 HostFile::Script(path) => {
                     ContextFile { dest, source: Source::Script(config.root.join(path)), expect: None }
                 }
-            });
+                HostFile::Folder { dir, companions, cpu } => {
+                    let dir = config.root.join(dir);
+                    for companion in companions {
+                        let dest = Utf8PathBuf::from(format!("{variant}/{os}/{companion}"));
+                        beside.push(ContextFile {
+                            dest,
+                            source: Source::Companion(dir.join(companion)),
+                            expect: None,
+                        });
+                    }
+                    let kind = BinaryKind { format: os.format(), cpu: *cpu };
+                    let source = Source::Vendor(dir.join(&name));
+                    ContextFile { dest, source, expect: Some(Expect { kind, static_linked: false }) }
+                }
+            };
+            files.push(placed);
+            files.extend(beside);
         }
     }
     files
@@ -867,6 +890,8 @@ impl fmt::Display for Plan {
                 Source::Prebuilt { path, .. } => format!("{path} (prebuilt)"),
                 Source::Download { url, .. } => format!("{url} (downloaded)"),
                 Source::Script(path) => format!("{path} (script)"),
+                Source::Vendor(path) => format!("{path} (a host binary's folder: its executable)"),
+                Source::Companion(path) => format!("{path} (beside it)"),
             };
             let expect = match &file.expect {
                 Some(e) => format!(" [{}{}]", if e.static_linked { "static " } else { "" }, e.kind),

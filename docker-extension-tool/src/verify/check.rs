@@ -72,6 +72,17 @@ impl Files<'_> {
         }
     }
 
+    /// Whether the path is a folder (a host binary's folder lists its folders too).
+    fn is_dir(&self, image_path: &str) -> bool {
+        match self {
+            Files::Folders(roots) => {
+                let rel = image_path.trim_start_matches('/');
+                roots.iter().any(|root| std::fs::symlink_metadata(root.join(rel)).is_ok_and(|m| m.is_dir()))
+            }
+            Files::Image { tree, .. } => tree.is_dir(image_path),
+        }
+    }
+
     /// Whether a regular file can be run (any execute bit); `None`: missing, or a platform
     /// without modes (a context on Windows).
     fn executable(&self, image_path: &str) -> Option<bool> {
@@ -181,17 +192,31 @@ pub(crate) fn check_variant(view: &VariantView, scratch: bool) -> Vec<Problem> {
         metadata.problems().into_iter().map(|m| rulebook::METADATA_JSON.problem(place("/metadata.json"), m)),
     );
     for path in metadata.named_paths() {
-        if !view.files.exists(&path) {
+        if !view.files.exists(&path) && !view.files.is_dir(&path) {
             problems.push(
                 rulebook::METADATA_PATHS
                     .problem(place(&path), "is named in metadata.json but missing from the image"),
             );
         }
     }
-    // Host binaries: the variant's CPU, in the OS's format.
+    // Host binaries: the variant's CPU, in the OS's format. The folders and files a host
+    // binary's folder lists beside its executable (a runtime, libraries, data) are
+    // companions: they must be there (above), and are not executables themselves.
     for group in metadata.host.iter().flat_map(|h| &h.binaries) {
         for os in Os::ALL {
-            for entry in group.for_os(os) {
+            let listed = group.for_os(os);
+            let folders: Vec<String> = listed
+                .iter()
+                .filter(|e| view.files.is_dir(&e.path))
+                .map(|e| format!("{}/", e.path))
+                .collect();
+            for entry in listed {
+                if view.files.is_dir(&entry.path)
+                    || folders.iter().any(|folder| entry.path.starts_with(folder.as_str()))
+                    || is_companion(&view.files, os, &entry.path)
+                {
+                    continue;
+                }
                 if view.files.executable(&entry.path) == Some(false) {
                     problems.push(rulebook::HOST_BINARY_EXECUTABLE.problem(
                         place(&entry.path),
@@ -268,6 +293,35 @@ pub(crate) fn compose_problems(place: &str, bytes: &[u8]) -> Vec<Problem> {
             line => rule.problem(format!("{place}:{line}"), message),
         })
         .collect()
+}
+
+/// Whether a file listed with an OS's host binaries sits beside them rather than being one:
+/// on Windows anything but an `.exe` or a batch file (DLLs, data); on macOS and Linux a
+/// shared library, or a file that is neither executable nor an executable's format (a
+/// README, a licence, data). A binary that lost its execute bit still has its header, and
+/// is checked as one.
+fn is_companion(files: &Files, os: Os, path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    if os == Os::Windows {
+        return ![".exe", ".cmd", ".bat"].iter().any(|ext| lower.ends_with(ext));
+    }
+    let name = lower.rsplit('/').next().unwrap_or_default();
+    if name.ends_with(".dylib") || name.ends_with(".so") || name.contains(".so.") {
+        return true;
+    }
+    !is_script(path)
+        && files.executable(path) == Some(false)
+        && !files.path(path).is_some_and(|p| executable_magic(&p))
+}
+
+/// Whether a file starts as an executable does: ELF, Mach-O (thin or universal), PE (`MZ`),
+/// or a shebang. Anything else is data.
+fn executable_magic(path: &Utf8Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 4];
+    let Ok(mut file) = std::fs::File::open(path) else { return false };
+    let read = file.read(&mut head).unwrap_or(0);
+    binary::starts_like_executable(&head[..read])
 }
 
 /// A host binary that is a script: `.sh` (macOS, Linux) or `.cmd`/`.bat` (Windows).

@@ -162,6 +162,11 @@ pub(crate) enum HostFile {
     /// A script of the workspace (relative to the root): `.sh` for macOS and Linux, `.cmd`
     /// or `.bat` for Windows.
     Script(Utf8PathBuf),
+    /// A folder of the workspace (relative to the root) holding the executable, NAME(.exe),
+    /// at its top and the files it needs beside it (a vendor's runtime: DLLs, libraries,
+    /// data), `companions` (relative to it, sorted, `/` between names). All of them go to the
+    /// OS's folder of the image as they are. `cpu`: what the executable must run on.
+    Folder { dir: Utf8PathBuf, companions: Vec<String>, cpu: Cpu },
 }
 
 impl ExternalHostBinary {
@@ -170,7 +175,9 @@ impl ExternalHostBinary {
     pub(crate) fn file_name(&self, os: Os) -> Option<String> {
         let file = self.files.get(&(os, Variant::Amd64))?;
         Some(match file {
-            HostFile::Download { .. } => format!("{}{}", self.name, os.exe_suffix()),
+            HostFile::Download { .. } | HostFile::Folder { .. } => {
+                format!("{}{}", self.name, os.exe_suffix())
+            }
             HostFile::Script(path) => format!("{}.{}", self.name, path.extension().unwrap_or("sh")),
         })
     }
@@ -384,6 +391,7 @@ struct RawHostFile {
     sha256: Option<String>,
     path: Option<String>,
     script: Option<Utf8PathBuf>,
+    folder: Option<Utf8PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -523,11 +531,12 @@ fn resolve(raw: RawConfig, metadata: &Metadata, problems: &mut Problems) -> Conf
             );
         }
     }
-    let external_host_binaries = raw
+    let external_host_binaries: Vec<ExternalHostBinary> = raw
         .host_binaries
         .into_iter()
         .map(|(name, files)| resolve_external(name, files, &root, &host_targets, &host_binaries, problems))
         .collect();
+    host_file_collisions(&host_binaries, &external_host_binaries, &host_targets, problems);
     let build_with = resolve_build_with(raw.build_with, problems);
     let tag = match raw.tag {
         Some(tag) => tag,
@@ -816,7 +825,7 @@ fn resolve_external(
     let given: BTreeMap<(Os, Option<Variant>), (String, Option<HostFile>)> = given
         .into_iter()
         .map(|((os, variant), (slot, raw))| {
-            let file = resolve_host_file(&format!("{key}.{slot}"), os, raw, root, problems);
+            let file = resolve_host_file(&format!("{key}.{slot}"), &name, os, raw, root, problems);
             ((os, variant), (slot, file))
         })
         .collect();
@@ -881,9 +890,26 @@ fn resolve_external(
                 HostFile::Download { url, sha256, member, .. } => {
                     HostFile::Download { url, sha256, member, cpu }
                 }
+                HostFile::Folder { dir, companions, .. } => HostFile::Folder { dir, companions, cpu },
                 script @ HostFile::Script(_) => script,
             };
             files.insert((os, variant), file);
+        }
+    }
+    // metadata.json lists an OS's files once for both variants: a folder's files are the
+    // same in both.
+    for os in Os::ALL {
+        let companions = |variant| match files.get(&(os, variant)) {
+            Some(HostFile::Folder { companions, .. }) => Some(companions),
+            _ => None,
+        };
+        if let (Some(amd64), Some(arm64)) = (companions(Variant::Amd64), companions(Variant::Arm64)) {
+            if amd64 != arm64 {
+                problems.add(
+                    &format!("{key}.{os}"),
+                    format!("the {os} folders of the two CPUs hold different files: metadata.json lists an OS's files once for both variants, so give both the same files (with each CPU's own bytes)"),
+                );
+            }
         }
     }
     if files.is_empty() && !problems.any_for(&key) {
@@ -892,9 +918,11 @@ fn resolve_external(
     ExternalHostBinary { name, files }
 }
 
-/// One slot's file: a download (url and sha256, and `path` for an archive) or a script.
+/// One slot's file: a download (url and sha256, and `path` for an archive), a script, or a
+/// folder.
 fn resolve_host_file(
     key: &str,
+    name: &str,
     os: Os,
     raw: RawHostFile,
     root: &Utf8Path,
@@ -902,6 +930,17 @@ fn resolve_host_file(
 ) -> Option<HostFile> {
     // The CPU is the variant's, set where the file is given to one.
     let cpu = Cpu::X86_64;
+    if let Some(folder) = raw.folder {
+        if raw.url.is_some() || raw.script.is_some() || raw.sha256.is_some() || raw.path.is_some() {
+            problems.add(
+                key,
+                "a folder takes nothing else: give either `folder`, or `url` and `sha256`, or `script`",
+            );
+            return None;
+        }
+        return resolve_host_folder(&format!("{key}.folder"), name, os, &folder, root, problems)
+            .map(|companions| HostFile::Folder { dir: folder, companions, cpu });
+    }
     match (raw.url, raw.script) {
         (Some(url), None) => {
             let mut ok = true;
@@ -1003,6 +1042,103 @@ fn resolve_host_file(
         (None, None) => {
             problems.add(key, "give `url` and `sha256` (a download) or `script` (a file of the workspace)");
             None
+        }
+    }
+}
+
+/// A host binary's folder: inside the workspace, no link leading out, the executable
+/// NAME(.exe) at its top. Its other files, the companions, relative and sorted.
+fn resolve_host_folder(
+    key: &str,
+    name: &str,
+    os: Os,
+    folder: &Utf8Path,
+    root: &Utf8Path,
+    problems: &mut Problems,
+) -> Option<Vec<String>> {
+    let real = match confined(root, folder) {
+        Err(e) => {
+            problems.add(key, e);
+            return None;
+        }
+        Ok(real) if !real.is_dir() => {
+            problems.add(key, format!("{folder} is not a folder (a path relative to {root})"));
+            return None;
+        }
+        Ok(real) => real,
+    };
+    let executable = format!("{name}{}", os.exe_suffix());
+    if !real.join(&executable).is_file() {
+        problems.add(
+            key,
+            format!("{folder} holds no {executable} at its top: the executable Docker Desktop runs by the host binary's name"),
+        );
+        return None;
+    }
+    match crate::util::files::links_leaving(root, &real, |_, _| false) {
+        Ok(leaving) if !leaving.is_empty() => {
+            let (link, target) = &leaving[0];
+            problems.add(
+                key,
+                format!("{link} is a symbolic link to {target}, outside the workspace: an image carries only files from inside it; copy the file in"),
+            );
+            return None;
+        }
+        Err(e) => {
+            problems.add(key, format!("{folder} cannot be read: {e:#}"));
+            return None;
+        }
+        Ok(_) => {}
+    }
+    match crate::util::files::files_under(&real, |_, _| false) {
+        Ok(files) => {
+            let mut companions: Vec<String> = files
+                .iter()
+                .map(|rel| crate::util::files::slashed(rel))
+                .filter(|rel| *rel != executable)
+                .collect();
+            companions.sort();
+            Some(companions)
+        }
+        Err(e) => {
+            problems.add(key, format!("{folder} cannot be read: {e:#}"));
+            None
+        }
+    }
+}
+
+/// Two host binaries that would put a file at the same path of an OS's folder (a folder's
+/// companion named like another's executable, two folders with the same file).
+fn host_file_collisions(
+    built: &[HostBinary],
+    external: &[ExternalHostBinary],
+    host_targets: &BTreeMap<Os, VariantTargets>,
+    problems: &mut Problems,
+) {
+    for os in host_targets.keys() {
+        let mut owners: BTreeMap<String, String> = BTreeMap::new();
+        let mut claim = |path: String, owner: &str, problems: &mut Problems| {
+            if let Some(other) = owners.insert(path.clone(), owner.to_string()) {
+                if other != owner {
+                    problems.add(
+                        &format!("host-binaries.{owner}.{os}"),
+                        format!("puts /{os}/{path} in the image, as `{other}` does: Docker Desktop installs an OS's host binaries into one folder, so rename or remove one"),
+                    );
+                }
+            }
+        };
+        for host in built.iter().filter(|h| h.ships_to(*os)) {
+            claim(format!("{}{}", host.bin, os.exe_suffix()), &host.bin, problems);
+        }
+        for binary in external {
+            if let Some(name) = binary.file_name(*os) {
+                claim(name, &binary.name, problems);
+            }
+            if let Some(HostFile::Folder { companions, .. }) = binary.files.get(&(*os, Variant::Amd64)) {
+                for companion in companions {
+                    claim(companion.clone(), &binary.name, problems);
+                }
+            }
         }
     }
 }

@@ -425,3 +425,114 @@ linux = { script = "../outside.sh" }
     }
     assert_eq!(crate::common::snapshot(f.root()), before, "nothing written");
 }
+
+/// A host binary that is a folder of the workspace (a vendor's executable with its runtime
+/// beside it): the executable checked by its header and copied byte for byte, every other
+/// file copied byte for byte with its own mode, metadata.json listing the executable, then
+/// each folder and file as vendors list them, `check` reading it back without taking a
+/// library or a README for an executable; a folder without its executable, or whose file
+/// another host binary also ships, is refused.
+#[test]
+fn a_host_binary_folder_ships_its_executable_and_its_companions() {
+    let f = Fixture::new("host-folder");
+    let vendor = |cpu: &str, machine: u16| {
+        let dir = format!("vendor/tool-linux-{cpu}");
+        f.write(&format!("{dir}/vendortool"), "");
+        std::fs::write(
+            f.root().join(format!("{dir}/vendortool")),
+            elf(machine, format!("tool for {cpu}").as_bytes()),
+        )
+        .unwrap();
+        f.write(&format!("{dir}/README.txt"), "read me\n");
+        f.write(&format!("{dir}/lib/libvendor.so.1"), "");
+        std::fs::write(f.root().join(format!("{dir}/lib/libvendor.so.1")), elf(machine, b"a library"))
+            .unwrap();
+        f.write(&format!("{dir}/lib/helper"), "");
+        std::fs::write(f.root().join(format!("{dir}/lib/helper")), elf(machine, b"a helper")).unwrap();
+        std::fs::set_permissions(
+            f.root().join(format!("{dir}/lib/helper")),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        f.write(&format!("{dir}/share/data.json"), "{\"cpu\": \"x\"}\n");
+    };
+    vendor("amd64", 62);
+    vendor("arm64", 183);
+    f.edit(
+        "Cargo.toml",
+        "[workspace.metadata.extension.targets]",
+        "[workspace.metadata.extension.host-binaries.vendortool]\nlinux-amd64 = { folder = \"vendor/tool-linux-amd64\" }\nlinux-arm64 = { folder = \"vendor/tool-linux-arm64\" }\n\n[workspace.metadata.extension.targets]",
+    );
+    f.commit_all();
+    let archive = f.root().join("image.tar");
+    run(&mut f.builtin_dist(&archive)).assert_ok();
+
+    let context = f.context();
+    for (variant, cpu) in [("amd64", "amd64"), ("arm64", "arm64")] {
+        for rel in ["vendortool", "README.txt", "lib/libvendor.so.1", "lib/helper", "share/data.json"] {
+            let shipped = std::fs::read(context.join(format!("{variant}/linux/{rel}"))).unwrap();
+            let source = std::fs::read(f.root().join(format!("vendor/tool-linux-{cpu}/{rel}"))).unwrap();
+            assert_eq!(shipped, source, "{variant}/linux/{rel} byte for byte");
+        }
+        let mode = |rel: &str| {
+            std::fs::metadata(context.join(format!("{variant}/linux/{rel}"))).unwrap().permissions().mode()
+                & 0o777
+        };
+        assert_eq!((mode("vendortool"), mode("lib/helper"), mode("README.txt")), (0o755, 0o755, 0o644));
+    }
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(context.join("metadata.json")).unwrap()).unwrap();
+    let linux: Vec<&str> = metadata["host"]["binaries"][0]["linux"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        linux,
+        [
+            "/linux/hello",
+            "/linux/vendortool",
+            "/linux/README.txt",
+            "/linux/lib",
+            "/linux/lib/helper",
+            "/linux/lib/libvendor.so.1",
+            "/linux/share",
+            "/linux/share/data.json"
+        ]
+    );
+    let checked = run(&mut f.command(&["check", archive.to_str().unwrap()]));
+    assert!(checked.assert_ok().stdout.contains("no problems found"), "{checked:?}");
+
+    // The executable is checked by its header: an arm64 one in the amd64 folder is refused.
+    std::fs::copy(
+        f.root().join("vendor/tool-linux-arm64/vendortool"),
+        f.root().join("vendor/tool-linux-amd64/vendortool"),
+    )
+    .unwrap();
+    let wrong = run(&mut f.builtin_dist(&archive));
+    assert_eq!(wrong.code, 1, "{wrong:?}");
+    assert!(wrong.stderr.contains("aarch64"), "{}", wrong.stderr);
+
+    // A file two host binaries ship is refused, and so is a folder without its executable.
+    std::fs::write(f.root().join("vendor/tool-linux-amd64/vendortool"), elf(62, b"tool for amd64")).unwrap();
+    f.write("vendor/other/other", "");
+    std::fs::write(f.root().join("vendor/other/other"), elf(62, b"other")).unwrap();
+    f.write("vendor/other/README.txt", "mine too\n");
+    f.edit(
+        "Cargo.toml",
+        "[workspace.metadata.extension.targets]",
+        "[workspace.metadata.extension.host-binaries.other]\nlinux-amd64 = { folder = \"vendor/other\" }\nlinux-arm64 = { folder = \"vendor/other\" }\n\n[workspace.metadata.extension.targets]",
+    );
+    let refused = run(&mut f.command(&["dist", "--no-image"]));
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(refused.stderr.contains("puts /linux/README.txt in the image, as `"), "{}", refused.stderr);
+    std::fs::remove_file(f.root().join("vendor/tool-linux-amd64/vendortool")).unwrap();
+    let refused = run(&mut f.command(&["dist", "--no-image"]));
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused.stderr.contains("vendor/tool-linux-amd64 holds no vendortool at its top"),
+        "{}",
+        refused.stderr
+    );
+}
