@@ -29,6 +29,7 @@
 //! and resets Docker Desktop's tab; killed outright, each group's supervisor stops it
 //! (`util::process`), and the containers, started attached with `--rm`, go with it.
 
+mod compose;
 mod relay;
 
 use std::collections::BTreeSet;
@@ -53,7 +54,7 @@ use crate::plan::{CargoRun, ContextFile, Expect, ImageStep, Plan, Profile, Reque
 use crate::util::process::{self, Group};
 use crate::util::report::Report;
 use crate::workspace::config::Protected;
-use crate::workspace::config::{current_dir, Config, HOST_BINARIES_DIR};
+use crate::workspace::config::{current_dir, Backend, Config, HOST_BINARIES_DIR};
 use crate::workspace::machine::{runs, Machine};
 
 /// The tag of dev images: never a release's.
@@ -168,6 +169,8 @@ struct Session<'a> {
     backend: Option<Group>,
     /// `--browser` with an engine: the relay's attached `docker run`.
     relay: Option<Group>,
+    /// `--browser` with an engine and a compose backend: the session's Compose project.
+    compose: Option<compose::Project>,
     /// The port on 127.0.0.1 the relay publishes (the session's, kept across restarts).
     relay_port: Option<u16>,
     /// Docker Desktop's tab points at the dev server: reset it at the end.
@@ -229,6 +232,7 @@ impl<'a> Session<'a> {
             dev_server: None,
             backend: None,
             relay: None,
+            compose: None,
             relay_port,
             ui_source_set: false,
             flags,
@@ -354,6 +358,9 @@ impl<'a> Session<'a> {
     /// answers.
     fn start_backend(&mut self) -> anyhow::Result<()> {
         let Some(backend) = self.config.backend.clone() else { return Ok(()) };
+        if let (Some(port), Some(file)) = (self.relay_port, backend.compose_file.clone()) {
+            return self.start_compose(&backend, port, &file);
+        }
         self.stop_backend();
         let sh = self.sh;
         if let Some(port) = self.relay_port {
@@ -361,29 +368,10 @@ impl<'a> Session<'a> {
             let relay_name = format!("{name}-relay");
             let reference = self.plan.reference.to_string();
             if self.relay.is_none() {
-                // A relay left by a session that could not clean up, with its volume.
-                let _ =
-                    cmd!(sh, "docker rm -f -v {relay_name}")?.quiet().ignore_stdout().ignore_stderr().run();
-                let publish = format!("127.0.0.1:{port}:{}", relay::RELAY_PORT);
-                let listen = format!("0.0.0.0:{}", relay::RELAY_PORT);
-                let socket = format!("{GUEST_SERVICES}/{}", backend.socket);
-                let entrypoint = format!("/{}", relay::RELAY);
-                let command: std::process::Command = cmd!(
-                    sh,
-                    "docker run --rm --init --name {relay_name} -v {GUEST_SERVICES} -p {publish} --entrypoint {entrypoint} {reference} --listen {listen} --socket {socket} --open {GUEST_SERVICES}"
-                )?
-                .into();
-                self.relay =
-                    Some(Group::spawn_supervised("the dev relay's container", command, Some("relay"))?);
-                let relay = self.relay.as_mut().expect("just started");
-                process::wait_until("the dev relay's container", Duration::from_secs(30), || {
-                    relay.exited().is_some() || container_running(sh, &relay_name)
-                })?;
-                if let Some(status) = relay.exited() {
-                    bail!("the dev relay's container exited ({status}); its output is above");
-                }
+                // An anonymous volume, which the backend's container shares.
+                self.start_relay(&backend, port, GUEST_SERVICES)?;
             }
-            let _ = cmd!(sh, "docker rm -f {name}")?.quiet().ignore_stdout().ignore_stderr().run();
+            remove_container(sh, &name, false);
             let user = user_flag();
             let command: std::process::Command = cmd!(
                 sh,
@@ -402,12 +390,75 @@ impl<'a> Session<'a> {
             let command: std::process::Command = cmd!(sh, "{binary} --socket {socket}")?.into();
             self.backend = Some(Group::spawn_supervised("the backend", command, Some("backend"))?);
         }
-        let (relay_port, socket) = (self.relay_port, self.guest.join(&backend.socket));
+        self.wait_for_backend(&backend.socket)
+    }
+
+    /// A compose backend: the file's services as the session's Compose project (see
+    /// `compose`), started attached the first time, its own image's services recreated after
+    /// a rebuild; returns once the backend answers through the relay.
+    fn start_compose(&mut self, backend: &Backend, port: u16, file: &Utf8Path) -> anyhow::Result<()> {
+        let sh = self.sh;
+        let name = container_name(&self.root);
+        let reference = self.plan.reference.to_string();
+        let project = compose::Project::prepare(&name, &self.root, file, &dev_dir(&self.config))?;
+        if self.relay.is_none() {
+            let volume = &project.guest_volume;
+            cmd!(sh, "docker volume create {volume}")?
+                .quiet()
+                .ignore_stdout()
+                .run()
+                .with_context(|| format!("creating the volume {volume} for /run/guest-services"))?;
+            self.start_relay(backend, port, &format!("{volume}:{GUEST_SERVICES}"))?;
+        }
+        self.compose = Some(project.clone());
+        let running = |group: &mut Option<Group>| group.as_mut().is_some_and(|g| g.exited().is_none());
+        if running(&mut self.backend) {
+            project.recreate_own(sh, &reference)?;
+        }
+        if !running(&mut self.backend) {
+            let command = project.up(sh, &reference)?;
+            self.backend =
+                Some(Group::spawn_supervised("the compose backend (docker compose up)", command, None)?);
+        }
+        self.wait_for_backend(&backend.socket)
+    }
+
+    /// The relay's container, publishing `port` on 127.0.0.1, its socket folder `volume`
+    /// (a `-v` argument: anonymous, or a named volume and where it goes).
+    fn start_relay(&mut self, backend: &Backend, port: u16, volume: &str) -> anyhow::Result<()> {
+        let sh = self.sh;
+        let relay_name = format!("{}-relay", container_name(&self.root));
+        let reference = self.plan.reference.to_string();
+        // A relay left by a session that could not clean up, with its volume.
+        remove_container(sh, &relay_name, true);
+        let publish = format!("127.0.0.1:{port}:{}", relay::RELAY_PORT);
+        let listen = format!("0.0.0.0:{}", relay::RELAY_PORT);
+        let socket = format!("{GUEST_SERVICES}/{}", backend.socket);
+        let entrypoint = format!("/{}", relay::RELAY);
+        let command: std::process::Command = cmd!(
+            sh,
+            "docker run --rm --init --name {relay_name} -v {volume} -p {publish} --entrypoint {entrypoint} {reference} --listen {listen} --socket {socket} --open {GUEST_SERVICES}"
+        )?
+        .into();
+        self.relay = Some(Group::spawn_supervised("the dev relay's container", command, Some("relay"))?);
+        let relay = self.relay.as_mut().expect("just started");
+        process::wait_until("the dev relay's container", Duration::from_secs(30), || {
+            relay.exited().is_some() || container_running(sh, &relay_name)
+        })?;
+        if let Some(status) = relay.exited() {
+            bail!("the dev relay's container exited ({status}); its output is above");
+        }
+        Ok(())
+    }
+
+    /// Waits until the backend answers: through the relay, or on its local socket.
+    fn wait_for_backend(&mut self, socket_name: &str) -> anyhow::Result<()> {
+        let (relay_port, socket) = (self.relay_port, self.guest.join(socket_name));
         let what = match relay_port {
             Some(port) => format!("the backend, through the dev relay on 127.0.0.1:{port}"),
             None => format!("the backend on {socket}"),
         };
-        let started = self.backend.as_mut().expect("just started");
+        let started = self.backend.as_mut().context("no backend was started")?;
         process::wait_until(&what, Duration::from_secs(30), || {
             started.exited().is_some()
                 || match relay_port {
@@ -416,7 +467,7 @@ impl<'a> Session<'a> {
                 }
         })?;
         if let Some(status) = started.exited() {
-            bail!("the backend exited ({status}); its output is above (backend | …)");
+            bail!("the backend exited ({status}); its output is above");
         }
         Ok(())
     }
@@ -437,21 +488,31 @@ impl<'a> Session<'a> {
 
     /// Stops the backend (its container goes with its attached `docker run`: `--rm`).
     fn stop_backend(&mut self) {
+        // A compose project down, even when its `up` has ended: its containers, networks and
+        // its own volumes.
+        if let Some(project) = &self.compose {
+            project.down(self.sh, &self.plan.reference.to_string());
+        }
         if let Some(mut backend) = self.backend.take() {
-            if self.relay_port.is_some() {
-                let (sh, name) = (self.sh, container_name(&self.root));
-                remove_container(sh, &name, false);
+            if self.compose.is_none() && self.relay_port.is_some() {
+                remove_container(self.sh, &container_name(&self.root), false);
             }
             backend.stop(GRACE);
         }
     }
 
-    /// Stops the relay, and removes its volume.
+    /// Stops the relay, and removes its volume (a compose project's named one too).
     fn stop_relay(&mut self) {
         if let Some(mut relay) = self.relay.take() {
             let (sh, name) = (self.sh, format!("{}-relay", container_name(&self.root)));
             remove_container(sh, &name, true);
             relay.stop(GRACE);
+            if let Some(project) = self.compose.take() {
+                let volume = &project.guest_volume;
+                if let Ok(remove) = cmd!(sh, "docker volume rm -f {volume}") {
+                    let _ = remove.quiet().ignore_stdout().ignore_stderr().run();
+                }
+            }
         }
     }
 

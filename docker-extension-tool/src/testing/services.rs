@@ -42,7 +42,8 @@ pub(crate) const ENV_ENGINE_PATH: &str = "XTASK_TEST_ENGINE_PATH";
 const DEBIAN_SUITE: &str = "trixie";
 #[cfg(feature = "self-test")]
 // tini: docker-init (`docker run --init`, which `dev` uses) is a link to its tini-static.
-const ENGINE_PACKAGES: &[&str] = &["docker.io", "docker-buildx", "containerd", "tini"];
+// docker-compose: Compose v2, the CLI plugin `dev` runs a compose backend with.
+const ENGINE_PACKAGES: &[&str] = &["docker.io", "docker-buildx", "containerd", "tini", "docker-compose"];
 
 /// Where the engine's programs are.
 #[derive(Debug, Clone)]
@@ -51,6 +52,8 @@ pub(crate) struct EngineProgram {
     pub path: Vec<Utf8PathBuf>,
     /// The buildx CLI plugin.
     pub buildx: Utf8PathBuf,
+    /// The Compose v2 CLI plugin, when there is one.
+    pub compose: Option<Utf8PathBuf>,
 }
 
 fn unpacked_root(tools: &Utf8Path) -> Utf8PathBuf {
@@ -62,13 +65,16 @@ fn unpacked_root(tools: &Utf8Path) -> Utf8PathBuf {
 pub(crate) fn locate_engine(sh: &Shell, tools: &Utf8Path) -> Option<EngineProgram> {
     let root = unpacked_root(tools);
     let buildx = root.join("usr/libexec/docker/cli-plugins/docker-buildx");
-    // docker-init is a link into tini's package: an engine unpacked before it was fetched
-    // too is fetched again.
+    let compose = root.join("usr/libexec/docker/cli-plugins/docker-compose");
+    // docker-init is a link into tini's package, Compose a package of its own: an engine
+    // unpacked before they were fetched too is fetched again.
     if root.join("usr/sbin/dockerd").is_file()
         && buildx.is_file()
+        && compose.is_file()
         && root.join("usr/bin/docker-init").is_file()
     {
-        return Some(EngineProgram { path: vec![root.join("usr/sbin"), root.join("usr/bin")], buildx });
+        let path = vec![root.join("usr/sbin"), root.join("usr/bin")];
+        return Some(EngineProgram { path, buildx, compose: Some(compose) });
     }
     let major = version(sh, "dockerd", &["--version"])
         .and_then(|v| v.split_whitespace().nth(2).and_then(|n| n.split('.').next()?.parse::<u32>().ok()))?;
@@ -77,7 +83,12 @@ pub(crate) fn locate_engine(sh: &Shell, tools: &Utf8Path) -> Option<EngineProgra
             .iter()
             .map(Utf8PathBuf::from)
             .find(|p| p.is_file())?;
-    (major >= 25).then_some(EngineProgram { path: vec![], buildx: system_buildx })
+    let system_compose =
+        ["/usr/libexec/docker/cli-plugins/docker-compose", "/usr/lib/docker/cli-plugins/docker-compose"]
+            .iter()
+            .map(Utf8PathBuf::from)
+            .find(|p| p.is_file());
+    (major >= 25).then_some(EngineProgram { path: vec![], buildx: system_buildx, compose: system_compose })
 }
 
 /// Installs the engine when no usable one is there: Debian 13's docker.io, docker-buildx
@@ -218,6 +229,9 @@ impl Services {
         let docker_config = dir.join("config");
         std::fs::create_dir_all(docker_config.join("cli-plugins"))?;
         std::os::unix::fs::symlink(&engine.buildx, docker_config.join("cli-plugins/docker-buildx"))?;
+        if let Some(compose) = &engine.compose {
+            std::os::unix::fs::symlink(compose, docker_config.join("cli-plugins/docker-compose"))?;
+        }
         std::fs::write(docker_config.join("config.json"), "{}\n")?;
         let daemon_json = dir.join("daemon.json");
         std::fs::write(

@@ -215,6 +215,30 @@ pub(crate) fn check(text: &str) -> Vec<(usize, &'static Rule, String)> {
     problems
 }
 
+/// A compose file's services, in order, each with whether it runs the extension's own image
+/// (`${DESKTOP_PLUGIN_IMAGE}`, also with a default): what `dev` starts and recreates. `None`
+/// when the file does not parse (`check` says why).
+pub(crate) fn services(text: &str) -> Option<Vec<(String, bool)>> {
+    let root = yaml::parse(text).ok()??;
+    let services = root.get("services")?.resolve(&root)?.entries()?;
+    Some(
+        services
+            .iter()
+            .filter_map(|(name, service)| {
+                let service = service.resolve(&root)?;
+                let image = field(service, "image", &root).and_then(Node::as_str).unwrap_or_default();
+                Some((name.as_str()?.to_string(), is_own_image(image)))
+            })
+            .collect(),
+    )
+}
+
+/// The extension's own image, as Docker Desktop substitutes it: `${DESKTOP_PLUGIN_IMAGE}`,
+/// also with a default for running the file elsewhere (`${DESKTOP_PLUGIN_IMAGE:-acme/ext:dev}`).
+fn is_own_image(reference: &str) -> bool {
+    reference == OWN_IMAGE || (reference.starts_with("${DESKTOP_PLUGIN_IMAGE:") && reference.ends_with('}'))
+}
+
 /// A service's key, also through a merge (`<<: *base`), as Compose reads it.
 fn field<'a>(service: &'a Node, key: &str, root: &'a Node) -> Option<&'a Node> {
     if let Some(value) = service.get(key) {
@@ -249,11 +273,7 @@ fn check_image(
         add(image.line, &rulebook::COMPOSE_YAML, format!("service `{service}`: `image` is not a string"));
         return;
     };
-    // The extension's own image, also with a default for running the file elsewhere
-    // (`${DESKTOP_PLUGIN_IMAGE:-acme/ext:dev}`).
-    let own = reference == OWN_IMAGE
-        || (reference.starts_with("${DESKTOP_PLUGIN_IMAGE:") && reference.ends_with('}'));
-    if own || pinned(reference) {
+    if is_own_image(reference) || pinned(reference) {
         return;
     }
     add(
@@ -382,6 +402,8 @@ volumes:
     #[test]
     fn a_good_file_has_no_problem() {
         assert_eq!(lines(GOOD), Vec::<String>::new());
+        assert_eq!(services(GOOD), Some(vec![("backend".to_string(), true), ("cache".to_string(), false)]));
+        assert_eq!(services("services: [\n"), None);
     }
 
     #[test]

@@ -74,9 +74,11 @@ impl Workspace {
         let docker_config = dir.join("docker-config");
         let plugins = docker_config.join("cli-plugins");
         std::fs::create_dir_all(&plugins).unwrap();
-        let buildx = Path::new(&engine().docker_config).join("cli-plugins/docker-buildx");
-        std::os::unix::fs::symlink(std::fs::read_link(&buildx).unwrap(), plugins.join("docker-buildx"))
-            .unwrap();
+        for plugin in ["docker-buildx", "docker-compose"] {
+            let installed = Path::new(&engine().docker_config).join("cli-plugins").join(plugin);
+            std::os::unix::fs::symlink(std::fs::read_link(&installed).unwrap(), plugins.join(plugin))
+                .unwrap();
+        }
         std::fs::write(plugins.join("docker-extension"), PLUGIN).unwrap();
         make_executable(&plugins.join("docker-extension"));
         std::fs::write(docker_config.join("config.json"), "{}\n").unwrap();
@@ -603,4 +605,120 @@ fn in_a_browser_without_an_engine_the_backend_runs_as_a_local_process() {
     let (status, left, lines) = dev.terminate();
     assert!(status.success(), "{status}: {}", lines.join("\n"));
     assert_eq!(left, Vec::<String>::new(), "processes left in the session");
+}
+
+/// A compose backend, as most published extensions have (`vm.composefile`): the backend's
+/// service beside another it reads, here a small HTTP server in an image built from scratch
+/// (no registry can be pulled from). `dev --browser` runs the file's services as one Compose
+/// project with the dev image as the extension's own; the backend answers through the relay
+/// with what the other service serves; every service's lines are in dev's output; a change to
+/// the backend recreates its service only; the stop removes the project's containers, network
+/// and own volumes, and leaves an `external` one.
+#[test]
+fn in_a_browser_a_compose_backend_runs_with_its_other_services() {
+    require("busybox");
+    let (ws, _turn) = Workspace::new("dev-compose");
+    let docker = |args: &[&str]| run(&mut engine().docker(args));
+
+    // The other service: busybox's httpd serving a greeting, an image built here.
+    let image = ws.dir.join("greeting-image");
+    std::fs::create_dir_all(image.join("www")).unwrap();
+    std::fs::copy("/bin/busybox", image.join("busybox")).unwrap();
+    std::fs::write(image.join("www/greeting.txt"), "Hello from the greeting service\n").unwrap();
+    std::fs::write(
+        image.join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\nENTRYPOINT [\"/bin/busybox\", \"httpd\", \"-f\", \"-vv\", \"-p\", \"8080\", \"-h\", \"/www\"]\n",
+    )
+    .unwrap();
+    let mut build = engine().docker(&["buildx", "build", "--load", "--tag", "xtask-test/greeting:1"]);
+    build.arg(&image);
+    run(&mut build).assert_ok();
+    docker(&["volume", "create", "xtask-test-shared"]).assert_ok();
+
+    // The backend reads it: a route of the copy's own.
+    let api = ws.root.join("backend/src/api.rs");
+    let text = std::fs::read_to_string(&api).unwrap();
+    let route = r#".route("/greeting", get(|| async {
+            tokio::task::spawn_blocking(|| {
+                use std::io::{Read, Write};
+                let mut stream = std::net::TcpStream::connect("greeting:8080").map_err(|e| e.to_string())?;
+                stream.write_all(b"GET /greeting.txt HTTP/1.0\r\nHost: greeting\r\n\r\n").map_err(|e| e.to_string())?;
+                let mut answer = String::new();
+                stream.read_to_string(&mut answer).map_err(|e| e.to_string())?;
+                Ok::<String, String>(answer)
+            })
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()))
+            .unwrap_or_else(|e| format!("no greeting: {e}"))
+        }))
+        .route("/hello", get(hello))"#;
+    std::fs::write(&api, text.replacen(r#".route("/hello", get(hello))"#, route, 1)).unwrap();
+    let compose = "services:\n  backend:\n    image: ${DESKTOP_PLUGIN_IMAGE}\n    depends_on: [greeting]\n  greeting:\n    image: xtask-test/greeting:1\n    volumes:\n      - shared:/shared\n      - cache:/cache\nvolumes:\n  shared:\n    external: true\n    name: xtask-test-shared\n  cache: {}\n";
+    std::fs::write(ws.root.join("extension/docker-compose.yaml"), compose).unwrap();
+    let manifest = ws.root.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let text = text.replacen(
+        "socket = \"backend.sock\"",
+        "socket = \"backend.sock\"\ncompose-file = \"extension/docker-compose.yaml\"",
+        1,
+    );
+    std::fs::write(&manifest, text).unwrap();
+
+    ws.build_first(&["dev", "--browser"], &[]);
+    let project_containers = || {
+        let listed = docker(&[
+            "ps",
+            "-a",
+            "--filter",
+            "label=com.docker.compose.project",
+            "--format",
+            "{{.Names}} {{.ID}}",
+        ]);
+        listed
+            .assert_ok()
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("xtask-dev-"))
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(project_containers(), Vec::<String>::new(), "--browser --once took the project down");
+
+    let mut dev = Running::start(ws.command(&["dev", "--browser"]));
+    dev.wait_for("The extension runs at http://127.0.0.1:", 1, NO_COMPILE);
+    let url = dev.url();
+    let answer = harness_get(&url, "/greeting");
+    assert!(answer.contains("Hello from the greeting service"), "{answer}\n{}", dev.lines().join("\n"));
+    // Both services' lines, each prefixed with its name by Compose.
+    dev.wait_for("greeting-1", 1, Duration::from_secs(20));
+    let id_of = |service: &str| {
+        project_containers().into_iter().find(|l| l.contains(&format!("-{service}-"))).unwrap_or_default()
+    };
+    let (backend_before, greeting_before) = (id_of("backend"), id_of("greeting"));
+    assert!(!backend_before.is_empty() && !greeting_before.is_empty(), "{:?}", project_containers());
+
+    // A backend change: its service recreated from the new image, the other one kept.
+    ws.touch_source("backend/src/main.rs", "// a change");
+    dev.wait_for("restarted the backend", 1, A_COMPILE);
+    assert_ne!(id_of("backend"), backend_before, "the backend's service is recreated");
+    assert_eq!(id_of("greeting"), greeting_before, "the other service keeps running");
+    assert!(harness_get(&url, "/greeting").contains("Hello from the greeting service"));
+
+    let (status, left, lines) = dev.terminate();
+    assert!(status.success(), "{status}: {}", lines.join("\n"));
+    assert_eq!(left, Vec::<String>::new(), "processes left in the session");
+    assert_eq!(project_containers(), Vec::<String>::new(), "the project's containers are gone");
+    let volumes = docker(&["volume", "ls", "--format", "{{.Name}}"]);
+    let volumes = volumes.assert_ok().stdout.clone();
+    assert!(
+        !volumes.lines().any(|v| v.starts_with("xtask-dev-")),
+        "the project's volumes are gone: {volumes}"
+    );
+    assert!(volumes.lines().any(|v| v == "xtask-test-shared"), "the external volume stays: {volumes}");
+    let networks = docker(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(
+        !networks.assert_ok().stdout.lines().any(|n| n.starts_with("xtask-dev-")),
+        "the project's network is gone"
+    );
+    docker(&["volume", "rm", "xtask-test-shared"]).assert_ok();
 }
