@@ -27,12 +27,14 @@ pub(super) struct Project {
 }
 
 impl Project {
-    /// The project for `compose_file` (relative to `root`), its override written under `dir`.
+    /// The project for `compose_file` (relative to `root`), its override written under `dir`,
+    /// the shared volume mounted at `guest_services` in every service.
     pub(super) fn prepare(
         name: &str,
         root: &Utf8Path,
         compose_file: &Utf8Path,
         dir: &Utf8Path,
+        guest_services: &str,
     ) -> anyhow::Result<Project> {
         let file = root.join(compose_file);
         let text =
@@ -49,7 +51,7 @@ impl Project {
             text.push_str(&format!(
                 "  {}:\n    volumes:\n      - {}\n",
                 yaml_string(service),
-                yaml_string(&format!("{guest_volume}:{}", super::GUEST_SERVICES))
+                yaml_string(&format!("{guest_volume}:{guest_services}"))
             ));
         }
         text.push_str(&format!("volumes:\n  {}:\n    external: true\n", yaml_string(&guest_volume)));

@@ -400,7 +400,8 @@ impl<'a> Session<'a> {
         let sh = self.sh;
         let name = container_name(&self.root);
         let reference = self.plan.reference.to_string();
-        let project = compose::Project::prepare(&name, &self.root, file, &dev_dir(&self.config))?;
+        let project =
+            compose::Project::prepare(&name, &self.root, file, &dev_dir(&self.config), GUEST_SERVICES)?;
         if self.relay.is_none() {
             let volume = &project.guest_volume;
             cmd!(sh, "docker volume create {volume}")?

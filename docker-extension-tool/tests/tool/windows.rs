@@ -147,10 +147,11 @@ fn one_build_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     BUILDS.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The tool's unit tests, built for Windows and run under Wine: the program search over
-/// real Windows paths and PATHEXT, a `.cmd` run through Wine's cmd.exe with its arguments
-/// quoted (an `&` in one stays text), paths compared and joined the Windows way, the image
-/// writer and reader, the config, the plan.
+/// The tool's unit tests and its architecture test, built for Windows and run under Wine:
+/// the program search over real Windows paths and PATHEXT, a `.cmd` run through Wine's
+/// cmd.exe with its arguments quoted (an `&` in one stays text), paths compared and joined the
+/// Windows way, the image writer and reader, the config, the plan; the layering, read from
+/// the sources by the Windows build.
 #[test]
 fn the_tools_unit_tests_pass_on_windows_under_wine() {
     require("wine");
@@ -172,7 +173,7 @@ fn the_tools_unit_tests_pass_on_windows_under_wine() {
     let output = {
         let _turn = one_build_at_a_time();
         run(cargo_for_windows()
-            .args(["test", "--target", TARGET, "--package", "docker-extension-tool", "--lib"])
+            .args(["test", "--target", TARGET, "--package", "docker-extension-tool", "--lib", "--test", "tool"])
             .env("CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER", &runner))
     };
     assert_eq!(output.code, 0, "the unit tests under Wine:\n{}\n{}", output.stdout, output.stderr);
@@ -187,6 +188,9 @@ fn the_tools_unit_tests_pass_on_windows_under_wine() {
         "util::process::command::tests::a_batch_file_is_found_by_its_name_and_gets_its_arguments_quoted ... ok",
         "util::process::find::tests::on_windows_npm_is_the_cmd_shim_found_through_pathext ... ok",
         "context::ownership::tests::where_names_ignore_case_another_spelling_is_the_same_folder ... ok",
+        // The architecture test, in a plain `cargo test` of the tool, on Windows too.
+        "architecture::layers_are_used_downward_only_and_no_module_cycle ... ok",
+        "architecture::programs_are_started_by_the_process_module_only ... ok",
     ] {
         assert!(output.stdout.contains(ran), "{ran}\n{}", output.stdout);
     }
