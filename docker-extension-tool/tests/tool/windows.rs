@@ -158,8 +158,10 @@ fn the_tools_unit_tests_pass_on_windows_under_wine() {
     let dir = TempDir::new("windows-unit-tests");
     let dll = wine::build_shim(dir.path());
     // cargo's runner for the target: the shim beside the test executable (in this target
-    // folder of the tests' own), then Wine.
-    let runner = dir.join("run-under-wine.sh");
+    // folder of the tests' own), then Wine. In the Windows target folder, whose path has no
+    // space: cargo splits a runner's value into words.
+    let runner = windows_target_dir().join("run-under-wine.sh");
+    std::fs::create_dir_all(windows_target_dir()).unwrap();
     std::fs::write(
         &runner,
         format!(
@@ -173,7 +175,16 @@ fn the_tools_unit_tests_pass_on_windows_under_wine() {
     let output = {
         let _turn = one_build_at_a_time();
         run(cargo_for_windows()
-            .args(["test", "--target", TARGET, "--package", "docker-extension-tool", "--lib", "--test", "tool"])
+            .args([
+                "test",
+                "--target",
+                TARGET,
+                "--package",
+                "docker-extension-tool",
+                "--lib",
+                "--test",
+                "tool",
+            ])
             .env("CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER", &runner))
     };
     assert_eq!(output.code, 0, "the unit tests under Wine:\n{}\n{}", output.stdout, output.stderr);
