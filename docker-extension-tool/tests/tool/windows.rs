@@ -199,6 +199,8 @@ fn the_tools_unit_tests_pass_on_windows_under_wine() {
         "util::process::command::tests::a_batch_file_is_found_by_its_name_and_gets_its_arguments_quoted ... ok",
         "util::process::find::tests::on_windows_npm_is_the_cmd_shim_found_through_pathext ... ok",
         "context::ownership::tests::where_names_ignore_case_another_spelling_is_the_same_folder ... ok",
+        // A process tree in a Job Object: stopping the group ends cmd.exe and its ping.
+        "util::process::tests::a_group_ends_its_whole_tree_on_windows ... ok",
         // The architecture test, in a plain `cargo test` of the tool, on Windows too.
         "architecture::layers_are_used_downward_only_and_no_module_cycle ... ok",
         "architecture::programs_are_started_by_the_process_module_only ... ok",

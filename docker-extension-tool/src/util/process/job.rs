@@ -66,6 +66,31 @@ impl Job {
         Ok(())
     }
 
+    /// How many processes of the job are running.
+    #[cfg(test)]
+    pub(super) fn active_processes(&self) -> std::io::Result<u32> {
+        use windows_sys::Win32::System::JobObjects::{
+            JobObjectBasicAccountingInformation, QueryInformationJobObject,
+            JOBOBJECT_BASIC_ACCOUNTING_INFORMATION,
+        };
+        // SAFETY: zeroed is a valid JOBOBJECT_BASIC_ACCOUNTING_INFORMATION (plain integers).
+        let mut info: JOBOBJECT_BASIC_ACCOUNTING_INFORMATION = unsafe { std::mem::zeroed() };
+        // SAFETY: the pointer and size are those of `info`, which outlives the call.
+        let ok = unsafe {
+            QueryInformationJobObject(
+                self.0,
+                JobObjectBasicAccountingInformation,
+                std::ptr::from_mut(&mut info).cast(),
+                std::mem::size_of::<JOBOBJECT_BASIC_ACCOUNTING_INFORMATION>() as u32,
+                std::ptr::null_mut(),
+            )
+        };
+        if ok == 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(info.ActiveProcesses)
+    }
+
     /// Ends every process in the job.
     pub(super) fn terminate(&self) {
         // SAFETY: the handle is open; the exit code is the one a killed process gets.

@@ -321,3 +321,58 @@ pub(crate) fn free_port() -> anyhow::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port on 127.0.0.1")?;
     Ok(listener.local_addr()?.port())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tree (cmd.exe, and the ping it starts) is one job: stopping the group ends both, not
+    /// only the child. Run under Wine by the tool's suite.
+    #[test]
+    #[cfg(windows)]
+    fn a_group_ends_its_whole_tree_on_windows() {
+        let mut command = std::process::Command::new("cmd.exe");
+        command.args(["/d", "/c", "ping -n 60 127.0.0.1 >nul"]);
+        let mut group = Group::spawn("a tree", command).unwrap();
+        let start = Instant::now();
+        while group.job.active_processes().unwrap() < 2 && start.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(group.job.active_processes().unwrap(), 2, "cmd.exe and its ping, in the job");
+        group.stop(Duration::from_secs(1));
+        let start = Instant::now();
+        while group.job.active_processes().unwrap() > 0 && start.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(group.job.active_processes().unwrap(), 0, "the whole tree ended");
+    }
+
+    /// The same on Unix: a process group (sh, and the sleep it starts) ends whole.
+    #[test]
+    #[cfg(unix)]
+    fn a_group_ends_its_whole_tree_on_unix() {
+        let mut command = std::process::Command::new("sh");
+        command.args(["-c", "sleep 60 & echo $!; wait"]).stdout(std::process::Stdio::piped());
+        let mut group = Group::spawn("a tree", command).unwrap();
+        let mut line = String::new();
+        let stdout = group.child.stdout.take().unwrap();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+        let grandchild: libc::pid_t = line.trim().parse().unwrap();
+        // Running: there, and (where /proc tells) not a zombie waiting for a reaper.
+        let running = || {
+            // SAFETY: signal 0 only asks whether the process exists.
+            let there = unsafe { libc::kill(grandchild, 0) } == 0;
+            let zombie = std::fs::read_to_string(format!("/proc/{grandchild}/stat")).is_ok_and(|stat| {
+                stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+            });
+            there && !zombie
+        };
+        assert!(running(), "the sleep runs");
+        group.stop(Duration::from_secs(1));
+        let start = Instant::now();
+        while running() && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!running(), "the grandchild ended with the group");
+    }
+}
