@@ -22,10 +22,56 @@ use crate::plan::image::SbomSources;
 /// The largest npm lock file read (a large UI's is a few MiB).
 const MAX_LOCK: u64 = 64 << 20;
 
-/// Per platform, the packages whose code its files hold. `cargo metadata` and rustc's
-/// answer for each target run side by side (each is a process start and a fraction of a
-/// second; in a row they were most of the builtin engine's image step).
+/// Per platform, the packages whose code its files hold: from the cache when everything that
+/// decides them is as it was (a warm dist asks cargo and rustc nothing), else asked and kept.
 pub(crate) fn components(sources: &SbomSources) -> anyhow::Result<BTreeMap<Variant, Vec<Component>>> {
+    let key = cache_key(sources)?;
+    let kept = sources.cache.join(format!("{}.json", key.trim_start_matches("sha256:")));
+    if let Ok(bytes) = crate::util::files::read_capped(&kept, MAX_LOCK) {
+        let read: Option<BTreeMap<Variant, Vec<Component>>> =
+            serde_json::from_slice::<Vec<(String, Vec<Component>)>>(&bytes)
+                .ok()
+                .and_then(|kept| kept.into_iter().map(|(v, c)| Some((v.parse().ok()?, c))).collect());
+        if let Some(components) = read {
+            return Ok(components);
+        }
+    }
+    let components = ask(sources)?;
+    // Best effort: without it, the next dist asks again. One entry: the sources' latest.
+    if std::fs::create_dir_all(&sources.cache).is_ok() {
+        for old in std::fs::read_dir(&sources.cache).into_iter().flatten().flatten() {
+            let _ = std::fs::remove_file(old.path());
+        }
+        let stored: Vec<(String, &Vec<Component>)> =
+            components.iter().map(|(v, c)| (v.to_string(), c)).collect();
+        if let Ok(text) = serde_json::to_vec(&stored) {
+            let _ = crate::util::files::write_atomic(&kept, &text);
+        }
+    }
+    Ok(components)
+}
+
+/// Everything the inventory depends on: the manifests and Cargo.lock, the compiler, the npm
+/// lock file, what each platform ships and downloads, and this tool's version (its rules).
+fn cache_key(sources: &SbomSources) -> anyhow::Result<String> {
+    let mut key = crate::util::files::Fingerprint::new();
+    key.field(env!("CARGO_PKG_VERSION").as_bytes());
+    key.field(sources.rustc.as_bytes());
+    for manifest in &sources.manifests {
+        key.file(manifest.as_str(), manifest, true)?;
+    }
+    if let Some(lock) = &sources.npm_lock {
+        key.file(lock.as_str(), lock, true)?;
+    }
+    key.field(format!("{:?}", sources.shipped).as_bytes());
+    key.field(format!("{:?}", sources.downloads).as_bytes());
+    Ok(key.finish())
+}
+
+/// Asks cargo (its resolve) and rustc (each target's cfg values), side by side (each is a
+/// process start and a fraction of a second; in a row they were most of the builtin
+/// engine's image step).
+fn ask(sources: &SbomSources) -> anyhow::Result<BTreeMap<Variant, Vec<Component>>> {
     let targets: BTreeSet<&String> = sources.shipped.values().flatten().map(|(_, target)| target).collect();
     let (metadata, cfgs) = std::thread::scope(|scope| {
         let asked: Vec<_> = targets
@@ -237,6 +283,53 @@ mod tests {
             "no lock, no npm packages"
         );
         assert!(npm_packages(&lock).unwrap_err().to_string().contains("no `packages` map"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A warm dist reads the inventory it kept (here: from a folder that is no cargo
+    /// workspace at all, so nothing was asked); a changed manifest is another key.
+    #[test]
+    fn the_inventory_is_kept_by_everything_that_decides_it() {
+        let dir = camino::Utf8PathBuf::try_from(std::env::temp_dir())
+            .unwrap()
+            .join(format!("xtask-inventory-cache-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("Cargo.toml"), "[workspace]\n").unwrap();
+        std::fs::write(dir.join("Cargo.lock"), "version = 4\n").unwrap();
+        let sources = SbomSources {
+            workspace: dir.join("no-such-workspace"),
+            shipped: [(
+                Variant::Amd64,
+                [("pkg".to_string(), "x86_64-unknown-linux-musl".to_string())].into(),
+            )]
+            .into(),
+            npm_lock: None,
+            downloads: BTreeMap::new(),
+            manifests: vec![dir.join("Cargo.toml"), dir.join("Cargo.lock")],
+            rustc: "rustc 1.95.0".into(),
+            cache: dir.join("cache"),
+        };
+        let kept = Component {
+            ecosystem: Ecosystem::Cargo,
+            name: "kept".into(),
+            version: "1.0.0".into(),
+            license: None,
+            download: None,
+            sha256: None,
+        };
+        let key = cache_key(&sources).unwrap();
+        std::fs::create_dir_all(&sources.cache).unwrap();
+        let stored = serde_json::to_vec(&[("amd64", vec![kept.clone()])]).unwrap();
+        std::fs::write(sources.cache.join(format!("{}.json", key.trim_start_matches("sha256:"))), stored)
+            .unwrap();
+        assert_eq!(components(&sources).unwrap(), [(Variant::Amd64, vec![kept])].into());
+        std::fs::write(dir.join("Cargo.toml"), "[workspace]\nmembers = [\"a\"]\n").unwrap();
+        assert_ne!(cache_key(&sources).unwrap(), key, "a manifest changed");
+        let other_compiler = SbomSources { rustc: "rustc 1.96.0".into(), ..sources };
+        std::fs::write(dir.join("Cargo.toml"), "[workspace]\n").unwrap();
+        assert_ne!(cache_key(&other_compiler).unwrap(), key, "another compiler");
+        assert!(components(&other_compiler).is_err(), "not kept: asked, and there is no workspace");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -29,7 +29,7 @@ pub(crate) const REFERENCE_TYPE: &str = "vnd.docker.reference.type";
 pub(crate) const ATTESTATION_MANIFEST: &str = "attestation-manifest";
 
 /// Where a package comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Ecosystem {
     Cargo,
     Npm,
@@ -38,7 +38,7 @@ pub(crate) enum Ecosystem {
 }
 
 /// A package whose code is in the image.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Component {
     pub ecosystem: Ecosystem,
     pub name: String,

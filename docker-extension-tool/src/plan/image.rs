@@ -97,6 +97,14 @@ pub(crate) struct SbomSources {
     pub npm_lock: Option<Utf8PathBuf>,
     /// Per platform, the host binaries from elsewhere it holds: name, URL and SHA-256.
     pub downloads: BTreeMap<Variant, BTreeSet<(String, String, String)>>,
+    /// What else decides cargo's resolve: the workspace's manifests and Cargo.lock (features
+    /// and dependencies), and the compiler (`rustc --version`, which decides each target's
+    /// cfg values). With the fields above, the key of the inventory's cache.
+    pub manifests: Vec<Utf8PathBuf>,
+    pub rustc: String,
+    /// Where the inventory of these sources is kept: a warm dist reads it rather than
+    /// asking cargo and rustc again.
+    pub cache: Utf8PathBuf,
 }
 
 impl fmt::Display for AttachPlan {

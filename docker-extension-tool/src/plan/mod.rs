@@ -826,6 +826,12 @@ fn attach_plan(
                 (variant, downloads)
             })
             .collect(),
+        manifests: std::iter::once(config.manifest.clone())
+            .chain(std::iter::once(config.root.join("Cargo.lock")))
+            .chain(config.members.keys().cloned())
+            .collect(),
+        rustc: machine.rustc.clone(),
+        cache: config.target_dir.join("xtask/sbom-inventory"),
     };
     match request.attestations {
         Attestations::SbomAndProvenance => {
