@@ -200,7 +200,7 @@ fn fingerprint(contract: &ContractGen, root: &Utf8Path) -> anyhow::Result<String
     for path in paths {
         fingerprint.file(path.as_str(), &path, true)?;
     }
-    Ok(fingerprint.finish())
+    Ok(fingerprint.finish().to_string())
 }
 
 #[cfg(test)]

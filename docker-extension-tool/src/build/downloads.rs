@@ -38,7 +38,7 @@ pub(crate) fn ensure(
         if !verified(download)? {
             report.say(&format!("    downloading {}", download.url));
             let program = client_program()?;
-            let (url, sha256, to) = (&download.url, &download.sha256, &download.fetched);
+            let (url, sha256, to) = (&download.url, download.sha256.hex(), &download.fetched);
             helper(cmd!(sh, "{program} fetch {url} {sha256} {to}")?)?;
         }
         if let Some(member) = &download.member {
@@ -56,7 +56,7 @@ fn verified(download: &Download) -> anyhow::Result<bool> {
     if !download.fetched.is_file() {
         return Ok(false);
     }
-    Ok(crate::util::files::sha256_file(&download.fetched)? == format!("sha256:{}", download.sha256))
+    Ok(crate::util::digest::Digest::of_file(&download.fetched)? == download.sha256)
 }
 
 /// Runs the network client; its own message (`error: …`) is the error.

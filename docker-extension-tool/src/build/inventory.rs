@@ -18,6 +18,7 @@ use crate::util::process::cmd;
 use crate::image::attest::{Component, Ecosystem};
 use crate::model::targets::Variant;
 use crate::plan::image::SbomSources;
+use crate::util::digest::Digest;
 
 /// The largest npm lock file read (a large UI's is a few MiB).
 const MAX_LOCK: u64 = 64 << 20;
@@ -26,7 +27,7 @@ const MAX_LOCK: u64 = 64 << 20;
 /// decides them is as it was (a warm dist asks cargo and rustc nothing), else asked and kept.
 pub(crate) fn components(sources: &SbomSources) -> anyhow::Result<BTreeMap<Variant, Vec<Component>>> {
     let key = cache_key(sources)?;
-    let kept = sources.cache.join(format!("{}.json", key.trim_start_matches("sha256:")));
+    let kept = sources.cache.join(format!("{}.json", key.hex()));
     if let Ok(bytes) = crate::util::files::read_capped(&kept, MAX_LOCK) {
         let read: Option<BTreeMap<Variant, Vec<Component>>> =
             serde_json::from_slice::<Vec<(String, Vec<Component>)>>(&bytes)
@@ -53,7 +54,7 @@ pub(crate) fn components(sources: &SbomSources) -> anyhow::Result<BTreeMap<Varia
 
 /// Everything the inventory depends on: the manifests and Cargo.lock, the compiler, the npm
 /// lock file, what each platform ships and downloads, and this tool's version (its rules).
-fn cache_key(sources: &SbomSources) -> anyhow::Result<String> {
+fn cache_key(sources: &SbomSources) -> anyhow::Result<Digest> {
     let mut key = crate::util::files::Fingerprint::new();
     key.field(env!("CARGO_PKG_VERSION").as_bytes());
     key.field(sources.rustc.as_bytes());
@@ -321,8 +322,7 @@ mod tests {
         let key = cache_key(&sources).unwrap();
         std::fs::create_dir_all(&sources.cache).unwrap();
         let stored = serde_json::to_vec(&[("amd64", vec![kept.clone()])]).unwrap();
-        std::fs::write(sources.cache.join(format!("{}.json", key.trim_start_matches("sha256:"))), stored)
-            .unwrap();
+        std::fs::write(sources.cache.join(format!("{}.json", key.hex())), stored).unwrap();
         assert_eq!(components(&sources).unwrap(), [(Variant::Amd64, vec![kept])].into());
         std::fs::write(dir.join("Cargo.toml"), "[workspace]\nmembers = [\"a\"]\n").unwrap();
         assert_ne!(cache_key(&sources).unwrap(), key, "a manifest changed");

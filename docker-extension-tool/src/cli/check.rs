@@ -10,7 +10,7 @@ use crate::plan::image::RegistryClient;
 use crate::plan::CONTEXT_DIR;
 use crate::util::report::problem;
 use crate::util::report::Report;
-use crate::verify::check::{check_context, check_layout, read_image, Where};
+use crate::verify::check::{check_context, check_layout, read_image, ImageSource, Where};
 use crate::verify::rulebook;
 use crate::workspace::config::Config;
 
@@ -27,9 +27,9 @@ impl flags::Check {
         let deny_warnings = self.deny_warnings || config.as_ref().is_ok_and(|c| c.deny_warnings);
         let (layout, what) = if self.published {
             let config = config?;
-            read_image(sh, &format!("{}:{}", config.image, config.tag), Where::Registry, &client)?
-        } else if let Some(source) = &self.archive {
-            read_image(sh, source.as_str(), Where::Anywhere, &client)?
+            read_image(sh, &ImageSource::Image(config.reference), Where::Registry, &client)?
+        } else if let Some(source) = &self.source {
+            read_image(sh, &ImageSource::parse(source)?, Where::Anywhere, &client)?
         } else {
             return check_workspace(deny_warnings);
         };
@@ -57,7 +57,7 @@ fn check_workspace(deny_warnings: bool) -> anyhow::Result<()> {
     let config = Config::load_current()?;
     let context = config.target_dir.join(CONTEXT_DIR);
     let mut problems = vec![];
-    if let Err(e) = rules::release_tag(&config.tag) {
+    if let Err(e) = rules::release_tag(config.reference.tag_or_latest()) {
         problems.push(rulebook::LABEL_VERSION.problem("tag", e));
     }
     if !context.is_dir() {

@@ -15,7 +15,7 @@ impl flags::Desktop {
     pub(crate) fn uninstall(self, sh: &Shell) -> anyhow::Result<()> {
         let repository = match self.image {
             Some(image) => image,
-            None => Config::load_current()?.image,
+            None => Config::load_current()?.reference.repository().to_string(),
         };
         require_docker_desktop(sh, "Without Docker Desktop no extension is installed to remove.")?;
         let listed =
@@ -37,10 +37,7 @@ impl flags::Desktop {
     pub(crate) fn share(self, sh: &Shell) -> anyhow::Result<()> {
         let reference = match self.image {
             Some(image) => image,
-            None => {
-                let config = Config::load_current()?;
-                format!("{}:{}", config.image, config.tag)
-            }
+            None => Config::load_current()?.reference.to_string(),
         };
         require_docker_desktop(
             sh,

@@ -327,7 +327,8 @@ pub(crate) struct Dev {
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Check {
-    pub archive: Option<Utf8PathBuf>,
+    /// An archive, a layout folder or an image reference, as given (see `ImageSource`).
+    pub source: Option<String>,
     /// `--published`: the config's image and tag, from its registry.
     pub published: bool,
     /// `--deny-warnings`: advice fails the check too.
@@ -747,8 +748,8 @@ fn parse_check(args: &mut Args) -> Result<Check, UsageError> {
         match arg {
             Long("published") => check.published = true,
             Long("deny-warnings") => check.deny_warnings = true,
-            Value(value) if check.archive.is_none() => {
-                check.archive = Some(Utf8PathBuf::from(value.to_string_lossy().into_owned()));
+            Value(value) if check.source.is_none() => {
+                check.source = Some(value.to_string_lossy().into_owned());
             }
             Value(value) => {
                 return args.error(format!(
@@ -759,7 +760,7 @@ fn parse_check(args: &mut Args) -> Result<Check, UsageError> {
             other => return unexpected(usage, other),
         }
     }
-    if check.published && check.archive.is_some() {
+    if check.published && check.source.is_some() {
         return args.error("--published checks the config's own image: give it no image or archive");
     }
     Ok(check)

@@ -191,12 +191,12 @@ pub(crate) fn render(
 ) -> anyhow::Result<Vec<NewFile>> {
     validate(template, naming)?;
     let slug = naming.image.rsplit('/').next().unwrap_or_default();
-    let old_slug = template.image.rsplit('/').next().unwrap_or_default();
+    let old_slug = template.reference.repository().rsplit('/').next().unwrap_or_default();
     let old_host = template.host_binaries.first().map(|h| h.bin.clone());
     let old_host_package = template.host_binaries.first().map(|h| h.package.clone());
 
     let mut names = vec![
-        (template.image.clone(), naming.image.clone()),
+        (template.reference.repository().to_string(), naming.image.clone()),
         (template.labels.title.clone(), naming.title.clone()),
         (template.labels.vendor.clone(), naming.vendor.clone()),
         (old_slug.replace('-', "_"), slug.replace('-', "_")),
@@ -443,7 +443,9 @@ fn workspace_version(template: &Config) -> anyhow::Result<String> {
     let text = std::fs::read_to_string(manifest).with_context(|| format!("reading {manifest}"))?;
     let doc: toml_edit::DocumentMut = text.parse().with_context(|| format!("parsing {manifest}"))?;
     let version = doc.get("workspace").and_then(|w| w.get("package")).and_then(|p| p.get("version"));
-    Ok(version.and_then(toml_edit::Item::as_str).map_or_else(|| template.tag.clone(), str::to_string))
+    Ok(version
+        .and_then(toml_edit::Item::as_str)
+        .map_or_else(|| template.reference.tag_or_latest().to_string(), str::to_string))
 }
 
 /// The new extension starts at 0.1.0: the workspace version, and the UI package's.

@@ -13,14 +13,15 @@ use crate::workspace::config::Config;
 impl flags::ReleaseTag {
     pub(crate) fn run(self) -> anyhow::Result<()> {
         let config = Config::load_current()?;
-        print!("{}", release_facts(&config.image, &config.tag, &self.tag)?);
+        print!("{}", release_facts(&config.reference, &self.tag)?);
         Ok(())
     }
 }
 
-/// The `KEY=VALUE` lines for a release of `image:version` from the git tag `git_tag`, or
-/// why that tag does not release that version.
-fn release_facts(image: &str, version: &str, git_tag: &str) -> anyhow::Result<String> {
+/// The `KEY=VALUE` lines for a release of `reference` (its tag is the version) from the git
+/// tag `git_tag`, or why that tag does not release that version.
+fn release_facts(reference: &ImageReference, git_tag: &str) -> anyhow::Result<String> {
+    let version = reference.tag_or_latest();
     let tagged = git_tag.strip_prefix('v').unwrap_or(git_tag);
     if tagged != version {
         bail!(
@@ -29,7 +30,6 @@ fn release_facts(image: &str, version: &str, git_tag: &str) -> anyhow::Result<St
              this one v{version}"
         );
     }
-    let reference = ImageReference::new(image, Some(version)).map_err(anyhow::Error::msg)?;
     let registry = reference.registry().unwrap_or(DOCKER_HUB);
     Ok(format!("image={reference}\nregistry={registry}\nversion={version}\n"))
 }
@@ -41,15 +41,16 @@ mod tests {
     #[test]
     fn a_tag_releases_its_version_only() {
         assert_eq!(
-            release_facts("ghcr.io/acme/disk-report", "1.2.3", "v1.2.3").unwrap(),
+            release_facts(&"ghcr.io/acme/disk-report:1.2.3".parse().unwrap(), "v1.2.3").unwrap(),
             "image=ghcr.io/acme/disk-report:1.2.3\nregistry=ghcr.io\nversion=1.2.3\n"
         );
         assert_eq!(
-            release_facts("acme/disk-report", "1.2.3", "1.2.3").unwrap(),
+            release_facts(&"acme/disk-report:1.2.3".parse().unwrap(), "1.2.3").unwrap(),
             "image=acme/disk-report:1.2.3\nregistry=docker.io\nversion=1.2.3\n"
         );
         for wrong in ["v1.2.4", "main", "v1.2.3-rc.1", ""] {
-            let error = release_facts("acme/disk-report", "1.2.3", wrong).unwrap_err().to_string();
+            let error =
+                release_facts(&"acme/disk-report:1.2.3".parse().unwrap(), wrong).unwrap_err().to_string();
             assert!(error.contains(&format!("`{wrong}` does not release version 1.2.3")), "{error}");
         }
     }

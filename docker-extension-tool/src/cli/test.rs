@@ -152,7 +152,9 @@ fn package(sh: &Shell, dir: &Utf8Path) -> anyhow::Result<()> {
         ..flags::Dist::default()
     };
     dist.run(sh).context("cargo xtask dist --engine builtin")?;
-    flags::Check { archive: Some(archive), ..flags::Check::default() }.run(sh).context("cargo xtask check")
+    flags::Check { source: Some(archive.into_string()), ..flags::Check::default() }
+        .run(sh)
+        .context("cargo xtask check")
 }
 
 /// Builds the backend (where it runs) and the host binaries for this machine; returns the

@@ -16,10 +16,7 @@ impl flags::Validate {
     pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
         let image = match self.image {
             Some(image) => image,
-            None => {
-                let config = Config::load_current()?;
-                format!("{}:{}", config.image, config.tag)
-            }
+            None => Config::load_current()?.reference.to_string(),
         };
         if runs(sh, "docker", &["extension", "version"]) {
             eprintln!("==> docker extension validate -a -s -i {image}");
@@ -31,6 +28,6 @@ impl flags::Validate {
             "note: the `docker extension` plugin (part of Docker Desktop) is not here, so Docker's own \
              validation cannot run; running `cargo xtask check {image}` instead"
         );
-        flags::Check { archive: Some(image.into()), ..flags::Check::default() }.run(sh)
+        flags::Check { source: Some(image), ..flags::Check::default() }.run(sh)
     }
 }

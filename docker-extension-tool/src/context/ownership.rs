@@ -16,7 +16,8 @@ use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::image::spec::GENERATED_HEADER;
-use crate::util::files::{sha256_file, slashed, walk, write_atomic};
+use crate::util::digest::Digest;
+use crate::util::files::{slashed, walk, write_atomic};
 use crate::workspace::config::Protected;
 
 /// The file that marks a folder as a context dist wrote, listing what it wrote there.
@@ -175,7 +176,7 @@ fn mark_context(dir: &Utf8Path) -> anyhow::Result<()> {
 /// Files dist wrote outside a context (OCI archives), with the SHA-256 they had then.
 pub(crate) struct Ledger {
     file: Utf8PathBuf,
-    entries: BTreeMap<Utf8PathBuf, String>,
+    entries: BTreeMap<Utf8PathBuf, Digest>,
 }
 
 impl Ledger {
@@ -206,7 +207,7 @@ impl Ledger {
             return Err(refuse(path, "it is a folder", &instead));
         }
         match self.entries.get(path) {
-            Some(recorded) if *recorded == sha256_file(path)? => Ok(()),
+            Some(recorded) if *recorded == Digest::of_file(path)? => Ok(()),
             Some(_) => Err(refuse(path, "it is a file that changed since dist wrote it", &instead)),
             None => Err(refuse(path, "it is a file", &instead)),
         }
@@ -214,8 +215,8 @@ impl Ledger {
 
     /// Records a file dist has just written.
     pub(crate) fn record(&mut self, path: &Utf8Path) -> anyhow::Result<()> {
-        self.entries.insert(path.to_path_buf(), sha256_file(path)?);
-        let text = serde_json::to_string_pretty(&self.entries).expect("a map of strings serializes");
+        self.entries.insert(path.to_path_buf(), Digest::of_file(path)?);
+        let text = serde_json::to_string_pretty(&self.entries).expect("a map of paths to digests serializes");
         write_atomic(&self.file, text.as_bytes())
     }
 }

@@ -317,7 +317,7 @@ impl<'a> Session<'a> {
         let sh = self.sh;
         let listed =
             cmd!(sh, "docker extension ls")?.quiet().read().context("`docker extension ls` failed")?;
-        let installed = is_listed(&listed, &self.dev_config.image);
+        let installed = is_listed(&listed, self.dev_config.reference.repository());
         let verb = if installed { "update" } else { "install" };
         let reference = self.plan.reference.to_string();
         let output = cmd!(sh, "docker extension {verb} -f {reference}")?.quiet().ignore_status().output()?;
@@ -768,7 +768,7 @@ fn plan_for_dev(
     let os = Os::here().context("this machine's OS is not macOS, Windows or Linux")?;
     let mut dev = config.clone();
     dev.host_targets.retain(|o, _| *o == os);
-    dev.tag = DEV_TAG.into();
+    dev.reference = dev.reference.with_tag(DEV_TAG);
     let request = Request {
         platform: Some(variant),
         engine: Some(Engine::Builtin),

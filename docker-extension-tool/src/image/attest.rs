@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use crate::model::reference::ImageReference;
 use crate::model::targets::Variant;
+use crate::util::digest::Digest;
 
 /// An in-toto statement's media type, as an attestation manifest's layer.
 pub(crate) use crate::image::oci::IN_TOTO;
@@ -47,8 +48,8 @@ pub(crate) struct Component {
     pub license: Option<String>,
     /// Where it is fetched from (a registry's URL), or its repository.
     pub download: Option<String>,
-    /// Its SHA-256 (lowercase hex), when the file itself is what is known (a download).
-    pub sha256: Option<String>,
+    /// Its SHA-256, when the file itself is what is known (a download).
+    pub sha256: Option<Digest>,
 }
 
 impl Component {
@@ -58,9 +59,9 @@ impl Component {
             Ecosystem::Cargo => format!("pkg:cargo/{}@{}", self.name, self.version),
             Ecosystem::Npm => format!("pkg:npm/{}@{}", self.name.replace('@', "%40"), self.version),
             Ecosystem::Download => format!(
-                "pkg:generic/{}?checksum=sha256:{}&download_url={}",
+                "pkg:generic/{}?checksum={}&download_url={}",
                 percent_encoded(&self.name),
-                self.sha256.as_deref().unwrap_or_default(),
+                self.sha256.as_ref().map(Digest::to_string).unwrap_or_default(),
                 percent_encoded(self.download.as_deref().unwrap_or_default())
             ),
         }
@@ -72,8 +73,11 @@ impl Component {
             Ecosystem::Cargo => format!("cargo-{}-{}", self.name, self.version),
             Ecosystem::Npm => format!("npm-{}-{}", self.name, self.version),
             Ecosystem::Download => {
-                let sha = self.sha256.as_deref().unwrap_or_default();
-                format!("download-{}-{}", self.name, &sha[..sha.len().min(12)])
+                format!(
+                    "download-{}-{}",
+                    self.name,
+                    self.sha256.as_ref().map(Digest::short).unwrap_or_default()
+                )
             }
         };
         let clean: String =
@@ -120,18 +124,18 @@ fn tool() -> String {
 }
 
 /// The in-toto subject: the platform's image manifest, named as BuildKit names it.
-fn subject(reference: &ImageReference, variant: Variant, manifest_digest: &str) -> Value {
+fn subject(reference: &ImageReference, variant: Variant, manifest_digest: &Digest) -> Value {
     let platform = variant.platform().replace('/', "%2F");
     let name =
         format!("pkg:docker/{}@{}?platform={platform}", reference.repository(), reference.tag_or_latest());
-    json!([{ "name": name, "digest": { "sha256": manifest_digest.trim_start_matches("sha256:") } }])
+    json!([{ "name": name, "digest": { "sha256": manifest_digest.hex() } }])
 }
 
 /// The SBOM statement (SPDX 2.3) of one platform's image.
 pub(crate) fn sbom_statement(
     reference: &ImageReference,
     variant: Variant,
-    manifest_digest: &str,
+    manifest_digest: &Digest,
     components: &[Component],
     created: &str,
 ) -> Vec<u8> {
@@ -175,7 +179,7 @@ pub(crate) fn sbom_statement(
             package.as_object_mut().map(|p| p.shift_remove("versionInfo"));
         }
         if let Some(sha256) = &component.sha256 {
-            package["checksums"] = json!([{ "algorithm": "SHA256", "checksumValue": sha256 }]);
+            package["checksums"] = json!([{ "algorithm": "SHA256", "checksumValue": sha256.hex() }]);
         }
         packages.push(package);
         relationships.push(
@@ -208,7 +212,7 @@ pub(crate) fn sbom_statement(
 pub(crate) fn provenance_statement(
     reference: &ImageReference,
     variant: Variant,
-    manifest_digest: &str,
+    manifest_digest: &Digest,
     facts: &Provenance,
 ) -> Vec<u8> {
     let mut materials = vec![];
@@ -265,6 +269,11 @@ fn statement(predicate_type: &str, subject: &Value, predicate: &Value) -> Vec<u8
 mod tests {
     use super::*;
 
+    /// A manifest's digest the statements are about.
+    fn abc() -> Digest {
+        Digest::of(b"abc")
+    }
+
     fn components() -> Vec<Component> {
         vec![
             Component {
@@ -296,14 +305,13 @@ mod tests {
             version: String::new(),
             license: None,
             download: Some("https://example.com/v1/vendorctl.tar.gz?x=1".into()),
-            sha256: Some(sha.clone()),
+            sha256: Some(Digest::from_hex(&sha).unwrap()),
         };
         assert_eq!(
             vendor.purl(),
             format!("pkg:generic/vendorctl?checksum=sha256:{sha}&download_url=https%3A%2F%2Fexample.com%2Fv1%2Fvendorctl.tar.gz%3Fx%3D1")
         );
-        let bytes =
-            sbom_statement(&reference, Variant::Amd64, "sha256:abc", &[vendor], "2023-11-14T22:13:20Z");
+        let bytes = sbom_statement(&reference, Variant::Amd64, &abc(), &[vendor], "2023-11-14T22:13:20Z");
         let statement: Value = serde_json::from_slice(&bytes).unwrap();
         let package = &statement["predicate"]["packages"][1];
         assert_eq!(package["SPDXID"], "SPDXRef-Package-download-vendorctl-abababababab");
@@ -317,15 +325,15 @@ mod tests {
         let reference = ImageReference::new("acme/ext", Some("1.0.0")).unwrap();
         let mut twice = components();
         twice.extend(components());
-        let bytes = sbom_statement(&reference, Variant::Arm64, "sha256:abc", &twice, "2023-11-14T22:13:20Z");
+        let bytes = sbom_statement(&reference, Variant::Arm64, &abc(), &twice, "2023-11-14T22:13:20Z");
         assert_eq!(
             bytes,
-            sbom_statement(&reference, Variant::Arm64, "sha256:abc", &components(), "2023-11-14T22:13:20Z")
+            sbom_statement(&reference, Variant::Arm64, &abc(), &components(), "2023-11-14T22:13:20Z")
         );
         let statement: Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(statement["predicateType"], SPDX);
         assert_eq!(statement["subject"][0]["name"], "pkg:docker/acme/ext@1.0.0?platform=linux%2Farm64");
-        assert_eq!(statement["subject"][0]["digest"]["sha256"], "abc");
+        assert_eq!(statement["subject"][0]["digest"]["sha256"], abc().hex());
         let packages = statement["predicate"]["packages"].as_array().unwrap();
         assert_eq!(packages.len(), 3, "the image and two packages");
         let purls: Vec<&str> =
@@ -349,7 +357,7 @@ mod tests {
             profile: "release".into(),
         };
         let statement: Value =
-            serde_json::from_slice(&provenance_statement(&reference, Variant::Amd64, "sha256:abc", &facts))
+            serde_json::from_slice(&provenance_statement(&reference, Variant::Amd64, &abc(), &facts))
                 .unwrap();
         assert_eq!(statement["predicateType"], SLSA_PROVENANCE);
         let invocation = &statement["predicate"]["invocation"];

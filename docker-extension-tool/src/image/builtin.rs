@@ -22,13 +22,15 @@ use std::io::{BufWriter, Read, Write};
 use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 use crate::image::attest::{self, Attach};
 use crate::image::oci::{self, Descriptor, Index, Manifest, Platform};
 use crate::image::spec::{ImageSpec, VARIANT_FOLDER};
+use crate::model::engine::Engine;
 use crate::model::reference::ImageReference;
 use crate::model::targets::Variant;
+use crate::util::digest::Digest;
 
 /// A written image: every blob by digest, and the index that names the platforms. The
 /// layers are files in a scratch folder of dist's (removed when this is dropped), never
@@ -37,10 +39,10 @@ use crate::model::targets::Variant;
 pub(crate) struct BuiltImage {
     /// The image index (both platforms): what a registry serves under the tag.
     pub index: Vec<u8>,
-    pub index_digest: String,
+    pub index_digest: Digest,
     /// Per platform: its manifest's digest and size.
     pub manifests: Vec<(Variant, Descriptor)>,
-    pub blobs: BTreeMap<String, Blob>,
+    pub blobs: BTreeMap<Digest, Blob>,
     /// Where the layer files are.
     scratch: Utf8PathBuf,
 }
@@ -85,7 +87,7 @@ impl BuiltImage {
     }
 
     /// A JSON blob's bytes (manifests, configs).
-    fn json(&self, digest: &str) -> anyhow::Result<&[u8]> {
+    fn json(&self, digest: &Digest) -> anyhow::Result<&[u8]> {
         match self.blobs.get(digest) {
             Some(Blob::Json(bytes)) => Ok(bytes),
             _ => bail!("the image has no JSON blob {digest}"),
@@ -137,13 +139,7 @@ pub(crate) fn build(
     attach: Option<&Attach>,
     scratch: &Utf8Path,
 ) -> anyhow::Result<BuiltImage> {
-    if spec.base_image != "scratch" {
-        bail!(
-            "the builtin engine writes `FROM scratch` images only, and base-image is `{}`: build \
-             with buildx, buildah or podman (--engine), or leave base-image out",
-            spec.base_image
-        );
-    }
+    Engine::Builtin.builds_from(&spec.base_image)?;
     if scratch.exists() {
         std::fs::remove_dir_all(scratch).with_context(|| format!("removing {scratch}"))?;
     }
@@ -235,7 +231,7 @@ pub(crate) fn build(
         let config_bytes = serde_json::to_vec(&config).context("serialising the image config")?;
         let config_descriptor = Descriptor {
             media_type: oci::CONFIG.into(),
-            digest: oci::digest(&config_bytes),
+            digest: Digest::of(&config_bytes),
             size: config_bytes.len() as u64,
             platform: None,
             annotations: BTreeMap::new(),
@@ -251,7 +247,7 @@ pub(crate) fn build(
         let manifest_bytes = serde_json::to_vec(&manifest).context("serialising the manifest")?;
         let descriptor = Descriptor {
             media_type: oci::MANIFEST.into(),
-            digest: oci::digest(&manifest_bytes),
+            digest: Digest::of(&manifest_bytes),
             size: manifest_bytes.len() as u64,
             platform: Some(Platform {
                 architecture: variant.arch().into(),
@@ -277,7 +273,7 @@ pub(crate) fn build(
         annotations: BTreeMap::new(),
     };
     let index = serde_json::to_vec(&index).context("serialising the index")?;
-    let index_digest = oci::digest(&index);
+    let index_digest = Digest::of(&index);
     blobs.insert(index_digest.clone(), Blob::Json(index.clone()));
     Ok(BuiltImage { index, index_digest, manifests, blobs, scratch: scratch.to_path_buf() })
 }
@@ -291,7 +287,7 @@ fn attestation_manifest(
     variant: Variant,
     image: &Descriptor,
     created: &str,
-    blobs: &mut BTreeMap<String, Blob>,
+    blobs: &mut BTreeMap<Digest, Blob>,
 ) -> anyhow::Result<Option<Descriptor>> {
     let mut statements = vec![];
     if let Some(sbom) = &attach.sbom {
@@ -310,7 +306,7 @@ fn attestation_manifest(
     for (predicate_type, bytes) in statements {
         let descriptor = Descriptor {
             media_type: attest::IN_TOTO.into(),
-            digest: oci::digest(&bytes),
+            digest: Digest::of(&bytes),
             size: bytes.len() as u64,
             platform: None,
             annotations: BTreeMap::from([(attest::PREDICATE_TYPE.to_string(), predicate_type.to_string())]),
@@ -318,7 +314,7 @@ fn attestation_manifest(
         blobs.insert(descriptor.digest.clone(), Blob::Json(bytes));
         layers.push(descriptor);
     }
-    let diff_ids: Vec<String> = layers.iter().map(|l| l.digest.clone()).collect();
+    let diff_ids: Vec<&Digest> = layers.iter().map(|l| &l.digest).collect();
     let config = serde_json::to_vec(&serde_json::json!({
         "architecture": "unknown",
         "os": "unknown",
@@ -328,7 +324,7 @@ fn attestation_manifest(
     .context("serialising an attestation's config")?;
     let config_descriptor = Descriptor {
         media_type: oci::CONFIG.into(),
-        digest: oci::digest(&config),
+        digest: Digest::of(&config),
         size: config.len() as u64,
         platform: None,
         annotations: BTreeMap::new(),
@@ -344,11 +340,11 @@ fn attestation_manifest(
     let bytes = serde_json::to_vec(&manifest).context("serialising an attestation manifest")?;
     let descriptor = Descriptor {
         media_type: oci::MANIFEST.into(),
-        digest: oci::digest(&bytes),
+        digest: Digest::of(&bytes),
         size: bytes.len() as u64,
         platform: Some(Platform { architecture: "unknown".into(), os: "unknown".into(), variant: None }),
         annotations: BTreeMap::from([
-            (attest::REFERENCE_DIGEST.to_string(), image.digest.clone()),
+            (attest::REFERENCE_DIGEST.to_string(), image.digest.to_string()),
             (attest::REFERENCE_TYPE.to_string(), attest::ATTESTATION_MANIFEST.to_string()),
         ]),
     };
@@ -364,8 +360,8 @@ struct Layer {
     path: Utf8PathBuf,
     size: u64,
     media_type: &'static str,
-    digest: String,
-    diff_id: String,
+    digest: Digest,
+    diff_id: Digest,
 }
 
 /// A writer that hashes and counts what goes through it.
@@ -380,9 +376,9 @@ impl<W: Write> Hashing<W> {
         Hashing { inner, hasher: Sha256::new(), count: 0 }
     }
 
-    /// The writer, the `sha256:` digest and the byte count.
-    fn finish(self) -> (W, String, u64) {
-        (self.inner, format!("sha256:{:x}", self.hasher.finalize()), self.count)
+    /// The writer, the digest and the byte count.
+    fn finish(self) -> (W, Digest, u64) {
+        (self.inner, Digest::from_hasher(self.hasher), self.count)
     }
 }
 
@@ -453,7 +449,7 @@ fn make_layer(
         .map_err(std::io::IntoInnerError::into_error)
         .and_then(|file| file.sync_all())
         .with_context(|| format!("writing {partial}"))?;
-    let path = blobs.join(digest.trim_start_matches("sha256:"));
+    let path = blobs.join(digest.hex());
     std::fs::rename(partial, &path).with_context(|| format!("renaming {partial} to {path}"))?;
     Ok(Layer { path, size, media_type, digest, diff_id })
 }
@@ -487,7 +483,7 @@ pub(crate) fn write_archive(
         .map(|(_, d)| d)
         .context("the image has no platform")?;
     let manifest: Manifest = serde_json::from_slice(image.json(&manifest.digest)?)?;
-    let blob_path = |digest: &str| format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"));
+    let blob_path = |digest: &Digest| format!("blobs/sha256/{}", digest.hex());
     let docker_manifest = serde_json::json!([{
         "Config": blob_path(&manifest.config.digest),
         "RepoTags": [reference.to_string()],
@@ -540,7 +536,7 @@ pub(crate) fn write_layout(
     let blobs = to.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).with_context(|| format!("creating {blobs}"))?;
     for (digest, blob) in &image.blobs {
-        let path = blobs.join(digest.trim_start_matches("sha256:"));
+        let path = blobs.join(digest.hex());
         match blob {
             Blob::Json(bytes) => std::fs::write(&path, bytes).with_context(|| format!("writing {path}"))?,
             Blob::File { path: from, .. } => {
@@ -583,7 +579,7 @@ struct RunConfig {
 struct RootFs {
     #[serde(rename = "type")]
     kind: &'static str,
-    diff_ids: Vec<String>,
+    diff_ids: Vec<Digest>,
 }
 
 #[derive(Serialize)]
@@ -765,7 +761,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("xtask-builtin-layers-{}", std::process::id()));
         let dir = Utf8PathBuf::try_from(dir).unwrap();
         sample_context(&dir);
-        let spec = ImageSpec::from_config(&crate::workspace::sample::sample_config());
+        let spec = ImageSpec::from_config(&crate::workspace::sample::sample_config(), "1.2.3");
         let reference = ImageReference::new("example/sample", Some("1.2.3")).unwrap();
         let gzip =
             build(&spec, &reference, &dir, &Variant::ALL, 0, Layers::Gzip, None, &dir.join("scratch-gzip"))
@@ -796,7 +792,7 @@ mod tests {
             let config: serde_json::Value =
                 serde_json::from_slice(&gzip_layout.json_bytes(&g.manifest.config, "config").unwrap())
                     .unwrap();
-            let plain_digests: Vec<&str> = p.manifest.layers.iter().map(|l| l.digest.as_str()).collect();
+            let plain_digests: Vec<String> = p.manifest.layers.iter().map(|l| l.digest.to_string()).collect();
             assert_eq!(config["rootfs"]["diff_ids"], serde_json::json!(plain_digests));
             let (g_files, p_files) =
                 (gzip_layout.files(&g.manifest).unwrap(), plain_layout.files(&p.manifest).unwrap());

@@ -24,9 +24,10 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 use crate::model::targets::Variant;
+use crate::util::digest::Digest;
 
 pub(crate) const INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub(crate) const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -35,7 +36,9 @@ pub(crate) const LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip
 pub(crate) const LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 /// An attestation's statement, a layer of an attestation manifest.
 pub(crate) const IN_TOTO: &str = "application/vnd.in-toto+json";
-const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+/// Docker's own index (a manifest list) and manifest: what older registries and engines serve.
+pub(crate) const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub(crate) const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 
 /// The most an index, manifest or image config may be.
 pub(crate) const MAX_JSON: u64 = 4 << 20;
@@ -53,17 +56,13 @@ pub(crate) const MAX_NAME: u64 = 64 * 1024;
 /// How many entries an OCI archive (the outer tar) may hold.
 const MAX_ARCHIVE_ENTRIES: usize = 100_000;
 
-/// `sha256:` and the hex digest of `bytes`.
-pub(crate) fn digest(bytes: &[u8]) -> String {
-    format!("sha256:{:x}", Sha256::digest(bytes))
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Descriptor {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub media_type: String,
-    pub digest: String,
+    /// Parsed as the descriptor is read: a malformed digest makes the whole JSON invalid.
+    pub digest: Digest,
     pub size: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<Platform>,
@@ -134,7 +133,7 @@ pub(crate) struct Layout {
 
 enum Store {
     /// An OCI archive: each blob's place in the file (offset of its bytes, their length).
-    Archive { path: Utf8PathBuf, blobs: BTreeMap<String, (u64, u64)> },
+    Archive { path: Utf8PathBuf, blobs: BTreeMap<Digest, (u64, u64)> },
     /// A layout folder: `blobs/sha256/<hex>`.
     Folder(Utf8PathBuf),
 }
@@ -170,7 +169,7 @@ pub(crate) struct Contents {
 /// digest. The error comes at the end of the bytes (or as soon as there are too many).
 pub(crate) struct Verified<R> {
     inner: R,
-    digest: String,
+    digest: Digest,
     size: u64,
     read: u64,
     hasher: Sha256,
@@ -196,7 +195,7 @@ impl<R: Read> Read for Verified<R> {
                     self.digest, self.read, self.size
                 )));
             }
-            let found = format!("sha256:{:x}", self.hasher.clone().finalize());
+            let found = Digest::from_hasher(self.hasher.clone());
             if found != self.digest {
                 return Err(invalid(format!(
                     "blob {} does not have that digest (its bytes hash to {found}): the image is corrupt",
@@ -210,14 +209,6 @@ impl<R: Read> Read for Verified<R> {
 
 fn invalid(message: String) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, message)
-}
-
-/// A digest this reader can check, whose hex is safe as a file name.
-fn sha256_hex(digest: &str) -> anyhow::Result<&str> {
-    let hex = digest.strip_prefix("sha256:").filter(|hex| {
-        hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    });
-    hex.with_context(|| format!("`{digest}` is not a sha256 digest (the only kind images use)"))
 }
 
 /// The entries of a tar, with the names tar extensions give them (GNU long names, PAX
@@ -357,8 +348,9 @@ impl Layout {
                 let mut bytes = vec![];
                 (&mut found.entry).take(MAX_JSON).read_to_end(&mut bytes).context("reading index.json")?;
                 index = Some(bytes);
-            } else if let Some(hex) = name.strip_prefix("blobs/sha256/") {
-                blobs.insert(format!("sha256:{hex}"), (offset, size));
+            } else if let Some(digest) = name.strip_prefix("blobs/sha256/").and_then(Digest::from_file_name) {
+                // A blob whose name is no digest is never asked for: no descriptor can name it.
+                blobs.insert(digest, (offset, size));
             }
             Ok(true)
         })
@@ -392,7 +384,6 @@ impl Layout {
     /// A blob's bytes, as a reader that checks their size and digest (see [`Verified`]).
     pub(crate) fn open(&self, descriptor: &Descriptor) -> anyhow::Result<Verified<Box<dyn Read>>> {
         let digest = &descriptor.digest;
-        let hex = sha256_hex(digest)?;
         let (inner, stored): (Box<dyn Read>, u64) = match &self.store {
             Store::Archive { path, blobs } => {
                 let &(offset, length) =
@@ -402,7 +393,7 @@ impl Layout {
                 (Box::new(file.take(length)), length)
             }
             Store::Folder(dir) => {
-                let path = dir.join("blobs/sha256").join(hex);
+                let path = dir.join("blobs/sha256").join(digest.hex());
                 let meta = std::fs::symlink_metadata(&path)
                     .with_context(|| format!("blob {digest} is missing from the image ({path})"))?;
                 if !meta.is_file() {
@@ -505,8 +496,10 @@ impl Layout {
         for descriptor in attestations {
             let subject =
                 descriptor.annotations.get("vnd.docker.reference.digest").cloned().unwrap_or_default();
-            let platform = platforms_by_digest
-                .get(&subject)
+            let platform = subject
+                .parse::<Digest>()
+                .ok()
+                .and_then(|digest| platforms_by_digest.get(&digest))
                 .cloned()
                 .unwrap_or_else(|| format!("an image not in this index ({subject})"));
             let manifest: Manifest = self.json(&descriptor, "attestation manifest")?;
@@ -544,9 +537,12 @@ impl Layout {
                     continue;
                 }
             };
-            let hex = subject.trim_start_matches("sha256:");
+            let about = subject.parse::<Digest>().ok();
             let subjects = statement["subject"].as_array().map(Vec::as_slice).unwrap_or_default();
-            if !subjects.iter().any(|s| s["digest"]["sha256"].as_str() == Some(hex)) {
+            let names_it = |s: &serde_json::Value| {
+                about.as_ref().is_some_and(|about| s["digest"]["sha256"].as_str() == Some(about.hex()))
+            };
+            if !subjects.iter().any(names_it) {
                 problems.push(format!(
                     "the statement {} is not about the image it is attached to ({subject})",
                     layer.digest
@@ -762,10 +758,15 @@ impl Tree {
         }
     }
 
-    fn apply<R: Read>(&mut self, layer: usize, digest: &str, found: TarEntry<'_, R>) -> anyhow::Result<bool> {
+    fn apply<R: Read>(
+        &mut self,
+        layer: usize,
+        digest: &Digest,
+        found: TarEntry<'_, R>,
+    ) -> anyhow::Result<bool> {
         let TarEntry { entry, ordinal, name, link } = found;
         let header = entry.header();
-        let place = || format!("`{name}` in layer {}", short(digest));
+        let place = || format!("`{name}` in layer {}", digest.short());
         if name.starts_with('/') {
             self.problem(format!(
                 "{} is an absolute path: a layer's names are relative to the image root",
@@ -846,11 +847,6 @@ impl Tree {
     }
 }
 
-fn short(digest: &str) -> &str {
-    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
-    hex.get(..12).unwrap_or(hex)
-}
-
 /// A relative link target, resolved from the link's folder; `None` when it climbs out.
 fn resolve(folder: &str, target: &str) -> Option<String> {
     let mut parts: Vec<&str> = folder.split('/').filter(|p| !p.is_empty()).collect();
@@ -912,7 +908,7 @@ mod tests {
 
     fn apply(tree: &mut Tree, layer_index: usize, bytes: &[u8]) -> anyhow::Result<()> {
         let mut archive = tar::Archive::new(bytes);
-        each_entry(archive.entries()?, |found| tree.apply(layer_index, "sha256:test", found))
+        each_entry(archive.entries()?, |found| tree.apply(layer_index, &Digest::of(b"layer"), found))
     }
 
     #[test]
@@ -947,5 +943,26 @@ mod tests {
         assert!(parse_index(b"{\"manifests\": 5}", "x").is_err());
         assert!(pax_records(b"99999 path=x\n").is_err());
         assert_eq!(pax_records(b"12 path=abc\n").unwrap(), [("path".to_string(), "abc".to_string())]);
+    }
+
+    /// A descriptor's digest is parsed with the index: one that would climb out of the
+    /// blobs folder (or is no sha256 digest) makes the index invalid before any file is
+    /// opened, and the error says which digest.
+    #[test]
+    fn a_descriptor_must_name_a_digest() {
+        let index = |digest: &str| {
+            format!(
+                r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{INDEX}","digest":"{digest}","size":2}}]}}"#
+            )
+        };
+        let good = Digest::of(b"{}");
+        let read = parse_index(index(&good.to_string()).as_bytes(), "x").unwrap();
+        assert_eq!(read.manifests[0].digest, good);
+        for bad in
+            [format!("sha256:../../../{}", &good.hex()[9..]), format!("sha512:{}", good.hex()), "".into()]
+        {
+            let error = format!("{:#}", parse_index(index(&bad).as_bytes(), "x").unwrap_err());
+            assert!(error.contains("is not a sha256 digest") && error.contains(&bad), "{error}");
+        }
     }
 }

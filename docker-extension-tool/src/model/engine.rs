@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::model::reference::BaseImage;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Engine {
     /// `docker buildx build`: Docker Desktop's builder (BuildKit).
@@ -21,6 +23,18 @@ impl Engine {
             Engine::Podman => "podman",
             Engine::Buildah => "buildah",
             Engine::Builtin => "builtin",
+        }
+    }
+
+    /// Whether it can build an image from `base` (the rule, in one place: the plan asks it
+    /// before anything compiles, the builtin writer again before it writes).
+    pub(crate) fn builds_from(self, base: &BaseImage) -> anyhow::Result<()> {
+        match (self, base) {
+            (Engine::Builtin, BaseImage::Image(reference)) => anyhow::bail!(
+                "the builtin engine writes `FROM scratch` images only, and base-image is `{reference}`: \
+                 build with buildx, buildah or podman (--engine), or leave base-image out"
+            ),
+            _ => Ok(()),
         }
     }
 

@@ -1,11 +1,13 @@
-//! Image references, parsed once with Docker's rules (see `rules`): `[HOST[:PORT]/]PATH[:TAG]`.
-//! Everything that reads a reference (flags, the config's image and tag, check, the
-//! builtin writer, the registry client, dev) goes through this one type.
+//! Image references, parsed once with Docker's rules (see `rules`):
+//! `[HOST[:PORT]/]PATH[:TAG][@sha256:HEX]`. Everything that reads a reference (flags, the
+//! config's image, tag and base image, check, the builtin writer, the registry client, dev)
+//! goes through this one type; what an image starts from is a [`BaseImage`].
 
 use std::fmt;
 use std::str::FromStr;
 
 use crate::model::rules;
+use crate::util::digest::Digest;
 
 /// `acme/ext:1.2.3`, `127.0.0.1:5000/acme/ext`, `ghcr.io/acme/ext:1.0.0`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -13,6 +15,9 @@ pub(crate) struct ImageReference {
     /// `[HOST[:PORT]/]PATH`, as written.
     repository: String,
     tag: Option<String>,
+    /// `@sha256:…`: the image by its content (a base image pinned so every build starts
+    /// from the same bytes); the tag, when there is one too, is for the reader.
+    digest: Option<Digest>,
 }
 
 /// The registry Docker uses when a reference names none.
@@ -25,7 +30,7 @@ impl ImageReference {
         if let Some(tag) = tag {
             rules::tag(tag)?;
         }
-        Ok(ImageReference { repository: repository.to_string(), tag: tag.map(str::to_string) })
+        Ok(ImageReference { repository: repository.to_string(), tag: tag.map(str::to_string), digest: None })
     }
 
     /// `[HOST[:PORT]/]PATH`, as written.
@@ -39,7 +44,16 @@ impl ImageReference {
 
     /// The same repository with another tag.
     pub(crate) fn with_tag(&self, tag: &str) -> ImageReference {
-        ImageReference { repository: self.repository.clone(), tag: Some(tag.to_string()) }
+        ImageReference { repository: self.repository.clone(), tag: Some(tag.to_string()), digest: None }
+    }
+
+    /// What a registry's `manifests/` endpoint is asked for: the digest when the reference
+    /// names one, else the tag (or `latest`).
+    pub(crate) fn manifest_reference(&self) -> String {
+        match &self.digest {
+            Some(digest) => digest.to_string(),
+            None => self.tag_or_latest().to_string(),
+        }
     }
 
     /// The tag, or `latest`, as Docker reads a reference without one.
@@ -80,9 +94,14 @@ impl ImageReference {
             None => format!("{DOCKER_HUB}/{}", self.path()),
         };
         match &self.tag {
-            Some(tag) => format!("{name}:{tag}"),
-            None => name,
+            Some(tag) => format!("{name}:{tag}{}", self.at_digest()),
+            None => format!("{name}{}", self.at_digest()),
         }
+    }
+
+    /// `@sha256:…`, or nothing.
+    fn at_digest(&self) -> String {
+        self.digest.as_ref().map(|d| format!("@{d}")).unwrap_or_default()
     }
 }
 
@@ -90,19 +109,55 @@ impl FromStr for ImageReference {
     type Err = String;
 
     fn from_str(s: &str) -> Result<ImageReference, String> {
-        // A colon after the last slash starts the tag; one before it is a registry port.
-        match s.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')) {
+        // `@` starts the digest; then a colon after the last slash starts the tag (one
+        // before it is a registry port).
+        let (name, digest) = match s.split_once('@') {
+            Some((name, digest)) => {
+                (name, Some(digest.parse::<Digest>().map_err(|e| format!("`{s}`: {e}"))?))
+            }
+            None => (s, None),
+        };
+        let reference = match name.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')) {
             Some((repository, tag)) => ImageReference::new(repository, Some(tag)),
-            None => ImageReference::new(s, None),
-        }
+            None => ImageReference::new(name, None),
+        }?;
+        Ok(ImageReference { digest, ..reference })
     }
 }
 
 impl fmt::Display for ImageReference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.tag {
-            Some(tag) => write!(f, "{}:{tag}", self.repository),
-            None => f.write_str(&self.repository),
+            Some(tag) => write!(f, "{}:{tag}{}", self.repository, self.at_digest()),
+            None => write!(f, "{}{}", self.repository, self.at_digest()),
+        }
+    }
+}
+
+/// What an image starts from: nothing (`scratch`, the default: the binaries must be
+/// static), or another image, as a Dockerfile's `FROM` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum BaseImage {
+    Scratch,
+    Image(ImageReference),
+}
+
+impl FromStr for BaseImage {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<BaseImage, String> {
+        match s {
+            "scratch" => Ok(BaseImage::Scratch),
+            _ => s.parse().map(BaseImage::Image),
+        }
+    }
+}
+
+impl fmt::Display for BaseImage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BaseImage::Scratch => f.write_str("scratch"),
+            BaseImage::Image(reference) => reference.fmt(f),
         }
     }
 }
@@ -143,6 +198,34 @@ mod tests {
     fn refusals_name_the_rule() {
         assert!("Acme/Ext:1".parse::<ImageReference>().unwrap_err().contains("not a valid image repository"));
         assert!("acme/ext:-1".parse::<ImageReference>().unwrap_err().contains("not a valid image tag"));
-        assert!("acme/ext@sha256:00".parse::<ImageReference>().is_err());
+        assert!("acme/ext@sha256:00"
+            .parse::<ImageReference>()
+            .unwrap_err()
+            .contains("is not a sha256 digest"));
+        assert!("acme/ext:1@".parse::<ImageReference>().is_err());
+        assert!("@sha256:00".parse::<ImageReference>().is_err());
+    }
+
+    /// A base image pinned by digest, with or without its tag, as Dockerfiles write them.
+    #[test]
+    fn digests_and_base_images() {
+        let hex = "0123456789abcdef".repeat(4);
+        let r = parse(&format!("alpine:3.20@sha256:{hex}"));
+        assert_eq!((r.repository(), r.tag()), ("alpine", Some("3.20")));
+        assert_eq!(r.to_string(), format!("alpine:3.20@sha256:{hex}"));
+        assert_eq!(r.full_name(), format!("docker.io/library/alpine:3.20@sha256:{hex}"));
+        assert_eq!(r.manifest_reference(), format!("sha256:{hex}"));
+        let r = parse(&format!("127.0.0.1:5000/base@sha256:{hex}"));
+        assert_eq!((r.registry(), r.tag(), r.path().as_str()), (Some("127.0.0.1:5000"), None, "base"));
+        assert_eq!(parse("acme/ext:1").manifest_reference(), "1");
+        assert_eq!(parse("acme/ext").manifest_reference(), "latest");
+
+        assert_eq!("scratch".parse::<BaseImage>(), Ok(BaseImage::Scratch));
+        assert_eq!(BaseImage::Scratch.to_string(), "scratch");
+        let base: BaseImage = "debian:13-slim".parse().unwrap();
+        assert_eq!(base, BaseImage::Image(parse("debian:13-slim")));
+        assert_eq!(base.to_string(), "debian:13-slim");
+        assert!("Debian:13".parse::<BaseImage>().unwrap_err().contains("not a valid image repository"));
+        assert!("".parse::<BaseImage>().is_err());
     }
 }

@@ -14,6 +14,7 @@ use crate::image::builtin::Layers;
 use crate::model::engine::Engine;
 use crate::model::reference::ImageReference;
 use crate::plan::image::{Check, ImageBuild, Output, Run, DRIVER_STATUS, SERVER_VERSION};
+use crate::util::digest::Digest;
 use crate::util::process::Argv;
 use crate::util::report::Report;
 use crate::workspace::machine::runs;
@@ -22,7 +23,7 @@ use crate::workspace::machine::runs;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ImageResult {
     pub reference: ImageReference,
-    pub digest: Option<String>,
+    pub digest: Option<Digest>,
     pub archive: Option<Utf8PathBuf>,
     pub note: Option<String>,
 }
@@ -324,16 +325,15 @@ impl BuilderFacts {
     }
 }
 
-fn read_digest(file: &Utf8Path) -> Option<String> {
+/// The digest an engine wrote: buildx's metadata file (JSON) or buildah's `--digestfile`.
+fn read_digest(file: &Utf8Path) -> Option<Digest> {
     let text = std::fs::read_to_string(file).ok()?;
     let text = text.trim();
     if text.starts_with('{') {
         let json: serde_json::Value = serde_json::from_str(text).ok()?;
-        json.get("containerimage.digest")?.as_str().map(str::to_string)
-    } else if text.starts_with("sha256:") {
-        Some(text.to_string())
+        json.get("containerimage.digest")?.as_str()?.parse().ok()
     } else {
-        None
+        text.parse().ok()
     }
 }
 

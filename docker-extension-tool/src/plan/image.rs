@@ -15,6 +15,7 @@ use crate::image::spec::ImageSpec;
 use crate::model::engine::Engine;
 use crate::model::reference::ImageReference;
 use crate::model::targets::Variant;
+use crate::util::digest::Digest;
 use crate::util::process::Argv;
 use crate::workspace::machine::SourceDate;
 
@@ -96,7 +97,7 @@ pub(crate) struct SbomSources {
     /// The UI's npm lock file, when the image holds a UI.
     pub npm_lock: Option<Utf8PathBuf>,
     /// Per platform, the host binaries from elsewhere it holds: name, URL and SHA-256.
-    pub downloads: BTreeMap<Variant, BTreeSet<(String, String, String)>>,
+    pub downloads: BTreeMap<Variant, BTreeSet<(String, String, Digest)>>,
     /// What else decides cargo's resolve: the workspace's manifests and Cargo.lock (features
     /// and dependencies), and the compiler (`rustc --version`, which decides each target's
     /// cfg values). With the fields above, the key of the inventory's cache.
@@ -464,7 +465,7 @@ mod tests {
             attestations: Attestations::SbomAndProvenance,
             context: "/w/target/extension".into(),
             digest_file: "/w/target/xtask/image-metadata.json".into(),
-            spec: ImageSpec::from_config(&crate::workspace::sample::sample_config()),
+            spec: ImageSpec::from_config(&crate::workspace::sample::sample_config(), "1.2.3"),
             epoch: SourceDate { seconds: 0, from: SourceDateFrom::Zero },
             scratch: "/w/target/xtask".into(),
             load_layers: Layers::Gzip,

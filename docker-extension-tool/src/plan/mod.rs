@@ -15,10 +15,11 @@ use crate::image::metadata;
 use crate::image::spec::ImageSpec;
 use crate::model::binary::BinaryKind;
 use crate::model::engine::Engine;
-use crate::model::reference::ImageReference;
+use crate::model::reference::{BaseImage, ImageReference};
 use crate::model::rules;
 use crate::model::targets::{choose_builder, is_apple, target_kind, target_os, Builder, Os, Variant};
 use crate::plan::image::{AttachPlan, Attestations, ImageBuild, Output, RegistryClient, SbomSources};
+use crate::util::digest::Digest;
 use crate::util::process::Argv;
 use crate::workspace::config::{Config, HostFile};
 use crate::workspace::machine::{Machine, ZIGBUILD_CACHE_DIR};
@@ -253,7 +254,7 @@ pub(crate) const DOWNLOADS_DIR: &str = "xtask/downloads";
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Download {
     pub url: String,
-    pub sha256: String,
+    pub sha256: Digest,
     /// The file inside the archive, when the URL is one.
     pub member: Option<String>,
     /// Where the URL's bytes are kept.
@@ -263,8 +264,8 @@ pub(crate) struct Download {
 }
 
 impl Download {
-    fn new(downloads_dir: &Utf8Path, url: &str, sha256: &str, member: Option<&str>) -> Download {
-        let dir = downloads_dir.join(sha256);
+    fn new(downloads_dir: &Utf8Path, url: &str, sha256: &Digest, member: Option<&str>) -> Download {
+        let dir = downloads_dir.join(sha256.hex());
         let name: String = url
             .split(['?', '#'])
             .next()
@@ -279,7 +280,7 @@ impl Download {
             Some(member) => dir.join("members").join(member),
             None => fetched.clone(),
         };
-        Download { url: url.into(), sha256: sha256.into(), member: member.map(String::from), fetched, file }
+        Download { url: url.into(), sha256: sha256.clone(), member: member.map(String::from), fetched, file }
     }
 }
 
@@ -329,9 +330,8 @@ impl Plan {
     pub(crate) fn new(config: &Config, request: &Request, machine: &Machine) -> anyhow::Result<Plan> {
         let reference = match &request.reference {
             Some(given) if given.tag().is_some() => given.clone(),
-            Some(given) => given.with_tag(&config.tag),
-            None => ImageReference::new(&config.image, Some(&config.tag))
-                .map_err(|e| anyhow::anyhow!("the config's image and tag: {e}"))?,
+            Some(given) => given.with_tag(config.reference.tag_or_latest()),
+            None => config.reference.clone(),
         };
         let tag = reference.tag_or_latest().to_string();
         if request.output == Some(Output::Push) && !request.force {
@@ -619,7 +619,7 @@ fn refuse_unsafe_push(tag: &str, platform: Option<Variant>) -> anyhow::Result<()
 /// the icon and the compose file.
 fn shared_files(config: &Config, tag: &str) -> Vec<ContextFile> {
     // The labels name the tag this build really carries (`--tag` included).
-    let dockerfile = ImageSpec::from_config(&Config { tag: tag.to_string(), ..config.clone() }).dockerfile();
+    let dockerfile = ImageSpec::from_config(config, tag).dockerfile();
     let mut files = vec![
         ContextFile { dest: "Dockerfile".into(), source: Source::Text(dockerfile), expect: None },
         ContextFile {
@@ -655,7 +655,7 @@ fn variant_binaries(
     if let Some(backend) = &config.backend {
         let target = &backend.targets[&variant];
         let dest = Utf8PathBuf::from(format!("{variant}/backend"));
-        let static_linked = config.base_image == "scratch";
+        let static_linked = config.base_image == BaseImage::Scratch;
         files.push(builds.binary("backend", &backend.package, &backend.bin, target, dest, static_linked)?);
     }
     for (os, targets) in &config.host_targets {
@@ -731,13 +731,7 @@ fn image_step(
     }
     // With no engine on the machine, dist writes the image itself.
     let engine = request.engine.or(machine.engines.first().copied()).unwrap_or(Engine::Builtin);
-    if engine == Engine::Builtin && config.base_image != "scratch" {
-        bail!(
-            "the builtin engine writes `FROM scratch` images only, and base-image is `{}`: build \
-             with buildx, buildah or podman (--engine), or leave base-image out",
-            config.base_image
-        );
-    }
+    engine.builds_from(&config.base_image)?;
     if request.builder.is_some() && engine != Engine::Buildx {
         bail!("--builder names a buildx builder, but the engine found here is {engine}: install Docker's buildx, or drop --builder");
     }
@@ -759,7 +753,7 @@ fn image_step(
         builder: request.builder.clone(),
         force: request.force,
         context: context.to_path_buf(),
-        spec: ImageSpec::from_config(&Config { tag: tag.to_string(), ..config.clone() })
+        spec: ImageSpec::from_config(config, tag)
             .with_build_facts(machine.source_revision.as_deref(), machine.source_date.seconds),
         epoch: machine.source_date,
         scratch: target_dir.join("xtask"),
@@ -876,7 +870,13 @@ impl fmt::Display for Plan {
             writeln!(s, "\nDownloads (kept by SHA-256; a second run reads the cache, not the network):")?;
             for download in &self.downloads {
                 let member = download.member.as_ref().map(|m| format!(", its {m}")).unwrap_or_default();
-                writeln!(s, "  {} (sha256 {}){member} -> {}", download.url, download.sha256, download.file)?;
+                writeln!(
+                    s,
+                    "  {} (sha256 {}){member} -> {}",
+                    download.url,
+                    download.sha256.hex(),
+                    download.file
+                )?;
             }
         }
         writeln!(s, "\nCargo runs:")?;

@@ -16,14 +16,16 @@ use std::io::{Read, Write};
 
 use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
+
+use crate::util::digest::Digest;
 
 /// The largest download or archive member: host binaries are tens of MiB.
 pub(crate) const MAX_FILE: u64 = 2 << 30;
 
-/// Downloads `url` to `to` when its SHA-256 is `sha256` (lowercase hex); otherwise writes
+/// Downloads `url` to `to` when its SHA-256 is `sha256`; otherwise writes
 /// nothing and says which hash it had.
-pub(crate) fn fetch(url: &str, sha256: &str, to: &Utf8Path) -> anyhow::Result<()> {
+pub(crate) fn fetch(url: &str, sha256: &Digest, to: &Utf8Path) -> anyhow::Result<()> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(std::time::Duration::from_secs(600)))
@@ -41,12 +43,13 @@ pub(crate) fn fetch(url: &str, sha256: &str, to: &Utf8Path) -> anyhow::Result<()
         if actual.1 > MAX_FILE {
             bail!("{url} is larger than {} GiB: not a host binary", MAX_FILE >> 30);
         }
-        if actual.0 != sha256 {
+        if actual.0 != *sha256 {
             bail!(
-                "{url} has SHA-256 {}, but the config says {sha256}: nothing was placed. If its publisher \
+                "{url} has SHA-256 {}, but the config says {}: nothing was placed. If its publisher \
                  released a new file at this URL, put the new hash in the config after checking it; \
                  otherwise the download was corrupted or tampered with",
-                actual.0
+                actual.0.hex(),
+                sha256.hex()
             );
         }
         std::fs::rename(&partial, to).with_context(|| format!("renaming {partial} to {to}"))
@@ -155,7 +158,7 @@ fn partial_path(to: &Utf8Path) -> anyhow::Result<Utf8PathBuf> {
 }
 
 /// Streams `from` into a new file at `to`: its SHA-256 (lowercase hex) and length.
-fn copy_hashing(from: &mut impl Read, to: &Utf8Path) -> anyhow::Result<(String, u64)> {
+fn copy_hashing(from: &mut impl Read, to: &Utf8Path) -> anyhow::Result<(Digest, u64)> {
     let mut file = std::fs::File::create(to).with_context(|| format!("creating {to}"))?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 64 * 1024];
@@ -170,5 +173,5 @@ fn copy_hashing(from: &mut impl Read, to: &Utf8Path) -> anyhow::Result<(String, 
         total += n as u64;
     }
     file.sync_all().with_context(|| format!("writing {to}"))?;
-    Ok((format!("{:x}", hasher.finalize()), total))
+    Ok((Digest::from_hasher(hasher), total))
 }

@@ -21,18 +21,21 @@ use std::collections::BTreeSet;
 use std::io::Read;
 use std::process::ExitCode;
 
+use crate::image::oci::{self, Descriptor, Index, Manifest};
 use crate::model::reference::ImageReference;
+use crate::util::digest::Digest;
 use anyhow::{bail, Context};
 use base64::Engine as _;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 use ureq::http::{Response, StatusCode};
 use ureq::Body;
 
-const INDEX: &str = "application/vnd.oci.image.index.v1+json";
-const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-/// What a manifest request accepts: every kind an extension image can be.
-const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+/// What a manifest request accepts: every kind an extension image can be (OCI's and
+/// Docker's indexes and manifests).
+static ACCEPT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    [oci::INDEX, oci::DOCKER_LIST, oci::MANIFEST, oci::DOCKER_MANIFEST].join(", ")
+});
 /// The most a manifest or index may be (what a registry serves for a tag is JSON of a few
 /// KiB): read with this limit, whatever the response says its length is.
 const MAX_MANIFEST: u64 = 4 << 20;
@@ -55,9 +58,10 @@ pub fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         ["pull", reference, layout] => pull(reference, layout).map(|()| ExitCode::SUCCESS),
-        ["fetch", url, sha256, to] => {
-            fetch::fetch(url, sha256, camino::Utf8Path::new(to)).map(|()| ExitCode::SUCCESS)
-        }
+        ["fetch", url, sha256, to] => crate::util::digest::Digest::from_hex(sha256)
+            .map_err(anyhow::Error::msg)
+            .and_then(|sha256| fetch::fetch(url, &sha256, camino::Utf8Path::new(to)))
+            .map(|()| ExitCode::SUCCESS),
         ["unpack", archive, member, to] => {
             fetch::unpack(camino::Utf8Path::new(archive), member, camino::Utf8Path::new(to))
                 .map(|()| ExitCode::SUCCESS)
@@ -86,6 +90,7 @@ struct Reference {
     /// The host as `docker login` records it (the key in the Docker config).
     login: String,
     repository: String,
+    /// What `manifests/` is asked for: the tag (or `latest`), or the digest the reference names.
     tag: String,
 }
 
@@ -101,7 +106,7 @@ impl Reference {
             Some(host) if parsed.is_loopback() => (format!("http://{host}"), host.to_string()),
             Some(host) => (format!("https://{host}"), host.to_string()),
         };
-        Ok(Reference { base, login, repository: parsed.path(), tag: parsed.tag_or_latest().to_string() })
+        Ok(Reference { base, login, repository: parsed.path(), tag: parsed.manifest_reference() })
     }
 
     fn url(&self, path: &str) -> String {
@@ -266,7 +271,7 @@ impl Session {
         }
     }
 
-    fn upload_blob(&mut self, digest: &str, blob: PutBody) -> anyhow::Result<()> {
+    fn upload_blob(&mut self, digest: &Digest, blob: PutBody) -> anyhow::Result<()> {
         if self.exists(&format!("blobs/{digest}"), None)?.is_some() {
             return Ok(());
         }
@@ -293,7 +298,7 @@ impl Session {
             format!("{}{location}", self.reference.base)
         };
         let separator = if location.contains('?') { '&' } else { '?' };
-        let url = format!("{location}{separator}digest={}", encode(digest));
+        let url = format!("{location}{separator}digest={}", encode(&digest.to_string()));
         let method = Method::Put { body: blob, content_type: "application/octet-stream" };
         let done = self.send(&Request { method, url, accept: None })?;
         if done.status() != StatusCode::CREATED {
@@ -336,7 +341,7 @@ impl Session {
     /// Streams a blob into a file: exactly the size its descriptor gives (the registry's
     /// word is not taken for it), hashed on the way; a blob with more, fewer or other
     /// bytes is refused and its file removed.
-    fn fetch_blob(&mut self, digest: &str, size: u64, to: &str) -> anyhow::Result<()> {
+    fn fetch_blob(&mut self, digest: &Digest, size: u64, to: &str) -> anyhow::Result<()> {
         let url = self.reference.url(&format!("blobs/{digest}"));
         let mut response = self.send(&Request { method: Method::Get, url: url.clone(), accept: None })?;
         if !response.status().is_success() {
@@ -370,7 +375,7 @@ impl Session {
             if read != size {
                 bail!("the registry served blob {digest} with {read} bytes, but its descriptor says {size}");
             }
-            if format!("sha256:{:x}", hasher.finalize()) != digest {
+            if Digest::from_hasher(hasher) != *digest {
                 bail!("the registry served blob {digest} with other bytes");
             }
             Ok(())
@@ -460,19 +465,12 @@ fn encode(value: &str) -> String {
         .collect()
 }
 
-fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{:x}", Sha256::digest(bytes))
-}
-
 /// A blob of a layout folder, verified against its digest.
-fn read_blob(layout: &str, digest: &str) -> anyhow::Result<Vec<u8>> {
-    let hex = digest.strip_prefix("sha256:").with_context(|| format!("`{digest}` is not a sha256 digest"))?;
-    let path = format!("{layout}/blobs/sha256/{hex}");
-    let mut bytes = vec![];
-    std::fs::File::open(&path)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
-        .with_context(|| format!("reading {path}"))?;
-    if sha256(&bytes) != digest {
+fn read_blob(layout: &str, digest: &Digest) -> anyhow::Result<Vec<u8>> {
+    let path = format!("{layout}/blobs/sha256/{}", digest.hex());
+    let bytes = crate::util::files::read_capped(camino::Utf8Path::new(&path), MAX_MANIFEST)
+        .with_context(|| format!("reading {path} (at most {MAX_MANIFEST} bytes)"))?;
+    if Digest::of(&bytes) != *digest {
         bail!("{path} does not have the digest its name says");
     }
     Ok(bytes)
@@ -480,59 +478,56 @@ fn read_blob(layout: &str, digest: &str) -> anyhow::Result<Vec<u8>> {
 
 /// A blob of a layout folder as a file to stream, its digest checked first (read a chunk
 /// at a time).
-fn blob_file(layout: &str, digest: &str) -> anyhow::Result<PutBody> {
-    let hex = digest.strip_prefix("sha256:").with_context(|| format!("`{digest}` is not a sha256 digest"))?;
-    let path = format!("{layout}/blobs/sha256/{hex}");
+fn blob_file(layout: &str, digest: &Digest) -> anyhow::Result<PutBody> {
+    let path = format!("{layout}/blobs/sha256/{}", digest.hex());
     let mut file = std::fs::File::open(&path).with_context(|| format!("opening {path}"))?;
     let mut hasher = Sha256::new();
     let size = std::io::copy(&mut file, &mut hasher).with_context(|| format!("reading {path}"))?;
-    if format!("sha256:{:x}", hasher.finalize()) != digest {
+    if Digest::from_hasher(hasher) != *digest {
         bail!("{path} does not have the digest its name says");
     }
     Ok(PutBody::File { path, size })
 }
 
-fn push(layout: &str, reference: &str) -> anyhow::Result<String> {
+/// A manifest's JSON, typed; `what` names it in the error.
+fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> anyhow::Result<T> {
+    serde_json::from_slice(bytes).with_context(|| format!("{what} is not valid"))
+}
+
+fn push(layout: &str, reference: &str) -> anyhow::Result<Digest> {
     let mut session = Session::new(Reference::parse(reference)?, "pull,push");
-    let top: Value = serde_json::from_slice(
-        &std::fs::read(format!("{layout}/index.json")).context("reading the layout's index.json")?,
-    )
-    .context("the layout's index.json is not JSON")?;
+    let top_path = format!("{layout}/index.json");
+    let top: Index = parse(
+        &crate::util::files::read_capped(camino::Utf8Path::new(&top_path), MAX_MANIFEST)
+            .with_context(|| format!("reading {top_path}"))?,
+        "the layout's index.json",
+    )?;
     let index_digest =
-        top["manifests"][0]["digest"].as_str().context("the layout's index.json names no image")?.to_string();
+        top.manifests.first().map(|d| d.digest.clone()).context("the layout's index.json names no image")?;
     let index_bytes = read_blob(layout, &index_digest)?;
-    let index: Value = serde_json::from_slice(&index_bytes).context("the image index is not JSON")?;
+    let index: Index = parse(&index_bytes, &format!("the image index {index_digest}"))?;
     let mut pushed = BTreeSet::new();
-    for manifest in index["manifests"].as_array().context("the image index lists no manifests")? {
-        let digest = manifest["digest"].as_str().context("a manifest without a digest")?.to_string();
-        let bytes = read_blob(layout, &digest)?;
-        let parsed: Value = serde_json::from_slice(&bytes).context("a manifest is not JSON")?;
-        let mut blobs = vec![parsed["config"]["digest"].as_str().unwrap_or_default().to_string()];
-        blobs.extend(
-            parsed["layers"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|l| l["digest"].as_str().map(String::from)),
-        );
-        for blob in blobs {
-            if pushed.insert(blob.clone()) {
-                let file = blob_file(layout, &blob)?;
-                session.upload_blob(&blob, file)?;
+    for descriptor in &index.manifests {
+        let digest = &descriptor.digest;
+        let bytes = read_blob(layout, digest)?;
+        let manifest: Manifest = parse(&bytes, &format!("the manifest {digest}"))?;
+        for blob in std::iter::once(&manifest.config).chain(&manifest.layers) {
+            if pushed.insert(blob.digest.clone()) {
+                let file = blob_file(layout, &blob.digest)?;
+                session.upload_blob(&blob.digest, file)?;
             }
         }
-        if session.exists(&format!("manifests/{digest}"), Some(ACCEPT))?.is_none() {
-            session.put_manifest(&digest, MANIFEST, bytes)?;
+        if session.exists(&format!("manifests/{digest}"), Some(ACCEPT.as_str()))?.is_none() {
+            session.put_manifest(&digest.to_string(), oci::MANIFEST, bytes)?;
         }
     }
     let tag = session.reference.tag.clone();
-    let current = session.exists(&format!("manifests/{tag}"), Some(ACCEPT))?.and_then(|r| {
-        r.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).map(String::from)
-    });
-    if current.as_deref() == Some(index_digest.as_str()) {
+    let current =
+        session.exists(&format!("manifests/{tag}"), Some(ACCEPT.as_str()))?.and_then(|r| served_digest(&r));
+    if current.as_ref() == Some(&index_digest) {
         eprintln!("    {reference} already is {index_digest}: nothing to push");
     } else {
-        session.put_manifest(&tag, INDEX, index_bytes)?;
+        session.put_manifest(&tag, oci::INDEX, index_bytes)?;
     }
     eprintln!(
         "    uploaded {} blob(s); {} were already there",
@@ -542,77 +537,90 @@ fn push(layout: &str, reference: &str) -> anyhow::Result<String> {
     Ok(index_digest)
 }
 
-fn digest(reference: &str) -> anyhow::Result<Option<String>> {
+/// The digest a registry says it serves (`Docker-Content-Digest`), when it says one that
+/// is a digest.
+fn served_digest(response: &Response<Body>) -> Option<Digest> {
+    response.headers().get("docker-content-digest")?.to_str().ok()?.parse().ok()
+}
+
+fn digest(reference: &str) -> anyhow::Result<Option<Digest>> {
     let mut session = Session::new(Reference::parse(reference)?, "pull");
     let tag = session.reference.tag.clone();
-    let Some(response) = session.exists(&format!("manifests/{tag}"), Some(ACCEPT))? else {
+    let Some(response) = session.exists(&format!("manifests/{tag}"), Some(ACCEPT.as_str()))? else {
         return Ok(None);
     };
-    match response.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()) {
-        Some(digest) => Ok(Some(digest.to_string())),
-        None => Ok(Some(sha256(&session.get(&format!("manifests/{tag}"), Some(ACCEPT))?))),
+    match served_digest(&response) {
+        Some(digest) => Ok(Some(digest)),
+        None => Ok(Some(Digest::of(&session.get(&format!("manifests/{tag}"), Some(ACCEPT.as_str()))?))),
     }
+}
+
+/// What a registry serves for a tag: an index of platform manifests, or one manifest.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Served {
+    Index(Index),
+    Manifest(Manifest),
 }
 
 fn pull(reference: &str, layout: &str) -> anyhow::Result<()> {
     let mut session = Session::new(Reference::parse(reference)?, "pull");
     let blobs = format!("{layout}/blobs/sha256");
     std::fs::create_dir_all(&blobs).with_context(|| format!("creating {blobs}"))?;
-    let store = |bytes: &[u8]| -> anyhow::Result<String> {
-        let digest = sha256(bytes);
-        std::fs::write(format!("{blobs}/{}", &digest["sha256:".len()..]), bytes)?;
+    let store = |bytes: &[u8]| -> anyhow::Result<Digest> {
+        let digest = Digest::of(bytes);
+        let path = format!("{blobs}/{}", digest.hex());
+        std::fs::write(&path, bytes).with_context(|| format!("writing {path}"))?;
         Ok(digest)
     };
     let tag = session.reference.tag.clone();
-    let top = session.get(&format!("manifests/{tag}"), Some(ACCEPT))?;
+    let top = session.get(&format!("manifests/{tag}"), Some(ACCEPT.as_str()))?;
     let top_digest = store(&top)?;
-    let parsed: Value = serde_json::from_slice(&top).context("the registry's manifest is not JSON")?;
-    let is_index = parsed.get("manifests").is_some();
-    let media_type =
-        parsed["mediaType"].as_str().unwrap_or(if is_index { INDEX } else { MANIFEST }).to_string();
-    let manifests: Vec<String> = if is_index {
-        parsed["manifests"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|m| m["digest"].as_str().map(String::from))
-            .collect()
-    } else {
-        vec![]
+    let served: Served = serde_json::from_slice(&top).with_context(|| {
+        format!("what the registry serves for {tag} is neither an image index nor a manifest")
+    })?;
+    let (media_type, manifests) = match served {
+        Served::Index(index) => {
+            let media_type = Some(index.media_type).filter(|t| !t.is_empty()).unwrap_or(oci::INDEX.into());
+            let mut manifests = vec![];
+            for descriptor in &index.manifests {
+                let digest = &descriptor.digest;
+                let bytes = session.get(&format!("manifests/{digest}"), Some(ACCEPT.as_str()))?;
+                if Digest::of(&bytes) != *digest {
+                    bail!("the registry served manifest {digest} with other bytes");
+                }
+                store(&bytes)?;
+                manifests.push(parse::<Manifest>(&bytes, &format!("the manifest {digest}"))?);
+            }
+            (media_type, manifests)
+        }
+        Served::Manifest(manifest) => (
+            Some(manifest.media_type.clone()).filter(|t| !t.is_empty()).unwrap_or(oci::MANIFEST.into()),
+            vec![manifest],
+        ),
     };
-    let mut manifest_bytes = vec![];
-    for digest in &manifests {
-        let bytes = session.get(&format!("manifests/{digest}"), Some(ACCEPT))?;
-        if sha256(&bytes) != *digest {
-            bail!("the registry served manifest {digest} with other bytes");
-        }
-        store(&bytes)?;
-        manifest_bytes.push(bytes);
-    }
-    if !is_index {
-        manifest_bytes.push(top.clone());
-    }
-    for bytes in &manifest_bytes {
-        let manifest: Value = serde_json::from_slice(bytes).context("a manifest is not JSON")?;
-        let mut wanted: Vec<&Value> = vec![&manifest["config"]];
-        wanted.extend(manifest["layers"].as_array().into_iter().flatten());
-        for descriptor in wanted {
-            let digest = descriptor["digest"].as_str().context("a descriptor without a digest")?;
-            let size = descriptor["size"].as_u64().context("a descriptor without a size")?;
-            let hex = digest
-                .strip_prefix("sha256:")
-                .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-                .with_context(|| format!("`{digest}` is not a sha256 digest"))?;
-            session.fetch_blob(digest, size, &format!("{blobs}/{hex}"))?;
+    for manifest in &manifests {
+        for descriptor in std::iter::once(&manifest.config).chain(&manifest.layers) {
+            let digest = &descriptor.digest;
+            session.fetch_blob(digest, descriptor.size, &format!("{blobs}/{}", digest.hex()))?;
         }
     }
-    let index = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": INDEX,
-        "manifests": [{ "mediaType": media_type, "digest": top_digest, "size": top.len() }],
-    });
-    std::fs::write(format!("{layout}/index.json"), serde_json::to_vec(&index)?)?;
-    std::fs::write(format!("{layout}/oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+    let index = Index {
+        schema_version: 2,
+        media_type: oci::INDEX.into(),
+        manifests: vec![Descriptor {
+            media_type,
+            digest: top_digest,
+            size: top.len() as u64,
+            platform: None,
+            annotations: Default::default(),
+        }],
+        annotations: Default::default(),
+    };
+    let path = format!("{layout}/index.json");
+    std::fs::write(&path, serde_json::to_vec(&index)?).with_context(|| format!("writing {path}"))?;
+    let path = format!("{layout}/oci-layout");
+    std::fs::write(&path, br#"{"imageLayoutVersion":"1.0.0"}"#).with_context(|| format!("writing {path}"))?;
     Ok(())
 }
 
@@ -629,6 +637,8 @@ mod tests {
         );
         assert_eq!(r.login, "https://index.docker.io/v1/");
         assert_eq!(Reference::parse("ext").unwrap().repository, "library/ext");
+        let pinned = format!("127.0.0.1:5000/acme/ext:1@sha256:{}", "ab".repeat(32));
+        assert_eq!(Reference::parse(&pinned).unwrap().tag, format!("sha256:{}", "ab".repeat(32)));
         let r = Reference::parse("127.0.0.1:5000/acme/ext:1").unwrap();
         assert_eq!((r.base.as_str(), r.login.as_str()), ("http://127.0.0.1:5000", "127.0.0.1:5000"));
         assert_eq!(Reference::parse("localhost/a/b:1").unwrap().base, "http://localhost");

@@ -4,7 +4,9 @@ use std::io::Write as _;
 
 use anyhow::Context;
 use camino::{Utf8Path, Utf8PathBuf};
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
+
+use crate::util::digest::Digest;
 
 /// An entry [`walk`] found.
 pub(crate) struct Found<'a> {
@@ -335,18 +337,10 @@ impl Fingerprint {
         Ok(())
     }
 
-    /// `sha256:` and the hex digest.
-    pub(crate) fn finish(self) -> String {
-        format!("sha256:{:x}", self.0.finalize())
+    /// The digest of every field and file given.
+    pub(crate) fn finish(self) -> Digest {
+        Digest::from_hasher(self.0)
     }
-}
-
-/// `sha256:` and the hex digest of a file's bytes.
-pub(crate) fn sha256_file(path: &Utf8Path) -> anyhow::Result<String> {
-    let mut file = std::fs::File::open(path).with_context(|| format!("opening {path}"))?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher).with_context(|| format!("reading {path}"))?;
-    Ok(format!("sha256:{:x}", hasher.finalize()))
 }
 
 /// Writes a file through a temporary sibling and a rename: readers never see half a file,

@@ -15,7 +15,7 @@ use crate::image::metadata::{label, Metadata};
 use crate::image::oci::{Layout, Tree};
 use crate::image::spec::ImageSpec;
 use crate::model::binary::{self, Cpu, Format};
-use crate::model::reference::ImageReference;
+use crate::model::reference::{BaseImage, ImageReference};
 use crate::model::rules;
 use crate::model::targets::{Os, Variant};
 use crate::plan::image::RegistryClient;
@@ -131,7 +131,7 @@ pub(crate) fn binaries_named(metadata: &[u8], entrypoint: &[String]) -> Vec<Stri
 /// Checks a context written by dist: the files each variant gets, with the labels the
 /// config gives the Dockerfile.
 pub(crate) fn check_context(context: &Utf8Path, config: &Config, variants: &[Variant]) -> Vec<Problem> {
-    let spec = ImageSpec::from_config(config);
+    let spec = ImageSpec::from_config(config, config.reference.tag_or_latest());
     let labels: BTreeMap<String, String> =
         spec.labels.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
     let mut problems = vec![];
@@ -148,7 +148,7 @@ pub(crate) fn check_context(context: &Utf8Path, config: &Config, variants: &[Var
             labels: labels.clone(),
             entrypoint: spec.entrypoint.clone().unwrap_or_default(),
         };
-        problems.extend(check_variant(&view, config.base_image == "scratch"));
+        problems.extend(check_variant(&view, config.base_image == BaseImage::Scratch));
     }
     dedup(problems)
 }
@@ -524,33 +524,67 @@ pub(crate) enum Where {
     Registry,
 }
 
-/// An image from wherever `source` says: an archive file, a layout folder, an image in
-/// docker's store, or a registry.
+/// What `check` reads, decided once from its argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ImageSource {
+    /// An OCI archive file (`dist --oci` writes one; `docker save` too).
+    Archive(Utf8PathBuf),
+    /// An OCI layout folder (what `skopeo copy … oci:DIR` writes).
+    Layout(Utf8PathBuf),
+    /// An image by reference: in docker's store (when it names no registry and the check
+    /// may look there), else in its registry.
+    Image(ImageReference),
+}
+
+impl ImageSource {
+    /// A file or folder that exists; else an image reference, unless the argument is
+    /// plainly a path (it starts with `/` or `.`, ends with `.tar`, or its folder exists):
+    /// then it is a path that does not exist.
+    pub(crate) fn parse(source: &str) -> anyhow::Result<ImageSource> {
+        let path = Utf8Path::new(source);
+        if path.is_file() {
+            return Ok(ImageSource::Archive(path.to_path_buf()));
+        }
+        if path.is_dir() {
+            return Ok(ImageSource::Layout(path.to_path_buf()));
+        }
+        let looks_like_a_path = source.starts_with(['/', '.'])
+            || source.ends_with(".tar")
+            || path.parent().is_some_and(|p| !p.as_str().is_empty() && p.is_dir());
+        if looks_like_a_path {
+            bail!("{source} does not exist: give an OCI archive (`cargo xtask dist --oci {source}` writes one) or an image reference");
+        }
+        source.parse().map(ImageSource::Image).map_err(|e| {
+            anyhow::anyhow!("{source} is neither a file nor an image reference ({e}): give an OCI archive (`cargo xtask dist --oci PATH` writes one) or an image reference")
+        })
+    }
+}
+
+impl std::fmt::Display for ImageSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ImageSource::Archive(path) | ImageSource::Layout(path) => path.fmt(f),
+            ImageSource::Image(reference) => reference.fmt(f),
+        }
+    }
+}
+
+/// The image `source` names, and how to say where it was read from.
 pub(crate) fn read_image(
     sh: &Shell,
-    source: &str,
+    source: &ImageSource,
     place: Where,
     client: &RegistryClient,
 ) -> anyhow::Result<(Layout, String)> {
-    let path = Utf8Path::new(source);
-    if path.is_file() {
-        return Ok((Layout::read_archive(path)?, source.to_string()));
-    }
-    if path.is_dir() {
-        return Ok((Layout::read_dir(path)?, source.to_string()));
-    }
-    let looks_like_a_path = source.starts_with(['/', '.'])
-        || source.ends_with(".tar")
-        || path.parent().is_some_and(|p| !p.as_str().is_empty() && p.is_dir());
-    if looks_like_a_path {
-        bail!("{source} does not exist: give an OCI archive (`cargo xtask dist --oci {source}` writes one) or an image reference");
-    }
-    let reference: ImageReference = source.parse().map_err(|e| {
-        anyhow::anyhow!("{source} is neither a file nor an image reference ({e}): give an OCI archive (`cargo xtask dist --oci PATH` writes one) or an image reference")
-    })?;
+    let reference = match source {
+        ImageSource::Archive(path) => return Ok((Layout::read_archive(path)?, path.to_string())),
+        ImageSource::Layout(path) => return Ok((Layout::read_dir(path)?, path.to_string())),
+        ImageSource::Image(reference) => reference,
+    };
+    let source = reference.to_string();
     let in_docker = place == Where::Anywhere
         && reference.registry().is_none()
-        && runs(sh, "docker", &["image", "inspect", "--format", "{{.Id}}", source]);
+        && runs(sh, "docker", &["image", "inspect", "--format", "{{.Id}}", &source]);
     if in_docker {
         let temp = sh.create_temp_dir().context("creating a temporary folder")?;
         let file = Utf8PathBuf::try_from(temp.path().join("image.tar"))?;
@@ -735,4 +769,33 @@ pub(crate) fn check_layout(layout: &Layout, what: &str) -> anyhow::Result<(Vec<P
         }
     }
     Ok((dedup(problems), lines))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The argument is decided once: what exists is a file or a folder; what is plainly a
+    /// path but is not there is an error naming it; anything else is read as a reference.
+    #[test]
+    fn a_source_is_an_archive_a_layout_or_a_reference() {
+        let dir = Utf8PathBuf::try_from(std::env::temp_dir())
+            .unwrap()
+            .join(format!("xtask-image-source-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let archive = dir.join("image.tar");
+        std::fs::write(&archive, b"").unwrap();
+        assert_eq!(ImageSource::parse(archive.as_str()).unwrap(), ImageSource::Archive(archive.clone()));
+        assert_eq!(ImageSource::parse(dir.as_str()).unwrap(), ImageSource::Layout(dir.clone()));
+        let reference = ImageSource::parse("127.0.0.1:5000/acme/ext:1.0.0").unwrap();
+        assert_eq!(reference, ImageSource::Image("127.0.0.1:5000/acme/ext:1.0.0".parse().unwrap()));
+        assert_eq!(reference.to_string(), "127.0.0.1:5000/acme/ext:1.0.0");
+        for missing in [dir.join("gone.tar").to_string(), "./gone".into(), "gone.tar".into()] {
+            let error = ImageSource::parse(&missing).unwrap_err().to_string();
+            assert!(error.starts_with(&format!("{missing} does not exist")), "{error}");
+        }
+        let error = ImageSource::parse("Acme/Ext:1").unwrap_err().to_string();
+        assert!(error.contains("is neither a file nor an image reference"), "{error}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -288,12 +288,10 @@ fn check_image(
     );
 }
 
-/// `…@sha256:` and 64 lowercase hex digits.
+/// `…@` and a digest.
 fn pinned(reference: &str) -> bool {
-    reference.rsplit_once("@sha256:").is_some_and(|(name, hex)| {
-        !name.is_empty()
-            && hex.len() == 64
-            && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    reference.rsplit_once('@').is_some_and(|(name, digest)| {
+        !name.is_empty() && digest.parse::<crate::util::digest::Digest>().is_ok()
     })
 }
 

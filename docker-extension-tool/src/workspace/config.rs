@@ -12,8 +12,10 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
 use crate::model::binary::Cpu;
+use crate::model::reference::{BaseImage, ImageReference};
 use crate::model::rules;
 use crate::model::targets::{target_cpu, Builder, Os, Variant};
+use crate::util::digest::Digest;
 use crate::util::files::{confined, MAX_LABEL_FILE};
 use crate::util::report::{problem, problems_report, Problem};
 use crate::workspace::migrate;
@@ -29,12 +31,12 @@ pub(crate) struct Config {
     pub root: Utf8PathBuf,
     pub manifest: Utf8PathBuf,
     pub target_dir: Utf8PathBuf,
-    pub image: String,
-    pub tag: String,
+    /// The config's `image` and `tag` (by default the packages' version), as one reference.
+    pub reference: ImageReference,
     pub labels: Labels,
     /// The icon file, relative to `root`; it goes to the image root under its file name.
     pub icon: Utf8PathBuf,
-    pub base_image: String,
+    pub base_image: BaseImage,
     pub backend: Option<Backend>,
     pub ui: Option<Ui>,
     /// Where the UI's TypeScript for the backend's and host binaries' JSON comes from.
@@ -156,9 +158,9 @@ pub(crate) struct ExternalHostBinary {
 /// What one variant's file of an external host binary is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum HostFile {
-    /// `url`'s bytes (SHA-256 `sha256`, lowercase hex), or its `member` when it is an archive.
+    /// `url`'s bytes (SHA-256 `sha256`), or its `member` when it is an archive.
     /// `cpu`: what the file must run on (a universal Mach-O may hold more).
-    Download { url: String, sha256: String, member: Option<String>, cpu: Cpu },
+    Download { url: String, sha256: Digest, member: Option<String>, cpu: Cpu },
     /// A script of the workspace (relative to the root): `.sh` for macOS and Linux, `.cmd`
     /// or `.bat` for Windows.
     Script(Utf8PathBuf),
@@ -503,8 +505,17 @@ fn resolve(raw: RawConfig, metadata: &Metadata, problems: &mut Problems) -> Conf
     }
     problems.check("image", rules::image_repository(&raw.image));
     let (labels, icon) = resolve_labels(&raw, &root, problems);
-    let base_image = raw.base_image.unwrap_or_else(|| "scratch".into());
-    problems.check("base-image", non_empty(&base_image, "an image reference, or `scratch` (the default)"));
+    let base_image = match raw.base_image.as_deref().map(str::parse::<BaseImage>) {
+        None => BaseImage::Scratch,
+        Some(Ok(base_image)) => base_image,
+        Some(Err(e)) => {
+            problems.add(
+                "base-image",
+                format!("{e}: give an image reference (`debian:13-slim`, `alpine:3.20@sha256:…`) or `scratch` (the default)"),
+            );
+            BaseImage::Scratch
+        }
+    };
 
     let backend = raw.backend.map(|b| resolve_backend(b, raw.targets.backend, &root, &members, problems));
     let ui = raw.ui.map(|ui| resolve_ui(ui, &root, problems));
@@ -545,6 +556,10 @@ fn resolve(raw: RawConfig, metadata: &Metadata, problems: &mut Problems) -> Conf
     if !tag.is_empty() {
         problems.check("tag", rules::tag(&tag));
     }
+    // The same rules as the two checks above: a reference that cannot be made is a problem
+    // already reported, and this config is refused.
+    let reference = ImageReference::new(&raw.image, Some(&tag))
+        .unwrap_or_else(|_| ImageReference::new("invalid", None).expect("a valid repository"));
     let shipped: Vec<&cargo_metadata::Package> = {
         let names: BTreeSet<&str> = backend
             .iter()
@@ -559,8 +574,7 @@ fn resolve(raw: RawConfig, metadata: &Metadata, problems: &mut Problems) -> Conf
         manifest: root.join("Cargo.toml"),
         target_dir: metadata.target_directory.clone(),
         root,
-        image: raw.image,
-        tag,
+        reference,
         labels,
         icon,
         base_image,
@@ -950,8 +964,8 @@ fn resolve_host_file(
                 problems.add(&format!("{key}.url"), format!("`{url}` is not an http(s) URL"));
                 ok = false;
             }
-            let sha256 = raw.sha256.unwrap_or_default().to_ascii_lowercase();
-            if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let sha256 = Digest::from_hex(&raw.sha256.unwrap_or_default()).ok();
+            if sha256.is_none() {
                 problems.add(&format!("{key}.sha256"), "give the download's SHA-256 as 64 hex digits (`shasum -a 256 FILE`, `Get-FileHash FILE`): it is checked before the file is used");
                 ok = false;
             }
@@ -987,7 +1001,7 @@ fn resolve_host_file(
                 }
                 (false, None) => None,
             };
-            ok.then_some(HostFile::Download { url, sha256, member, cpu })
+            sha256.filter(|_| ok).map(|sha256| HostFile::Download { url, sha256, member, cpu })
         }
         (None, Some(script)) => {
             if raw.sha256.is_some() || raw.path.is_some() {

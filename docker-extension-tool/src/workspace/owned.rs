@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+
+use crate::util::digest::Digest;
 
 /// A file the template owns: where it goes, and the tool's version of it.
 pub(crate) struct OwnedFile {
@@ -50,8 +51,8 @@ pub(crate) const RECORD: &str = "xtask/template.json";
 pub(crate) struct Record {
     /// The tool's version that last wrote them.
     pub tool: String,
-    /// Path → `sha256:…` of the contents the tool wrote.
-    pub files: BTreeMap<String, String>,
+    /// Path → the digest of the contents the tool wrote.
+    pub files: BTreeMap<String, Digest>,
 }
 
 impl Record {
@@ -72,9 +73,9 @@ impl Record {
     }
 }
 
-/// `sha256:` and the hex digest of a text.
-pub(crate) fn hash(text: &[u8]) -> String {
-    format!("sha256:{:x}", Sha256::digest(text))
+/// The digest of a text.
+pub(crate) fn hash(text: &[u8]) -> Digest {
+    Digest::of(text)
 }
 
 /// What `upgrade` did with one owned file.

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::model::reference::{BaseImage, ImageReference};
 use crate::model::targets::{Os, Variant};
 use crate::workspace::config::{
     Backend, Config, Contract, HostBinary, Labels, Link, Screenshot, Ui, VariantTargets,
@@ -22,8 +23,7 @@ pub(crate) fn sample_config() -> Config {
         root: "/work/sample".into(),
         manifest: "/work/sample/Cargo.toml".into(),
         target_dir: "/work/sample/target".into(),
-        image: "example/sample".into(),
-        tag: "1.2.3".into(),
+        reference: ImageReference::new("example/sample", Some("1.2.3")).unwrap(),
         labels: Labels {
             title: "Sample".into(),
             description: "A sample: \"quoted\", $HOME and a \\ backslash.".into(),
@@ -41,7 +41,7 @@ pub(crate) fn sample_config() -> Config {
             licenses: Some("MIT OR Apache-2.0".into()),
         },
         icon: "extension/icon.svg".into(),
-        base_image: "scratch".into(),
+        base_image: BaseImage::Scratch,
         backend: Some(Backend {
             package: "sample-backend".into(),
             bin: "sample-backend".into(),

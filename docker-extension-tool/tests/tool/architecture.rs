@@ -623,3 +623,85 @@ fn programs_are_started_by_the_process_module_only() {
         "{found:#?}"
     );
 }
+
+/// Where a module spells a digest itself (a string `sha256:`, or one that formats
+/// `sha256:{…}`) instead of going through `util::digest::Digest`, which is computed or
+/// parsed once and written one way. Test modules may spell them: they keep their own
+/// expectations.
+fn digests_spelled_outside_the_digest_type(sources: &BTreeMap<String, String>) -> Vec<String> {
+    struct Finder<'a> {
+        file: &'a str,
+        found: Vec<String>,
+    }
+    impl Finder<'_> {
+        fn literal(&mut self, value: &str, line: usize) {
+            if value == "sha256:" || value.contains("sha256:{") {
+                self.found.push(format!(
+                    "src/{}:{line}: `{value}` spells a digest: compute, parse and write digests with `util::digest::Digest`",
+                    self.file
+                ));
+            }
+        }
+    }
+    impl<'ast> Visit<'ast> for Finder<'_> {
+        fn visit_item_mod(&mut self, item: &'ast syn::ItemMod) {
+            let test_only = item
+                .attrs
+                .iter()
+                .any(|a| a.path().is_ident("cfg") && a.parse_args::<syn::Ident>().is_ok_and(|i| i == "test"));
+            if !test_only {
+                syn::visit::visit_item_mod(self, item);
+            }
+        }
+
+        fn visit_lit_str(&mut self, lit: &'ast syn::LitStr) {
+            self.literal(&lit.value(), lit.span().start().line);
+        }
+
+        fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+            for token in flatten(mac.tokens.clone()) {
+                if let proc_macro2::TokenTree::Literal(literal) = token {
+                    if let syn::Lit::Str(lit) = syn::Lit::new(literal) {
+                        self.literal(&lit.value(), lit.span().start().line);
+                    }
+                }
+            }
+            syn::visit::visit_macro(self, mac);
+        }
+    }
+    let mut found = vec![];
+    for (rel, text) in sources {
+        if rel == "util/digest.rs" {
+            continue;
+        }
+        let file = syn::parse_file(text).unwrap_or_else(|e| panic!("{rel} does not parse: {e}"));
+        let mut finder = Finder { file: rel, found: vec![] };
+        finder.visit_file(&file);
+        found.extend(finder.found);
+    }
+    found
+}
+
+/// One digest type: images, the registry client, downloads, the ledger and the fingerprints
+/// hold `Digest` values, so none formats `sha256:{:x}` or strips `sha256:` by hand (the
+/// strings were spelled in 11 places, with 4 different checks of what follows).
+#[test]
+fn digests_are_the_digest_types_only() {
+    let sources = read_sources(&tool_dir().join("src"));
+    let found = digests_spelled_outside_the_digest_type(&sources);
+    assert!(found.is_empty(), "{}", found.join("\n"));
+    // The digest module itself spells it (the check would pass on an empty crate).
+    let own: BTreeMap<String, String> =
+        [("elsewhere.rs".to_string(), sources["util/digest.rs"].clone())].into();
+    assert!(!digests_spelled_outside_the_digest_type(&own).is_empty(), "the digest module's own code");
+    // Each way is found, where it is; a test module's are not.
+    let planted: BTreeMap<String, String> = [(
+        "registry/mod.rs".to_string(),
+        "fn a(h: &str) -> String {\n    format!(\"sha256:{h}\")\n}\nfn b(d: &str) -> &str {\n    d.trim_start_matches(\"sha256:\")\n}\n#[cfg(test)]\nmod tests {\n    const D: &str = \"sha256:{x}\";\n}\n"
+            .to_string(),
+    )]
+    .into();
+    let found = digests_spelled_outside_the_digest_type(&planted);
+    let lines: Vec<&str> = found.iter().map(|f| f.split(": ").next().unwrap()).collect();
+    assert_eq!(lines, ["src/registry/mod.rs:2", "src/registry/mod.rs:5"], "{found:#?}");
+}

@@ -470,6 +470,25 @@ fn cases() -> Vec<Case> {
             ],
         },
         Case {
+            name: "a base image that is no image reference",
+            setup: |f| {
+                f.edit(
+                    "Cargo.toml",
+                    "categories = [",
+                    "base-image = \"Alpine:3.20@sha256:abc\"\ncategories = [",
+                );
+            },
+            args: &[],
+            env: Normal,
+            exit: 1,
+            context: Untouched,
+            says: &[
+                "`workspace.metadata.extension.base-image`",
+                "`sha256:abc` is not a sha256 digest",
+                "give an image reference (`debian:13-slim`, `alpine:3.20@sha256:…`) or `scratch`",
+            ],
+        },
+        Case {
             name: "a base image with the builtin engine",
             setup: |f| f.edit("Cargo.toml", "categories = [", "base-image = \"alpine:3.20\"\ncategories = ["),
             args: &["--engine", "builtin"],
