@@ -39,7 +39,8 @@ mod workspace;
 
 #[cfg(feature = "self-test")]
 pub use cli::self_test;
-pub use cli::tasks::{TaskContext, Tasks, TestSuite};
+pub use cli::suite::TestSuite;
+pub use cli::tasks::{TaskContext, Tasks};
 
 /// The registry client's binary (`docker-extension-registry`, feature `registry`): built by
 /// the builtin engine on its first push, not an API.

@@ -27,8 +27,9 @@ use xshell::Shell;
 
 use crate::util::process::cmd;
 
+use crate::cli::args::{Opt, Parsed, Spec, UsageError};
 use crate::cli::dist::IMAGE_STEP;
-use crate::cli::flags;
+use crate::cli::{Cmd, Invocation};
 use crate::model::engine::Engine;
 use crate::plan::image::SERVER_VERSION;
 use crate::plan::Plan;
@@ -38,7 +39,50 @@ use crate::util::files::write_atomic;
 use crate::workspace::config::Config;
 use crate::workspace::machine::{runs, Machine};
 
-impl flags::Bench {
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Bench {
+    pub runs: usize,
+    /// `--cold-compile`: only the cold compile against the floor.
+    pub cold_compile_only: bool,
+}
+
+impl Cmd for Bench {
+    const SPEC: Spec = Spec::new(
+        "bench",
+        "Measure a warm, no-op dist against the bare cargo builds it runs",
+        "[--runs N] [--cold-compile]",
+        "Times, interleaved, N times (default 5), and prints the medians and their ratios:\n\
+         - a warm, no-op `cargo xtask dist --no-image` against the same cargo runs without dist;\n\
+         - for each image engine here (builtin, buildah, buildx), a whole warm `dist --oci` against\n  \
+         its image step alone. With no Docker engine running, the tests' private one is used\n  \
+         when `cargo xtask setup --for-tests` installed it;\n\
+         - the dev loop: a backend change until the new backend answers;\n\
+         - the cold compile of an extension's xtask against the floor crates (xshell,\n  \
+         cargo_metadata, camino, anyhow, serde, serde_json), alternating builds from empty\n  \
+         target folders (--cold-compile: this one only).",
+    )
+    .options(&[
+        Opt::value("--runs", "N", "How many times each is timed (default 5)"),
+        Opt::switch("--cold-compile", "Only the cold compile of an extension's xtask"),
+    ]);
+
+    fn from_args(args: &mut Parsed) -> Result<Bench, UsageError> {
+        let runs = match args.string("--runs") {
+            None => 5,
+            Some(n) => match n.parse::<usize>() {
+                Ok(n) if n > 0 => n,
+                _ => return Err(args.error(format!("--runs takes a positive number, not `{n}`"))),
+            },
+        };
+        Ok(Bench { runs, cold_compile_only: args.switch("--cold-compile") })
+    }
+
+    fn execute(self, cx: &Invocation) -> anyhow::Result<()> {
+        self.run(cx.sh)
+    }
+}
+
+impl Bench {
     pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
         let config = Config::load_current()?;
         if self.cold_compile_only {

@@ -5,11 +5,13 @@
 
 use std::collections::BTreeSet;
 
+use camino::Utf8PathBuf;
 use xshell::Shell;
 
 use crate::build::cargo::Artifacts;
 use crate::build::tools;
-use crate::cli::flags;
+use crate::cli::args::{Opt, Parsed, Spec, UsageError};
+use crate::cli::{Cmd, Invocation};
 use crate::context::ownership::{check_context_destination, refuse_tracked, resolve_destination};
 use crate::context::staging::Staging;
 use crate::pipeline::compile;
@@ -18,7 +20,44 @@ use crate::util::report::{self, Report};
 use crate::workspace::config::{current_dir, Config};
 use crate::workspace::machine::Machine;
 
-impl flags::BuildHost {
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct BuildHost {
+    pub targets: Vec<String>,
+    pub out: Utf8PathBuf,
+}
+
+impl Cmd for BuildHost {
+    const SPEC: Spec = Spec::new(
+        "build-host",
+        "Build the host binaries for some targets, for `dist --prebuilt` elsewhere",
+        "--target TARGET [--target TARGET…] --out DIR",
+        "Builds the host binaries for each TARGET (release, with the builder dist would choose),\n\
+         checks each by its header, and writes them to DIR/TARGET/NAME[.exe]. On the machine that\n\
+         builds the image, `cargo xtask dist --prebuilt DIR` takes them instead of compiling: for\n\
+         darwin binaries that need Apple's SDK (built on a Mac), or a build matrix in CI.",
+    )
+    .options(&[
+        Opt::value("--target", "TARGET", "A target to build for (repeatable)").repeated(),
+        Opt::value("--out", "DIR", "The folder the binaries go to"),
+    ]);
+
+    fn from_args(args: &mut Parsed) -> Result<BuildHost, UsageError> {
+        let targets = args.strings("--target");
+        if targets.is_empty() {
+            return Err(args.error("give at least one --target, e.g. --target aarch64-apple-darwin"));
+        }
+        let Some(out) = args.path("--out") else {
+            return Err(args.error("give --out DIR: the folder the binaries go to"));
+        };
+        Ok(BuildHost { targets, out })
+    }
+
+    fn execute(self, cx: &Invocation) -> anyhow::Result<()> {
+        self.run(cx.sh)
+    }
+}
+
+impl BuildHost {
     pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
         let report = Report::new();
         let cwd = current_dir()?;

@@ -3,7 +3,8 @@
 use camino::Utf8PathBuf;
 use xshell::Shell;
 
-use crate::cli::flags;
+use crate::cli::args::{Opt, Parsed, Spec, UsageError};
+use crate::cli::{Cmd, Invocation};
 use crate::model::rules;
 use crate::model::targets::Variant;
 use crate::plan::image::RegistryClient;
@@ -14,7 +15,54 @@ use crate::verify::check::{check_context, check_layout, read_image, ImageSource,
 use crate::verify::rulebook;
 use crate::workspace::config::Config;
 
-impl flags::Check {
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Check {
+    /// An archive, a layout folder or an image reference, as given (see `ImageSource`).
+    pub source: Option<String>,
+    /// `--published`: the config's image and tag, from its registry.
+    pub published: bool,
+    /// `--deny-warnings`: advice fails the check too.
+    pub deny_warnings: bool,
+}
+
+impl Cmd for Check {
+    const SPEC: Spec = Spec::new(
+        "check",
+        "Check the config and context, or a built image (archive, store or registry)",
+        "[ARCHIVE | LAYOUT | IMAGE | --published] [--deny-warnings]",
+        "Without an argument: checks the config and the build context written by dist.\n\
+         With an OCI archive (`dist --oci`) or layout folder, an IMAGE in docker's store, or an\n\
+         IMAGE in a registry (read with skopeo): checks the built image, both platforms.\n\
+         --published: the config's image and tag, read from its registry (after `dist --push`).\n\
+         Prints every problem, one per line with its rule (`cargo xtask rules` lists them), and\n\
+         exits non-zero if there is an error: where Docker Desktop, Compose or the Marketplace's\n\
+         validator refuses. Advice is a warning; --deny-warnings (or the config's\n\
+         `deny-warnings = true`) fails on warnings too.",
+    )
+    .options(&[
+        Opt::switch("--published", "Check the config's image and tag in its registry"),
+        Opt::switch("--deny-warnings", "Fail on warnings too"),
+    ])
+    .positionals(1, ": check takes one archive or image");
+
+    fn from_args(args: &mut Parsed) -> Result<Check, UsageError> {
+        let check = Check {
+            source: args.positional(),
+            published: args.switch("--published"),
+            deny_warnings: args.switch("--deny-warnings"),
+        };
+        if check.published && check.source.is_some() {
+            return Err(args.error("--published checks the config's own image: give it no image or archive"));
+        }
+        Ok(check)
+    }
+
+    fn execute(self, cx: &Invocation) -> anyhow::Result<()> {
+        self.run(cx.sh)
+    }
+}
+
+impl Check {
     pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
         // Where the registry client is built if one is needed (no skopeo): the workspace's
         // target folder, or, outside any workspace, the temporary folder.

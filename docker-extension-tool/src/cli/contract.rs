@@ -5,11 +5,44 @@ use anyhow::bail;
 use xshell::Shell;
 
 use crate::build::contract::{self, ContractOutcome};
-use crate::cli::flags;
+use crate::cli::args::{Opt, Parsed, Spec, UsageError};
+use crate::cli::{Cmd, Invocation};
 use crate::plan::ContractGen;
 use crate::workspace::config::Config;
 
-impl flags::Contract {
+/// `contract [--check]`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Contract {
+    pub check: bool,
+}
+
+impl Cmd for Contract {
+    const SPEC: Spec = Spec::new(
+        "contract",
+        "Write the UI's TypeScript for the backend's and host binaries' JSON from their\n\
+         Rust types (dist and dev do it too); --check says which types are stale",
+        "[--check]",
+        "Writes the UI's TypeScript for the JSON the backend answers and the host binaries print\n\
+         (the config's `contract.output`) from the Rust types of the contract's package (its\n\
+         `typescript` example, ts-rs). `dist` and `dev` do this before the UI builds; run it to see\n\
+         a type change in your editor at once.",
+    )
+    .options(&[Opt::switch(
+        "--check",
+        "Write nothing; exit 1 naming each type the file declares differently from the\n\
+         Rust types (what `cargo xtask test` runs)",
+    )]);
+
+    fn from_args(args: &mut Parsed) -> Result<Contract, UsageError> {
+        Ok(Contract { check: args.switch("--check") })
+    }
+
+    fn execute(self, cx: &Invocation) -> anyhow::Result<()> {
+        self.run(cx.sh)
+    }
+}
+
+impl Contract {
     pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
         let config = Config::load_current()?;
         let Some(gen) = ContractGen::from_config(&config) else {

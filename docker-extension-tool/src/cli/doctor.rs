@@ -11,7 +11,8 @@ use xshell::Shell;
 use crate::util::process::cmd;
 
 use crate::build::tools::{self, fixes, this_os, CROSS_INSTALL, ZIGBUILD_CARGO};
-use crate::cli::flags;
+use crate::cli::args::{Parsed, Spec, UsageError};
+use crate::cli::{Cmd, Invocation};
 use crate::model::targets::{Builder, Variant};
 use crate::pipeline::engine::BuilderFacts;
 use crate::plan::image::Check;
@@ -63,7 +64,28 @@ enum ImageWay {
     Builtin,
 }
 
-impl flags::Doctor {
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Doctor;
+
+impl Cmd for Doctor {
+    const SPEC: Spec = Spec::new(
+        "doctor",
+        "Check this machine's prerequisites and print the fix for each missing one",
+        "",
+        "Checks each prerequisite of dist and prints, for each missing one, the command that\n\
+         installs it. Exits 0 when dist can run.",
+    );
+
+    fn from_args(_: &mut Parsed) -> Result<Doctor, UsageError> {
+        Ok(Doctor)
+    }
+
+    fn execute(self, cx: &Invocation) -> anyhow::Result<()> {
+        self.run(cx.sh)
+    }
+}
+
+impl Doctor {
     pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
         let config = Config::load_current()?;
         let machine = Machine::probe(sh, &config)?;

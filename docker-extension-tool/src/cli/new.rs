@@ -14,7 +14,8 @@ use xshell::Shell;
 use crate::util::process::cmd;
 
 use crate::build::contract;
-use crate::cli::flags;
+use crate::cli::args::{Opt, Parsed, Spec, UsageError};
+use crate::cli::{Cmd, Invocation};
 use crate::context::ownership::resolve_destination;
 use crate::model::rules;
 use crate::util::files::{files_under, is_executable, set_executable};
@@ -76,7 +77,137 @@ pub(crate) struct NewFile {
     pub executable: bool,
 }
 
-impl flags::New {
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct New {
+    pub path: Option<Utf8PathBuf>,
+    pub image: String,
+    pub title: String,
+    pub vendor: String,
+    pub host_binaries: Vec<String>,
+    pub no_backend: bool,
+    pub no_host_binaries: bool,
+    /// `--tool-path DIR`: the build tool from a checkout on this machine.
+    pub tool_path: Option<Utf8PathBuf>,
+    /// `--tool-git URL[#REF]`: the build tool from another git repository or ref.
+    pub tool_git: Option<String>,
+    /// `--tool-version X.Y.Z`: the build tool from crates.io.
+    pub tool_version: Option<String>,
+}
+
+/// `init`: `new`'s flags, for this copy of the template, in place.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Init(pub New);
+
+/// The flags of `new` and `init`.
+const NEW_OPTIONS: &[Opt] = &[
+    Opt::value("--image", "ORG/NAME", "The image repository (required)"),
+    Opt::value("--title", "TITLE", "The extension's name in Docker Desktop (required)"),
+    Opt::value("--vendor", "VENDOR", "Who publishes it (required)"),
+    Opt::value("--host-binary", "NAME", "A host binary to start with (repeatable; default: the sample's)")
+        .repeated(),
+    Opt::switch("--no-backend", "Leave the backend out"),
+    Opt::switch("--no-host-binaries", "Leave the host binaries out"),
+    Opt::value(
+        "--tool-git",
+        "URL[#REF]",
+        "Take the build tool from this git repository, at REF (a tag, a\n\
+         branch or a commit; default: the tool's release tag)",
+    ),
+    Opt::value("--tool-version", "X.Y.Z", "Take the build tool from crates.io, at that version"),
+    Opt::value("--tool-path", "DIR", "Take the build tool from a checkout on this machine (to work on it)"),
+];
+
+const NEW_NOTES: &str =
+    "The new extension depends on the build tool (xtask/Cargo.toml, pinned in Cargo.lock): by\n\
+default its own repository, at the release tag it was built from (or its commit).";
+
+impl Cmd for New {
+    const SPEC: Spec = Spec::new(
+        "new",
+        "Start a new extension workspace from this template",
+        "PATH --image ORG/NAME --title TITLE --vendor VENDOR [options]",
+        "Creates a new extension workspace at PATH from this template.",
+    )
+    .options(NEW_OPTIONS)
+    .positionals(1, "")
+    .notes(NEW_NOTES);
+
+    fn from_args(args: &mut Parsed) -> Result<New, UsageError> {
+        let path = args.positional().map(Utf8PathBuf::from);
+        if path.is_none() {
+            return Err(args.error(
+                "give the new extension's folder: cargo xtask new PATH --image … --title … --vendor …",
+            ));
+        }
+        Ok(New { path, ..New::from_flags(args)? })
+    }
+
+    fn execute(self, cx: &Invocation) -> anyhow::Result<()> {
+        self.run_new(cx.sh)
+    }
+}
+
+impl Cmd for Init {
+    const SPEC: Spec = Spec::new(
+        "init",
+        "Rename this copy of the template in place (after \"Use this template\")",
+        "--image ORG/NAME --title TITLE --vendor VENDOR [options]",
+        "Renames this copy of the template in place.",
+    )
+    .options(NEW_OPTIONS)
+    .notes(NEW_NOTES);
+
+    fn from_args(args: &mut Parsed) -> Result<Init, UsageError> {
+        New::from_flags(args).map(Init)
+    }
+
+    fn execute(self, cx: &Invocation) -> anyhow::Result<()> {
+        self.0.run_init(cx.sh)
+    }
+}
+
+impl New {
+    /// The flags `new` and `init` share, with the rules between them.
+    fn from_flags(args: &mut Parsed) -> Result<New, UsageError> {
+        let (image, title, vendor) =
+            (args.string("--image"), args.string("--title"), args.string("--vendor"));
+        let missing: Vec<&str> = [("--image", &image), ("--title", &title), ("--vendor", &vendor)]
+            .iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(flag, _)| *flag)
+            .collect();
+        if !missing.is_empty() {
+            return Err(args.error(format!("missing {}", missing.join(", "))));
+        }
+        let new = New {
+            path: None,
+            image: image.unwrap_or_default(),
+            title: title.unwrap_or_default(),
+            vendor: vendor.unwrap_or_default(),
+            host_binaries: args.strings("--host-binary"),
+            no_backend: args.switch("--no-backend"),
+            no_host_binaries: args.switch("--no-host-binaries"),
+            tool_path: args.path("--tool-path"),
+            tool_git: args.string("--tool-git"),
+            tool_version: args.string("--tool-version"),
+        };
+        if new.no_host_binaries && !new.host_binaries.is_empty() {
+            return Err(args.error("--no-host-binaries and --host-binary contradict each other"));
+        }
+        let sources = [
+            ("--tool-path", new.tool_path.is_some()),
+            ("--tool-git", new.tool_git.is_some()),
+            ("--tool-version", new.tool_version.is_some()),
+        ];
+        let given: Vec<&str> = sources.iter().filter(|(_, given)| *given).map(|(flag, _)| *flag).collect();
+        if given.len() > 1 {
+            return Err(
+                args.error(format!("{} each say where the tool comes from: choose one", given.join(" and ")))
+            );
+        }
+        Ok(new)
+    }
+
     fn naming(&self) -> Naming {
         Naming {
             image: self.image.clone(),
@@ -592,6 +723,33 @@ fn record_owned(files: &mut Vec<NewFile>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse_new(s: &str) -> Result<crate::cli::Command, crate::cli::args::UsageError> {
+        crate::cli::parse(s.split_whitespace().map(String::from))
+    }
+
+    #[test]
+    fn new_and_init_share_their_flags_and_rules() {
+        let Ok(crate::cli::Command::New(new)) =
+            parse_new("new ../x --image a/b --title T --vendor V --host-binary one --host-binary two")
+        else {
+            panic!()
+        };
+        assert_eq!(new.path.as_deref(), Some(Utf8Path::new("../x")));
+        assert_eq!(new.host_binaries, ["one", "two"]);
+        let error = parse_new("new x --image a/b").unwrap_err();
+        assert!(error.message.contains("missing --title, --vendor"), "{}", error.message);
+        assert!(crate::cli::usage_of(&error).starts_with("Usage: cargo xtask new PATH"));
+        let error = parse_new("init x --image a/b --title T --vendor V").unwrap_err();
+        assert!(error.message.contains("unexpected argument `x`"), "{}", error.message);
+        assert!(crate::cli::usage_of(&error).starts_with("Usage: cargo xtask init --image"));
+        let error = parse_new("init --image a/b --title T --vendor V --tool-path p --tool-version 1.0.0")
+            .unwrap_err();
+        assert!(error.message.contains("choose one"), "{}", error.message);
+        assert!(
+            parse_new("new x --image a/b --title T --vendor V --no-host-binaries --host-binary h").is_err()
+        );
+    }
 
     fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
         p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()

@@ -6,11 +6,47 @@
 
 use anyhow::bail;
 
-use crate::cli::flags;
+use crate::cli::args::{Parsed, Spec, UsageError};
+use crate::cli::{Cmd, Invocation};
 use crate::model::reference::{ImageReference, DOCKER_HUB};
 use crate::workspace::config::Config;
 
-impl flags::ReleaseTag {
+/// `release-tag TAG`: the git tag a release workflow runs for.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct ReleaseTag {
+    pub tag: String,
+}
+
+impl Cmd for ReleaseTag {
+    const SPEC: Spec = Spec::new(
+        "release-tag",
+        "Check a git tag (v1.2.3) against the version being released (the release\n\
+         workflow's first step); prints image=, registry= and version= lines",
+        "TAG",
+        "Checks that the git tag TAG (`v1.2.3`, or `1.2.3`) is the version the image is released\n\
+         as (the config's `tag`, by default the extension's packages' version) and exits 1 naming\n\
+         both when it is not. Then prints, for a workflow's $GITHUB_OUTPUT:\n  \
+         image=REPOSITORY:TAG\n  \
+         registry=HOST        (docker.io for Docker Hub)\n  \
+         version=TAG",
+    )
+    .positionals(1, "");
+
+    fn from_args(args: &mut Parsed) -> Result<ReleaseTag, UsageError> {
+        match args.positional() {
+            Some(tag) => Ok(ReleaseTag { tag }),
+            None => Err(args.error(
+                "the git tag is missing: cargo xtask release-tag v1.2.3 (in a workflow: \"$GITHUB_REF_NAME\")",
+            )),
+        }
+    }
+
+    fn execute(self, _: &Invocation) -> anyhow::Result<()> {
+        self.run()
+    }
+}
+
+impl ReleaseTag {
     pub(crate) fn run(self) -> anyhow::Result<()> {
         let config = Config::load_current()?;
         print!("{}", release_facts(&config.reference, &self.tag)?);
@@ -37,6 +73,20 @@ fn release_facts(reference: &ImageReference, git_tag: &str) -> anyhow::Result<St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tag_is_one_required_argument() {
+        let parse = |s: &str| crate::cli::parse(s.split_whitespace().map(String::from));
+        let error = parse("release-tag").unwrap_err();
+        assert!(error.message.contains("the git tag is missing"), "{}", error.message);
+        assert_eq!(error.command.map(|c| c.name), Some("release-tag"));
+        assert!(parse("release-tag v1 v2").unwrap_err().message.contains("unexpected argument `v2`"));
+        assert_eq!(
+            parse("release-tag v1.2.3").unwrap(),
+            crate::cli::Command::ReleaseTag(ReleaseTag { tag: "v1.2.3".into() })
+        );
+        assert_eq!(parse("bench --runs 0").unwrap_err().command.map(|c| c.name), Some("bench"));
+    }
 
     #[test]
     fn a_tag_releases_its_version_only() {

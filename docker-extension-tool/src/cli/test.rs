@@ -13,16 +13,54 @@ use xshell::Shell;
 use crate::util::process::cmd;
 
 use crate::build::cargo::{built_binaries, BuiltBinary};
+use crate::cli::args::{Opt, Parsed, Spec, UsageError};
+use crate::cli::check::Check;
 use crate::cli::contract;
-use crate::cli::flags;
+use crate::cli::dist::Dist;
 use crate::cli::setup::{find_browser, setup_build_tools, setup_ui_packages, BROWSER_VARIABLE};
-use crate::cli::tasks::TestSuite;
+use crate::cli::suite::TestSuite;
+use crate::cli::{Cmd, Invocation};
 use crate::model::engine::Engine;
 use crate::plan::image::Output;
 use crate::plan::ContractGen;
+use crate::plan::Request;
 use crate::workspace::config::Config;
 
-impl flags::Test {
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Test {
+    /// `--skip-browser`: no browser here; the UI's browser test is skipped (said so).
+    pub skip_browser: bool,
+    pub cargo_args: Vec<String>,
+}
+
+impl Cmd for Test {
+    const SPEC: Spec = Spec::new(
+        "test",
+        "Run the extension's tests: clippy, Rust, UI, browser, packaging",
+        "[--skip-browser] [-- CARGO TEST ARGS]",
+        "The extension's tests, on macOS, Windows or Linux (no root, no Docker): clippy (-D\n\
+         warnings), the Rust workspace's tests (`cargo test --workspace`), the UI's unit tests\n\
+         (`npm test`) and its browser test (headless Chromium, Chrome or Edge, with the real\n\
+         backend and host binary; CHROMIUM=PATH chooses the browser), then a packaging test: dist\n\
+         with the builtin engine, and `check` on the image. Then the suites the xtask adds.",
+    )
+    .options(&[Opt::switch(
+        "--skip-browser",
+        "No Chromium, Chrome or Edge here: skip the browser test (said so)",
+    )])
+    .positionals(0, " (pass cargo test's after `--`)")
+    .rest();
+
+    fn from_args(args: &mut Parsed) -> Result<Test, UsageError> {
+        Ok(Test { skip_browser: args.switch("--skip-browser"), cargo_args: args.rest() })
+    }
+
+    fn execute(self, cx: &Invocation) -> anyhow::Result<()> {
+        self.run(cx.sh, cx.suites)
+    }
+}
+
+impl Test {
     pub(crate) fn run(self, sh: &Shell, suites: &[Box<dyn TestSuite>]) -> anyhow::Result<()> {
         let config = Config::load_current()?;
         let root = config.root.clone();
@@ -145,16 +183,15 @@ impl Results {
 /// `dir`, then checked as `cargo xtask check` checks any image.
 fn package(sh: &Shell, dir: &Utf8Path) -> anyhow::Result<()> {
     let archive = dir.join("extension.tar");
-    let dist = flags::Dist {
+    let request = Request {
         engine: Some(Engine::Builtin),
         output: Some(Output::Oci(archive.clone())),
         out: Some(dir.join("context")),
-        ..flags::Dist::default()
+        ..Request::default()
     };
+    let dist = Dist { request, ..Dist::default() };
     dist.run(sh).context("cargo xtask dist --engine builtin")?;
-    flags::Check { source: Some(archive.into_string()), ..flags::Check::default() }
-        .run(sh)
-        .context("cargo xtask check")
+    Check { source: Some(archive.into_string()), ..Check::default() }.run(sh).context("cargo xtask check")
 }
 
 /// Builds the backend (where it runs) and the host binaries for this machine; returns the

@@ -22,7 +22,8 @@ use xshell::Shell;
 
 use crate::util::process::cmd;
 
-use crate::cli::flags;
+use crate::cli::args::{Opt, Parsed, Spec, UsageError};
+use crate::cli::{Cmd, Invocation};
 use crate::plan::image::TOOL_BUILD_DIR;
 use crate::util::files::{copy_file, is_executable, same_contents, set_executable, walk, write_atomic};
 use crate::workspace::config::{current_dir, Config};
@@ -54,7 +55,62 @@ struct Workspace {
     target_dir: Utf8PathBuf,
 }
 
-impl flags::Upgrade {
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Upgrade {
+    /// `--to VERSION|REF`: the release or ref to take (default: the newest release).
+    pub to: Option<String>,
+    pub dry_run: bool,
+    /// `--apply` (not in the usage): the new tool's half, run by the old one in a copy of
+    /// the workspace. Every version keeps it.
+    pub apply: bool,
+}
+
+impl Cmd for Upgrade {
+    const SPEC: Spec = Spec::new(
+        "upgrade",
+        "Take the tool's newest release: move the pin, migrate the config, refresh\n\
+         the files the template owns (workflows, CI script, the xtask's main.rs)",
+        "[--to VERSION|REF] [--dry-run]",
+        "Moves the build tool's pin (xtask/Cargo.toml, Cargo.lock) to its newest release tag (or\n\
+         --to: a version, or a tag, branch or commit of its repository), and with the new tool:\n\
+         migrates the config to its format, and refreshes the files the template owns (the\n\
+         workflows, .cargo/config.toml, .ci/run, xtask/src/main.rs) where you have not edited\n\
+         them; an edited one is left alone, with the new version written beside it (NAME.upgrade).\n\
+         Prints each change. Runs on a clean git tree only, so `git diff` shows what it did; a\n\
+         failure or an interrupt leaves every file as it was.",
+    )
+    .options(&[
+        Opt::value(
+            "--to",
+            "VERSION|REF",
+            "The release (X.Y.Z) or git ref to take (default: the newest release)",
+        ),
+        Opt::switch(
+            "--dry-run",
+            "Print the changes and write nothing (the upgraded copy stays in\n\
+             target/xtask/upgrade/work to look at)",
+        ),
+        Opt::switch("--apply", "The new tool's half of an upgrade, run by the old one").hidden(),
+    ]);
+
+    fn from_args(args: &mut Parsed) -> Result<Upgrade, UsageError> {
+        let upgrade = Upgrade {
+            to: args.string("--to"),
+            dry_run: args.switch("--dry-run"),
+            apply: args.switch("--apply"),
+        };
+        if upgrade.apply && (upgrade.dry_run || upgrade.to.is_some()) {
+            return Err(args.error("--apply is the new tool's half of an upgrade: it takes no other option"));
+        }
+        Ok(upgrade)
+    }
+
+    fn execute(self, cx: &Invocation) -> anyhow::Result<()> {
+        self.run(cx.sh)
+    }
+}
+
+impl Upgrade {
     pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
         if self.apply {
             return apply_in(&current_dir()?);

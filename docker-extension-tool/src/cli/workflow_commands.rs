@@ -5,7 +5,9 @@
 
 use serde_yaml::Value;
 
-use crate::cli::flags::{self, Command};
+use crate::cli::release_tag::ReleaseTag;
+use crate::cli::test::Test;
+use crate::cli::{self, Command};
 use crate::plan::image::Output;
 use crate::workspace::owned::OWNED;
 
@@ -41,7 +43,7 @@ fn xtask_commands(workflow: &Value, job: &str) -> Vec<Command> {
                 let command = line.split(['>', '|']).next().unwrap_or_default();
                 let args = command.replace("\"$GITHUB_REF_NAME\"", "v1.2.3");
                 let args = args.split_whitespace().skip(2).map(String::from);
-                match flags::parse(args) {
+                match cli::parse(args) {
                     Ok(command) => commands.push(command),
                     Err(e) => panic!("{job}: `{line}` is not a command the xtask accepts: {}", e.message),
                 }
@@ -53,23 +55,23 @@ fn xtask_commands(workflow: &Value, job: &str) -> Vec<Command> {
 
 #[test]
 fn ci_runs_the_test_command() {
-    assert_eq!(xtask_commands(&workflow("ci.yml"), "test"), [Command::Test(flags::Test::default())]);
+    assert_eq!(xtask_commands(&workflow("ci.yml"), "test"), [Command::Test(Test::default())]);
 }
 
 #[test]
 fn release_checks_the_tag_sets_up_pushes_both_platforms_then_checks_the_registry() {
     let commands = xtask_commands(&workflow("release.yml"), "release");
-    assert_eq!(commands[0], Command::ReleaseTag(flags::ReleaseTag { tag: "v1.2.3".into() }));
+    assert_eq!(commands[0], Command::ReleaseTag(ReleaseTag { tag: "v1.2.3".into() }));
     assert!(matches!(&commands[1], Command::Setup(_)), "{commands:?}");
     assert!(
-        matches!(&commands[2], Command::Dist(d) if d.output == Some(Output::Push) && d.platform.is_none() && !d.force),
+        matches!(&commands[2], Command::Dist(d) if d.request.output == Some(Output::Push) && d.request.platform.is_none() && !d.request.force),
         "{commands:?}"
     );
     assert!(matches!(&commands[3], Command::Check(c) if c.published), "{commands:?}");
     let matrix = workflow("release-matrix.yml");
     assert_eq!(
         xtask_commands(&matrix, "version"),
-        [Command::ReleaseTag(flags::ReleaseTag { tag: "v1.2.3".into() })]
+        [Command::ReleaseTag(ReleaseTag { tag: "v1.2.3".into() })]
     );
 }
 
@@ -87,6 +89,6 @@ fn the_matrix_release_builds_each_target_once_then_pushes_what_it_built() {
     assert!(!built.is_empty() && unique.len() == built.len(), "each target built once: {built:?}");
     let commands = xtask_commands(&matrix, "image");
     assert!(commands.iter().any(|c| matches!(c, Command::Dist(d)
-        if d.output == Some(Output::Push) && d.prebuilt.as_deref() == Some("prebuilt".into()))));
+        if d.request.output == Some(Output::Push) && d.request.prebuilt.as_deref() == Some("prebuilt".into()))));
     assert!(commands.iter().any(|c| matches!(c, Command::Check(c) if c.published)));
 }

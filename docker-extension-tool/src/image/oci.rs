@@ -38,6 +38,7 @@ pub(crate) const LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 pub(crate) const IN_TOTO: &str = "application/vnd.in-toto+json";
 /// Docker's own index (a manifest list) and manifest: what older registries and engines serve.
 pub(crate) const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+#[cfg(feature = "registry")]
 pub(crate) const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 
 /// The most an index, manifest or image config may be.

@@ -49,6 +49,7 @@ impl ImageReference {
 
     /// What a registry's `manifests/` endpoint is asked for: the digest when the reference
     /// names one, else the tag (or `latest`).
+    #[cfg(any(test, feature = "registry"))]
     pub(crate) fn manifest_reference(&self) -> String {
         match &self.digest {
             Some(digest) => digest.to_string(),

@@ -732,8 +732,12 @@ fn image_step(
     // With no engine on the machine, dist writes the image itself.
     let engine = request.engine.or(machine.engines.first().copied()).unwrap_or(Engine::Builtin);
     engine.builds_from(&config.base_image)?;
+    // The one place of this rule: the flags alone cannot tell which engine runs.
     if request.builder.is_some() && engine != Engine::Buildx {
-        bail!("--builder names a buildx builder, but the engine found here is {engine}: install Docker's buildx, or drop --builder");
+        match request.engine {
+            Some(chosen) => bail!("--builder names a buildx builder, but --engine chooses {chosen}: drop one of them"),
+            None => bail!("--builder names a buildx builder, but the engine found here is {engine}: install Docker's buildx, or drop --builder"),
+        }
     }
     // In dist's own folder, never beside the context (which may be anywhere); one per
     // context, so two runs with different --out never share it.
@@ -1157,6 +1161,14 @@ mod tests {
         assert_eq!(builtin.output, Output::Oci("/work/sample/target/extension.tar".into()));
         let none = Request { no_image: true, ..Request::default() };
         assert_eq!(Plan::new(&config, &none, &machine(&[Engine::Buildx])).unwrap().image, ImageStep::Skip);
+        // `--builder` is buildx's: refused with another engine, chosen or found.
+        let builder = Request { builder: Some("ext".into()), ..Request::default() };
+        assert_eq!(engine(&builder, &[Engine::Buildx]), Some(Engine::Buildx));
+        let chosen = Request { engine: Some(Engine::Buildah), ..builder.clone() };
+        let error = Plan::new(&config, &chosen, &machine(&[Engine::Buildx])).unwrap_err().to_string();
+        assert!(error.contains("--engine chooses buildah"), "{error}");
+        let error = Plan::new(&config, &builder, &machine(&[Engine::Podman])).unwrap_err().to_string();
+        assert!(error.contains("the engine found here is podman"), "{error}");
     }
 
     #[test]

@@ -201,7 +201,10 @@ impl<'ast> Visit<'ast> for Collector<'_> {
                         }
                         j += 3;
                     }
-                    self.reference(&segments, line);
+                    // A bare `crate` is `pub(crate)`: who may see an item, not a use.
+                    if segments.len() > 1 {
+                        self.reference(&segments, line);
+                    }
                     i = j;
                     continue;
                 }
@@ -704,4 +707,39 @@ fn digests_are_the_digest_types_only() {
     let found = digests_spelled_outside_the_digest_type(&planted);
     let lines: Vec<&str> = found.iter().map(|f| f.split(": ").next().unwrap()).collect();
     assert_eq!(lines, ["src/registry/mod.rs:2", "src/registry/mod.rs:5"], "{found:#?}");
+}
+
+/// Where the command line's words are read: the flags parser's crate named, or a command
+/// matched by its name, outside `cli/args.rs` (the parser) and `cli/mod.rs` (the table).
+fn flags_read_outside_the_parser(sources: &BTreeMap<String, String>) -> Vec<String> {
+    let mut found = vec![];
+    for (rel, source) in sources {
+        if rel == "cli/args.rs" || rel == "cli/mod.rs" {
+            continue;
+        }
+        for (number, line) in source.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            let reads_args = rel.starts_with("cli/") && code.contains("env::args");
+            if code.contains("lexopt") || reads_args {
+                found.push(format!("src/{rel}:{}: {}", number + 1, line.trim()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn commands_declare_their_flags_to_the_one_parser() {
+    let sources = read_sources(&tool_dir().join("src"));
+    let mut found = flags_read_outside_the_parser(&sources);
+    // The entry point hands the process's arguments over, and nothing else reads them.
+    found.retain(|f| {
+        !f.starts_with("src/cli/tasks.rs") || !f.contains("self.run_with(std::env::args().skip(1))")
+    });
+    assert!(found.is_empty(), "read the words through cli::args::Spec:\n{}", found.join("\n"));
+    assert!(sources["cli/args.rs"].contains("lexopt::Parser"), "the parser is where the rule says");
+    let planted: BTreeMap<String, String> =
+        [("cli/dist.rs".to_string(), "fn f() {\n    let p = lexopt::Parser::from_env();\n}\n".to_string())]
+            .into();
+    assert_eq!(flags_read_outside_the_parser(&planted).len(), 1);
 }
