@@ -32,6 +32,7 @@ mod pipeline;
 mod plan;
 #[cfg(feature = "registry")]
 mod registry;
+#[cfg(feature = "self-test")]
 mod testing;
 mod util;
 mod verify;

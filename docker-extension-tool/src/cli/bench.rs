@@ -34,6 +34,7 @@ use crate::model::engine::Engine;
 use crate::plan::image::SERVER_VERSION;
 use crate::plan::Plan;
 #[cfg(unix)]
+#[cfg(all(unix, feature = "self-test"))]
 use crate::testing::services::{self, Services};
 use crate::util::files::write_atomic;
 use crate::workspace::config::Config;
@@ -311,14 +312,15 @@ fn cold_compiles(
 }
 
 /// The tests' private Docker engine, for the buildx figures where no engine answers but
-/// `setup` installed it (Linux): stopped, then its folder removed, when dropped.
+/// `setup` installed it (Linux; in the tool's own repository, whose xtask has the
+/// `self-test` feature: an extension's xtask does not compile the engine): stopped, then its folder removed, when dropped.
 struct PrivateEngine {
-    #[cfg(unix)]
+    #[cfg(all(unix, feature = "self-test"))]
     services: Services,
 }
 
 impl PrivateEngine {
-    #[cfg(unix)]
+    #[cfg(all(unix, feature = "self-test"))]
     fn start(sh: &Shell, config: &Config) -> anyhow::Result<Option<PrivateEngine>> {
         let Some(engine) = services::locate_engine(sh, &config.tools_dir()) else { return Ok(None) };
         eprintln!("==> No Docker engine answers: starting the tests' private one for buildx");
@@ -326,22 +328,22 @@ impl PrivateEngine {
         Ok(Some(PrivateEngine { services: Services::start(sh, &engine, &dir)? }))
     }
 
-    #[cfg(not(unix))]
+    #[cfg(not(all(unix, feature = "self-test")))]
     fn start(_: &Shell, _: &Config) -> anyhow::Result<Option<PrivateEngine>> {
         Ok(None)
     }
 
     fn env(&self) -> Vec<(&'static str, String)> {
-        #[cfg(unix)]
+        #[cfg(all(unix, feature = "self-test"))]
         return self.services.env();
-        #[cfg(not(unix))]
+        #[cfg(not(all(unix, feature = "self-test")))]
         vec![]
     }
 }
 
 impl Drop for PrivateEngine {
     fn drop(&mut self) {
-        #[cfg(unix)]
+        #[cfg(all(unix, feature = "self-test"))]
         {
             self.services.stop();
             let _ = std::fs::remove_dir_all(&self.services.dir);

@@ -349,9 +349,11 @@ mod tests {
         assert_eq!(dist.request.engine, Some(Engine::Buildah));
         assert_eq!(self::dist("dist --push --attest").request.attestations, Attestations::SbomAndProvenance);
         assert_eq!(self::dist("dist --push --no-sbom").request.attestations, Attestations::Provenance);
-        let resolved = self::dist("dist --oci out.tar --out ctx").request(Utf8Path::new("/work"));
-        assert_eq!(resolved.output, Some(Output::Oci("/work/out.tar".into())));
-        assert_eq!(resolved.out.as_deref(), Some(Utf8Path::new("/work/ctx")));
+        // Relative paths are the current folder's (an absolute one on every OS).
+        let cwd = Utf8PathBuf::try_from(std::env::temp_dir()).unwrap();
+        let resolved = self::dist("dist --oci out.tar --out ctx").request(&cwd);
+        assert_eq!(resolved.output, Some(Output::Oci(cwd.join("out.tar"))));
+        assert_eq!(resolved.out, Some(cwd.join("ctx")));
     }
 
     #[test]

@@ -1502,3 +1502,157 @@ fn default_tag(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    /// A workspace on disk (only the files the config names), and cargo's metadata of it
+    /// made here: a backend package and a host-binaries package, at version 2.4.6.
+    struct Workspace {
+        root: Utf8PathBuf,
+    }
+
+    impl Workspace {
+        fn new(name: &str) -> Workspace {
+            let root = Utf8PathBuf::try_from(std::env::temp_dir())
+                .unwrap()
+                .join(format!("config-resolve-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&root);
+            std::fs::create_dir_all(root.join("extension")).unwrap();
+            std::fs::write(root.join("extension/icon.svg"), "<svg/>").unwrap();
+            Workspace { root }
+        }
+
+        fn package(&self, name: &str, dir: &str, bins: &[&str], metadata: &Value) -> Value {
+            let manifest = self.root.join(dir).join("Cargo.toml");
+            let targets: Vec<Value> = bins
+                .iter()
+                .map(|bin| {
+                    json!({"kind": ["bin"], "crate_types": ["bin"], "name": bin,
+                           "src_path": self.root.join(dir).join("src/main.rs"), "edition": "2021",
+                           "doc": true, "doctest": false, "test": true})
+                })
+                .collect();
+            json!({"name": name, "version": "2.4.6", "id": format!("path+file://{}#{name}@2.4.6", self.root.join(dir)),
+                   "license": "MIT", "license_file": null, "description": null, "source": null,
+                   "dependencies": [], "targets": targets, "features": {}, "manifest_path": manifest,
+                   "metadata": metadata, "publish": null, "authors": [], "categories": [], "keywords": [],
+                   "readme": null, "repository": "https://example.com/src", "homepage": null,
+                   "documentation": null, "edition": "2021", "links": null, "default_run": null,
+                   "rust_version": null})
+        }
+
+        /// The config as `extension` says, over two packages: `demo-backend` (one bin) and
+        /// `demo-cli` under host-binaries/ (`demo`, and `demo-win` for Windows only).
+        fn resolve(&self, extension: &Value) -> anyhow::Result<Config> {
+            let packages = vec![
+                self.package("demo-backend", "backend", &["demo-backend"], &Value::Null),
+                self.package(
+                    "demo-cli",
+                    "host-binaries/demo",
+                    &["demo", "demo-win"],
+                    &json!({"extension": {"bin": {"demo-win": {"os": ["windows"]}}}}),
+                ),
+            ];
+            let members: Vec<Value> = packages.iter().map(|p| p["id"].clone()).collect();
+            let metadata = json!({"packages": packages, "workspace_members": members,
+                                  "workspace_default_members": members, "resolve": null,
+                                  "target_directory": self.root.join("target"), "version": 1,
+                                  "workspace_root": self.root, "metadata": {"extension": extension}});
+            Config::from_metadata(&serde_json::from_value(metadata).unwrap())
+        }
+    }
+
+    impl Drop for Workspace {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
+    }
+
+    fn minimal() -> Value {
+        json!({"config-version": 1, "image": "acme/demo", "title": "Demo", "description": "A demo.",
+               "vendor": "Acme", "icon": "extension/icon.svg", "detailed-description": "<p>Hi</p>",
+               "changelog": "<p>First</p>", "publisher-url": "https://example.com",
+               "screenshots": [{"alt": "The tab", "url": "https://example.com/tab.png"}],
+               "assets-url": "https://example.com/assets/", "categories": ["utility-tools"],
+               "backend": {"package": "demo-backend", "socket": "demo.sock"}})
+    }
+
+    fn with(mut config: Value, key: &str, value: Value) -> Value {
+        config[key] = value;
+        config
+    }
+
+    #[test]
+    fn defaults_come_from_the_workspace() {
+        let workspace = Workspace::new("defaults");
+        let config = workspace.resolve(&minimal()).unwrap();
+        // The tag is the shipped packages' version; scratch and the API version by default.
+        assert_eq!(config.reference.to_string(), "acme/demo:2.4.6");
+        assert_eq!(config.base_image, BaseImage::Scratch);
+        assert_eq!(config.labels.api_version, DEFAULT_API_VERSION);
+        assert_eq!(config.labels.icon_url, "https://example.com/assets/extension/icon.svg");
+        assert_eq!(config.labels.licenses.as_deref(), Some("MIT"));
+        assert_eq!(config.labels.source.as_deref(), Some("https://example.com/src"));
+        let backend = config.backend.as_ref().unwrap();
+        assert_eq!((backend.bin.as_str(), backend.socket.as_str()), ("demo-backend", "demo.sock"));
+        // Each [[bin]] under host-binaries/ ships to every OS unless its metadata says less.
+        let oses: BTreeMap<&str, Vec<Os>> =
+            config.host_binaries.iter().map(|h| (h.bin.as_str(), h.oses.iter().copied().collect())).collect();
+        assert_eq!(oses["demo"], Os::ALL.to_vec());
+        assert_eq!(oses["demo-win"], [Os::Windows]);
+        assert_eq!(config.host_targets.len(), Os::ALL.len());
+        assert!(!config.deny_warnings);
+        assert_eq!(config.target_dir, workspace.root.join("target"));
+    }
+
+    #[test]
+    fn what_the_config_says_wins_over_the_defaults() {
+        let workspace = Workspace::new("overrides");
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        let mut raw = with(minimal(), "tag", json!("3.0.0"));
+        raw = with(raw, "base-image", json!(format!("alpine:3.20@{digest}")));
+        raw = with(raw, "deny-warnings", json!(true));
+        raw = with(raw, "targets", json!({"darwin": false, "windows": {"arm64": false}}));
+        let config = workspace.resolve(&raw).unwrap();
+        assert_eq!(config.reference.to_string(), "acme/demo:3.0.0");
+        let BaseImage::Image(base) = &config.base_image else { panic!("{:?}", config.base_image) };
+        assert_eq!(base.to_string(), format!("alpine:3.20@{digest}"));
+        assert!(config.deny_warnings);
+        assert!(!config.host_targets.contains_key(&Os::Darwin));
+        assert_eq!(config.host_targets[&Os::Windows].arm64, None);
+    }
+
+    #[test]
+    fn every_problem_is_named_by_its_key_at_once() {
+        let workspace = Workspace::new("problems");
+        let mut raw = with(minimal(), "image", json!("Acme/Demo"));
+        raw = with(raw, "title", json!(""));
+        raw = with(raw, "icon", json!("extension/missing.svg"));
+        raw = with(raw, "base-image", json!("alpine@sha256:abc"));
+        raw["backend"]["bin"] = json!("nope");
+        let error = workspace.resolve(&raw).unwrap_err().to_string();
+        for key in ["image", "title", "icon", "base-image", "backend.bin"] {
+            assert!(error.contains(&format!("{KEY}.{key}")), "{key} is not named:\n{error}");
+        }
+        assert!(
+            error.contains("package `demo-backend` has no binary `nope` (it has: demo-backend)"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_windows_only_binary_with_windows_off_is_refused_and_unknown_keys_are_named() {
+        let workspace = Workspace::new("refusals");
+        let raw = with(minimal(), "targets", json!({"windows": false}));
+        let error = workspace.resolve(&raw).unwrap_err().to_string();
+        assert!(error.contains("the host binary `demo-win` ships only to windows"), "{error}");
+        let error = workspace.resolve(&with(minimal(), "colour", json!("red"))).unwrap_err().to_string();
+        assert!(error.contains("unknown field `colour`"), "{error}");
+        let error = workspace.resolve(&with(minimal(), "config-version", json!(99))).unwrap_err().to_string();
+        assert!(error.contains("newer than this tool"), "{error}");
+    }
+}

@@ -57,3 +57,46 @@ fn flate2_runs_on_miniz_oxide_and_nothing_switches_it() {
         );
     }
 }
+
+/// The crates an extension's xtask builds: the tool with its default features, every OS's
+/// dependencies included, as cargo resolves them.
+fn xtask_crates() -> std::collections::BTreeSet<String> {
+    let output = Command::new(env!("CARGO"))
+        .args(["tree", "-p", "docker-extension-tool", "-e", "normal,build", "--target", "all"])
+        .args(["--prefix", "none", "--format", "{p}"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.split(' ').next())
+        .filter(|name| !name.is_empty() && *name != "docker-extension-tool")
+        .map(String::from)
+        .collect()
+}
+
+/// The cold compile of an extension's xtask does not grow unseen: a crate added to (or
+/// gone from) what it builds fails here until the recorded list is updated, after a
+/// measurement (`cargo xtask bench --cold-compile`; the README's figures).
+#[test]
+fn the_xtask_builds_the_recorded_crates_only() {
+    let recorded: std::collections::BTreeSet<String> = include_str!("xtask-crates.txt")
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .map(|line| line.trim().to_string())
+        .collect();
+    let built = xtask_crates();
+    let added: Vec<&String> = built.difference(&recorded).collect();
+    let gone: Vec<&String> = recorded.difference(&built).collect();
+    assert!(
+        added.is_empty() && gone.is_empty(),
+        "an extension's xtask now also builds {added:?} and no longer {gone:?}: measure the cold compile \
+         (cargo xtask bench --cold-compile), write the figure in the README, then update tests/tool/xtask-crates.txt"
+    );
+    // The list is what the registry feature keeps out of every xtask.
+    for heavy in ["ureq", "rustls", "ring", "zip", "docker_credential"] {
+        assert!(!built.contains(heavy), "{heavy} is built by every extension's xtask");
+    }
+}
