@@ -45,12 +45,11 @@ use crate::util::process::cmd;
 
 use crate::build::cargo::{ArtifactKey, Artifacts};
 use crate::context::ownership::Ledger;
-use crate::model::engine::Engine;
-use crate::model::targets::Builder;
-use crate::model::targets::{Os, Variant};
+use crate::model::targets::Os;
 use crate::pipeline;
-use crate::plan::image::{Check, Output};
-use crate::plan::{CargoRun, ContextFile, Expect, ImageStep, Plan, Profile, Request, Source};
+use crate::plan::dev::{dev_plan, DevRequest};
+use crate::plan::image::Check;
+use crate::plan::{CargoRun, ImageStep, Plan};
 use crate::util::process::{self, Group};
 use crate::util::report::Report;
 use crate::workspace::config::Protected;
@@ -58,7 +57,6 @@ use crate::workspace::config::{current_dir, Backend, Config, HOST_BINARIES_DIR};
 use crate::workspace::machine::{runs, Machine};
 
 /// The tag of dev images: never a release's.
-pub(crate) const DEV_TAG: &str = "dev";
 /// How long the watch waits for changes to settle (an editor's save is several events).
 const DEBOUNCE: Duration = Duration::from_millis(300);
 /// How long a child gets to stop after SIGTERM.
@@ -753,71 +751,16 @@ fn remove_container(sh: &Shell, name: &str, volumes: bool) {
     }
 }
 
-/// The dev plan: this machine's variant and OS, the dev profile and tag, its own context,
-/// the image written by the builtin engine and loaded (when an engine answers). With an
-/// engine, the image also holds the dev relay (built like the backend); with none, the
-/// backend is also built for this machine's own target, to run as a local process.
+/// The session's plan (see `plan::dev`) for this machine, its relay's package written.
 fn plan_for_dev(
     config: &Config,
     machine: &Machine,
     docker: bool,
     relay_manifest: &Utf8Path,
 ) -> anyhow::Result<(Config, Plan)> {
-    let variant = Variant::here()
-        .context("this machine's CPU is neither x86_64 nor aarch64: no image variant runs here")?;
-    let os = Os::here().context("this machine's OS is not macOS, Windows or Linux")?;
-    let mut dev = config.clone();
-    dev.host_targets.retain(|o, _| *o == os);
-    dev.reference = dev.reference.with_tag(DEV_TAG);
-    let request = Request {
-        platform: Some(variant),
-        engine: Some(Engine::Builtin),
-        output: docker.then_some(Output::Load),
-        no_image: !docker,
-        out: Some(dev_dir(config).join("context")),
-        profile: Profile::Dev,
-        ..Request::default()
-    };
-    let mut plan = Plan::new(&dev, &request, machine)?;
-    let Some(backend) = &config.backend else { return Ok((dev, plan)) };
-    if docker {
-        let target = backend.targets[&variant].clone();
-        let run = plan
-            .cargo_runs
-            .iter()
-            .find(|r| r.packages.contains(&backend.package) && r.targets.contains(&target))
-            .context("the dev plan builds no backend")?;
-        let relay = CargoRun {
-            builder: run.builder,
-            packages: vec![relay::RELAY.into()],
-            targets: vec![target.clone()],
-            env: run.env.clone(),
-            release: false,
-            manifest_path: Some(relay_manifest.to_path_buf()),
-        };
-        let expect = plan
-            .files
-            .iter()
-            .find(|f| matches!(&f.source, Source::Artifact { package, .. } if *package == backend.package))
-            .and_then(|f| f.expect)
-            .map(|e| Expect { static_linked: true, ..e });
-        plan.cargo_runs.push(relay);
-        plan.files.push(ContextFile {
-            dest: format!("{variant}/{}", relay::RELAY).into(),
-            source: Source::Artifact { package: relay::RELAY.into(), bin: relay::RELAY.into(), target },
-            expect,
-        });
-    } else if Os::here().is_some_and(|os| os != Os::Windows) {
-        plan.cargo_runs.push(CargoRun {
-            builder: Builder::Cargo,
-            packages: vec![backend.package.clone()],
-            targets: vec![machine.host.clone()],
-            env: vec![],
-            release: false,
-            manifest_path: None,
-        });
-    }
-    Ok((dev, plan))
+    let relay = (relay::RELAY.to_string(), relay_manifest.to_path_buf());
+    let request = DevRequest::here(docker, relay, dev_dir(config).join("context"))?;
+    dev_plan(config, machine, &request)
 }
 
 /// The dev session's own folder: per workspace, so checkouts that share a target folder

@@ -1,6 +1,7 @@
 //! The plan of a `dist` run: plain data, decided before anything runs. `--dry-run` prints
 //! it; the unit tests assert on it; `dist` carries it out.
 
+pub(crate) mod dev;
 pub(crate) mod image;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,8 +24,6 @@ use crate::util::digest::Digest;
 use crate::util::process::Argv;
 use crate::workspace::config::{Config, HostFile};
 use crate::workspace::machine::{Machine, ZIGBUILD_CACHE_DIR};
-#[cfg(test)]
-use crate::workspace::machine::{SourceDate, SourceDateFrom};
 
 /// What a command asks of a plan: dist's flags, typed and with their paths resolved, or
 /// what `dev` and `build-host` ask for.
@@ -936,18 +935,7 @@ mod tests {
     use crate::workspace::sample::sample_config;
 
     fn machine(engines: &[Engine]) -> Machine {
-        Machine {
-            host: "x86_64-unknown-linux-gnu".into(),
-            linkers: BTreeSet::new(),
-            engines: engines.to_vec(),
-            macos_deployment_target: None,
-            zigbuild_cache_set: true,
-            zig_venv: None,
-            source_date: SourceDate { seconds: 0, from: SourceDateFrom::Zero },
-            source_revision: Some("0123456789abcdef0123456789abcdef01234567".into()),
-            rustc: "rustc 1.95.0 (59807616e 2026-04-14)".into(),
-            apple_sdk: true,
-        }
+        Machine::for_tests("x86_64-unknown-linux-gnu", engines)
     }
 
     fn plan(config: &Config, request: &Request) -> Plan {

@@ -223,6 +223,23 @@ fn source_revision(sh: &Shell, root: &Utf8Path) -> Option<String> {
 }
 
 impl Machine {
+    /// A Linux machine with `engines`, an Apple SDK and fixed facts, for the plan's tests.
+    #[cfg(test)]
+    pub(crate) fn for_tests(host: &str, engines: &[crate::model::engine::Engine]) -> Machine {
+        Machine {
+            host: host.into(),
+            linkers: std::collections::BTreeSet::new(),
+            engines: engines.to_vec(),
+            macos_deployment_target: None,
+            zigbuild_cache_set: true,
+            zig_venv: None,
+            source_date: SourceDate { seconds: 0, from: SourceDateFrom::Zero },
+            source_revision: Some("0123456789abcdef0123456789abcdef01234567".into()),
+            rustc: "rustc 1.95.0 (59807616e 2026-04-14)".into(),
+            apple_sdk: true,
+        }
+    }
+
     pub(crate) fn linker_configured(&self, target: &str) -> bool {
         self.linkers.contains(&env_spelling(target))
     }
