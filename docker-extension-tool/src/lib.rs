@@ -22,7 +22,7 @@
 
 #![warn(unreachable_pub, missing_docs)]
 
-mod build;
+mod builders;
 mod cli;
 mod context;
 mod dev;

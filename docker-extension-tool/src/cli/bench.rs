@@ -92,7 +92,7 @@ impl Bench {
         let root = config.root.clone();
         let plan = Plan::without_image(&config, &Machine::probe(sh, &config)?)?;
         // The bare cargo runs find cargo-zigbuild where dist does.
-        crate::build::tools::activate_zig_venv(sh, &config.tools_dir());
+        crate::builders::tools::activate_zig_venv(sh, &config.tools_dir());
         sh.change_dir(&root);
         let xtask = std::env::current_exe().context("finding the xtask binary")?;
         let rounds = self.runs.max(1);

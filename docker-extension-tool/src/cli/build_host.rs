@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use camino::Utf8PathBuf;
 use xshell::Shell;
 
-use crate::build::cargo::Artifacts;
-use crate::build::tools;
+use crate::builders::cargo::Artifacts;
+use crate::builders::tools;
 use crate::cli::args::{Opt, Parsed, Spec, UsageError};
 use crate::cli::{Cmd, Invocation};
 use crate::context::ownership::{check_context_destination, refuse_tracked, resolve_destination};

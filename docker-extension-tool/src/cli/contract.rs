@@ -4,7 +4,7 @@
 use anyhow::bail;
 use xshell::Shell;
 
-use crate::build::contract::{self, ContractOutcome};
+use crate::builders::contract::{self, ContractOutcome};
 use crate::cli::args::{Opt, Parsed, Spec, UsageError};
 use crate::cli::{Cmd, Invocation};
 use crate::plan::ContractGen;

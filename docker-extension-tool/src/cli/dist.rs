@@ -4,8 +4,8 @@ use anyhow::Context;
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
-use crate::build::cargo::Artifacts;
-use crate::build::{tools, ui};
+use crate::builders::cargo::Artifacts;
+use crate::builders::{tools, ui};
 use crate::cli::args::{Opt, Parsed, Spec, UsageError};
 use crate::cli::{Cmd, Invocation};
 use crate::context::ownership::{resolve_destination, Ledger};

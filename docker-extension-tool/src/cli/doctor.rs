@@ -10,7 +10,7 @@ use xshell::Shell;
 
 use crate::util::process::cmd;
 
-use crate::build::tools::{self, fixes, this_os, CROSS_INSTALL, ZIGBUILD_CARGO};
+use crate::builders::tools::{self, fixes, this_os, CROSS_INSTALL, ZIGBUILD_CARGO};
 use crate::cli::args::{Parsed, Spec, UsageError};
 use crate::cli::{Cmd, Invocation};
 use crate::model::targets::{Builder, Variant};

@@ -13,7 +13,7 @@ use xshell::Shell;
 
 use crate::util::process::cmd;
 
-use crate::build::contract;
+use crate::builders::contract;
 use crate::cli::args::{Opt, Parsed, Spec, UsageError};
 use crate::cli::{Cmd, Invocation};
 use crate::context::ownership::resolve_destination;

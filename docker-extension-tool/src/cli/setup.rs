@@ -7,7 +7,7 @@ use anyhow::bail;
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
-use crate::build::tools;
+use crate::builders::tools;
 use crate::cli::args::{Opt, Parsed, Spec, UsageError};
 use crate::cli::suite::TestSuite;
 use crate::cli::{Cmd, Invocation};
@@ -75,7 +75,7 @@ pub(crate) fn setup_ui_packages(sh: &Shell, config: &Config) -> anyhow::Result<(
     if let Some(ui) = &config.ui {
         let dir = config.root.join(&ui.dir);
         if dir.join("package.json").is_file() {
-            crate::build::ui::install_packages(sh, &Report::new(), &dir)?;
+            crate::builders::ui::install_packages(sh, &Report::new(), &dir)?;
         }
     }
     Ok(())

@@ -12,7 +12,7 @@ use xshell::Shell;
 
 use crate::util::process::cmd;
 
-use crate::build::cargo::{built_binaries, BuiltBinary};
+use crate::builders::cargo::{built_binaries, BuiltBinary};
 use crate::cli::args::{Opt, Parsed, Spec, UsageError};
 use crate::cli::check::Check;
 use crate::cli::contract;

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::build::cargo::{ArtifactKey, Artifacts};
+use crate::builders::cargo::{ArtifactKey, Artifacts};
 use crate::context::ownership::{check_context_destination, marker_text, CONTEXT_MARKER};
 use crate::model::binary::{self, BinaryInfo};
 use crate::plan::{ContextFile, Expect, Source};

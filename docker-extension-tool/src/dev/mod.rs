@@ -43,7 +43,7 @@ use xshell::Shell;
 
 use crate::util::process::cmd;
 
-use crate::build::cargo::{ArtifactKey, Artifacts};
+use crate::builders::cargo::{ArtifactKey, Artifacts};
 use crate::context::ownership::Ledger;
 use crate::model::targets::Os;
 use crate::pipeline;
@@ -240,7 +240,7 @@ impl<'a> Session<'a> {
     /// The first build, then the session's processes.
     fn start(&mut self) -> anyhow::Result<()> {
         self.report.step("Checking the toolchain", || {
-            crate::build::tools::ensure_for(self.sh, &self.plan.cargo_runs, &self.config.tools_dir())
+            crate::builders::tools::ensure_for(self.sh, &self.plan.cargo_runs, &self.config.tools_dir())
         })?;
         self.build(&[Part::Config].into_iter().collect())?;
         if self.flags.browser {

@@ -145,7 +145,7 @@ impl ImageBuild {
                 report.say(&format!("    {plan}"));
                 let sbom = match &plan.sbom {
                     Some(sources) => Some(
-                        crate::build::inventory::components(sources)
+                        crate::builders::inventory::components(sources)
                             .context("listing the packages for the SBOM")?,
                     ),
                     None => None,

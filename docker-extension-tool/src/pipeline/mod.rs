@@ -8,10 +8,10 @@ use std::collections::BTreeSet;
 
 use xshell::Shell;
 
-use crate::build::cargo::{self, Artifacts};
-use crate::build::contract::{self, ContractOutcome, TypeChange};
-use crate::build::downloads;
-use crate::build::ui;
+use crate::builders::cargo::{self, Artifacts};
+use crate::builders::contract::{self, ContractOutcome, TypeChange};
+use crate::builders::downloads;
+use crate::builders::ui;
 use crate::context::ownership::{check_context_destination, refuse_tracked, Ledger};
 use crate::context::staging::{Placed, Staging};
 use crate::plan::image::RegistryClient;
@@ -39,7 +39,7 @@ pub(crate) fn compile<'a>(
         );
         let built = report
             .step(&title, || cargo::run(sh, report, run, &config.members, &config.root, &config.target_dir))
-            .inspect_err(|_| crate::build::tools::forget_zig_probe(&config.tools_dir()))?;
+            .inspect_err(|_| crate::builders::tools::forget_zig_probe(&config.tools_dir()))?;
         artifacts.extend(built);
     }
     Ok(())

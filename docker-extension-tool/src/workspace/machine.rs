@@ -108,7 +108,7 @@ pub(crate) fn zig_venv(tools: &Utf8Path) -> Utf8PathBuf {
 }
 
 /// The virtual environment's programs folder (`bin`, `Scripts` on Windows), when setup made
-/// one (it holds cargo-zigbuild). Only looked at: the build puts it on PATH (`build::tools`).
+/// one (it holds cargo-zigbuild). Only looked at: the build puts it on PATH (`builders::tools`).
 pub(crate) fn zig_venv_bin(tools: &Utf8Path) -> Option<Utf8PathBuf> {
     let venv = zig_venv(tools);
     let bin = venv.join(if cfg!(windows) { "Scripts" } else { "bin" });

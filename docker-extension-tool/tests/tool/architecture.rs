@@ -605,7 +605,7 @@ fn programs_are_started_by_the_process_module_only() {
 
     // Each way is found, where it is.
     let planted: BTreeMap<String, String> = [(
-        "build/ui.rs",
+        "builders/ui.rs",
         "use xshell::{cmd, Shell};\nuse std::process::Command;\nfn f(sh: &Shell) {\n    let _ = cmd!(sh, \"npm ci\");\n    let _ = std::process::Command::new(\"npm\");\n    let _ = Command::new(\"npx\");\n    let _ = Shell::cmd(sh, \"node\");\n    let _ = xshell::cmd!(sh, \"npm\");\n}\n",
     )]
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -616,12 +616,12 @@ fn programs_are_started_by_the_process_module_only() {
     assert_eq!(
         lines,
         [
-            "src/build/ui.rs:1",
-            "src/build/ui.rs:2",
-            "src/build/ui.rs:5",
-            "src/build/ui.rs:6",
-            "src/build/ui.rs:7",
-            "src/build/ui.rs:8"
+            "src/builders/ui.rs:1",
+            "src/builders/ui.rs:2",
+            "src/builders/ui.rs:5",
+            "src/builders/ui.rs:6",
+            "src/builders/ui.rs:7",
+            "src/builders/ui.rs:8"
         ],
         "{found:#?}"
     );

@@ -28,7 +28,7 @@ pub(crate) fn install_packages(sh: &Shell, report: &Report, dir: &Utf8Path) -> a
     if !crate::workspace::machine::runs(sh, "npm", &["--version"]) {
         bail!(
             "the UI needs Node.js and npm to build, and npm does not run here: {}",
-            crate::build::tools::fixes::node(crate::build::tools::this_os())
+            crate::builders::tools::fixes::node(crate::builders::tools::this_os())
         );
     }
     let _dir = sh.push_dir(dir);
