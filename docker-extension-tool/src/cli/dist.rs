@@ -104,7 +104,7 @@ impl Cmd for Dist {
             "--build-with",
             "KEY=BUILDER",
             "Build an OS (darwin, windows, linux, backend) or a target with\n\
-             zigbuild, cross or cargo (repeatable; overrides the config)",
+             zigbuild, cross, cargo or rust-lld (repeatable; overrides the config)",
         )
         .repeated(),
         Opt::value("--out", "DIR", "Where to write the build context (default: target/extension)"),

@@ -197,6 +197,11 @@ pub(crate) enum Builder {
     Zigbuild,
     /// `cross build`: inside cross-rs's container images (needs docker or podman).
     Cross,
+    /// Plain `cargo build` linked by rustup's own `rust-lld` with the target's
+    /// self-contained musl: static Linux binaries with no zig and no C toolchain, for
+    /// packages that compile no C for their target (zig first builds its own musl for each
+    /// target, minutes on a first dist).
+    RustLld,
 }
 
 impl Builder {
@@ -205,6 +210,7 @@ impl Builder {
             Builder::Cargo => "cargo",
             Builder::Zigbuild => "zigbuild",
             Builder::Cross => "cross",
+            Builder::RustLld => "rust-lld",
         }
     }
 }
@@ -217,7 +223,8 @@ impl std::str::FromStr for Builder {
             "cargo" => Ok(Builder::Cargo),
             "zigbuild" | "cargo-zigbuild" => Ok(Builder::Zigbuild),
             "cross" => Ok(Builder::Cross),
-            _ => Err(format!("`{s}` is not a builder; use zigbuild, cross or cargo")),
+            "rust-lld" => Ok(Builder::RustLld),
+            _ => Err(format!("`{s}` is not a builder; use zigbuild, cross, cargo or rust-lld")),
         }
     }
 }
@@ -228,22 +235,36 @@ impl fmt::Display for Builder {
     }
 }
 
+/// Whether rustup's `rust-lld` links `target` on its own: a static musl Linux target, whose
+/// C runtime and libc the toolchain ships (self-contained).
+pub(crate) fn rust_lld_links(target: &str) -> bool {
+    target.ends_with("-unknown-linux-musl")
+}
+
 /// Picks the builder for `target` on a machine whose own target is `host`.
 ///
 /// `requested` is what the config or `--build-with` asked for; `linker_configured` says
-/// whether the user set a linker for `target` (so plain cargo can link it). The error is
-/// one sentence saying why that builder cannot build that target here and what to do.
+/// whether the user set a linker for `target` (so plain cargo can link it); `pure_rust`
+/// whether the package compiles no C for its target (so no C compiler is needed). The
+/// error is one sentence saying why that builder cannot build that target here and what to
+/// do.
 pub(crate) fn choose_builder(
     host: &str,
     target: &str,
     requested: Option<Builder>,
     linker_configured: bool,
+    pure_rust: bool,
 ) -> Result<Builder, String> {
     let apple = is_apple(target);
     let msvc = target.ends_with("-msvc");
     let apple_host = is_apple(host);
     match requested {
         None if target == host || linker_configured => Ok(Builder::Cargo),
+        None if pure_rust && rust_lld_links(target) => Ok(Builder::RustLld),
+        Some(Builder::RustLld) if rust_lld_links(target) => Ok(Builder::RustLld),
+        Some(Builder::RustLld) => Err(format!(
+            "rust-lld links static musl Linux targets only, not {target}: build it with zigbuild (the default)"
+        )),
         // Xcode's linker links both Mac CPUs.
         None if apple && apple_host => Ok(Builder::Cargo),
         None if msvc => Err(format!(
@@ -292,36 +313,56 @@ mod tests {
                 let target = os.default_target(variant);
                 assert!(os.matches_target(target), "{target}");
                 assert_eq!(target_cpu(target), Some(variant.cpu()), "{target}");
-                let builder = choose_builder(LINUX, target, None, false).unwrap();
+                let builder = choose_builder(LINUX, target, None, false, false).unwrap();
                 assert_eq!(builder, Builder::Zigbuild, "{target}");
             }
         }
-        assert_eq!(choose_builder(LINUX, LINUX, None, false), Ok(Builder::Cargo));
+        assert_eq!(choose_builder(LINUX, LINUX, None, false, false), Ok(Builder::Cargo));
+        // A package that compiles no C links its musl targets with rust-lld, no zig.
+        for target in ["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"] {
+            assert_eq!(choose_builder(LINUX, target, None, false, true), Ok(Builder::RustLld), "{target}");
+            assert_eq!(choose_builder(LINUX, target, None, false, false), Ok(Builder::Zigbuild), "{target}");
+            assert_eq!(
+                choose_builder(LINUX, target, Some(Builder::Zigbuild), false, true),
+                Ok(Builder::Zigbuild)
+            );
+            assert_eq!(
+                choose_builder(LINUX, target, Some(Builder::RustLld), false, false),
+                Ok(Builder::RustLld)
+            );
+        }
+        for target in ["aarch64-apple-darwin", "x86_64-pc-windows-gnu", "aarch64-unknown-linux-gnu"] {
+            assert_eq!(choose_builder(LINUX, target, None, false, true), Ok(Builder::Zigbuild), "{target}");
+            let err = choose_builder(LINUX, target, Some(Builder::RustLld), false, true).unwrap_err();
+            assert!(err.contains("static musl Linux targets only"), "{err}");
+        }
         let mac = "aarch64-apple-darwin";
-        assert_eq!(choose_builder(mac, "x86_64-apple-darwin", None, false), Ok(Builder::Cargo));
+        assert_eq!(choose_builder(mac, "x86_64-apple-darwin", None, false, false), Ok(Builder::Cargo));
         let musl = "x86_64-unknown-linux-musl";
-        assert_eq!(choose_builder(LINUX, musl, None, true), Ok(Builder::Cargo));
+        assert_eq!(choose_builder(LINUX, musl, None, true, false), Ok(Builder::Cargo));
     }
 
     #[test]
     fn refusals_are_sentences() {
-        let err = choose_builder(LINUX, "aarch64-apple-darwin", Some(Builder::Cross), false).unwrap_err();
+        let err =
+            choose_builder(LINUX, "aarch64-apple-darwin", Some(Builder::Cross), false, false).unwrap_err();
         assert!(err.starts_with("cross has no images for Apple targets"), "{err}");
-        let err =
-            choose_builder(LINUX, "aarch64-pc-windows-gnullvm", Some(Builder::Cross), false).unwrap_err();
+        let err = choose_builder(LINUX, "aarch64-pc-windows-gnullvm", Some(Builder::Cross), false, false)
+            .unwrap_err();
         assert!(err.contains("cross has no image for aarch64-pc-windows-gnullvm"), "{err}");
-        let err = choose_builder(LINUX, "x86_64-apple-darwin", Some(Builder::Cargo), false).unwrap_err();
-        assert!(err.contains("CARGO_TARGET_X86_64_APPLE_DARWIN_LINKER"), "{err}");
-        let err = choose_builder(LINUX, "x86_64-pc-windows-msvc", None, false).unwrap_err();
-        assert!(err.contains("-pc-windows-gnu"), "{err}");
         let err =
-            choose_builder(LINUX, "x86_64-pc-windows-msvc", Some(Builder::Zigbuild), false).unwrap_err();
+            choose_builder(LINUX, "x86_64-apple-darwin", Some(Builder::Cargo), false, false).unwrap_err();
+        assert!(err.contains("CARGO_TARGET_X86_64_APPLE_DARWIN_LINKER"), "{err}");
+        let err = choose_builder(LINUX, "x86_64-pc-windows-msvc", None, false, false).unwrap_err();
+        assert!(err.contains("-pc-windows-gnu"), "{err}");
+        let err = choose_builder(LINUX, "x86_64-pc-windows-msvc", Some(Builder::Zigbuild), false, false)
+            .unwrap_err();
         assert!(err.starts_with("zig cannot link"), "{err}");
     }
 
     #[test]
     fn cross_where_it_has_images() {
         let gnu = "x86_64-pc-windows-gnu";
-        assert_eq!(choose_builder(LINUX, gnu, Some(Builder::Cross), false), Ok(Builder::Cross));
+        assert_eq!(choose_builder(LINUX, gnu, Some(Builder::Cross), false, false), Ok(Builder::Cross));
     }
 }

@@ -18,7 +18,9 @@ use crate::model::binary::BinaryKind;
 use crate::model::engine::Engine;
 use crate::model::reference::{BaseImage, ImageReference};
 use crate::model::rules;
-use crate::model::targets::{choose_builder, is_apple, target_kind, target_os, Builder, Os, Variant};
+use crate::model::targets::{
+    choose_builder, env_spelling, is_apple, target_kind, target_os, Builder, Os, Variant,
+};
 use crate::plan::image::{AttachPlan, Attestations, ImageBuild, Output, RegistryClient, SbomSources};
 use crate::util::digest::Digest;
 use crate::util::process::Argv;
@@ -132,6 +134,7 @@ impl CargoRun {
             Builder::Cargo => Argv::new("cargo", ["build"]),
             Builder::Zigbuild => Argv::new("cargo", ["zigbuild"]),
             Builder::Cross => Argv::new("cross", ["build"]),
+            Builder::RustLld => Argv::new("cargo", ["build"]),
         };
         if self.release {
             argv.push(["--release"]);
@@ -503,9 +506,15 @@ impl<'a> Builds<'a> {
             .iter()
             .find_map(|key| self.request.build_with.get(*key).or_else(|| self.config.build_with.get(*key)))
             .copied();
-        let builder =
-            choose_builder(&self.machine.host, target, requested, self.machine.linker_configured(target))
-                .map_err(|reason| anyhow::anyhow!("cannot build {dest} (package `{package}`): {reason}"))?;
+        let pure_rust = self.machine.pure_rust.contains(package);
+        let builder = choose_builder(
+            &self.machine.host,
+            target,
+            requested,
+            self.machine.linker_configured(target),
+            pure_rust,
+        )
+        .map_err(|reason| anyhow::anyhow!("cannot build {dest} (package `{package}`): {reason}"))?;
         self.compiled.entry((builder, package.to_string())).or_default().insert(target.to_string());
         Ok(ContextFile {
             dest,
@@ -589,6 +598,16 @@ fn group_runs(
             // loop) fail with "Text file busy". One wrapper folder per target folder.
             if builder == Builder::Zigbuild && !machine.zigbuild_cache_set {
                 env.push((ZIGBUILD_CACHE_DIR.to_string(), target_dir.join("xtask/zigbuild").to_string()));
+            }
+            // rustc finds rust-lld in its own toolchain, with the target's self-contained
+            // C runtime and musl.
+            if builder == Builder::RustLld {
+                for target in &targets {
+                    env.push((
+                        format!("CARGO_TARGET_{}_LINKER", env_spelling(target)),
+                        "rust-lld".to_string(),
+                    ));
+                }
             }
             CargoRun { builder, packages, targets, env, release: true, manifest_path: None }
         })

@@ -40,6 +40,9 @@ pub(crate) struct Machine {
     pub rustc: String,
     /// An Apple SDK is here: SDKROOT is set, or `xcrun` finds one (a Mac with Xcode).
     pub apple_sdk: bool,
+    /// The workspace's packages that compile no C for their targets (see `crates`): their
+    /// static Linux targets link with rust-lld, no zig.
+    pub pure_rust: BTreeSet<String>,
 }
 
 impl Machine {
@@ -65,6 +68,7 @@ impl Machine {
             rustc: rustc_facts.lines().next().unwrap_or_default().trim().to_string(),
             apple_sdk: std::env::var_os("SDKROOT").is_some_and(|v| !v.is_empty())
                 || runs(sh, "xcrun", &["--sdk", "macosx", "--show-sdk-path"]),
+            pure_rust: crate::workspace::crates::pure_rust_packages(config),
         })
     }
 }
@@ -228,7 +232,7 @@ impl Machine {
     pub(crate) fn for_tests(host: &str, engines: &[crate::model::engine::Engine]) -> Machine {
         Machine {
             host: host.into(),
-            linkers: std::collections::BTreeSet::new(),
+            linkers: BTreeSet::new(),
             engines: engines.to_vec(),
             macos_deployment_target: None,
             zigbuild_cache_set: true,
@@ -237,6 +241,7 @@ impl Machine {
             source_revision: Some("0123456789abcdef0123456789abcdef01234567".into()),
             rustc: "rustc 1.95.0 (59807616e 2026-04-14)".into(),
             apple_sdk: true,
+            pure_rust: BTreeSet::new(),
         }
     }
 

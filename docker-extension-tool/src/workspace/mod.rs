@@ -3,6 +3,7 @@
 //! that a plan depends on.
 
 pub(crate) mod config;
+pub(crate) mod crates;
 pub(crate) mod machine;
 pub(crate) mod migrate;
 pub(crate) mod owned;
