@@ -816,6 +816,16 @@ fn run_case(case: &Case) -> Result<(), String> {
     let narrowed = TempDir::new("narrow-path");
     let mut command = fixture.command(&args);
     command.env_remove("SDKROOT");
+    // A case that sets its own linker (.cargo/config.toml) builds in a target folder apart
+    // (outside the workspace, which must stay as it was): cargo does not fingerprint the
+    // linker, so another fixture's build in the shared folder would take its (deliberately
+    // wrong) binaries as up to date.
+    if fixture.root().join(".cargo/config.toml").exists() {
+        command.env(
+            "CARGO_TARGET_DIR",
+            crate::common::fixture::shared_target_dir().with_file_name("fixture-target-own-linker"),
+        );
+    }
     match &case.env {
         Env::Normal => {}
         Env::StandIn(vars) => {
